@@ -1,0 +1,3 @@
+from cenv.cli import main
+
+main()

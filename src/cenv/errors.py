@@ -1,0 +1,58 @@
+"""One error type with hints. User errors exit 1, internal errors exit 2.
+
+Library code raises these; only the CLI turns them into `error:` / `hint:` lines and exit codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class CenvError(Exception):
+    """Base of every error cenv reports to a user: a one-line message plus optional hints."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, hints: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hints = tuple(hints)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UserError(CenvError):
+    """Bad input or an impossible request: exit code 1."""
+
+    exit_code = 1
+
+
+class InternalError(CenvError):
+    """A bug or an engine failure cenv did not expect: exit code 2."""
+
+    exit_code = 2
+
+
+class SpecError(UserError):
+    """An environment spec that cannot be read or validated."""
+
+
+class ChannelError(UserError):
+    """A channel that cannot be reached, parsed or trusted."""
+
+
+class SolveError(UserError):
+    """No set of packages satisfies the spec."""
+
+
+class PipStageError(UserError):
+    """The PyPI part of a spec cannot be resolved or installed."""
+
+
+class LockfileError(UserError):
+    """A lockfile that cannot be read, written or used."""
+
+
+class InstallError(UserError):
+    """An environment that cannot be created."""
