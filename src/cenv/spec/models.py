@@ -1,0 +1,376 @@
+"""The environment spec as plain, frozen data.
+
+`load.py` turns YAML files into a `Spec`; everything downstream reads only these models.
+Selectors follow conda-lock's comment style (`- cudatoolkit  # [linux64]`), see `selector_applies`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+__all__ = [
+    "CHANNEL_PRIORITIES",
+    "KNOWN_PLATFORMS",
+    "ChannelPriority",
+    "CondaDependency",
+    "Location",
+    "PipOptions",
+    "PipRequirement",
+    "Spec",
+    "known_selector_names",
+    "normalize_cuda",
+    "parse_selector",
+    "selector_applies",
+    "selector_names",
+]
+
+# The conda subdirs rattler 0.28 knows (`rattler.platform.Platform.all()`); a test keeps the two in step.
+# Kept as a literal so that importing the models does not import rattler.
+KNOWN_PLATFORMS: tuple[str, ...] = (
+    "noarch",
+    "linux-32",
+    "linux-64",
+    "linux-aarch64",
+    "linux-armv6l",
+    "linux-armv7l",
+    "linux-loongarch64",
+    "linux-ppc64le",
+    "linux-ppc64",
+    "linux-ppc",
+    "linux-s390x",
+    "linux-riscv32",
+    "linux-riscv64",
+    "freebsd-32",
+    "freebsd-64",
+    "freebsd-arm64",
+    "freebsd-ppc64le",
+    "freebsd-ppc64",
+    "osx-64",
+    "osx-arm64",
+    "ios-arm64",
+    "iossimulator-arm64",
+    "iossimulator-64",
+    "android-aarch64",
+    "android-armv7a",
+    "android-64",
+    "android-32",
+    "win-32",
+    "win-64",
+    "win-arm64",
+    "emscripten-wasm32",
+    "emscripten-wasm64",
+    "wasi-wasm32",
+    "zos-z",
+)
+
+ChannelPriority = Literal["strict", "flexible", "disabled"]
+CHANNEL_PRIORITIES: tuple[str, ...] = ("strict", "flexible", "disabled")
+
+_UNIX_OSES = frozenset({"linux", "osx", "freebsd", "ios", "iossimulator", "android", "zos"})
+_CUDA_OSES = frozenset({"linux", "win"})
+_CUDA_RE = re.compile(r"^\d+(\.\d+)*$")
+
+
+# --------------------------------------------------------------------------------------------- selectors
+
+
+def selector_names(platform: str) -> frozenset[str]:
+    """The selector words that are true on `platform` (a conda subdir such as `linux-64`).
+
+    conda-lock's words (`linux64`, `linux`, `osx`, `win`, `unix`, `aarch64`, `arm64`, ...), plus the subdir
+    itself with and without its dash (`osx-arm64`, `osxarm64`) and the CPU family (`x86_64`, `x86`).
+    """
+    os_name, _, arch = platform.partition("-")
+    names = {platform, platform.replace("-", ""), os_name}
+    if os_name in _UNIX_OSES:
+        names.add("unix")
+    if arch == "64" and os_name in {"linux", "osx", "win", "freebsd", "android", "iossimulator"}:
+        names.add("x86_64")
+    elif arch == "32":
+        names.add("x86")
+    elif arch and not arch.isdigit():
+        names.add(arch)
+    return frozenset(names)
+
+
+@lru_cache(maxsize=1)
+def known_selector_names() -> frozenset[str]:
+    """Every selector word that is true on at least one known platform."""
+    out: set[str] = set()
+    for platform in KNOWN_PLATFORMS:
+        out |= selector_names(platform)
+    return frozenset(out)
+
+
+_TOKEN_RE = re.compile(r"\s*(\(|\)|[A-Za-z0-9_.-]+)")
+
+
+def _tokenize(expr: str) -> list[str]:
+    tokens: list[str] = []
+    pos = 0
+    expr = expr.strip()
+    while pos < len(expr):
+        m = _TOKEN_RE.match(expr, pos)
+        if m is None:
+            raise ValueError(f"unexpected character {expr[pos:].strip()[:1]!r} in selector [{expr}]")
+        tokens.append(m.group(1))
+        pos = m.end()
+        while pos < len(expr) and expr[pos].isspace():
+            pos += 1
+    return tokens
+
+
+# A parsed selector: a word, ("not", x), ("and", a, b) or ("or", a, b).
+_Expr = Any
+
+
+@lru_cache(maxsize=512)
+def parse_selector(expr: str) -> _Expr:
+    """Parse a selector such as `linux64`, `not win` or `linux and not aarch64`.
+
+    Raises ValueError for a syntax error or a word no platform knows.
+    """
+    tokens = _tokenize(expr)
+    if not tokens:
+        raise ValueError("empty selector []")
+    pos = 0
+
+    def peek() -> str | None:
+        return tokens[pos] if pos < len(tokens) else None
+
+    def take() -> str:
+        nonlocal pos
+        tok = tokens[pos]
+        pos += 1
+        return tok
+
+    def parse_or() -> _Expr:
+        left = parse_and()
+        while peek() == "or":
+            take()
+            left = ("or", left, parse_and())
+        return left
+
+    def parse_and() -> _Expr:
+        left = parse_not()
+        while peek() == "and":
+            take()
+            left = ("and", left, parse_not())
+        return left
+
+    def parse_not() -> _Expr:
+        if peek() == "not":
+            take()
+            return ("not", parse_not())
+        return parse_atom()
+
+    def parse_atom() -> _Expr:
+        tok = peek()
+        if tok is None:
+            raise ValueError(f"selector [{expr}] ends too early")
+        take()
+        if tok == "(":
+            inner = parse_or()
+            if peek() != ")":
+                raise ValueError(f"missing `)` in selector [{expr}]")
+            take()
+            return inner
+        if tok in {")", "and", "or", "not"}:
+            raise ValueError(f"unexpected `{tok}` in selector [{expr}]")
+        if tok not in known_selector_names():
+            raise ValueError(f"unknown selector `{tok}`")
+        return tok
+
+    tree = parse_or()
+    if pos != len(tokens):
+        raise ValueError(f"unexpected `{tokens[pos]}` in selector [{expr}]")
+    return tree
+
+
+def _evaluate(tree: _Expr, names: frozenset[str]) -> bool:
+    if isinstance(tree, str):
+        return tree in names
+    op = tree[0]
+    if op == "not":
+        return not _evaluate(tree[1], names)
+    if op == "and":
+        return _evaluate(tree[1], names) and _evaluate(tree[2], names)
+    return _evaluate(tree[1], names) or _evaluate(tree[2], names)
+
+
+@lru_cache(maxsize=4096)
+def selector_applies(selector: str | None, platform: str) -> bool:
+    """True when an item with `selector` belongs in an environment for `platform`; None means everywhere."""
+    if selector is None:
+        return True
+    return _evaluate(parse_selector(selector), selector_names(platform))
+
+
+# --------------------------------------------------------------------------------------------- cuda
+
+
+def normalize_cuda(value: object) -> str | None:
+    """`"12.1"`, `12.1`, `12` -> the version text; None, `""`, `"none"`, `"null"` -> None.
+
+    A YAML float loses trailing zeros (`12.10` reads as 12.1); write CUDA versions quoted.
+    Raises ValueError for anything else.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f'expected a CUDA version such as "12.1" or null, got {value!r}')
+    if isinstance(value, int | float):
+        value = str(value)
+    if not isinstance(value, str):
+        raise ValueError(f'expected a CUDA version such as "12.1" or null, got {type(value).__name__}')
+    text = value.strip()
+    if text.lower() in {"", "none", "null"}:
+        return None
+    if not _CUDA_RE.match(text):
+        raise ValueError(f'expected a CUDA version such as "12.1" or null, got {text!r}')
+    return text
+
+
+# --------------------------------------------------------------------------------------------- models
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class Location(BaseModel):
+    """Where something was written: a spec file and a 1-based line (None when unknown)."""
+
+    model_config = _FROZEN
+
+    file: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return self.file if self.line is None else f"{self.file}:{self.line}"
+
+
+class PipOptions(BaseModel):
+    """Index options for the PyPI part, from `pip-options:` and option lines inside `pip:`."""
+
+    model_config = _FROZEN
+
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    pytorch_index: str | None = None
+
+
+class CondaDependency(BaseModel):
+    """One conda match spec from `dependencies:`."""
+
+    model_config = _FROZEN
+
+    spec: str
+    name: str
+    channel: str | None = None
+    selector: str | None = None
+    location: Location
+
+    def applies_to(self, platform: str) -> bool:
+        return selector_applies(self.selector, platform)
+
+
+class PipRequirement(BaseModel):
+    """One line of the `pip:` sublist; kept as written (PEP 508, a URL, or `-e ...`)."""
+
+    model_config = _FROZEN
+
+    requirement: str
+    location: Location
+    selector: str | None = None
+
+    def applies_to(self, platform: str) -> bool:
+        return selector_applies(self.selector, platform)
+
+    @property
+    def name(self) -> str | None:
+        """The canonical project name when the line is a PEP 508 requirement, else None."""
+        from packaging.requirements import InvalidRequirement, Requirement
+        from packaging.utils import canonicalize_name
+
+        try:
+            return canonicalize_name(Requirement(self.requirement).name)
+        except InvalidRequirement:
+            return None
+
+
+class Spec(BaseModel):
+    """A whole environment spec: one file or several composed in order."""
+
+    model_config = _FROZEN
+
+    name: str | None = None
+    channels: tuple[str, ...] = ()
+    nodefaults: bool = False
+    dependencies: tuple[CondaDependency, ...] = ()
+    pip: tuple[PipRequirement, ...] = ()
+    variables: dict[str, str] = Field(default_factory=dict)
+    platforms: tuple[str, ...] = ()
+    cuda: str | dict[str, str | None] | None = None
+    channel_priority: ChannelPriority = "strict"
+    exclude_newer: datetime | None = None
+    pip_options: PipOptions = Field(default_factory=PipOptions)
+    sources: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    @field_validator("platforms")
+    @classmethod
+    def _check_platforms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for platform in value:
+            if platform not in KNOWN_PLATFORMS:
+                raise ValueError(f"unknown platform {platform!r}")
+        return value
+
+    @field_validator("cuda", mode="before")
+    @classmethod
+    def _check_cuda(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {str(k): normalize_cuda(v) for k, v in value.items()}
+        return normalize_cuda(value)
+
+    @field_validator("exclude_newer")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+    def dependencies_for(self, platform: str) -> list[CondaDependency]:
+        return [dep for dep in self.dependencies if dep.applies_to(platform)]
+
+    def pip_for(self, platform: str) -> list[PipRequirement]:
+        return [req for req in self.pip if req.applies_to(platform)]
+
+    def cuda_for(self, platform: str) -> str | None:
+        """The CUDA version for `platform`.
+
+        A per-platform mapping is looked up as written (a missing platform means no CUDA). A single version
+        applies to the platforms that have CUDA at all (linux-*, win-*); osx-* and noarch get None.
+        """
+        if isinstance(self.cuda, dict):
+            return self.cuda.get(platform)
+        if self.cuda is None or platform.partition("-")[0] not in _CUDA_OSES:
+            return None
+        return self.cuda
+
+    def content_hash(self) -> str:
+        """sha256 of the semantic content: not the sources, warnings or where things were written."""
+        data = self.model_dump(mode="json", exclude={"sources", "warnings"})
+        for key in ("dependencies", "pip"):
+            for item in data[key]:
+                item.pop("location", None)
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
