@@ -1,0 +1,80 @@
+"""Shared fixtures. Keep this file small and generic; put helpers in ``tests/support/``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+# Make `tests.support` importable however pytest is started (the console script does not put the repo root
+# on sys.path; `pythonpath = ["."]` in [tool.pytest.ini_options] would do the same).
+_ROOT = Path(__file__).resolve().parents[1]
+if str(_ROOT) not in sys.path:
+    sys.path.insert(0, str(_ROOT))
+
+from tests.support.channel_factory import ChannelFactory, build_demo_channel  # noqa: E402
+from tests.support.http_server import ChannelServer  # noqa: E402
+
+#: Real-world data shared between checkouts (read-only), see ../shared/realdata/README.md.
+REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+
+_REMOVED_ENV = ("CONDA_CHANNEL_ALIAS", "CONDA_PKGS_DIRS", "CONDA_ENVS_PATH")
+
+
+@pytest.fixture(autouse=True)
+def isolate_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Keep every test away from the user's caches, colours and conda settings.
+
+    Returns the per-test cache root (``CENV_CACHE_DIR``); rattler's package cache lands under
+    ``XDG_CACHE_HOME``.
+    """
+    root = tmp_path_factory.mktemp("isolated-env")
+    cenv_cache = root / "cenv-cache"
+    monkeypatch.setenv("CENV_CACHE_DIR", str(cenv_cache))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(root / "xdg-cache"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    for name in list(os.environ):
+        if name.startswith("CONDA_OVERRIDE_") or name in _REMOVED_ENV:
+            monkeypatch.delenv(name, raising=False)
+    return cenv_cache
+
+
+@pytest.fixture
+def channel_factory(tmp_path: Path) -> Callable[..., ChannelFactory]:
+    """``channel_factory(name="demo")`` -> a new :class:`ChannelFactory` under ``tmp_path / "channels"``."""
+
+    def make(name: str = "demo") -> ChannelFactory:
+        return ChannelFactory(tmp_path / "channels", name)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def demo_channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo channel (see ``build_demo_channel``), built once per session. Treat it as read-only."""
+    return build_demo_channel(tmp_path_factory.mktemp("demo-channel"))
+
+
+@pytest.fixture
+def http_channel_server() -> Iterator[Callable[[Path], ChannelServer]]:
+    """``http_channel_server(root)`` -> a running :class:`ChannelServer` for ``root``, stopped after the
+    test."""
+    servers: list[ChannelServer] = []
+
+    def serve(root: Path) -> ChannelServer:
+        server = ChannelServer(root).start()
+        servers.append(server)
+        return server
+
+    yield serve
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def realdata() -> Path:
+    """``../shared/realdata`` (read-only real-world repodata, specs and lockfiles)."""
+    return REALDATA
