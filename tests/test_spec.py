@@ -470,6 +470,9 @@ def test_unknown_top_level_key_with_did_you_mean(tmp_path: Path) -> None:
     err = _error(tmp_path, "name: x\nchanels: [conda-forge]\ndependencies: [python]\n")
     assert err.message.endswith("env.yml:2: chanels: unknown key")
     assert err.hints[0] == "did you mean `channels`?"
+    err = _error(tmp_path, "pip: [rich]\n")
+    assert err.message.endswith(":1: pip: unknown key")
+    assert any("under `dependencies:`" in h for h in err.hints)
 
 
 def test_bad_match_spec(tmp_path: Path) -> None:

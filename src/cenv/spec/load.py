@@ -589,6 +589,8 @@ def _read_document(text: str, file: str) -> _FilePart:
             _READERS[key](ctx, part, value, line)
         else:
             hints = _did_you_mean(key, _KEYS)
+            if key == "pip":
+                hints.append("list PyPI requirements under `dependencies:` as `- pip: [...]`")
             if key == "subdirs":
                 hints.append("this looks like a conda-lock virtual-packages file, not an environment spec")
             hints.append("keys: " + ", ".join(_KEYS))
