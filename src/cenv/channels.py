@@ -1,0 +1,112 @@
+"""The only module that talks to conda channels: name resolution, the repodata gateway, cache, redaction."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cenv.env_vars import DEFAULT_CHANNEL_ALIAS, cache_root
+from cenv.errors import ChannelError
+from cenv.redact import redact, strip_credentials
+
+if TYPE_CHECKING:
+    import rattler
+
+# conda's `defaults` is a fixed set of channels, independent of channel_alias.
+_DEFAULTS = ("https://repo.anaconda.com/pkgs/main", "https://repo.anaconda.com/pkgs/r")
+
+
+@dataclass(frozen=True)
+class ResolvedChannel:
+    """A channel as written in the spec (`name`) and where it lives (`url`, may carry credentials)."""
+
+    name: str
+    url: str
+
+    @property
+    def display(self) -> str:
+        return redact(self.url)
+
+    @property
+    def lock_name(self) -> str:
+        """What goes into the lockfile's channel list: the name as written, credentials removed."""
+        return strip_credentials(self.name)
+
+
+def _is_url(text: str) -> bool:
+    return "://" in text
+
+
+def _is_path(text: str) -> bool:
+    return text.startswith(("/", "./", "../", "~")) or text in (".", "..") or (len(text) > 2 and text[1] == ":")
+
+
+def resolve_channels(names: tuple[str, ...] | list[str], alias: str | None = None) -> list[ResolvedChannel]:
+    """Turn spec channel names into URLs. `alias` replaces https://conda.anaconda.org for bare names."""
+    base = (alias or DEFAULT_CHANNEL_ALIAS).rstrip("/")
+    if _is_path(base):
+        base = Path(base).expanduser().resolve().as_uri()
+    resolved: list[ResolvedChannel] = []
+    for name in names:
+        name = name.strip().rstrip("/")
+        if not name:
+            raise ChannelError("channels: empty channel name")
+        if name == "defaults":
+            resolved.extend(ResolvedChannel(name=url, url=url) for url in _DEFAULTS)
+        elif _is_url(name):
+            resolved.append(ResolvedChannel(name=name, url=name))
+        elif _is_path(name):
+            path = Path(name).expanduser().resolve()
+            if not path.is_dir():
+                raise ChannelError(
+                    f"channel `{name}`: no such directory {path}",
+                    hints=["a local channel is a directory with <subdir>/repodata.json inside"],
+                )
+            resolved.append(ResolvedChannel(name=name, url=path.as_uri()))
+        else:
+            resolved.append(ResolvedChannel(name=name, url=f"{base}/{name}"))
+    seen: set[str] = set()
+    unique = []
+    for channel in resolved:
+        if channel.url not in seen:
+            seen.add(channel.url)
+            unique.append(channel)
+    return unique
+
+
+def to_rattler(channel: ResolvedChannel) -> rattler.Channel:
+    from rattler import Channel
+
+    return Channel(channel.url.rstrip("/") + "/")
+
+
+def repodata_cache_dir() -> Path:
+    return cache_root() / "repodata"
+
+
+def make_gateway(offline: bool = False, cache_dir: Path | None = None) -> rattler.Gateway:
+    """A repodata gateway with cenv's cache; offline uses only what a previous fetch cached."""
+    from rattler import Gateway, SourceConfig
+
+    cache = cache_dir or repodata_cache_dir()
+    os.makedirs(cache, exist_ok=True)
+    config = SourceConfig(cache_action="force-cache-only" if offline else "cache-or-fetch")
+    return Gateway(cache_dir=cache, default_config=config)
+
+
+def channel_error(exc: BaseException, channels: list[ResolvedChannel], offline: bool) -> ChannelError:
+    """A gateway failure as a one-line ChannelError, credentials redacted."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    # rattler appends "Caused by: ..." lines; keep the chain on one line.
+    text = redact("; ".join(line.removeprefix("Caused by: ") for line in lines) or type(exc).__name__)
+    hints = []
+    if offline:
+        hints.append("--offline uses only repodata cached by an earlier online lock; run once without it")
+    if "expected a sequence" in text or "invalid type" in text:
+        hints.append("the channel's repodata.json has a malformed record (e.g. `\"depends\": null`)")
+    if "noarch" in text:
+        hints.append("every channel needs a noarch/repodata.json, even an empty one")
+    hints.append("channels: " + ", ".join(c.display for c in channels))
+    return ChannelError(f"could not load repodata: {text}", hints=hints)

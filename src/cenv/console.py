@@ -1,0 +1,43 @@
+"""Output: data on stdout, messages on stderr, `error:` / `hint:` lines, NO_COLOR, --quiet."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+from cenv.redact import redact
+
+
+def _color() -> bool:
+    return "NO_COLOR" not in os.environ and sys.stderr.isatty()
+
+
+def _styled(prefix: str, code: str) -> str:
+    return f"\033[{code}m{prefix}\033[0m" if _color() else prefix
+
+
+class Console:
+    def __init__(self, quiet: bool = False, json_output: bool = False) -> None:
+        self.quiet = quiet
+        self.json_output = json_output
+
+    def info(self, message: str) -> None:
+        if not self.quiet and not self.json_output:
+            print(redact(message), file=sys.stderr)
+
+    def warn(self, message: str) -> None:
+        print(f"{_styled('warning:', '1;33')} {redact(message)}", file=sys.stderr)
+
+    def data(self, text: str) -> None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+    def json(self, payload: dict[str, Any]) -> None:
+        sys.stdout.write(redact(json.dumps(payload, indent=2, sort_keys=True)) + "\n")
+
+
+def print_error(message: str, hints: tuple[str, ...] | list[str] = ()) -> None:
+    print(f"{_styled('error:', '1;31')} {redact(message)}", file=sys.stderr)
+    for hint in hints:
+        print(f"{_styled('hint:', '1;36')} {redact(hint)}", file=sys.stderr)

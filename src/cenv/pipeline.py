@@ -1,0 +1,250 @@
+"""The public API: lock, export. The single asyncio.run boundary; no click, no printing."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cenv
+from cenv.channels import ResolvedChannel, make_gateway, resolve_channels
+from cenv.env_vars import channel_alias as env_channel_alias
+from cenv.errors import LockfileError, UserError
+from cenv.lock.models import (
+    CENV_LOCK_FORMAT,
+    CUSTOM_CHANNEL_PRIORITY,
+    CUSTOM_EXCLUDE_NEWER,
+    CUSTOM_FORMAT,
+    CUSTOM_REQUESTED,
+    CUSTOM_VERSION,
+    CUSTOM_VIRTUAL_PACKAGES,
+    LockChannel,
+    LockedPackage,
+    Lockfile,
+    LockMetadata,
+    PackageHash,
+    format_virtual_packages,
+)
+from cenv.platforms import KNOWN_PLATFORMS, host_platform
+from cenv.redact import strip_credentials
+from cenv.settings import LockSettings
+from cenv.solve import SolveRequest, solve
+from cenv.spec import Spec, load_spec
+from cenv.virtual_packages import (
+    VirtualPackageOptions,
+    VirtualPackages,
+    build_virtual_packages,
+    load_virtual_packages_file,
+)
+
+if TYPE_CHECKING:
+    import rattler
+
+CUSTOM_SPEC_HASH = "cenv.spec-hash"
+
+
+@dataclass(frozen=True)
+class PlatformPlan:
+    platform: str
+    specs: tuple[str, ...]
+    virtual_packages: VirtualPackages
+
+
+@dataclass(frozen=True)
+class LockResult:
+    lockfile: Lockfile
+    path: Path
+    seconds: float
+    warnings: tuple[str, ...]
+    virtual_packages: tuple[VirtualPackages, ...]
+
+    def count(self, platform: str) -> int:
+        return len(self.lockfile.packages_for(platform))
+
+
+def _platforms(settings: LockSettings, spec: Spec) -> tuple[str, ...]:
+    platforms = settings.platforms or spec.platforms or (host_platform(),)
+    for platform in platforms:
+        if platform not in KNOWN_PLATFORMS or platform == "noarch":
+            raise UserError(
+                f"unknown platform `{platform}`",
+                hints=["valid platforms: " + ", ".join(p for p in KNOWN_PLATFORMS if p != "noarch")],
+            )
+    return tuple(dict.fromkeys(platforms))
+
+
+def plan_lock(settings: LockSettings, spec: Spec) -> list[PlatformPlan]:
+    file_overrides = (
+        load_virtual_packages_file(settings.virtual_packages_file) if settings.virtual_packages_file else {}
+    )
+    options = VirtualPackageOptions(
+        cuda=settings.cuda,
+        no_cuda=settings.no_cuda,
+        glibc=settings.glibc,
+        osx=settings.osx,
+        file_overrides=file_overrides,
+    )
+    plans = []
+    for platform in _platforms(settings, spec):
+        specs = tuple(d.spec for d in spec.dependencies_for(platform))
+        if not specs:
+            raise UserError(f"nothing to lock for {platform}: the spec has no conda dependencies")
+        vps = build_virtual_packages(platform, options, spec_cuda=spec.cuda_for(platform))
+        plans.append(PlatformPlan(platform=platform, specs=specs, virtual_packages=vps))
+    return plans
+
+
+def _channels(settings: LockSettings, spec: Spec) -> list[ResolvedChannel]:
+    names = settings.channels or spec.channels
+    if not names:
+        raise UserError(
+            "no channels: the spec lists none and no `-c/--channel` was given",
+            hints=["add `channels: [conda-forge]` to the spec"],
+        )
+    alias = settings.channel_alias or env_channel_alias()
+    return resolve_channels(list(names), alias)
+
+
+def lock(settings: LockSettings) -> LockResult:
+    """Solve every platform of the spec(s) and write the lockfile atomically."""
+    started = time.perf_counter()
+    spec = load_spec(list(settings.spec_paths))
+    lockfile, plans = lock_spec(spec, settings)
+    path = settings.lockfile_path()
+    from cenv.lock.io import write_lockfile
+
+    write_lockfile(lockfile, path)
+    return LockResult(
+        lockfile=lockfile,
+        path=path,
+        seconds=time.perf_counter() - started,
+        warnings=spec.warnings,
+        virtual_packages=tuple(p.virtual_packages for p in plans),
+    )
+
+
+def lock_spec(spec: Spec, settings: LockSettings) -> tuple[Lockfile, list[PlatformPlan]]:
+    plans = plan_lock(settings, spec)
+    channels = _channels(settings, spec)
+    priority = settings.channel_priority or spec.channel_priority
+    exclude_newer = settings.exclude_newer or spec.exclude_newer
+    records = asyncio.run(_solve_all(plans, channels, priority, exclude_newer, settings))
+    return build_lockfile(spec, settings, plans, channels, records, priority, exclude_newer), plans
+
+
+async def _solve_all(
+    plans: list[PlatformPlan],
+    channels: list[ResolvedChannel],
+    priority: str,
+    exclude_newer: datetime | None,
+    settings: LockSettings,
+) -> list[list[rattler.RepoDataRecord]]:
+    gateway = make_gateway(offline=settings.offline, cache_dir=settings.cache_dir)
+    requests = [
+        SolveRequest(
+            platform=plan.platform,
+            channels=tuple(channels),
+            specs=plan.specs,
+            virtual_packages=plan.virtual_packages,
+            channel_priority=priority,  # type: ignore[arg-type]
+            exclude_newer=exclude_newer,
+            offline=settings.offline,
+        )
+        for plan in plans
+    ]
+    # Platforms solve concurrently: rattler releases the GIL while solving.
+    return list(await asyncio.gather(*(solve(r, gateway) for r in requests)))
+
+
+def _content_hash(spec: Spec, plan: PlatformPlan, channels: list[ResolvedChannel], extra: dict[str, str]) -> str:
+    payload = {
+        "spec": spec.content_hash(),
+        "platform": plan.platform,
+        "specs": list(plan.specs),
+        "channels": [c.lock_name for c in channels],
+        "virtual_packages": format_virtual_packages(plan.virtual_packages.packages),
+        **extra,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def locked_package(record: rattler.RepoDataRecord, platform: str) -> LockedPackage:
+    from cenv.lock.models import dependencies_from_depends
+
+    return LockedPackage(
+        name=record.name.normalized,
+        version=str(record.version),
+        manager="conda",
+        platform=platform,
+        dependencies=dependencies_from_depends(list(record.depends or [])),
+        url=strip_credentials(str(record.url)),
+        hash=PackageHash(
+            md5=record.md5.hex() if record.md5 else None,
+            sha256=record.sha256.hex() if record.sha256 else None,
+        ),
+    )
+
+
+def build_lockfile(
+    spec: Spec,
+    settings: LockSettings,
+    plans: list[PlatformPlan],
+    channels: list[ResolvedChannel],
+    records: list[list[rattler.RepoDataRecord]],
+    priority: str,
+    exclude_newer: datetime | None,
+) -> Lockfile:
+    extra = {"priority": priority, "exclude_newer": exclude_newer.isoformat() if exclude_newer else ""}
+    custom = {
+        CUSTOM_VERSION: cenv.__version__,
+        CUSTOM_FORMAT: CENV_LOCK_FORMAT,
+        CUSTOM_CHANNEL_PRIORITY: priority,
+        CUSTOM_SPEC_HASH: spec.content_hash(),
+    }
+    if exclude_newer is not None:
+        custom[CUSTOM_EXCLUDE_NEWER] = exclude_newer.astimezone(timezone.utc).isoformat()
+    packages: list[LockedPackage] = []
+    for plan, platform_records in zip(plans, records, strict=True):
+        custom[CUSTOM_VIRTUAL_PACKAGES + plan.platform] = format_virtual_packages(plan.virtual_packages.packages)
+        custom[CUSTOM_REQUESTED + plan.platform] = "\n".join(plan.specs)
+        packages.extend(locked_package(r, plan.platform) for r in platform_records)
+    lock_dir = settings.lockfile_path().resolve().parent
+    metadata = LockMetadata(
+        content_hash={p.platform: _content_hash(spec, p, channels, extra) for p in plans},
+        channels=tuple(LockChannel(url=c.lock_name) for c in channels),
+        platforms=tuple(p.platform for p in plans),
+        sources=tuple(_relative(Path(s), lock_dir) for s in spec.sources),
+        custom_metadata=custom,
+    )
+    return Lockfile(version=1, metadata=metadata, package=tuple(packages))
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return os.path.relpath(path.resolve(), base)
+    except ValueError:
+        return str(path)
+
+
+def read_lock(path: Path, platform: str | None = None) -> Lockfile:
+    from cenv.lock.importers import load_any_lock
+
+    if not path.exists():
+        raise LockfileError(f"{path}: no such lockfile", hints=["create one with `cenv lock SPEC`"])
+    return load_any_lock(path, platform)
+
+
+def export_explicit(lockfile_path: Path, platform: str | None) -> str:
+    from cenv.lock.explicit import render_explicit
+
+    lockfile = read_lock(lockfile_path)
+    chosen = platform or host_platform()
+    if platform is None and chosen not in lockfile.platforms and len(lockfile.platforms) == 1:
+        chosen = lockfile.platforms[0]
+    return render_explicit(lockfile, chosen)

@@ -1,0 +1,35 @@
+"""Settings resolved once, with documented precedence: CLI flag > environment variable > spec > default."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+ChannelPriorityName = Literal["strict", "flexible", "disabled"]
+
+
+@dataclass(frozen=True)
+class LockSettings:
+    spec_paths: tuple[Path, ...]
+    lockfile: Path | None = None  # default: <first spec stem>-lock.yml beside it
+    platforms: tuple[str, ...] = ()  # default: the spec's platforms, else the host's
+    cuda: str | None = None  # --cuda VERSION
+    no_cuda: bool = False  # --cuda none
+    glibc: str | None = None
+    osx: str | None = None
+    virtual_packages_file: Path | None = None
+    channels: tuple[str, ...] = ()  # -c: replaces the spec's channels
+    channel_alias: str | None = None  # --channel-alias > CONDA_CHANNEL_ALIAS > https://conda.anaconda.org
+    channel_priority: ChannelPriorityName | None = None  # overrides the spec's
+    exclude_newer: datetime | None = None  # overrides the spec's
+    offline: bool = False
+    cache_dir: Path | None = None  # repodata cache; default under cenv's cache root
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def lockfile_path(self) -> Path:
+        if self.lockfile is not None:
+            return self.lockfile
+        first = self.spec_paths[0]
+        return first.with_name(f"{first.stem}-lock.yml")

@@ -1,0 +1,195 @@
+"""The conda solve: a SolveRequest in, RepoDataRecords out. The one place rattler's SolverError becomes SolveError.
+
+Solver backend: py-rattler (resolvo). Everything rattler-specific about solving stays in this module.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+from cenv.channels import ResolvedChannel, channel_error, to_rattler
+from cenv.errors import SolveError, SpecError
+from cenv.platforms import KNOWN_PLATFORMS
+from cenv.redact import redact
+from cenv.virtual_packages import VirtualPackages
+
+if TYPE_CHECKING:
+    import rattler
+
+ChannelPriorityName = Literal["strict", "flexible", "disabled"]
+
+
+@dataclass(frozen=True)
+class SolveRequest:
+    platform: str
+    channels: tuple[ResolvedChannel, ...]
+    specs: tuple[str, ...]
+    virtual_packages: VirtualPackages
+    channel_priority: ChannelPriorityName = "strict"
+    exclude_newer: datetime | None = None
+    locked: tuple[rattler.RepoDataRecord, ...] = field(default=())
+    offline: bool = False
+
+
+def parse_match_spec(text: str) -> rattler.MatchSpec:
+    from rattler import MatchSpec
+    from rattler.exceptions import InvalidMatchSpecError
+
+    try:
+        return MatchSpec(text)
+    except InvalidMatchSpecError as exc:
+        raise SpecError(f"invalid match spec `{text}`: {exc}") from exc
+
+
+def _requested(specs: Sequence[str]) -> tuple[list[rattler.MatchSpec], list[rattler.MatchSpec]]:
+    """Split specs into bare names to request and full specs as constraints.
+
+    rattler's gateway filters records by the requested spec *before* applying strict channel priority,
+    so `libfoo >=9` would be taken from a lower channel when a higher one has only libfoo 1 (conda refuses).
+    Requesting the bare name keeps priority decided by name alone; the constraint then applies the limits.
+    Specs pinned to a channel (`chan::pkg`) are the user's explicit choice and stay as written.
+    """
+    from rattler import MatchSpec
+
+    requested: list[rattler.MatchSpec] = []
+    constraints: list[rattler.MatchSpec] = []
+    for text in specs:
+        spec = parse_match_spec(text)
+        name = spec.name.normalized if hasattr(spec.name, "normalized") else str(spec.name)
+        if spec.channel is not None or str(spec) == name:
+            requested.append(spec)
+        else:
+            requested.append(MatchSpec(name))
+            constraints.append(spec)
+    return requested, constraints
+
+
+async def solve(request: SolveRequest, gateway: rattler.Gateway) -> list[rattler.RepoDataRecord]:
+    import rattler
+    from rattler.exceptions import GatewayError, SolverError
+
+    requested, constraints = _requested(request.specs)
+    priority = {
+        "strict": rattler.ChannelPriority.Strict,
+        "flexible": rattler.ChannelPriority.Flexible,
+        "disabled": rattler.ChannelPriority.Disabled,
+    }[request.channel_priority]
+    channels = [to_rattler(c) for c in request.channels]
+    try:
+        return await rattler.solve(
+            channels,
+            requested,
+            gateway=gateway,
+            platforms=[request.platform, "noarch"],
+            virtual_packages=request.virtual_packages.to_rattler(),
+            channel_priority=priority,
+            exclude_newer=request.exclude_newer,
+            constraints=constraints,
+            locked_packages=list(request.locked) or None,
+            timestamp_policy="ignore-missing" if request.exclude_newer else "require-timestamp",
+        )
+    except SolverError as exc:
+        hints = await _explain(request, gateway, str(exc))
+        message = _first_line(str(exc))
+        raise SolveError(
+            f"no solution for {request.platform}: {message}", hints=hints
+        ) from exc
+    except GatewayError as exc:
+        raise channel_error(exc, list(request.channels), request.offline) from exc
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in redact(text).splitlines() if line.strip()]
+    if not lines:
+        return "the solver gave no reason"
+    # resolvo's explanation is a tree; keep it on one line.
+    return " ".join(lines[:12]) + (" …" if len(lines) > 12 else "")
+
+
+async def _query(
+    gateway: rattler.Gateway, channels: list[rattler.Channel], platforms: list[str], name: str
+) -> list[rattler.RepoDataRecord]:
+    """Records named `name` in `channels` (the gateway answers one list per channel and subdir)."""
+    from rattler import MatchSpec
+
+    result = await gateway.query(channels, platforms, [MatchSpec(name)], recursive=False)
+    return [r for records in result for r in records if r.name.normalized == name]
+
+
+async def _explain(request: SolveRequest, gateway: rattler.Gateway, message: str) -> list[str]:
+    """Hints for the common reasons a solve fails. Best effort: a failure here never hides the solve error."""
+    try:
+        return await _explain_inner(request, gateway, message)
+    except Exception:
+        return []
+
+
+async def _explain_inner(request: SolveRequest, gateway: rattler.Gateway, message: str) -> list[str]:
+    hints: list[str] = []
+    if "__cuda" in message and request.virtual_packages.get("__cuda") is None:
+        hints.append(
+            "a package needs `__cuda` (a CUDA driver) on the target: pass `--cuda 12.4` (your driver's CUDA "
+            "version) or set `cuda:` in the spec"
+        )
+    platforms = [request.platform, "noarch"]
+    # Only the requested packages the solver's explanation names are worth a look.
+    mentioned = set(re.findall(r"[A-Za-z0-9_.\-]+", message))
+    specs = [parse_match_spec(s) for s in request.specs]
+    for spec in specs:
+        name = spec.name.normalized
+        if name not in mentioned:
+            continue
+        per_channel = []
+        for channel in request.channels:
+            per_channel.append((channel, await _query(gateway, [to_rattler(channel)], platforms, name)))
+        holders = [(c, recs) for c, recs in per_channel if recs]
+        if not holders:
+            others = [p for p in KNOWN_PLATFORMS if p not in platforms]
+            found = await _platforms_having(gateway, request.channels, others, name)
+            if found:
+                hints.append(f"`{name}` exists only for {', '.join(found)}, not for {request.platform}")
+            else:
+                hints.append(await _did_you_mean(gateway, request, name))
+            continue
+        if request.channel_priority != "strict" or spec.channel is not None:
+            continue
+        first_channel, first_records = holders[0]
+        if not any(spec.matches(r) for r in first_records):
+            lower = [c for c, recs in holders[1:] if any(spec.matches(r) for r in recs)]
+            if lower:
+                hints.append(
+                    f"`{spec}` matches only in lower-priority channel `{lower[0].name}`; "
+                    f"`{first_channel.name}` has `{name}` and wins under strict channel priority: "
+                    f"write `{lower[0].name}::{spec}` or use `channel-priority: flexible`"
+                )
+    return hints
+
+
+async def _platforms_having(
+    gateway: rattler.Gateway, channels: tuple[ResolvedChannel, ...], platforms: list[str], name: str
+) -> list[str]:
+    found = []
+    for platform in platforms:
+        try:
+            if await _query(gateway, [to_rattler(c) for c in channels], [platform], name):
+                found.append(platform)
+        except Exception:
+            continue
+    return found
+
+
+async def _did_you_mean(gateway: rattler.Gateway, request: SolveRequest, name: str) -> str:
+    channels = ", ".join(c.name for c in request.channels)
+    names_result = await gateway.names([to_rattler(c) for c in request.channels], [request.platform, "noarch"])
+    names = sorted({str(n.normalized) for n in names_result})
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    if not close:
+        close = [n for n in names if re.search(re.escape(name), n)][:3]
+    if close:
+        return f"no package named `{name}` in {channels}; did you mean {', '.join(f'`{c}`' for c in close)}?"
+    return f"no package named `{name}` in {channels}"
