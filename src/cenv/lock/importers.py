@@ -1,0 +1,255 @@
+"""Load any lockfile cenv understands: conda-lock v1, `@EXPLICIT` files and pixi.lock (v4-v7).
+
+pixi.lock goes through `rattler.LockFile` (imported lazily: it costs ~0.1 s). Only the lock's own
+platform objects are used to look packages up; rattler panics (a `BaseException`) on misuse, and every
+rattler failure is re-raised as a `LockfileError` naming the file.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from cenv.errors import LockfileError
+from cenv.lock.explicit import explicit_from_text
+from cenv.lock.io import load_yaml, lockfile_from_data, package_sort_key
+from cenv.lock.models import (
+    LockChannel,
+    LockedPackage,
+    Lockfile,
+    LockMetadata,
+    PackageHash,
+    dependencies_from_depends,
+)
+
+if TYPE_CHECKING:
+    from rattler.lock import LockPlatform
+
+__all__ = ["detect_lock_format", "load_any_lock", "read_pixi_lock"]
+
+_EXPLICIT_LINE = re.compile(r"^\s*@EXPLICIT\s*$", re.MULTILINE)
+_TOP_VERSION = re.compile(r"^version:\s*['\"]?(\d+)['\"]?\s*$", re.MULTILINE)
+_TOP_ENVIRONMENTS = re.compile(r"^environments:", re.MULTILINE)
+_PIXI_VERSIONS = range(2, 8)  # pixi.lock versions rattler 0.28 reads (v4+ seen in the wild)
+
+
+def detect_lock_format(text: str) -> str:
+    """`"explicit"`, `"pixi"` or `"conda-lock"` (the default guess, validated by the reader)."""
+    if _EXPLICIT_LINE.search(text):
+        return "explicit"
+    version = _TOP_VERSION.search(text)
+    if version is not None and int(version.group(1)) in _PIXI_VERSIONS and _TOP_ENVIRONMENTS.search(text):
+        return "pixi"
+    return "conda-lock"
+
+
+def load_any_lock(path: Path, platform: str | None = None) -> Lockfile:
+    """Read a lockfile of any supported kind into cenv's model, dispatching on its content.
+
+    With `platform`, the result holds only that platform (a `LockfileError` lists the lock's platforms if
+    it has no such platform); for explicit files without a `# platform:` header it names the platform, for
+    a pixi.lock v7 it may also be one of the lock's named platforms.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise LockfileError(f"lockfile `{path}` does not exist") from exc
+    except UnicodeDecodeError as exc:
+        raise LockfileError(f"lockfile `{path}` is not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
+    except IsADirectoryError as exc:
+        raise LockfileError(f"lockfile `{path}` is a directory") from exc
+    except OSError as exc:
+        raise LockfileError(f"cannot read lockfile `{path}`: {exc.strerror or exc}") from exc
+
+    kind = detect_lock_format(text)
+    if kind == "explicit":
+        return explicit_from_text(text, path, platform=platform)
+    if kind == "pixi":
+        return read_pixi_lock(path, platform=platform)  # already narrowed; `platform` may be a v7 name
+    data = load_yaml(text, path)
+    if isinstance(data, dict) and "environments" in data:
+        raise LockfileError(
+            f"lockfile `{path}` looks like a pixi.lock of unsupported version `{data.get('version')}`",
+            hints=["cenv reads pixi.lock versions 4 to 7; update it with a recent pixi"],
+        )
+    if isinstance(data, dict) and "version" not in data and "package" not in data:
+        raise LockfileError(
+            f"file `{path}` is not a lockfile cenv can read",
+            hints=["cenv reads conda-lock v1 YAML, `@EXPLICIT` files and pixi.lock (v4 to v7)"],
+        )
+    return _select_platform(lockfile_from_data(data, path), platform, path)
+
+
+def _select_platform(lock: Lockfile, platform: str | None, path: Path) -> Lockfile:
+    if platform is None:
+        return lock
+    if platform not in lock.platforms:
+        known = ", ".join(f"`{p}`" for p in lock.platforms) or "none"
+        raise LockfileError(
+            f"lockfile `{path}` has no packages for platform `{platform}`",
+            hints=[f"platforms in this lock: {known}"],
+        )
+    if lock.platforms == (platform,):
+        return lock
+    metadata = lock.metadata.model_copy(
+        update={
+            "platforms": (platform,),
+            "content_hash": {k: v for k, v in lock.metadata.content_hash.items() if k == platform},
+        }
+    )
+    return lock.model_copy(update={"metadata": metadata, "package": tuple(lock.packages_for(platform))})
+
+
+# ---------------------------------------------------------------- pixi.lock
+
+
+def _rattler_failure(path: Path, exc: BaseException) -> LockfileError:
+    text = str(exc).strip().splitlines()
+    detail = text[0] if text else type(exc).__name__
+    return LockfileError(f"cannot read pixi lockfile `{path}`: {detail}")
+
+
+def _reraise_if_control(exc: BaseException) -> None:
+    if isinstance(exc, KeyboardInterrupt | SystemExit | GeneratorExit):
+        raise exc
+
+
+def read_pixi_lock(path: Path, platform: str | None = None) -> Lockfile:
+    """The default environment of a pixi.lock as a `Lockfile` (conda packages and pypi packages as pip)."""
+    path = Path(path)
+    try:
+        import rattler
+        from rattler.lock import CondaLockedBinaryPackage, PypiLockedPackage
+
+        lock_file = rattler.LockFile.from_path(path)
+        environment = lock_file.default_environment()
+        if environment is None:
+            names = sorted(name for name, _ in lock_file.environments())
+            raise LockfileError(
+                f"pixi lockfile `{path}` has no `default` environment",
+                hints=[f"environments in this lock: {', '.join(f'`{n}`' for n in names) or 'none'}"],
+            )
+        channels = tuple(LockChannel(url=str(c)) for c in environment.channels())
+        chosen = _choose_platforms(environment.platforms(), platform, path)
+        packages: list[LockedPackage] = []
+        for lock_platform, subdir in chosen:
+            for locked in environment.packages(lock_platform) or []:
+                if isinstance(locked, CondaLockedBinaryPackage):
+                    packages.append(_conda_package(locked, subdir))
+                elif isinstance(locked, PypiLockedPackage):
+                    packages.append(_pypi_package(locked, subdir))
+                else:
+                    raise LockfileError(
+                        f"pixi lockfile `{path}` has a source package `{locked.name}` for `{subdir}`",
+                        hints=["cenv installs only built packages; build it with pixi and lock again"],
+                    )
+    except LockfileError:
+        raise
+    except BaseException as exc:  # rattler raises its own errors and panics (PanicException)
+        _reraise_if_control(exc)
+        raise _rattler_failure(path, exc) from exc
+
+    platforms = tuple(sorted({subdir for _, subdir in chosen}))
+    packages.sort(key=package_sort_key)
+    _dedupe_check(packages, path)
+    return Lockfile(
+        metadata=LockMetadata(channels=channels, platforms=platforms),
+        package=tuple(packages),
+    )
+
+
+def _choose_platforms(
+    platforms: Iterable[LockPlatform], wanted: str | None, path: Path
+) -> list[tuple[LockPlatform, str]]:
+    """Pairs of (the lock's platform object, its conda subdir).
+
+    pixi.lock v7 may name platforms freely (`p1` with subdir `win-64`). Without `wanted`, platforms named
+    after their subdir win; a custom-named one is used only if no other platform covers its subdir.
+    """
+    pairs = [(p, str(p.name), str(p.subdir)) for p in platforms]
+    if wanted is not None:
+        for p, name, subdir in pairs:
+            if name == wanted:
+                return [(p, subdir)]
+        matching = [(p, subdir) for p, name, subdir in pairs if subdir == wanted]
+        if len(matching) == 1:
+            return matching
+        known = ", ".join(f"`{name}`" for _, name, _ in sorted(pairs, key=lambda x: x[1])) or "none"
+        if matching:
+            raise LockfileError(
+                f"pixi lockfile `{path}` has several platforms for `{wanted}`",
+                hints=[f"name one of them: {known}"],
+            )
+        raise LockfileError(
+            f"lockfile `{path}` has no packages for platform `{wanted}`",
+            hints=[f"platforms in this lock: {known}"],
+        )
+    chosen: dict[str, LockPlatform] = {}
+    for p, name, subdir in sorted(pairs, key=lambda x: (x[1] != x[2], x[1])):
+        if subdir not in chosen and (name == subdir or all(n != subdir for _, n, _ in pairs)):
+            chosen[subdir] = p
+    return [(p, subdir) for subdir, p in sorted(chosen.items())]
+
+
+def _hex(value: bytes | None) -> str | None:
+    return value.hex() if value else None
+
+
+def _conda_package(locked: Any, subdir: str) -> LockedPackage:
+    record = locked.package_record
+    return LockedPackage(
+        name=record.name.normalized,
+        version=str(record.version),
+        manager="conda",
+        platform=subdir,
+        dependencies=dependencies_from_depends(list(record.depends or [])),
+        url=str(locked.location),
+        hash=PackageHash(md5=_hex(record.md5), sha256=_hex(record.sha256)),
+    )
+
+
+def _pypi_dependencies(requires_dist: Iterable[str]) -> dict[str, str]:
+    """`requires_dist` without extras-only entries, as conda-lock's pip `dependencies` (name -> specifier)."""
+    result: dict[str, str] = {}
+    for text in requires_dist:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            continue
+        if requirement.marker is not None and "extra" in str(requirement.marker):
+            continue
+        name = requirement.name.lower().replace("_", "-").replace(".", "-")
+        spec = str(requirement.specifier)
+        previous = result.get(name, "")
+        result[name] = f"{previous},{spec}" if previous and spec else (spec or previous)
+    return result
+
+
+def _pypi_package(locked: Any, subdir: str) -> LockedPackage:
+    hashes = locked.hashes
+    sha256 = _hex(getattr(hashes, "sha256", None)) if hashes is not None else None
+    md5 = _hex(getattr(hashes, "md5", None)) if hashes is not None else None
+    return LockedPackage(
+        name=str(locked.name),
+        version=str(locked.version),
+        manager="pip",
+        platform=subdir,
+        dependencies=_pypi_dependencies(locked.requires_dist or []),
+        url=str(locked.location),
+        hash=PackageHash(md5=md5, sha256=sha256),
+    )
+
+
+def _dedupe_check(packages: list[LockedPackage], path: Path) -> None:
+    for before, after in itertools.pairwise(packages):
+        if package_sort_key(before) == package_sort_key(after):
+            raise LockfileError(
+                f"pixi lockfile `{path}` lists {after.manager} package `{after.name}` twice "
+                f"for `{after.platform}`"
+            )
