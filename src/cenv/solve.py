@@ -85,13 +85,13 @@ async def solve(request: SolveRequest, gateway: rattler.Gateway) -> list[rattler
             channels,
             requested,
             gateway=gateway,
-            platforms=[request.platform, "noarch"],
+            platforms=_subdirs(request.platform, "noarch"),
             virtual_packages=request.virtual_packages.to_rattler(),
             channel_priority=priority,
             exclude_newer=request.exclude_newer,
             constraints=constraints,
             locked_packages=list(request.locked) or None,
-            timestamp_policy="ignore-missing" if request.exclude_newer else "require-timestamp",
+            timestamp_policy="allow-missing" if request.exclude_newer else "require-timestamp",
         )
     except SolverError as exc:
         hints = await _explain(request, gateway, str(exc))
@@ -101,6 +101,12 @@ async def solve(request: SolveRequest, gateway: rattler.Gateway) -> list[rattler
         ) from exc
     except GatewayError as exc:
         raise channel_error(exc, list(request.channels), request.offline) from exc
+
+
+def _subdirs(*names: str) -> list[rattler.Subdir]:
+    from rattler import Subdir
+
+    return [Subdir(name) for name in names]
 
 
 def _first_line(text: str) -> str:
@@ -117,7 +123,7 @@ async def _query(
     """Records named `name` in `channels` (the gateway answers one list per channel and subdir)."""
     from rattler import MatchSpec
 
-    result = await gateway.query(channels, platforms, [MatchSpec(name)], recursive=False)
+    result = await gateway.query(channels, _subdirs(*platforms), [MatchSpec(name)], recursive=False)
     return [r for records in result for r in records if r.name.normalized == name]
 
 
@@ -185,7 +191,9 @@ async def _platforms_having(
 
 async def _did_you_mean(gateway: rattler.Gateway, request: SolveRequest, name: str) -> str:
     channels = ", ".join(c.name for c in request.channels)
-    names_result = await gateway.names([to_rattler(c) for c in request.channels], [request.platform, "noarch"])
+    names_result = await gateway.names(
+        [to_rattler(c) for c in request.channels], _subdirs(request.platform, "noarch")
+    )
     names = sorted({str(n.normalized) for n in names_result})
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
     if not close:

@@ -109,7 +109,8 @@ def build_virtual_packages(
 
 def load_virtual_packages_file(path: Path) -> dict[str, dict[str, str]]:
     """Read conda-lock's virtual-packages.yml: `subdirs: {platform: {packages: {__cuda: "12.0"}}}`."""
-    from ruamel.yaml import YAML, YAMLError
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
 
     try:
         data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))

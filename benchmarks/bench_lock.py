@@ -1,0 +1,115 @@
+"""Lock time for the pangeo pytorch notebook spec (3 merged files, 888 packages) next to a raw py-rattler solve.
+
+    .venv/bin/python benchmarks/bench_lock.py [--runs 5]
+
+Both sides solve the same specs on the same real repodata (../shared/realdata/channels/pangeo-cuda) with the
+same virtual packages, in the same run. "cenv lock" is the whole CLI process (start-up, spec loading, solve,
+lockfile writing); "cenv pipeline" is the in-process lock; "raw rattler" is Gateway + solve only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+REALDATA = REPO.parent / "shared" / "realdata"
+SPECS = [
+    REALDATA / "specs" / name / "environment.yml"
+    for name in ("pangeo-pytorch-notebook", "pangeo-notebook", "pangeo-base-notebook")
+]
+VP_FILE = REALDATA / "specs" / "pangeo-pytorch-notebook" / "virtual-packages.yml"
+
+
+def _alias(root: Path) -> str:
+    (root / "mirror").mkdir(parents=True, exist_ok=True)
+    link = root / "mirror" / "conda-forge"
+    if not link.exists():
+        link.symlink_to(REALDATA / "channels" / "pangeo-cuda", target_is_directory=True)
+    return (root / "mirror").as_uri()
+
+
+def raw_rattler(cache: Path, alias: str) -> float:
+    import rattler
+    from rattler import BuildString, GenericVirtualPackage, MatchSpec, PackageName, Version
+    from ruamel.yaml import YAML
+
+    started = time.perf_counter()
+    deps: dict[str, str] = {}
+    for path in reversed(SPECS):
+        for dep in YAML(typ="safe").load(path.read_text())["dependencies"]:
+            if isinstance(dep, str):
+                deps[MatchSpec(dep).name.normalized] = dep
+    vps = [
+        GenericVirtualPackage(PackageName(n), Version(v), BuildString(b))
+        for n, v, b in [
+            ("__unix", "0", "0"), ("__linux", "5.10", "0"), ("__glibc", "2.34", "0"),
+            ("__cuda", "12.0", "0"), ("__archspec", "1", "x86_64"),
+        ]
+    ]
+    channel = rattler.Channel(alias + "/conda-forge/")
+    gateway = rattler.Gateway(cache_dir=cache)
+    records = asyncio.run(
+        rattler.solve([channel], [MatchSpec(d) for d in deps.values()], gateway=gateway,
+                      platforms=["linux-64", "noarch"], virtual_packages=vps)
+    )
+    assert len(records) > 800, len(records)
+    return time.perf_counter() - started
+
+
+def cenv_pipeline(cache: Path, alias: str, out: Path) -> float:
+    from cenv.pipeline import lock
+    from cenv.settings import LockSettings
+
+    started = time.perf_counter()
+    lock(LockSettings(spec_paths=tuple(SPECS), lockfile=out, platforms=("linux-64",), glibc="2.34",
+                      virtual_packages_file=VP_FILE, channel_alias=alias, cache_dir=cache))
+    return time.perf_counter() - started
+
+
+def cenv_cli(cache: Path, alias: str, out: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "cenv", "lock", *map(str, SPECS), "--virtual-packages", str(VP_FILE),
+         "--glibc", "2.34", "--channel-alias", alias, "-p", "linux-64", "-o", str(out), "-q"],
+        check=True, env={**os.environ, "CENV_CACHE_DIR": str(cache.parent)},
+    )
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        alias = _alias(root)
+        cache = root / "repodata"
+        out = root / "pangeo-lock.yml"
+        # Warm the repodata cache once so every figure is a warm lock.
+        raw_rattler(cache, alias)
+        rows = {"raw rattler (gateway + solve)": [], "cenv pipeline (in-process)": [], "cenv lock (CLI process)": []}
+        for _ in range(args.runs):
+            rows["raw rattler (gateway + solve)"].append(raw_rattler(cache, alias))
+            rows["cenv pipeline (in-process)"].append(cenv_pipeline(cache, alias, out))
+            rows["cenv lock (CLI process)"].append(cenv_cli(cache, alias, out))
+    base = statistics.median(rows["raw rattler (gateway + solve)"])
+    print(f"pangeo pytorch notebook, linux-64, warm repodata cache, {args.runs} runs, median seconds")
+    print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, {date.today()}")
+    print(f"{'what':34} {'median s':>9} {'min s':>8} {'ratio':>6}")
+    for name, times in rows.items():
+        median = statistics.median(times)
+        print(f"{name:34} {median:9.3f} {min(times):8.3f} {median / base:6.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command: set up .venv, then lint, type-check and run the test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh
+.venv/bin/ruff check src tests benchmarks scripts
+.venv/bin/mypy
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
