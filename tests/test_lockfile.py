@@ -15,7 +15,7 @@ from rattler.explicit_environment import ExplicitEnvironmentSpec
 from cenv.errors import LockfileError
 from cenv.lock.explicit import dependency_order, read_explicit, render_explicit
 from cenv.lock.importers import detect_lock_format, load_any_lock
-from cenv.lock.io import dump_lockfile, read_lockfile, write_lockfile
+from cenv.lock.io import dump_lockfile, read_lockfile, write_lockfile, write_text_atomic
 from cenv.lock.models import (
     CUSTOM_VERSION,
     CUSTOM_VIRTUAL_PACKAGES,
@@ -379,6 +379,18 @@ def test_pip_entries_survive_round_trip_and_conda_lock(tmp_path: Path) -> None:
         assert len(parsed.package) == len(lock.package)
 
 
+def test_pip_entries_readable_by_rattler(tmp_path: Path) -> None:
+    # (pypi-resolve-gh155 is not: its poetry-style `>=2.0.2,<3.0.5 || >3.0.5` dependency spec makes
+    # rattler reject the original file as well)
+    lock = read_lockfile(LOCKS / "conda-lock-v1" / "install-with-pip-deps-conda-lock.yml")
+    path = tmp_path / "conda-lock.yml"
+    write_lockfile(lock, path)
+    environment = rattler.LockFile.from_path(path).default_environment()
+    assert environment is not None
+    by_platform = {str(p.name): v for p, v in environment.packages_by_platform().items()}
+    assert {k: len(v) for k, v in by_platform.items()} == {"linux-64": 28, "linux-aarch64": 27}
+
+
 def test_dump_order_and_layout() -> None:
     lock = read_lockfile(LOCKS / "conda-lock-v1" / "install-with-pip-deps-conda-lock.yml")
     text = dump_lockfile(lock)
@@ -436,6 +448,15 @@ def test_write_failure_in_replace_leaves_no_temp_file(tmp_path: Path) -> None:
 
     with pytest.raises(LockfileError, match="cannot write lockfile"):
         write_lockfile(lock, tmp_path / "no-such-dir" / "conda-lock.yml")
+
+
+def test_write_text_atomic_for_exports(tmp_path: Path) -> None:
+    lock = read_lockfile(PANGEO)
+    path = tmp_path / "conda-linux-64.lock"
+    path.write_text("old\n")
+    write_text_atomic(path, render_explicit(lock, "linux-64"))
+    assert len(ExplicitEnvironmentSpec.from_path(path).packages) == 885
+    assert sorted(os.listdir(tmp_path)) == ["conda-linux-64.lock"]
 
 
 def test_write_replaces_existing_file(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "package_sort_key",
     "read_lockfile",
     "write_lockfile",
+    "write_text_atomic",
 ]
 
 # How to install, shown at the top of every written lockfile.
@@ -44,9 +45,9 @@ _HEADER = """\
 #
 # It pins every package, with checksums, for each platform listed under `metadata.platforms`.
 # Install it with any of:
-#     cenv create --lock {name} -p ./env
 #     conda-lock install -n YOURENV {name}
 #     micromamba create -n YOURENV -f {name}
+#     cenv export {name} --format explicit -p PLATFORM -o env.txt && conda create -n YOURENV --file env.txt
 # Update it by editing the environment spec and running `cenv lock` again.
 """
 
@@ -133,6 +134,11 @@ def write_lockfile(lock: Lockfile, path: Path) -> None:
     path = Path(path)
     data = dump_lockfile(lock, file_name=path.name).encode("utf-8")
     _atomic_write(path, data)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write UTF-8 `text` to `path` with the same guarantees as `write_lockfile` (for exports)."""
+    _atomic_write(Path(path), text.encode("utf-8"))
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
