@@ -1,4 +1,4 @@
-"""Lock time for the pangeo pytorch notebook spec (3 merged files, 888 packages) next to a raw py-rattler solve.
+"""Lock time for the pangeo pytorch notebook spec (3 merged files, 888 packages) next to raw py-rattler.
 
     .venv/bin/python benchmarks/bench_lock.py [--runs 5]
 
@@ -52,15 +52,23 @@ def raw_rattler(cache: Path, alias: str) -> float:
     vps = [
         GenericVirtualPackage(PackageName(n), Version(v), BuildString(b))
         for n, v, b in [
-            ("__unix", "0", "0"), ("__linux", "5.10", "0"), ("__glibc", "2.34", "0"),
-            ("__cuda", "12.0", "0"), ("__archspec", "1", "x86_64"),
+            ("__unix", "0", "0"),
+            ("__linux", "5.10", "0"),
+            ("__glibc", "2.34", "0"),
+            ("__cuda", "12.0", "0"),
+            ("__archspec", "1", "x86_64"),
         ]
     ]
     channel = rattler.Channel(alias + "/conda-forge/")
     gateway = rattler.Gateway(cache_dir=cache)
     records = asyncio.run(
-        rattler.solve([channel], [MatchSpec(d) for d in deps.values()], gateway=gateway,
-                      platforms=["linux-64", "noarch"], virtual_packages=vps)
+        rattler.solve(
+            [channel],
+            [MatchSpec(d) for d in deps.values()],
+            gateway=gateway,
+            platforms=["linux-64", "noarch"],
+            virtual_packages=vps,
+        )
     )
     assert len(records) > 800, len(records)
     return time.perf_counter() - started
@@ -71,17 +79,43 @@ def cenv_pipeline(cache: Path, alias: str, out: Path) -> float:
     from cenv.settings import LockSettings
 
     started = time.perf_counter()
-    lock(LockSettings(spec_paths=tuple(SPECS), lockfile=out, platforms=("linux-64",), glibc="2.34",
-                      virtual_packages_file=VP_FILE, channel_alias=alias, cache_dir=cache))
+    lock(
+        LockSettings(
+            spec_paths=tuple(SPECS),
+            lockfile=out,
+            platforms=("linux-64",),
+            glibc="2.34",
+            virtual_packages_file=VP_FILE,
+            channel_alias=alias,
+            cache_dir=cache,
+        )
+    )
     return time.perf_counter() - started
 
 
 def cenv_cli(cache: Path, alias: str, out: Path) -> float:
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "cenv", "lock", *map(str, SPECS), "--virtual-packages", str(VP_FILE),
-         "--glibc", "2.34", "--channel-alias", alias, "-p", "linux-64", "-o", str(out), "-q"],
-        check=True, env={**os.environ, "CENV_CACHE_DIR": str(cache.parent)},
+        [
+            sys.executable,
+            "-m",
+            "cenv",
+            "lock",
+            *map(str, SPECS),
+            "--virtual-packages",
+            str(VP_FILE),
+            "--glibc",
+            "2.34",
+            "--channel-alias",
+            alias,
+            "-p",
+            "linux-64",
+            "-o",
+            str(out),
+            "-q",
+        ],
+        check=True,
+        env={**os.environ, "CENV_CACHE_DIR": str(cache.parent)},
     )
     return time.perf_counter() - started
 
@@ -97,14 +131,21 @@ def main() -> None:
         out = root / "pangeo-lock.yml"
         # Warm the repodata cache once so every figure is a warm lock.
         raw_rattler(cache, alias)
-        rows = {"raw rattler (gateway + solve)": [], "cenv pipeline (in-process)": [], "cenv lock (CLI process)": []}
+        rows = {
+            "raw rattler (gateway + solve)": [],
+            "cenv pipeline (in-process)": [],
+            "cenv lock (CLI process)": [],
+        }
         for _ in range(args.runs):
             rows["raw rattler (gateway + solve)"].append(raw_rattler(cache, alias))
             rows["cenv pipeline (in-process)"].append(cenv_pipeline(cache, alias, out))
             rows["cenv lock (CLI process)"].append(cenv_cli(cache, alias, out))
     base = statistics.median(rows["raw rattler (gateway + solve)"])
     print(f"pangeo pytorch notebook, linux-64, warm repodata cache, {args.runs} runs, median seconds")
-    print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, {date.today()}")
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, {date.today()}"
+    )
     print(f"{'what':34} {'median s':>9} {'min s':>8} {'ratio':>6}")
     for name, times in rows.items():
         median = statistics.median(times)

@@ -23,7 +23,9 @@ class Result:
         return self.stdout + self.stderr
 
 
-def cenv(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: int = 300) -> Result:
+def cenv(
+    *args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: int = 300
+) -> Result:
     full_env = dict(os.environ)
     if env:
         full_env.update(env)

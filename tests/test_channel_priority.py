@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from tests.cli_helpers import REALDATA, cenv
 
 MULTI = REALDATA / "channels" / "pixi-sample-multichannel"

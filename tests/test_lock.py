@@ -7,16 +7,22 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from tests.cli_helpers import REALDATA, cenv, mirror
 
-PANGEO = [REALDATA / "specs" / n / "environment.yml" for n in ("pangeo-pytorch-notebook", "pangeo-notebook", "pangeo-base-notebook")]
+PANGEO = [
+    REALDATA / "specs" / n / "environment.yml"
+    for n in ("pangeo-pytorch-notebook", "pangeo-notebook", "pangeo-base-notebook")
+]
 PANGEO_VP = REALDATA / "specs" / "pangeo-pytorch-notebook" / "virtual-packages.yml"
 
 
 def _versions(lock_path: Path, platform: str = "linux-64") -> dict[str, str]:
     data = yaml.safe_load(lock_path.read_text())
-    return {p["name"]: p["version"] for p in data["package"] if p["platform"] == platform and p["manager"] == "conda"}
+    return {
+        p["name"]: p["version"]
+        for p in data["package"]
+        if p["platform"] == platform and p["manager"] == "conda"
+    }
 
 
 @pytest.fixture(scope="module")
@@ -25,8 +31,18 @@ def pangeo_lock(tmp_path_factory: pytest.TempPathFactory) -> Path:
     alias = mirror(tmp / "mirror", **{"conda-forge": REALDATA / "channels" / "pangeo-cuda"})
     out = tmp / "pangeo-lock.yml"
     result = cenv(
-        "lock", *PANGEO, "--virtual-packages", PANGEO_VP, "--glibc", "2.34",
-        "--channel-alias", alias, "-p", "linux-64", "-o", out,
+        "lock",
+        *PANGEO,
+        "--virtual-packages",
+        PANGEO_VP,
+        "--glibc",
+        "2.34",
+        "--channel-alias",
+        alias,
+        "-p",
+        "linux-64",
+        "-o",
+        out,
         env={"CENV_CACHE_DIR": str(tmp / "cache")},
     )
     assert result.code == 0, result.output
@@ -72,8 +88,18 @@ def test_lock_is_deterministic(pangeo_lock: Path) -> None:
     before = pangeo_lock.read_bytes()
     alias = mirror(pangeo_lock.parent / "mirror", **{"conda-forge": REALDATA / "channels" / "pangeo-cuda"})
     result = cenv(
-        "lock", *PANGEO, "--virtual-packages", PANGEO_VP, "--glibc", "2.34",
-        "--channel-alias", alias, "-p", "linux-64", "-o", pangeo_lock,
+        "lock",
+        *PANGEO,
+        "--virtual-packages",
+        PANGEO_VP,
+        "--glibc",
+        "2.34",
+        "--channel-alias",
+        alias,
+        "-p",
+        "linux-64",
+        "-o",
+        pangeo_lock,
     )
     assert result.code == 0, result.output
     assert pangeo_lock.read_bytes() == before
@@ -96,7 +122,9 @@ def test_multiplatform_cuda_builds(tmp_path: Path) -> None:
         "name: torch\nchannels: [conda-forge]\nplatforms: [linux-64, osx-arm64, win-64]\n"
         "dependencies:\n  - pytorch >=2.8.0,<3\n  - curl >=8.17.0,<9\n"
     )
-    alias = mirror(tmp_path / "mirror", **{"conda-forge": REALDATA / "channels" / "pytorch-gpu-multiplatform"})
+    alias = mirror(
+        tmp_path / "mirror", **{"conda-forge": REALDATA / "channels" / "pytorch-gpu-multiplatform"}
+    )
     result = cenv("lock", spec, "--cuda", "12.6", "--channel-alias", alias, "--json")
     assert result.code == 0, result.output
     summary = json.loads(result.stdout)
@@ -118,12 +146,17 @@ def test_selectors_pick_per_platform(tmp_path: Path) -> None:
         "dependencies:\n  - python 3.9.*\n  - readline  # [unix]\n  - libgcc-ng  # [linux64]\n"
         "  - m2w64-gcc-libs  # [win]\n"
     )
-    alias = mirror(tmp_path / "mirror", **{"conda-forge": REALDATA / "channels" / "conda-forge-py39-subchannel"})
+    alias = mirror(
+        tmp_path / "mirror", **{"conda-forge": REALDATA / "channels" / "conda-forge-py39-subchannel"}
+    )
     result = cenv("lock", spec, "--channel-alias", alias)
     assert result.code == 0, result.output
     data = yaml.safe_load((tmp_path / "sel-lock.yml").read_text())
     requested = data["metadata"]["custom_metadata"]
-    assert "readline" in requested["cenv.requested.linux-64"] and "readline" in requested["cenv.requested.osx-arm64"]
+    assert (
+        "readline" in requested["cenv.requested.linux-64"]
+        and "readline" in requested["cenv.requested.osx-arm64"]
+    )
     assert "readline" not in requested["cenv.requested.win-64"]
     assert "libgcc-ng" in requested["cenv.requested.linux-64"]
     assert "libgcc-ng" not in requested["cenv.requested.osx-arm64"]

@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import yaml
-
 from tests.cli_helpers import REALDATA, cenv
 from tests.support.http_server import ChannelServer
 
@@ -28,7 +27,11 @@ def test_lock_over_http_then_offline(tmp_path: Path) -> None:
         assert first.code == 0, first.output
         repodata = "/conda-forge/linux-64/repodata.json*"
         assert server.count(repodata, "GET") >= 1
-        served = [r for r in server.log if r.path.startswith("/conda-forge/linux-64/repodata.json") and r.status == 200]
+        served = [
+            r
+            for r in server.log
+            if r.path.startswith("/conda-forge/linux-64/repodata.json") and r.status == 200
+        ]
         assert served, server.log
         server.reset_counters()
         second = cenv("lock", spec, "--channel-alias", server.url, env=cache)
@@ -49,8 +52,14 @@ def test_lock_over_http_then_offline(tmp_path: Path) -> None:
 def test_offline_without_cache_is_a_clear_error(tmp_path: Path) -> None:
     spec = tmp_path / "np.yml"
     spec.write_text(SPEC)
-    result = cenv("lock", spec, "--channel-alias", "http://127.0.0.1:9", "--offline",
-                  env={"CENV_CACHE_DIR": str(tmp_path / "empty")})
+    result = cenv(
+        "lock",
+        spec,
+        "--channel-alias",
+        "http://127.0.0.1:9",
+        "--offline",
+        env={"CENV_CACHE_DIR": str(tmp_path / "empty")},
+    )
     assert result.code == 1, result.output
     assert result.stderr.startswith("error:") and "hint:" in result.stderr and "--offline" in result.stderr
 
@@ -59,9 +68,16 @@ def test_server_error_is_a_clear_error(tmp_path: Path) -> None:
     spec = tmp_path / "np.yml"
     spec.write_text(SPEC)
     with ChannelServer(_served_root(tmp_path)) as server:
-        for name in ("repodata.json", "repodata.json.zst", "repodata.json.bz2", "repodata_shards.msgpack.zst"):
+        for name in (
+            "repodata.json",
+            "repodata.json.zst",
+            "repodata.json.bz2",
+            "repodata_shards.msgpack.zst",
+        ):
             server.fail_paths[f"/conda-forge/linux-64/{name}"] = 500
-        result = cenv("lock", spec, "--channel-alias", server.url, env={"CENV_CACHE_DIR": str(tmp_path / "c")})
+        result = cenv(
+            "lock", spec, "--channel-alias", server.url, env={"CENV_CACHE_DIR": str(tmp_path / "c")}
+        )
     assert result.code == 1, result.output
     assert "error:" in result.stderr and "Traceback" not in result.output
 

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import yaml
-
 from tests.cli_helpers import REALDATA, cenv, mirror
 
 MULTI = REALDATA / "channels" / "pytorch-gpu-multiplatform"
@@ -33,7 +32,9 @@ def test_exclude_newer_flag_and_spec_key(tmp_path: Path) -> None:
     assert result.code == 0, result.output
     lock = tmp_path / "env-lock.yml"
     assert _version(lock, "curl") == "8.12.1"
-    assert yaml.safe_load(lock.read_text())["metadata"]["custom_metadata"]["cenv.exclude-newer"].startswith("2025-03-01")
+    assert yaml.safe_load(lock.read_text())["metadata"]["custom_metadata"]["cenv.exclude-newer"].startswith(
+        "2025-03-01"
+    )
     spec.write_text(spec.read_text() + "exclude-newer: 2025-01-01\n")
     assert cenv("lock", spec, "--channel-alias", alias).code == 0
     assert _version(lock, "curl") == "8.11.1"
@@ -105,7 +106,9 @@ def test_package_for_other_platform_only(tmp_path: Path) -> None:
 
 def test_prefix_is_ignored_with_warning_and_json_summary(tmp_path: Path) -> None:
     alias = mirror(tmp_path / "m", **{"conda-forge": MULTI})
-    spec = _spec(tmp_path, "channels: [conda-forge]\nplatforms: [linux-64]\ndependencies: [curl]\nprefix: /opt/x\n")
+    spec = _spec(
+        tmp_path, "channels: [conda-forge]\nplatforms: [linux-64]\ndependencies: [curl]\nprefix: /opt/x\n"
+    )
     result = cenv("lock", spec, "--channel-alias", alias, "--json")
     assert result.code == 0, result.output
     assert "warning:" in result.stderr and "prefix" in result.stderr
@@ -116,7 +119,9 @@ def test_prefix_is_ignored_with_warning_and_json_summary(tmp_path: Path) -> None
 
 def test_glibc_and_osx_flags_recorded(tmp_path: Path) -> None:
     alias = mirror(tmp_path / "m", **{"conda-forge": MULTI})
-    spec = _spec(tmp_path, "channels: [conda-forge]\nplatforms: [linux-64, osx-arm64]\ndependencies: [curl]\n")
+    spec = _spec(
+        tmp_path, "channels: [conda-forge]\nplatforms: [linux-64, osx-arm64]\ndependencies: [curl]\n"
+    )
     result = cenv("lock", spec, "--channel-alias", alias, "--glibc", "2.31", "--osx", "13.0")
     assert result.code == 0, result.output
     custom = yaml.safe_load((tmp_path / "env-lock.yml").read_text())["metadata"]["custom_metadata"]

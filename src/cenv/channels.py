@@ -40,7 +40,9 @@ def _is_url(text: str) -> bool:
 
 
 def _is_path(text: str) -> bool:
-    return text.startswith(("/", "./", "../", "~")) or text in (".", "..") or (len(text) > 2 and text[1] == ":")
+    return (
+        text.startswith(("/", "./", "../", "~")) or text in (".", "..") or (len(text) > 2 and text[1] == ":")
+    )
 
 
 def resolve_channels(names: tuple[str, ...] | list[str], alias: str | None = None) -> list[ResolvedChannel]:
@@ -105,7 +107,7 @@ def channel_error(exc: BaseException, channels: list[ResolvedChannel], offline: 
     if offline:
         hints.append("--offline uses only repodata cached by an earlier online lock; run once without it")
     if "expected a sequence" in text or "invalid type" in text:
-        hints.append("the channel's repodata.json has a malformed record (e.g. `\"depends\": null`)")
+        hints.append('the channel\'s repodata.json has a malformed record (e.g. `"depends": null`)')
     if "noarch" in text:
         hints.append("every channel needs a noarch/repodata.json, even an empty one")
     hints.append("channels: " + ", ".join(c.display for c in channels))

@@ -1,4 +1,6 @@
-"""The conda solve: a SolveRequest in, RepoDataRecords out. The one place rattler's SolverError becomes SolveError.
+"""The conda solve: a SolveRequest in, RepoDataRecords out.
+
+The one place rattler's SolverError becomes SolveError.
 
 Solver backend: py-rattler (resolvo). Everything rattler-specific about solving stays in this module.
 """
@@ -96,9 +98,7 @@ async def solve(request: SolveRequest, gateway: rattler.Gateway) -> list[rattler
     except SolverError as exc:
         hints = await _explain(request, gateway, str(exc))
         message = _first_line(str(exc))
-        raise SolveError(
-            f"no solution for {request.platform}: {message}", hints=hints
-        ) from exc
+        raise SolveError(f"no solution for {request.platform}: {message}", hints=hints) from exc
     except GatewayError as exc:
         raise channel_error(exc, list(request.channels), request.offline) from exc
 

@@ -33,7 +33,9 @@ class VirtualPackageOptions:
     no_cuda: bool = False  # --cuda none: no __cuda even where the file or spec sets one
     glibc: str | None = None
     osx: str | None = None
-    file_overrides: Mapping[str, Mapping[str, str]] = field(default_factory=dict)  # platform -> name -> "ver [build]"
+    file_overrides: Mapping[str, Mapping[str, str]] = field(
+        default_factory=dict
+    )  # platform -> name -> "ver [build]"
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,10 @@ def build_virtual_packages(
     for name, value in options.file_overrides.get(platform, {}).items():
         chosen[name] = _parse_value(name, value)
         sources[name] = "file"
-    flags = {"__glibc": options.glibc if family == "linux" else None, "__osx": options.osx if family == "osx" else None}
+    flags = {
+        "__glibc": options.glibc if family == "linux" else None,
+        "__osx": options.osx if family == "osx" else None,
+    }
     if family in ("linux", "win"):
         flags["__cuda"] = options.cuda
     for name, version in flags.items():
@@ -131,6 +136,8 @@ def load_virtual_packages_file(path: Path) -> dict[str, dict[str, str]]:
             raise SpecError(f"{path}: subdirs.{platform}.packages: expected a mapping of name -> version")
         for name in packages:
             if not str(name).startswith("__"):
-                raise SpecError(f"{path}: subdirs.{platform}.packages.{name}: virtual package names start with `__`")
+                raise SpecError(
+                    f"{path}: subdirs.{platform}.packages.{name}: virtual package names start with `__`"
+                )
         result[str(platform)] = {str(k): str(v) for k, v in packages.items()}
     return result
