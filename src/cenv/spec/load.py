@@ -8,6 +8,7 @@ carry conda-lock selectors (`- cudatoolkit  # [linux64]`).
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -54,6 +55,12 @@ _IGNORED_KEYS = {
 _PIP_OPTION_KEYS = ("index-url", "extra-index-urls", "find-links", "pytorch-index")
 _SELECTOR_RE = re.compile(r"\[([^\[\]]+)\]\s*$")
 _MAX_SHOWN = 60
+# Spec files are a few KB; refuse anything absurdly large before the (pure-Python) YAML parser sees it.
+MAX_SPEC_BYTES = 4 * 1024 * 1024
+# YAML aliases share one object, but the readers below visit every occurrence: `[*big, *big, ...]` or nested
+# anchors ("billion laughs") would turn a small file into minutes of work and gigabytes of memory. Aliases may
+# add at most this many units (characters of strings plus one per node) to what the file itself holds.
+MAX_ALIAS_EXPANSION = 1_000_000
 
 _UNSET: Any = object()
 
@@ -187,6 +194,67 @@ def _parse_yaml(text: str, file: str) -> Any:
         raise SpecError(f"{_where(file, line)}: {kind}: {problem}", hints) from None
     except (YAMLError, RecursionError, ValueError, TypeError) as exc:
         raise SpecError(f"{file}: invalid YAML: {_short(str(exc))}") from None
+
+
+class _TooBig(Exception):
+    pass
+
+
+class _Recursive(Exception):
+    pass
+
+
+def _check_aliases(data: Any, text: str, file: str) -> None:
+    """Refuse recursive aliases and alias expansion beyond `MAX_ALIAS_EXPANSION` (see there).
+
+    Sizes are memoized per container, so this runs in time linear in the file even for an alias bomb.
+    """
+    limit = 2 * len(text) + MAX_ALIAS_EXPANSION
+    memo: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(value: Any) -> int:
+        if isinstance(value, str):
+            return len(value) + 1
+        if not isinstance(value, list | dict):
+            return 1
+        key = id(value)
+        if key in memo:
+            return memo[key]
+        if key in active:
+            raise _Recursive
+        active.add(key)
+        total = 1
+        children = itertools.chain.from_iterable(value.items()) if isinstance(value, dict) else value
+        for child in children:
+            total += size(child)
+            if total > limit:
+                raise _TooBig
+        active.discard(key)
+        memo[key] = total
+        return total
+
+    def where(key: Any) -> str:
+        line = _line(data, key) if isinstance(data, dict) else None
+        return f"{_where(file, line)}: {_short(str(key))}: " if isinstance(key, str) else f"{file}: "
+
+    items = list(data.items()) if isinstance(data, dict) else [(None, data)]
+    total = len(items)
+    try:
+        for key, value in items:
+            try:
+                total += size(key) + size(value)
+                if total > limit:
+                    raise _TooBig
+            except _TooBig:
+                raise SpecError(
+                    f"{where(key)}YAML aliases expand to more than {MAX_ALIAS_EXPANSION:,} extra characters",
+                    ["an environment spec should not need anchors and aliases (`&name` / `*name`)"],
+                ) from None
+            except _Recursive:
+                raise SpecError(f"{where(key)}recursive YAML alias (a node that contains itself)") from None
+    except RecursionError:
+        raise SpecError(f"{file}: invalid YAML: nested too deeply") from None
 
 
 def _selector(ctx: _Ctx, seq: Any, index: int, line: int | None, path: str) -> str | None:
@@ -563,7 +631,13 @@ _READERS: dict[str, Callable[[_Ctx, _FilePart, Any, int | None], None]] = {
 
 
 def _read_document(text: str, file: str) -> _FilePart:
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(
+            f"{file}: spec file too large ({len(text):,} characters; the limit is {MAX_SPEC_BYTES:,})",
+            ["an environment spec lists channels and packages; it is normally a few kilobytes"],
+        )
     data = _parse_yaml(text, file)
+    _check_aliases(data, text, file)
     ctx = _Ctx(file)
     if data is None:
         raise SpecError(
@@ -601,7 +675,14 @@ def _read_document(text: str, file: str) -> _FilePart:
 
 def _read_file(path: Path, label: str) -> _FilePart:
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:  # bounded: `/dev/zero` or a huge file must not fill memory
+            raw = handle.read(MAX_SPEC_BYTES + 1)
+        if len(raw) > MAX_SPEC_BYTES:
+            raise SpecError(
+                f"{label}: spec file too large (more than {MAX_SPEC_BYTES:,} bytes)",
+                ["an environment spec lists channels and packages; it is normally a few kilobytes"],
+            )
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise SpecError(
             f"{label}: spec file not found",
