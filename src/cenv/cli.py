@@ -139,6 +139,306 @@ def export_command(lockfile: Path, fmt: str, platform: str | None, output: Path 
     Console().info(f"wrote {output}")
 
 
+@cli.command("diff")
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option("--json", "json_output", is_flag=True, help="Print the differences as JSON.")
+@click.option("--exit-code", is_flag=True, help="Exit with 1 when the lockfiles differ (like `git diff`).")
+def diff_command(old: Path, new: Path, json_output: bool, exit_code: bool) -> None:
+    """Show what changed from lockfile OLD to NEW, per platform (conda-lock, pixi.lock or @EXPLICIT)."""
+    from cenv.console import Console
+    from cenv.lock.diff import diff_locks, render_diff
+    from cenv.pipeline import read_lock
+
+    result = diff_locks(read_lock(old), read_lock(new))
+    if json_output:
+        Console().json(result.to_json())
+    else:
+        Console().data(render_diff(result))
+    if exit_code and result.has_changes:
+        raise click.exceptions.Exit(1)
+
+
+@cli.command("why")
+@click.argument("package")
+@click.option(
+    "-l", "--lockfile", type=click.Path(path_type=Path), help="Lockfile (default: the only *-lock.yml here)."
+)
+@click.option("-p", "--platform", help="Platform (default: the host's, or the lock's only one).")
+@click.option("--json", "json_output", is_flag=True, help="Print the answer as JSON.")
+def why_command(package: str, lockfile: Path | None, platform: str | None, json_output: bool) -> None:
+    """Show why PACKAGE is in the lock: dependency paths from what the spec requested (exit 1: not locked)."""
+    from cenv.console import Console
+    from cenv.pipeline import read_lock
+    from cenv.why import default_lockfile, explain, pick_platform, render_why
+
+    lock = read_lock(lockfile or default_lockfile(Path.cwd()))
+    result = explain(lock, package, pick_platform(lock, platform))
+    if json_output:
+        Console().json(result.to_json())
+    else:
+        Console().data(render_why(result))
+    if not result.present:
+        raise click.exceptions.Exit(1)
+
+
+# ---------------------------------------------------------------- create / run
+
+
+@cli.command("create")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("-p", "--prefix", type=click.Path(path_type=Path), help="Create the environment at this path.")
+@click.option("-n", "--name", help="Create a named environment (in CONDA_ENVS_PATH, envs_dirs or ~/.conda/envs).")
+@click.option("--platform", help="Platform of the lock to install (default: this machine's).")
+@click.option("--dry-run", is_flag=True, help="Show what would be downloaded and linked; change nothing.")
+@click.option("--force", is_flag=True, help="Replace an existing environment at the target.")
+@click.option("--offline", is_flag=True, help="Use only cached repodata and packages.")
+@click.option("--json", "json_output", is_flag=True, help="Print a machine-readable summary on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no messages.")
+def create_command(
+    source: Path,
+    prefix: Path | None,
+    name: str | None,
+    platform: str | None,
+    dry_run: bool,
+    force: bool,
+    offline: bool,
+    json_output: bool,
+    quiet: bool,
+) -> None:
+    """Create an environment from SOURCE: an environment spec (locked first unless its `<stem>-lock.yml`
+    is fresh) or a lockfile (cenv, conda-lock v1, `@EXPLICIT`, pixi.lock)."""
+    import signal
+
+    from cenv.console import Console
+    from cenv.pipeline import create
+    from cenv.settings import CreateSettings
+
+    if prefix is not None and name is not None:
+        raise click.UsageError("give either `-p PREFIX` or `-n NAME`, not both")
+    console = Console(quiet=quiet, json_output=json_output)
+    # SIGTERM unwinds like Ctrl-C, so the half-built environment is removed before exiting.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    settings = CreateSettings(
+        source=source, prefix=prefix, name=name, platform=platform, dry_run=dry_run, force=force, offline=offline
+    )
+    reporter = _make_reporter(console)
+    try:
+        result = create(settings, reporter)
+    finally:
+        reporter.close()
+    if json_output:
+        payload: dict[str, Any] = {
+            "prefix": str(result.prefix),
+            "name": result.name,
+            "lockfile": str(result.lockfile),
+            "lock": result.lock_action,
+            "dry_run": dry_run,
+            "warnings": list(result.warnings),
+        }
+        payload.update(result.plan.summary() if result.install is None else result.install.summary())
+        console.json(payload)
+        return
+    if result.install is None:
+        _print_plan(console, result.plan)
+        return
+    done = result.install
+    console.info(
+        f"created {done.prefix} ({done.packages} packages: {done.fetched} downloaded, "
+        f"{done.from_cache} from cache) in {done.seconds:.2f}s"
+    )
+    _print_usage(console, result.prefix, result.name)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _human_size(size: int | None) -> str:
+    if size is None:
+        return "unknown size"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def _print_plan(console: Any, plan: Any) -> None:
+    verb = "replace" if plan.replaces_existing else "create"
+    console.info(f"dry run: would {verb} {plan.prefix} with {len(plan.packages)} packages for {plan.platform}")
+    for planned in plan.packages:
+        where = "download" if planned.action == "fetch" else "from cache"
+        size = f" ({_human_size(planned.size)})" if planned.action == "fetch" else ""
+        console.info(f"  {where:<10} {planned.package.name} {planned.package.version}{size}")
+    console.info(
+        f"{len(plan.to_fetch)} to download ({_human_size(plan.fetch_size)}), "
+        f"{len(plan.from_cache)} to link from the package cache"
+    )
+
+
+def _print_usage(console: Any, prefix: Path, name: str | None) -> None:
+    import shutil
+
+    console.info("to use it:")
+    if shutil.which("conda"):
+        console.info(f"  conda activate {name or prefix}")
+    target = f"-n {name}" if name else f"-p {prefix}"
+    console.info(f"  cenv run {target} -- COMMAND")
+
+
+class _PlainReporter:
+    """Progress as plain lines on stderr (not a terminal), or nothing (--quiet / --json)."""
+
+    def __init__(self, console: Any) -> None:
+        self.console = console
+        self.linked = 0
+
+    def close(self) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        self.console.info(text)
+
+    def warning(self, text: str) -> None:
+        self.console.warn(text)
+
+    def fetch_start(self, count: int, total_bytes: int | None) -> None:
+        size = f" ({_human_size(total_bytes)})" if total_bytes is not None else ""
+        self.console.info(f"downloading {count} packages{size}")
+
+    def fetch_progress(self, nbytes: int) -> None:
+        pass
+
+    def fetch_package_done(self, name: str) -> None:
+        self.console.info(f"  downloaded {name}")
+
+    def fetch_done(self) -> None:
+        pass
+
+    def link_start(self, count: int) -> None:
+        self.console.info(f"linking {count} packages")
+
+    def link_package(self, name: str) -> None:
+        self.linked += 1
+
+    def link_done(self) -> None:
+        self.console.info(f"linked {self.linked} packages")
+
+
+class _RichReporter(_PlainReporter):
+    """Rich progress bars for download and link on a terminal (stderr)."""
+
+    def __init__(self, console: Any) -> None:
+        from rich.console import Console as RichConsole
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TransferSpeedColumn,
+        )
+
+        super().__init__(console)
+        rich_console = RichConsole(stderr=True)
+        self.downloads = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            console=rich_console,
+            transient=True,
+        )
+        self.links = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=rich_console, transient=True
+        )
+        self.download_task: Any = None
+        self.link_task: Any = None
+
+    def close(self) -> None:
+        self.downloads.stop()
+        self.links.stop()
+
+    def fetch_start(self, count: int, total_bytes: int | None) -> None:
+        self.downloads.start()
+        self.download_task = self.downloads.add_task(f"downloading {count} packages", total=total_bytes)
+
+    def fetch_progress(self, nbytes: int) -> None:
+        if self.download_task is not None:
+            self.downloads.advance(self.download_task, nbytes)
+
+    def fetch_package_done(self, name: str) -> None:
+        pass
+
+    def fetch_done(self) -> None:
+        self.downloads.stop()
+
+    def link_start(self, count: int) -> None:
+        self.links.start()
+        self.link_task = self.links.add_task("linking", total=count)
+
+    def link_package(self, name: str) -> None:
+        self.linked += 1
+        if self.link_task is not None:
+            self.links.update(self.link_task, advance=1, description=f"linking {name}")
+
+    def link_done(self) -> None:
+        self.links.stop()
+
+
+def _make_reporter(console: Any) -> Any:
+    from cenv.install.conda import Reporter
+
+    if console.quiet or console.json_output:
+        reporter: Any = _PlainReporter(console)  # Console drops info lines; warnings still show
+    elif sys.stderr.isatty():
+        reporter = _RichReporter(console)
+    else:
+        reporter = _PlainReporter(console)
+    # structural check: every callback of the library's Reporter exists
+    missing = [n for n in vars(Reporter) if not n.startswith("_") and not hasattr(reporter, n)]
+    if missing:  # pragma: no cover - programming error
+        raise RuntimeError(f"reporter lacks {missing}")
+    return reporter
+
+
+@cli.command(
+    "run",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.option("-p", "--prefix", type=click.Path(path_type=Path), help="The environment's path.")
+@click.option("-n", "--name", help="A named environment.")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def run_command(prefix: Path | None, name: str | None, command: tuple[str, ...]) -> None:
+    """Run COMMAND inside an environment (PATH, CONDA_PREFIX, the spec's variables, activate.d scripts).
+
+    Example: cenv run -p ./env -- python -c 'import sys; print(sys.prefix)'
+    """
+    import os as _os
+
+    from cenv.errors import UserError
+    from cenv.install.activate import run_in_env
+    from cenv.install.envs import find_named_env
+
+    if (prefix is None) == (name is None):
+        raise click.UsageError("give exactly one of `-p PREFIX` or `-n NAME`")
+    if name is not None:
+        found = find_named_env(name)
+        if found is None:
+            raise UserError(
+                f"no environment named `{name}`",
+                hints=["create it with `cenv create SPEC -n NAME`"],
+            )
+        target = found
+    else:
+        assert prefix is not None
+        target = Path(_os.path.abspath(prefix))
+    code = run_in_env(target, list(command), name)
+    raise click.exceptions.Exit(code)
+
+
 def _exit(code: int) -> None:
     # rattler sometimes segfaults during interpreter shutdown after a failed fetch (ENGINE-NOTES):
     # flush and leave without running finalizers so the exit code is ours.

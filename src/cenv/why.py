@@ -10,12 +10,13 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cenv.errors import LockfileError
 from cenv.lock.models import CUSTOM_REQUESTED, LockedPackage, Lockfile, dependencies_from_depends
 
-__all__ = ["MAX_PATHS", "WhyResult", "explain", "render_why", "why"]
+__all__ = ["MAX_PATHS", "WhyResult", "default_lockfile", "explain", "pick_platform", "render_why", "why"]
 
 MAX_PATHS = 5
 _MAX_EXPANSIONS = 50_000  # a bound on the search in pathological graphs; paths found so far are kept
@@ -210,3 +211,36 @@ def render_why(result: WhyResult) -> str:
     if result.truncated:
         lines.append(f"  ... more paths not shown (first {len(result.paths)})")
     return "\n".join(lines) + "\n"
+
+
+def default_lockfile(directory: Path) -> Path:
+    """The single `*-lock.yml` in `directory`; a `LockfileError` with a hint for none or several."""
+    found = sorted(p for p in directory.glob("*-lock.yml") if p.is_file())
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        raise LockfileError(
+            f"no `*-lock.yml` in {directory}",
+            hints=["pass one with `-l/--lockfile LOCKFILE`", "create one with `cenv lock SPEC`"],
+        )
+    raise LockfileError(
+        f"several lockfiles in {directory}: " + ", ".join(f"`{p.name}`" for p in found),
+        hints=["choose one with `-l/--lockfile LOCKFILE`"],
+    )
+
+
+def pick_platform(lock: Lockfile, platform: str | None) -> str:
+    """`platform` if given; else the host's when the lock has it, else the lock's only platform."""
+    if platform is not None:
+        return platform
+    from cenv.platforms import host_platform
+
+    host = host_platform()
+    if host in lock.platforms:
+        return host
+    if len(lock.platforms) == 1:
+        return lock.platforms[0]
+    raise LockfileError(
+        f"the lockfile has no packages for this machine's platform `{host}`",
+        hints=["choose one with `-p/--platform`: " + ", ".join(f"`{p}`" for p in lock.platforms)],
+    )
