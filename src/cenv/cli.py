@@ -188,7 +188,7 @@ def why_command(package: str, lockfile: Path | None, platform: str | None, json_
 @cli.command("create")
 @click.argument("source", type=click.Path(path_type=Path))
 @click.option("-p", "--prefix", type=click.Path(path_type=Path), help="Create the environment at this path.")
-@click.option("-n", "--name", help="Create a named environment (in CONDA_ENVS_PATH, envs_dirs or ~/.conda/envs).")
+@click.option("-n", "--name", help="Create a named environment (CONDA_ENVS_PATH, envs_dirs, ~/.conda/envs).")
 @click.option("--platform", help="Platform of the lock to install (default: this machine's).")
 @click.option("--dry-run", is_flag=True, help="Show what would be downloaded and linked; change nothing.")
 @click.option("--force", is_flag=True, help="Replace an existing environment at the target.")
@@ -220,7 +220,13 @@ def create_command(
     # SIGTERM unwinds like Ctrl-C, so the half-built environment is removed before exiting.
     signal.signal(signal.SIGTERM, _raise_interrupt)
     settings = CreateSettings(
-        source=source, prefix=prefix, name=name, platform=platform, dry_run=dry_run, force=force, offline=offline
+        source=source,
+        prefix=prefix,
+        name=name,
+        platform=platform,
+        dry_run=dry_run,
+        force=force,
+        offline=offline,
     )
     reporter = _make_reporter(console)
     try:
@@ -267,7 +273,9 @@ def _human_size(size: int | None) -> str:
 
 def _print_plan(console: Any, plan: Any) -> None:
     verb = "replace" if plan.replaces_existing else "create"
-    console.info(f"dry run: would {verb} {plan.prefix} with {len(plan.packages)} packages for {plan.platform}")
+    console.info(
+        f"dry run: would {verb} {plan.prefix} with {len(plan.packages)} packages for {plan.platform}"
+    )
     for planned in plan.packages:
         where = "download" if planned.action == "fetch" else "from cache"
         size = f" ({_human_size(planned.size)})" if planned.action == "fetch" else ""
@@ -352,7 +360,11 @@ class _RichReporter(_PlainReporter):
             transient=True,
         )
         self.links = Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=rich_console, transient=True
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=rich_console,
+            transient=True,
         )
         self.download_task: Any = None
         self.link_task: Any = None
@@ -436,7 +448,8 @@ def run_command(prefix: Path | None, name: str | None, command: tuple[str, ...])
         assert prefix is not None
         target = Path(_os.path.abspath(prefix))
     code = run_in_env(target, list(command), name)
-    raise click.exceptions.Exit(code)
+    # pass the command's exit code through (click's non-standalone mode would swallow an Exit)
+    _exit(code)
 
 
 def _exit(code: int) -> None:

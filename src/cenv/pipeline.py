@@ -33,7 +33,7 @@ from cenv.lock.models import (
 )
 from cenv.platforms import KNOWN_PLATFORMS, host_platform
 from cenv.redact import strip_credentials
-from cenv.settings import LockSettings
+from cenv.settings import CreateSettings, LockSettings
 from cenv.solve import SolveRequest, solve
 from cenv.spec import Spec, load_spec
 from cenv.virtual_packages import (
@@ -45,6 +45,9 @@ from cenv.virtual_packages import (
 
 if TYPE_CHECKING:
     import rattler
+
+    from cenv.install.conda import InstallResult, Reporter
+    from cenv.install.plan import InstallPlan
 
 CUSTOM_SPEC_HASH = "cenv.spec-hash"
 
@@ -248,3 +251,162 @@ def export_explicit(lockfile_path: Path, platform: str | None) -> str:
     if platform is None and chosen not in lockfile.platforms and len(lockfile.platforms) == 1:
         chosen = lockfile.platforms[0]
     return render_explicit(lockfile, chosen)
+
+
+# ---------------------------------------------------------------- create
+
+_LOCK_NAME_SUFFIXES = ("-lock.yml", "-lock.yaml", ".lock", "conda-lock.yml", "conda-lock.yaml")
+
+
+def is_lockfile(path: Path) -> bool:
+    """A lockfile (cenv/conda-lock v1, `@EXPLICIT`, pixi.lock) rather than an environment spec."""
+    import re
+
+    if path.name.endswith(_LOCK_NAME_SUFFIXES):
+        return True
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    if re.search(r"^\s*@EXPLICIT\s*$", text, re.MULTILINE):
+        return True
+    has_version = re.search(r"^version:", text, re.MULTILINE) is not None
+    return has_version and re.search(r"^(package|environments):", text, re.MULTILINE) is not None
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    prefix: Path
+    name: str | None  # the environment's name when it lives in an envs dir (`-n` or the spec's name)
+    lockfile: Path
+    lock_action: str  # "fresh" (reused), "locked" (solved now) or "given" (a lockfile was passed)
+    plan: InstallPlan
+    install: InstallResult | None  # None for --dry-run
+    warnings: tuple[str, ...]
+
+
+def _lock_platforms(spec: Spec, platform: str, source: Path) -> tuple[str, ...]:
+    if not spec.platforms:
+        return (platform,)
+    if platform not in spec.platforms:
+        raise UserError(
+            f"{source}: the spec is locked for {', '.join(spec.platforms)}, not `{platform}`",
+            hints=[f"add `{platform}` to `platforms:` in the spec, or pass `--platform`"],
+        )
+    return ()
+
+
+def lock_is_fresh(lock_path: Path, spec: Spec, settings: LockSettings, platform: str) -> str | None:
+    """None if `lock_path` was locked from this exact spec with the assumptions a fresh lock would make;
+    otherwise why not."""
+    if not lock_path.exists():
+        return "no lockfile yet"
+    from cenv.lock.importers import load_any_lock
+
+    try:
+        existing = load_any_lock(lock_path)
+    except LockfileError as exc:
+        return f"unreadable: {exc.message}"
+    if existing.metadata.custom(CUSTOM_SPEC_HASH) != spec.content_hash():
+        return "the spec changed"
+    if platform not in existing.platforms:
+        return f"no packages for {platform}"
+    expected = {p.platform: p.virtual_packages.packages for p in plan_lock(settings, spec)}
+    for locked_platform in existing.platforms:
+        assumed = existing.virtual_packages(locked_platform)
+        wanted = expected.get(locked_platform)
+        if wanted is None or assumed is None:
+            return "different platforms"
+        if format_virtual_packages(assumed) != format_virtual_packages(wanted):
+            return f"different virtual packages for {locked_platform}"
+    if set(existing.platforms) != set(expected):
+        return "different platforms"
+    return None
+
+
+def create(settings: CreateSettings, reporter: Reporter | None = None) -> CreateResult:
+    """Create an environment from a spec (locking first unless its lockfile is fresh) or a lockfile."""
+    from cenv.install.conda import Reporter as NullReporter
+    from cenv.install.envs import pkgs_dir, resolve_prefix
+
+    reporter = reporter or NullReporter()
+    source = settings.source
+    if not source.exists():
+        raise UserError(f"`{source}`: no such file", hints=["give an environment spec or a lockfile"])
+    platform = settings.platform or host_platform()
+    if platform not in KNOWN_PLATFORMS or platform == "noarch":
+        raise UserError(f"unknown platform `{platform}`")
+    warnings: list[str] = []
+    env_vars: dict[str, str] = {}
+    spec_name: str | None = None
+    if is_lockfile(source):
+        lockfile = read_lock(source, platform)
+        lock_path, lock_action = source, "given"
+    else:
+        spec = load_spec([source])
+        warnings += spec.warnings
+        env_vars, spec_name = dict(spec.variables), spec.name
+        lock_settings = LockSettings(
+            spec_paths=(source,),
+            platforms=_lock_platforms(spec, platform, source),
+            offline=settings.offline,
+        )
+        lock_path = lock_settings.lockfile_path()
+        stale = lock_is_fresh(lock_path, spec, lock_settings, platform)
+        if stale is None:
+            lockfile = read_lock(lock_path, platform)
+            lock_action = "fresh"
+            reporter.message(f"using fresh lockfile {lock_path}")
+        elif settings.dry_run:
+            lockfile, _ = lock_spec(spec, lock_settings)
+            lock_action = "locked"
+            reporter.message(f"would lock {lock_path} ({stale}); not written in a dry run")
+        else:
+            reporter.message(f"locking {lock_path} ({stale})")
+            lockfile = lock(lock_settings).lockfile
+            lock_action = "locked"
+            reporter.message(f"locked {lock_path}")
+    name = settings.name or (spec_name if settings.prefix is None else None)
+    prefix = resolve_prefix(settings.prefix, settings.name, spec_name)
+    packages_dir = settings.pkgs_dir or pkgs_dir()
+    for warning in warnings:
+        reporter.warning(warning)
+    plan, install, more = asyncio.run(
+        _create_async(lockfile, platform, prefix, packages_dir, settings, env_vars, reporter)
+    )
+    return CreateResult(
+        prefix=prefix,
+        name=name,
+        lockfile=lock_path,
+        lock_action=lock_action,
+        plan=plan,
+        install=install,
+        warnings=tuple(warnings + more),
+    )
+
+
+async def _create_async(
+    lockfile: Lockfile,
+    platform: str,
+    prefix: Path,
+    packages_dir: Path,
+    settings: CreateSettings,
+    env_vars: dict[str, str],
+    reporter: Reporter,
+) -> tuple[InstallPlan, InstallResult | None, list[str]]:
+    from cenv.install.conda import install_plan, plan_install
+
+    plan, warnings = await plan_install(
+        lockfile,
+        platform,
+        prefix,
+        packages_dir,
+        force=settings.force,
+        env_vars=env_vars,
+        sizes=settings.dry_run and not settings.offline,
+    )
+    for warning in warnings:
+        reporter.warning(warning)
+    if settings.dry_run:
+        return plan, None, warnings
+    return plan, await install_plan(plan, reporter, offline=settings.offline), warnings

@@ -33,3 +33,17 @@ class LockSettings:
             return self.lockfile
         first = self.spec_paths[0]
         return first.with_name(f"{first.stem}-lock.yml")
+
+
+@dataclass(frozen=True)
+class CreateSettings:
+    """`cenv create SOURCE`: SOURCE is an environment spec or a lockfile (detected by content)."""
+
+    source: Path
+    prefix: Path | None = None  # -p
+    name: str | None = None  # -n; default: the spec's name
+    platform: str | None = None  # default: the host's
+    dry_run: bool = False
+    force: bool = False  # replace an existing environment
+    offline: bool = False  # no network: cached repodata and packages only
+    pkgs_dir: Path | None = None  # default: first of CONDA_PKGS_DIRS, else <cenv cache>/pkgs

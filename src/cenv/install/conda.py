@@ -1,0 +1,413 @@
+"""Carry out an install plan: fetch and verify archives, link them with rattler, move the prefix into place.
+
+Who checks what:
+- cenv hashes every archive it fetches (http, https and file://) against the lock's sha256 (md5 when that is
+  all the lock has) before anything is linked; a mismatch raises `InstallError` and nothing is installed.
+- rattler links from the package cache. Fetched archives are handed to it as `file://` URLs of the verified
+  copy in the cache, so it never downloads anything itself; the `conda-meta/*.json` records are rewritten
+  afterwards to carry the original URL. Entries already extracted in the cache are linked only when
+  rattler's cache index has them with the lock's sha256.
+- rattler writes into a temporary sibling of the target but patches the *final* path into prefix
+  placeholders and entry points (`alternative_target_prefix`); `prefix.py` renames it into place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cenv.errors import InstallError, InternalError
+from cenv.install.fetch import Fetched, check_has_hash, fetch_archive, remote_size, verify_file
+from cenv.install.host import check_requirements, detect_host, lock_assumption_warnings
+from cenv.install.plan import InstallPlan, PlannedPackage, dist_name, make_plan
+from cenv.install.prefix import check_target, staged_prefix
+from cenv.lock.models import LockedPackage, Lockfile, dependencies_from_depends
+from cenv.platforms import host_platform
+from cenv.redact import redact
+
+if TYPE_CHECKING:
+    import rattler
+
+__all__ = ["InstallResult", "Reporter", "install_plan", "plan_install", "virtual_requirements"]
+
+STATE_FILE = "state"  # PREFIX/conda-meta/state: {"env_vars": {...}}, as conda writes it
+_MAX_PARALLEL = 8
+
+
+class Reporter:
+    """Progress callbacks; the CLI subclasses this (rich bars, plain lines or nothing). No-ops here.
+
+    `fetch_progress` is called from download threads.
+    """
+
+    def message(self, text: str) -> None:
+        pass
+
+    def warning(self, text: str) -> None:
+        pass
+
+    def fetch_start(self, count: int, total_bytes: int | None) -> None:
+        pass
+
+    def fetch_progress(self, nbytes: int) -> None:
+        pass
+
+    def fetch_package_done(self, name: str) -> None:
+        pass
+
+    def fetch_done(self) -> None:
+        pass
+
+    def link_start(self, count: int) -> None:
+        pass
+
+    def link_package(self, name: str) -> None:
+        pass
+
+    def link_done(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    prefix: Path
+    platform: str
+    packages: int
+    fetched: int
+    fetched_bytes: int
+    from_cache: int
+    seconds: float
+    warnings: tuple[str, ...] = ()
+    replaced: bool = False
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "prefix": str(self.prefix),
+            "platform": self.platform,
+            "packages": self.packages,
+            "downloaded": self.fetched,
+            "downloaded_bytes": self.fetched_bytes,
+            "linked_from_cache": self.from_cache,
+            "seconds": round(self.seconds, 3),
+            "replaced": self.replaced,
+            "warnings": list(self.warnings),
+        }
+
+
+# ---------------------------------------------------------------- records
+
+
+def _channel_of(url: str) -> str:
+    parts = url.rsplit("/", 2)
+    return parts[0] if len(parts) == 3 else url
+
+
+def _subdir_of(package: LockedPackage) -> str:
+    parts = package.url.rsplit("/", 2)
+    return parts[1] if len(parts) == 3 else package.platform
+
+
+def _build_of(package: LockedPackage) -> tuple[str, int]:
+    build = package.build or dist_name(package.filename).rsplit("-", 1)[-1]
+    tail = build.rsplit("_", 1)[-1]
+    return build, int(tail) if tail.isdigit() else 0
+
+
+def _preliminary_record(package: LockedPackage) -> rattler.RepoDataRecord:
+    """A record from the lock alone (enough for cache lookups: name, version, build, checksums)."""
+    from rattler import BuildString, PackageRecord, RepoDataRecord
+
+    build, number = _build_of(package)
+    record = PackageRecord(
+        name=package.name,
+        version=package.version,
+        build=BuildString(build),
+        build_number=number,
+        subdir=_subdir_of(package),
+        sha256=bytes.fromhex(package.hash.sha256) if package.hash.sha256 else None,
+        md5=bytes.fromhex(package.hash.md5) if package.hash.md5 else None,
+    )
+    return RepoDataRecord(record, package.filename, package.url, _channel_of(package.url))
+
+
+async def _cache_state(packages: Sequence[LockedPackage], pkgs_dir: Path) -> tuple[set[str], set[str]]:
+    """(file names extracted in the cache with matching checksums, file names whose archive is there)."""
+    if not pkgs_dir.is_dir():
+        return set(), set()
+    from rattler import PackageCache
+
+    index = await PackageCache(pkgs_dir).index()
+    cached, archives = set(), set()
+    for package in packages:
+        index_json = pkgs_dir / dist_name(package.filename) / "info" / "index.json"
+        if index_json.is_file() and index.contains_record(_preliminary_record(package)):
+            cached.add(package.filename)
+        elif (pkgs_dir / package.filename).is_file():
+            archives.add(package.filename)
+    return cached, archives
+
+
+def virtual_requirements(packages: Iterable[LockedPackage]) -> list[tuple[str, str, str]]:
+    """(package, virtual package, version spec) for every `__*` dependency recorded in the lock."""
+    return [
+        (p.name, name, spec)
+        for p in packages
+        for name, spec in sorted(p.dependencies.items())
+        if name.startswith("__")
+    ]
+
+
+async def plan_install(
+    lock: Lockfile,
+    platform: str,
+    prefix: Path,
+    pkgs_dir: Path,
+    *,
+    force: bool = False,
+    env_vars: Mapping[str, str] | None = None,
+    sizes: bool = False,
+) -> tuple[InstallPlan, list[str]]:
+    """Check the target and the host, then decide what to fetch. Returns the plan and warnings.
+
+    With `sizes`, archive sizes are looked up (stat for file://, HEAD for http) for a dry run.
+    """
+    packages = lock.packages_for(platform, "conda")
+    pip = lock.packages_for(platform, "pip")
+    if pip:
+        names = ", ".join(f"`{p.name}`" for p in pip[:5]) + (" ..." if len(pip) > 5 else "")
+        raise InstallError(
+            f"the lock has {len(pip)} pip package(s) for {platform} ({names}); `cenv create` installs conda "
+            "packages only so far",
+            hints=["install the conda part with `cenv export LOCK --format explicit` and conda, then pip"],
+        )
+    if not packages:
+        raise InstallError(f"the lock has no conda packages for {platform}")
+    for package in packages:
+        check_has_hash(package)
+    replaces = check_target(prefix, force)
+    warnings: list[str] = []
+    if platform == host_platform():
+        host = detect_host()
+        check_requirements(virtual_requirements(packages), host)
+        warnings += lock_assumption_warnings(lock.virtual_packages(platform) or (), host)
+    cached, archives = await _cache_state(packages, pkgs_dir)
+    known: dict[str, int] = {}
+    if sizes:
+        missing = [p for p in packages if p.filename not in cached]
+        found = await asyncio.gather(*(asyncio.to_thread(remote_size, p) for p in missing))
+        known = {p.filename: s for p, s in zip(missing, found, strict=True) if s is not None}
+    plan = make_plan(prefix, platform, pkgs_dir, packages, cached, archives, known, replaces, env_vars)
+    return plan, warnings
+
+
+# ---------------------------------------------------------------- fetching
+
+
+async def _fetch_all(plan: InstallPlan, reporter: Reporter, offline: bool) -> dict[str, Fetched]:
+    fetched: dict[str, Fetched] = {}
+    to_fetch: list[PlannedPackage] = list(plan.to_fetch)
+    for planned in plan.packages:
+        if planned.action != "archive":
+            continue
+        try:  # an archive already in the cache: re-hash it locally, fetch again if it does not match
+            fetched[planned.filename] = await asyncio.to_thread(
+                verify_file, planned.package, plan.pkgs_dir / planned.filename
+            )
+        except (InstallError, OSError):
+            to_fetch.append(planned)
+    if not to_fetch:
+        return fetched
+    remote = [p for p in to_fetch if not p.package.url.startswith("file:")]
+    if offline and remote:
+        names = ", ".join(f"`{p.package.name}`" for p in remote[:5]) + (" ..." if len(remote) > 5 else "")
+        raise InstallError(
+            f"--offline: {len(remote)} package(s) are not in the package cache: {names}",
+            hints=[f"package cache: {plan.pkgs_dir}; run once without --offline"],
+        )
+    plan.pkgs_dir.mkdir(parents=True, exist_ok=True)
+    sizes = [p.size for p in to_fetch]
+    reporter.fetch_start(len(to_fetch), None if None in sizes else sum(s or 0 for s in sizes))
+    cancel = threading.Event()
+    loop = asyncio.get_running_loop()
+    executor = concurrent.futures.ThreadPoolExecutor(max_workers=min(_MAX_PARALLEL, len(to_fetch)))
+
+    def one(planned: PlannedPackage) -> Fetched:
+        result = fetch_archive(planned.package, plan.pkgs_dir, reporter.fetch_progress, cancel)
+        reporter.fetch_package_done(planned.package.name)
+        return result
+
+    futures = [loop.run_in_executor(executor, one, p) for p in to_fetch]
+    try:
+        done, pending = await asyncio.wait(futures, return_when=asyncio.FIRST_EXCEPTION)
+        failed = [f for f in done if f.exception() is not None]
+        if failed:
+            cancel.set()
+            await asyncio.wait(pending)  # threads stop at their next chunk
+            errors = [f.exception() for f in failed]
+            first = next((e for e in errors if isinstance(e, InstallError)), errors[0])
+            assert first is not None
+            raise first
+    finally:
+        cancel.set()
+        executor.shutdown(wait=False, cancel_futures=True)
+    for planned, future in zip(to_fetch, futures, strict=True):
+        fetched[planned.filename] = future.result()
+    reporter.fetch_done()
+    return fetched
+
+
+# ---------------------------------------------------------------- linking
+
+
+async def _records(plan: InstallPlan, fetched: Mapping[str, Fetched]) -> list[rattler.RepoDataRecord]:
+    """Full records from each package's own index.json (explicit files carry nothing else)."""
+    from rattler import PackageRecord, RepoDataRecord
+
+    async def one(planned: PlannedPackage) -> rattler.RepoDataRecord:
+        package = planned.package
+        channel = _channel_of(package.url)
+        got = fetched.get(planned.filename)
+        try:
+            if got is None:
+                index_json = plan.pkgs_dir / planned.dist / "info" / "index.json"
+                record = PackageRecord.from_index_json(
+                    index_json, sha256=package.hash.sha256, md5=package.hash.md5
+                )
+                return RepoDataRecord(record, package.filename, package.url, channel)
+            repo = await RepoDataRecord.from_package_archive(got.path)
+        except Exception as exc:
+            raise InstallError(
+                f"package `{package.name}` ({package.filename}) is not a valid conda package: "
+                f"{_first_line(exc)}"
+            ) from exc
+        repo.sha256 = bytes.fromhex(got.sha256)
+        repo.md5 = bytes.fromhex(got.md5)
+        repo.size = got.size
+        repo.channel = channel
+        return repo
+
+    return list(await asyncio.gather(*(one(p) for p in plan.packages)))
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return redact("; ".join(line.removeprefix("Caused by: ") for line in lines) or type(exc).__name__)
+
+
+class _LinkReporter:
+    """Forwards rattler's link callbacks to cenv's reporter (structural InstallerReporter)."""
+
+    def __init__(self, reporter: Reporter) -> None:
+        self.reporter = reporter
+        self.names: dict[int, str] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("on_"):
+            return _noop
+        raise AttributeError(name)
+
+    def on_link_start(self, operation: int, package_name: str) -> int:
+        self.names[operation] = package_name
+        return operation
+
+    def on_link_complete(self, index: int) -> None:
+        self.reporter.link_package(self.names.get(index, "?"))
+
+
+def _noop(*args: object) -> int:
+    return 0
+
+
+async def _link(
+    plan: InstallPlan, staging: Path, records: list[rattler.RepoDataRecord], reporter: Reporter
+) -> None:
+    import rattler
+
+    reporter.link_start(len(records))
+    try:
+        await rattler.install(
+            records,
+            target_prefix=staging,
+            cache_dir=plan.pkgs_dir,
+            installed_packages=[],
+            platform=rattler.Subdir(plan.platform),
+            execute_link_scripts=False,
+            show_progress=False,
+            reporter=_LinkReporter(reporter),
+            alternative_target_prefix=plan.prefix,
+        )
+    except Exception as exc:
+        raise InstallError(f"linking the environment failed: {_first_line(exc)}") from exc
+    except BaseException as exc:  # rattler panics are BaseExceptions
+        if isinstance(exc, KeyboardInterrupt | SystemExit | asyncio.CancelledError | GeneratorExit):
+            raise
+        raise InternalError(f"rattler failed while linking: {_first_line(exc)}") from exc
+    reporter.link_done()
+
+
+def _restore_urls(staging: Path, plan: InstallPlan, fetched: Mapping[str, Fetched]) -> None:
+    """conda-meta records of fetched packages: the channel URL instead of the verified local copy."""
+    from rattler import PrefixRecord
+
+    for planned in plan.packages:
+        if planned.filename not in fetched:
+            continue
+        meta = staging / "conda-meta" / f"{planned.dist}.json"
+        record = PrefixRecord.from_path(meta)
+        record.url = planned.package.url
+        record.channel = _channel_of(planned.package.url)
+        record.write_to_path(meta, True)
+
+
+def _write_state(staging: Path, env_vars: Mapping[str, str]) -> None:
+    if not env_vars:
+        return
+    path = staging / "conda-meta" / STATE_FILE
+    path.write_text(
+        json.dumps({"env_vars": dict(env_vars)}, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
+
+
+async def install_plan(
+    plan: InstallPlan, reporter: Reporter | None = None, offline: bool = False
+) -> InstallResult:
+    """Create the environment described by `plan` atomically; on any failure the target is untouched."""
+    reporter = reporter or Reporter()
+    started = time.perf_counter()
+    fetched = await _fetch_all(plan, reporter, offline)
+    records = await _records(plan, fetched)
+    if plan.platform == host_platform():  # explicit files only reveal dependencies now
+        requirements = [
+            (str(r.name.normalized), name, spec)
+            for r in records
+            for name, spec in dependencies_from_depends(list(r.depends or [])).items()
+            if name.startswith("__")
+        ]
+        check_requirements(requirements, detect_host())
+    with staged_prefix(plan.prefix) as staged:
+        await _link(plan, staged.path, records, reporter)
+        try:
+            _restore_urls(staged.path, plan, fetched)
+            _write_state(staged.path, plan.env_vars)
+        except OSError as exc:
+            raise InstallError(f"cannot finish the environment: {exc}") from exc
+        staged.commit(replace=plan.replaces_existing)
+    transferred = sum(f.transferred for f in fetched.values())
+    downloaded = sum(1 for f in fetched.values() if f.transferred)
+    return InstallResult(
+        prefix=plan.prefix,
+        platform=plan.platform,
+        packages=len(plan.packages),
+        fetched=downloaded,
+        fetched_bytes=transferred,
+        from_cache=len(plan.packages) - downloaded,
+        seconds=time.perf_counter() - started,
+        replaced=plan.replaces_existing,
+    )

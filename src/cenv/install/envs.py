@@ -1,0 +1,106 @@
+"""Where environments and packages live: `-n NAME` directories and the package cache shared with conda."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cenv.env_vars import CONDA_ENVS_PATH, CONDA_PKGS_DIRS, cache_root
+from cenv.errors import InstallError, UserError
+
+__all__ = ["envs_dirs", "find_named_env", "named_env_prefix", "pkgs_dir", "resolve_prefix"]
+
+
+def _split_paths(value: str) -> list[Path]:
+    parts = [p for chunk in value.split(os.pathsep) for p in chunk.split(",")]
+    return [Path(p.strip()).expanduser() for p in parts if p.strip()]
+
+
+def _condarc_envs_dirs() -> list[Path]:
+    condarc = Path.home() / ".condarc"
+    if not condarc.is_file():
+        return []
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
+    try:
+        data = YAML(typ="safe").load(condarc.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, YAMLError):
+        return []
+    dirs = data.get("envs_dirs") if isinstance(data, dict) else None
+    if not isinstance(dirs, list):
+        return []
+    return [Path(os.path.expandvars(str(d))).expanduser() for d in dirs if str(d).strip()]
+
+
+def envs_dirs() -> list[Path]:
+    """Candidate directories for named environments, in conda's order of preference."""
+    dirs = _split_paths(os.environ.get(CONDA_ENVS_PATH, ""))
+    dirs += _condarc_envs_dirs()
+    dirs.append(Path.home() / ".conda" / "envs")
+    return list(dict.fromkeys(dirs))
+
+
+def _writable(directory: Path) -> bool:
+    """True if `directory` exists and is writable, or could be created."""
+    probe = directory
+    while not probe.exists():
+        if probe.parent == probe:
+            return False
+        probe = probe.parent
+    return probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
+
+
+def named_env_prefix(name: str) -> Path:
+    """`-n NAME`: an existing env of that name, else NAME in the first writable envs dir."""
+    _check_name(name)
+    existing = find_named_env(name)
+    if existing is not None:
+        return existing
+    for directory in envs_dirs():
+        if _writable(directory):
+            return directory / name
+    raise InstallError(
+        f"no writable directory for environment `{name}`",
+        hints=[f"set {CONDA_ENVS_PATH} or `envs_dirs` in ~/.condarc, or use `-p PREFIX`"],
+    )
+
+
+def find_named_env(name: str) -> Path | None:
+    _check_name(name)
+    for directory in envs_dirs():
+        candidate = directory / name
+        if (candidate / "conda-meta").is_dir():
+            return candidate
+    return None
+
+
+def _check_name(name: str) -> None:
+    if not name or name in (".", "..") or any(c in name for c in "/\\:#") or name.strip() != name:
+        raise UserError(
+            f"`{name}` is not a valid environment name",
+            hints=["a name has no slashes, colons or `#`; use `-p PATH` for a path"],
+        )
+
+
+def resolve_prefix(prefix: Path | None, name: str | None, default_name: str | None = None) -> Path:
+    """The absolute target prefix from `-p`, `-n`, or the spec's name."""
+    if prefix is not None and name is not None:
+        raise UserError("give either `-p PREFIX` or `-n NAME`, not both")
+    if prefix is not None:
+        return Path(os.path.abspath(prefix.expanduser()))
+    chosen = name or default_name
+    if chosen is None:
+        raise UserError(
+            "no target environment: give `-p PREFIX` or `-n NAME`",
+            hints=["or add `name: myenv` to the spec"],
+        )
+    return Path(os.path.abspath(named_env_prefix(chosen)))
+
+
+def pkgs_dir() -> Path:
+    """The package cache shared with conda: the first entry of CONDA_PKGS_DIRS, else cenv's cache `pkgs`."""
+    dirs = _split_paths(os.environ.get(CONDA_PKGS_DIRS, ""))
+    if dirs:
+        return Path(os.path.abspath(dirs[0]))
+    return Path(os.path.abspath(cache_root() / "pkgs"))

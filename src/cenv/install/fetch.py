@@ -1,0 +1,223 @@
+"""Fetch package archives into the package cache and verify their checksums before anything is linked.
+
+rattler checks sha256 over HTTP but not for `file://` channels (ENGINE-NOTES), and never checks md5-only
+locks, so cenv fetches every archive itself: streamed to a temporary file beside its final name, hashed
+while streaming (sha256 and md5), compared with the lock, and only then renamed into the cache.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.client
+import os
+import secrets
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import cenv
+from cenv.errors import InstallError
+from cenv.lock.models import LockedPackage
+from cenv.redact import redact
+
+__all__ = ["FetchCancelled", "Fetched", "fetch_archive", "hash_file", "remote_size", "verify_file"]
+
+_CHUNK = 1 << 18
+_RETRIES = 3
+_TIMEOUT = 60
+
+
+class FetchCancelled(Exception):
+    """Raised in a download thread when the create was interrupted."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    path: Path
+    sha256: str
+    md5: str
+    size: int
+    transferred: int  # bytes read from the source (including failed attempts)
+
+
+class _Hasher:
+    def __init__(self) -> None:
+        self.sha256 = hashlib.sha256()
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.size = 0
+
+    def update(self, data: bytes) -> None:
+        self.sha256.update(data)
+        self.md5.update(data)
+        self.size += len(data)
+
+
+def hash_file(path: Path) -> tuple[str, str, int]:
+    """(sha256, md5, size) of a file, read in chunks."""
+    hasher = _Hasher()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            hasher.update(chunk)
+    return hasher.sha256.hexdigest(), hasher.md5.hexdigest(), hasher.size
+
+
+def _mismatch(package: LockedPackage, sha256: str, md5: str) -> InstallError | None:
+    expected = package.hash
+    if expected.sha256 and expected.sha256.lower() != sha256:
+        kind, want, got = "sha256", expected.sha256.lower(), sha256
+    elif not expected.sha256 and expected.md5 and expected.md5.lower() != md5:
+        kind, want, got = "md5", expected.md5.lower(), md5
+    else:
+        return None
+    return InstallError(
+        f"{kind} mismatch for package `{package.name}` ({package.filename}): expected {want}, got {got}",
+        hints=[
+            f"the archive at {redact(package.url)} is not the one the lock was made with",
+            "if the channel rebuilt it on purpose, lock again (`cenv lock SPEC`); otherwise do not trust it",
+        ],
+    )
+
+
+def check_has_hash(package: LockedPackage) -> None:
+    if not package.hash.sha256 and not package.hash.md5:
+        raise InstallError(
+            f"the lock has no checksum for package `{package.name}` ({package.filename})",
+            hints=["cenv verifies every archive; lock again, or export with `conda list --explicit --md5`"],
+        )
+
+
+def verify_file(package: LockedPackage, path: Path) -> Fetched:
+    """Hash an archive already on disk; raise InstallError on a mismatch."""
+    sha256, md5, size = hash_file(path)
+    error = _mismatch(package, sha256, md5)
+    if error is not None:
+        raise error
+    return Fetched(path=path, sha256=sha256, md5=md5, size=size, transferred=0)
+
+
+def _open(url: str) -> tuple[http.client.HTTPResponse, int | None]:
+    request = urllib.request.Request(url, headers={"User-Agent": f"cenv/{cenv.__version__}"})
+    response = urllib.request.urlopen(request, timeout=_TIMEOUT)
+    length = response.headers.get("Content-Length")
+    return response, int(length) if length and length.isdigit() else None
+
+
+def remote_size(package: LockedPackage) -> int | None:
+    """The archive size without downloading it: stat for file://, HEAD for http(s); None if unknown."""
+    parsed = urllib.parse.urlsplit(package.url)
+    if parsed.scheme == "file":
+        with contextlib.suppress(OSError):
+            return os.stat(urllib.request.url2pathname(parsed.path)).st_size
+        return None
+    if parsed.scheme not in ("http", "https"):
+        return None
+    request = urllib.request.Request(
+        package.url, method="HEAD", headers={"User-Agent": f"cenv/{cenv.__version__}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            length = response.headers.get("Content-Length")
+            return int(length) if length and length.isdigit() else None
+    except (OSError, http.client.HTTPException):
+        return None
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, urllib.error.HTTPError):
+        return exc.code >= 500 or exc.code == 429
+    return isinstance(exc, OSError | http.client.HTTPException | _Truncated)
+
+
+class _Truncated(Exception):
+    pass
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        return str(exc.reason)
+    if isinstance(exc, http.client.IncompleteRead):
+        return f"connection closed after {len(exc.partial)} bytes"
+    return str(exc) or type(exc).__name__
+
+
+def fetch_archive(
+    package: LockedPackage,
+    dest_dir: Path,
+    progress: Callable[[int], None] = lambda n: None,
+    cancel: threading.Event | None = None,
+) -> Fetched:
+    """Download (http/https) or copy (file://) `package` into `dest_dir/<filename>`, verified.
+
+    `progress(n)` gets byte deltas (negative when a failed attempt is restarted). A checksum mismatch or a
+    failure after retries raises InstallError; nothing is left under `dest_dir` then.
+    """
+    check_has_hash(package)
+    parsed = urllib.parse.urlsplit(package.url)
+    if parsed.scheme not in ("http", "https", "file"):
+        raise InstallError(
+            f"package `{package.name}`: cannot fetch `{redact(package.url)}` (only http, https and file URLs)"
+        )
+    target = dest_dir / package.filename
+    transferred = 0
+    last_error: BaseException | None = None
+    for attempt in range(_RETRIES if parsed.scheme != "file" else 1):
+        if attempt:
+            time.sleep(0.2 * 2**attempt)
+        tmp = dest_dir / f".{package.filename}.{secrets.token_hex(4)}.part"
+        hasher = _Hasher()
+        try:
+            if parsed.scheme == "file":
+                source = urllib.request.url2pathname(parsed.path)
+                try:
+                    reader = open(source, "rb")  # noqa: SIM115
+                except OSError as exc:
+                    raise InstallError(
+                        f"package `{package.name}`: cannot read {source}: {exc.strerror or exc}",
+                        hints=["the local channel changed since the lock was made; lock again"],
+                    ) from exc
+                expected_length = None
+            else:
+                reader, expected_length = _open(package.url)  # type: ignore[assignment]
+            with reader, open(tmp, "wb") as out:
+                while chunk := reader.read(_CHUNK):
+                    if cancel is not None and cancel.is_set():
+                        raise FetchCancelled
+                    out.write(chunk)
+                    hasher.update(chunk)
+                    transferred += len(chunk)
+                    progress(len(chunk))
+            if expected_length is not None and hasher.size != expected_length:
+                raise _Truncated(f"got {hasher.size} of {expected_length} bytes")
+        except BaseException as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            progress(-hasher.size)
+            if isinstance(exc, InstallError | FetchCancelled) or not isinstance(exc, Exception):
+                raise
+            if not _transient(exc):
+                raise InstallError(
+                    f"cannot download package `{package.name}` from {redact(package.url)}: {_describe(exc)}"
+                ) from exc
+            last_error = exc
+            continue
+        sha256, md5 = hasher.sha256.hexdigest(), hasher.md5.hexdigest()
+        error = _mismatch(package, sha256, md5)
+        if error is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise error
+        os.replace(tmp, target)
+        return Fetched(path=target, sha256=sha256, md5=md5, size=hasher.size, transferred=transferred)
+    assert last_error is not None
+    raise InstallError(
+        f"cannot download package `{package.name}` from {redact(package.url)}: {_describe(last_error)}",
+        hints=[f"tried {_RETRIES} times; check the channel server, then run the same command again"],
+    ) from last_error

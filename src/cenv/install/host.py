@@ -1,0 +1,92 @@
+"""Check a lock's virtual-package requirements (`__cuda`, `__glibc`, ...) against this machine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from cenv.errors import InstallError
+from cenv.lock.models import VirtualPackageSpec
+
+__all__ = ["HostPackage", "check_requirements", "detect_host", "lock_assumption_warnings"]
+
+_OVERRIDES = {
+    "__cuda": "CONDA_OVERRIDE_CUDA",
+    "__glibc": "CONDA_OVERRIDE_GLIBC",
+    "__osx": "CONDA_OVERRIDE_OSX",
+}
+
+
+@dataclass(frozen=True)
+class HostPackage:
+    name: str
+    version: str
+    build: str
+
+
+def detect_host() -> dict[str, HostPackage]:
+    """This machine's virtual packages, honouring CONDA_OVERRIDE_* like conda does."""
+    from rattler import VirtualPackage, VirtualPackageOverrides
+
+    found: dict[str, HostPackage] = {}
+    for vp in VirtualPackage.detect(VirtualPackageOverrides.from_env()):
+        generic = vp.into_generic()
+        name = generic.name.normalized
+        found[name] = HostPackage(name=name, version=str(generic.version), build=str(generic.build_string))
+    return found
+
+
+def _satisfied(spec: str, host: HostPackage) -> bool:
+    spec = spec.strip()
+    if spec in ("", "*"):
+        return True
+    from rattler import Version, VersionSpec
+
+    try:
+        return bool(VersionSpec(spec).matches(Version(host.version)))
+    except Exception:  # an unparsable spec is the solver's business, not a reason to refuse
+        return True
+
+
+def check_requirements(requirements: Iterable[tuple[str, str, str]], host: Mapping[str, HostPackage]) -> None:
+    """`requirements` are (package, virtual package, version spec); raise InstallError on the first unmet."""
+    for package, name, spec in requirements:
+        if not name.startswith("__"):
+            continue
+        have = host.get(name)
+        if have is not None and _satisfied(spec, have):
+            continue
+        wanted = f"{name} {spec}".strip()
+        found = f"this host has {name} {have.version}" if have else f"this host has no {name}"
+        hints = []
+        if name == "__cuda" and have is None:
+            found = "this host has no CUDA driver (no __cuda)"
+        override = _OVERRIDES.get(name)
+        if override is not None:
+            example = _example_version(spec) or ("12.1" if name == "__cuda" else "VERSION")
+            hints.append(f"to install anyway, set `{override}={example}` (the environment may not work here)")
+        hints.append("or lock for this machine: `cenv lock SPEC` with matching `--cuda`/`--glibc`")
+        raise InstallError(f"package `{package}` needs `{wanted}`, but {found}", hints=hints)
+
+
+def _example_version(spec: str) -> str | None:
+    for part in spec.replace(",", " ").split():
+        stripped = part.lstrip(">=~!<")
+        if part.startswith((">", "=", "~")) and stripped and stripped[0].isdigit():
+            return stripped.rstrip(".*")
+    return None
+
+
+def lock_assumption_warnings(
+    assumed: Iterable[VirtualPackageSpec], host: Mapping[str, HostPackage]
+) -> list[str]:
+    """Where cenv's lock assumed a virtual package this host lacks (only a warning: packages decide)."""
+    warnings = []
+    for vp in assumed:
+        if vp.name in ("__archspec", "__unix", "__win", "__linux"):
+            continue
+        if vp.name not in host:
+            warnings.append(
+                f"the lock was solved assuming {vp.name}={vp.version}; this host has no {vp.name}"
+            )
+    return warnings
