@@ -131,15 +131,10 @@ def read_explicit(path: Path, *, platform: str | None = None) -> Lockfile:
 
     The platform comes from the `# platform:` header, else from the URLs' subdirs, else from `platform`.
     """
+    from cenv.lock.io import read_lock_text
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise LockfileError(f"lockfile `{path}` does not exist") from exc
-    except UnicodeDecodeError as exc:
-        raise LockfileError(f"lockfile `{path}` is not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
-    except OSError as exc:
-        raise LockfileError(f"cannot read lockfile `{path}`: {exc.strerror or exc}") from exc
+    text = read_lock_text(path)
     return explicit_from_text(text, path, platform=platform)
 
 

@@ -17,7 +17,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 
 from cenv.errors import LockfileError
 from cenv.lock.explicit import explicit_from_text
-from cenv.lock.io import load_yaml, lockfile_from_data, package_sort_key
+from cenv.lock.io import brief, load_yaml, lockfile_from_data, package_sort_key, read_lock_text
 from cenv.lock.models import (
     LockChannel,
     LockedPackage,
@@ -56,16 +56,7 @@ def load_any_lock(path: Path, platform: str | None = None) -> Lockfile:
     a pixi.lock v7 it may also be one of the lock's named platforms.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise LockfileError(f"lockfile `{path}` does not exist") from exc
-    except UnicodeDecodeError as exc:
-        raise LockfileError(f"lockfile `{path}` is not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
-    except IsADirectoryError as exc:
-        raise LockfileError(f"lockfile `{path}` is a directory") from exc
-    except OSError as exc:
-        raise LockfileError(f"cannot read lockfile `{path}`: {exc.strerror or exc}") from exc
+    text = read_lock_text(path)
 
     kind = detect_lock_format(text)
     if kind == "explicit":
@@ -75,7 +66,7 @@ def load_any_lock(path: Path, platform: str | None = None) -> Lockfile:
     data = load_yaml(text, path)
     if isinstance(data, dict) and "environments" in data:
         raise LockfileError(
-            f"lockfile `{path}` looks like a pixi.lock of unsupported version `{data.get('version')}`",
+            f"lockfile `{path}` looks like a pixi.lock of unsupported version `{brief(data.get('version'))}`",
             hints=["cenv reads pixi.lock versions 4 to 7; update it with a recent pixi"],
         )
     if isinstance(data, dict) and "version" not in data and "package" not in data:

@@ -30,14 +30,22 @@ from cenv.lock.models import (  # dependencies_from_depends is re-exported for t
 )
 
 __all__ = [
+    "MAX_LOCK_BYTES",
+    "brief",
     "dependencies_from_depends",
     "dump_lockfile",
     "lockfile_from_data",
     "package_sort_key",
+    "read_lock_text",
     "read_lockfile",
     "write_lockfile",
     "write_text_atomic",
 ]
+
+# Lockfiles are read whole; refuse absurd sizes before parsing (a 10,000-package lock is ~10 MB).
+MAX_LOCK_BYTES = 64 * 1024 * 1024
+# How many units (string characters plus one per node) YAML aliases may add to what the file itself holds.
+MAX_ALIAS_EXPANSION = 1_000_000
 
 # How to install, shown at the top of every written lockfile.
 _HEADER = """\
@@ -194,21 +202,39 @@ def read_lockfile(path: Path) -> Lockfile:
     return lockfile_from_text(text, path)
 
 
-def _read_text(path: Path) -> str:
+def read_lock_text(path: Path) -> str:
+    """The text of a lockfile, read with a size limit (`MAX_LOCK_BYTES`); every failure is a LockfileError."""
+    path = Path(path)
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:  # bounded: `/dev/zero` or a huge file must not fill memory
+            raw = handle.read(MAX_LOCK_BYTES + 1)
+        if len(raw) > MAX_LOCK_BYTES:
+            raise LockfileError(
+                f"lockfile `{path}` is too large (more than {MAX_LOCK_BYTES:,} bytes)",
+                hints=["a lockfile of ten thousand packages is about 10 MB; is this the right file?"],
+            )
+        return raw.decode("utf-8")
     except FileNotFoundError as exc:
         raise LockfileError(f"lockfile `{path}` does not exist") from exc
+    except IsADirectoryError as exc:
+        raise LockfileError(f"lockfile `{path}` is a directory") from exc
     except UnicodeDecodeError as exc:
         raise LockfileError(f"lockfile `{path}` is not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
     except OSError as exc:
         raise LockfileError(f"cannot read lockfile `{path}`: {exc.strerror or exc}") from exc
 
 
+_read_text = read_lock_text
+
+
 def load_yaml(text: str, path: Path) -> Any:
-    """Parse YAML with the C loader; a syntax error becomes a `LockfileError` with the line."""
+    """Parse YAML with the C loader; a syntax error becomes a `LockfileError` with the line.
+
+    Anchors and aliases are allowed, but they may not expand the document beyond `MAX_ALIAS_EXPANSION`
+    (a "billion laughs" file would otherwise hang whatever walks the data) and may not be recursive.
+    """
     try:
-        return yaml.load(text, Loader=yaml.CSafeLoader)
+        data = yaml.load(text, Loader=yaml.CSafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -216,6 +242,67 @@ def load_yaml(text: str, path: Path) -> Any:
         raise LockfileError(f"lockfile `{path}` is not valid YAML{where}: {problem}") from exc
     except yaml.YAMLError as exc:
         raise LockfileError(f"lockfile `{path}` is not valid YAML: {exc}") from exc
+    except (RecursionError, ValueError, TypeError, OverflowError) as exc:
+        raise LockfileError(f"lockfile `{path}` is not valid YAML: {brief(str(exc))}") from exc
+    _check_expansion(data, 2 * len(text) + MAX_ALIAS_EXPANSION, path)
+    return data
+
+
+class _TooBig(Exception):
+    pass
+
+
+class _Recursive(Exception):
+    pass
+
+
+def _check_expansion(data: Any, limit: int, path: Path) -> None:
+    """Refuse data whose alias-expanded size (string characters plus one per node) exceeds `limit`."""
+    memo: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(value: Any) -> int:
+        if isinstance(value, str | bytes):
+            return len(value) + 1
+        if not isinstance(value, list | dict):
+            return 1
+        key = id(value)
+        if key in memo:
+            return memo[key]
+        if key in active:
+            raise _Recursive
+        active.add(key)
+        total = 1
+        children = itertools.chain.from_iterable(value.items()) if isinstance(value, dict) else value
+        for child in children:
+            total += size(child)
+            if total > limit:
+                raise _TooBig
+        active.discard(key)
+        memo[key] = total
+        return total
+
+    try:
+        size(data)
+    except _TooBig:
+        raise LockfileError(
+            f"lockfile `{path}` is not a usable lockfile: its YAML aliases expand to more than "
+            f"{MAX_ALIAS_EXPANSION:,} extra characters"
+        ) from None
+    except _Recursive:
+        raise LockfileError(
+            f"lockfile `{path}` is not a usable lockfile: it has a recursive YAML alias"
+        ) from None
+    except RecursionError:
+        raise LockfileError(f"lockfile `{path}` is not a usable lockfile: it is nested too deeply") from None
+
+
+def brief(value: Any, limit: int = 60) -> str:
+    """A short, one-line rendering of a value from a lockfile for messages (never `str()` of a container)."""
+    if isinstance(value, list | dict | tuple | set):
+        return _type_name(value)
+    text = " ".join(str(value).split()) if isinstance(value, str | int | float | bool) else _type_name(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def lockfile_from_text(text: str, path: Path) -> Lockfile:
@@ -245,7 +332,7 @@ def lockfile_from_data(data: Any, path: Path) -> Lockfile:
         elif isinstance(version, int) and "environments" in data:
             hints.append("this looks like a pixi.lock; read it with `load_any_lock`")
         raise LockfileError(
-            f"lockfile `{path}` has unsupported version `{version}` (cenv reads version 1)", hints
+            f"lockfile `{path}` has unsupported version `{brief(version)}` (cenv reads version 1)", hints
         )
 
     metadata = data.get("metadata")
@@ -314,7 +401,7 @@ def _describe_package(data: Mapping[str, Any], index: int) -> str:
     entry = packages[index]
     if not isinstance(entry, dict):
         return ""
-    described = " ".join(str(entry[k]) for k in ("name", "version", "platform") if k in entry)
+    described = " ".join(brief(entry[k], 40) for k in ("name", "version", "platform") if k in entry)
     return f" ({described})" if described else ""
 
 

@@ -140,9 +140,7 @@ class Lockfile(_Frozen):
 
     def packages_for(self, platform: str, manager: Manager | None = None) -> list[LockedPackage]:
         return [
-            p
-            for p in self.package
-            if p.platform == platform and (manager is None or p.manager == manager)
+            p for p in self.package if p.platform == platform and (manager is None or p.manager == manager)
         ]
 
     def virtual_packages(self, platform: str) -> tuple[VirtualPackageSpec, ...] | None:
