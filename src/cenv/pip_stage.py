@@ -16,12 +16,13 @@ import os
 import re
 import subprocess
 import tempfile
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import tomllib
 
 from cenv.errors import InternalError, PipStageError
 from cenv.redact import redact, strip_credentials
@@ -48,7 +49,13 @@ DEFAULT_PYTORCH_INDEX = "https://download.pytorch.org/whl"
 CUDA_LABELS: tuple[str, ...] = ("cu130", "cu129", "cu128", "cu126", "cu124", "cu121", "cu118")
 #: manylinux minors uv 0.13 accepts as `--python-platform <arch>-manylinux_2_<minor>`.
 _MANYLINUX_MINORS = (17, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40)
-_UV_ENV_KEPT = ("UV_CACHE_DIR", "UV_NATIVE_TLS", "UV_SYSTEM_CERTS", "UV_HTTP_TIMEOUT", "UV_CONCURRENT_DOWNLOADS")
+_UV_ENV_KEPT = (
+    "UV_CACHE_DIR",
+    "UV_NATIVE_TLS",
+    "UV_SYSTEM_CERTS",
+    "UV_HTTP_TIMEOUT",
+    "UV_CONCURRENT_DOWNLOADS",
+)
 _PROJECT = "cenv-pip-stage"
 _LABEL = re.compile(r"^(?:cpu|cu\d+|rocm[\d.]+|xpu)$")
 
@@ -86,7 +93,9 @@ class PipPackage:
 # ---------------------------------------------------------------------------------------------- platform
 
 
-def python_platform(platform: str, virtual_packages: VirtualPackages | None = None) -> tuple[str, dict[str, str]]:
+def python_platform(
+    platform: str, virtual_packages: VirtualPackages | None = None
+) -> tuple[str, dict[str, str]]:
     """uv's `--python-platform` for a conda subdir, and the environment uv needs with it.
 
     `__glibc 2.28` -> `x86_64-manylinux_2_28` (the highest manylinux uv knows that is not above it);
@@ -97,7 +106,9 @@ def python_platform(platform: str, virtual_packages: VirtualPackages | None = No
     if arch_name is None or family not in ("linux", "osx", "win") or (family == "linux" and arch == "arm64"):
         raise PipStageError(
             f"uv cannot resolve PyPI packages for `{platform}`",
-            hints=["PyPI resolution supports linux-64, linux-aarch64, osx-64, osx-arm64, win-64 and win-arm64"],
+            hints=[
+                "PyPI resolution supports linux-64, linux-aarch64, osx-64, osx-arm64, win-64 and win-arm64"
+            ],
         )
     vp = virtual_packages.get(f"__{'glibc' if family == 'linux' else 'osx'}") if virtual_packages else None
     if family == "win":
@@ -125,7 +136,7 @@ def _glibc_minor(version: str) -> int:
 
 
 def _major_minor(version: str) -> str:
-    parts = (version.split(".") + ["0"])[:2]
+    parts = ([*version.split("."), "0"])[:2]
     return ".".join(parts)
 
 
@@ -180,7 +191,7 @@ def _cuda_key(label: str) -> tuple[int, int]:
 
 
 def _version_key(version: str) -> tuple[int, int]:
-    parts = (version.split(".") + ["0"])[:2]
+    parts = ([*version.split("."), "0"])[:2]
     try:
         return int(parts[0]), int(parts[1])
     except ValueError as exc:
@@ -260,7 +271,9 @@ def _uv() -> str:
 
         return str(find_uv_bin())
     except (ImportError, FileNotFoundError) as exc:
-        raise InternalError("uv is not installed next to cenv", hints=["reinstall cenv: it depends on `uv`"]) from exc
+        raise InternalError(
+            "uv is not installed next to cenv", hints=["reinstall cenv: it depends on `uv`"]
+        ) from exc
 
 
 def _uv_env(extra: Mapping[str, str]) -> dict[str, str]:
@@ -317,12 +330,13 @@ def _write_inputs(
             deps.append(family[0])  # torchvision/torchaudio depend on torch: bind it to the same index
         names = sorted({n for n in (_requirement_name(line) for line in deps) if n})
         pyproject = (
-            f'[project]\nname = "{_PROJECT}"\nversion = "0"\ndependencies = [{", ".join(_toml(d) for d in deps)}]\n\n'
+            f'[project]\nname = "{_PROJECT}"\nversion = "0"\n'
+            f"dependencies = [{', '.join(_toml(d) for d in deps)}]\n\n"
             "[tool.uv.sources]\n"
             + "".join(f'{name} = {{ index = "pytorch" }}\n' for name in names)
             + f'\n[[tool.uv.index]]\nname = "pytorch"\nurl = {_toml(f"{root}/{label}")}\nexplicit = true\n'
         )
-        (work / "torch").mkdir()
+        (work / "torch").mkdir(exist_ok=True)
         (work / "torch" / "pyproject.toml").write_text(pyproject, encoding="utf-8")
         sources.append(str(work / "torch" / "pyproject.toml"))
     constraints = dict(request.conda_provided)
@@ -399,18 +413,24 @@ def _locked_from_pylock(entry: Mapping[str, Any]) -> _Locked:
     wheels = [w for w in entry.get("wheels", []) if isinstance(w, dict)]
     artifact: Mapping[str, Any] | None
     if wheels:
-        artifact = max(wheels, key=lambda w: _wheel_rank(str(w.get("url", ""))))  # max keeps the first of ties
+        artifact = max(
+            wheels, key=lambda w: _wheel_rank(str(w.get("url", "")))
+        )  # max keeps the first of ties
     else:
         artifact = entry.get("sdist") or entry.get("archive")
     if not artifact or "url" not in artifact:
         raise PipStageError(
             f"pip package `{name}` resolved to a source uv cannot lock by URL",
-            hints=["cenv locks wheels, sdists and archive URLs; VCS and directory requirements are not supported"],
+            hints=[
+                "cenv locks wheels, sdists and archive URLs; VCS and directory requirements are not supported"
+            ],
         )
     sha256 = str((artifact.get("hashes") or {}).get("sha256", ""))
     if not sha256:
         raise PipStageError(f"pip package `{name}`: uv reported no sha256 for {redact(str(artifact['url']))}")
-    return _Locked(name=_canonical(name), version=version, url=strip_credentials(str(artifact["url"])), sha256=sha256)
+    return _Locked(
+        name=_canonical(name), version=version, url=strip_credentials(str(artifact["url"])), sha256=sha256
+    )
 
 
 _REQ_LINE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*(?:==|@)")
@@ -446,7 +466,9 @@ def _compile_graph(work: Path, inputs: _Inputs, locked: Sequence[_Locked]) -> di
             continue
         for part in text.split(","):
             part = part.strip()
-            if part.startswith("-r ") or part.startswith("-c ") or part.startswith(_PROJECT):
+            if part.startswith("-c "):
+                continue
+            if part.startswith("-r ") or part.startswith(_PROJECT):
                 via[current].append("")
             elif part:
                 via[current].append(_canonical(part.split()[0]))
@@ -467,8 +489,12 @@ def _resolve_error(stderr: str, request: PipRequest) -> PipStageError:
         for line in lines
         if not line.strip().startswith("hint:")
     ]
-    uv_hints = [line.strip().removeprefix("hint:").strip() for line in lines if line.strip().startswith("hint:")]
-    reason = " ".join(r for r in reasons[1:] if r) or (reasons[0] if reasons else "uv failed without a message")
+    uv_hints = [
+        line.strip().removeprefix("hint:").strip() for line in lines if line.strip().startswith("hint:")
+    ]
+    reason = " ".join(r for r in reasons[1:] if r) or (
+        reasons[0] if reasons else "uv failed without a message"
+    )
     hints = [f"uv: {reason}", *(f"uv: {h}" for h in uv_hints)]
     where = f"for {request.platform}"
     conda = {_canonical(k): v for k, v in request.conda_provided.items()}
@@ -487,14 +513,17 @@ def _resolve_error(stderr: str, request: PipRequest) -> PipStageError:
             )
             if dependent:
                 message = (
-                    f"pip package `{dependent.group(1)}` requires `{dependent.group(2)}`, which conflicts with "
-                    f"{name} {version} from conda"
+                    f"pip package `{dependent.group(1)}` requires `{dependent.group(2)}`, "
+                    f"which conflicts with {name} {version} from conda"
                 )
             else:
                 message = f"the pip requirements conflict with {name} {version} from conda"
         hints.append(f"change the conda version of {name}, or relax the pip requirement")
         return PipStageError(f"{message} ({request.platform})", hints=hints)
-    if "not found in the package registry" in text or "was not found in the provided package locations" in text:
+    if (
+        "not found in the package registry" in text
+        or "was not found in the provided package locations" in text
+    ):
         return PipStageError(f"a pip requirement was not found on the package index {where}", hints=hints)
     if request.offline and ("offline" in text.lower() or "network" in text.lower()):
         hints.append("resolve once online to fill uv's cache, or drop `--offline`")
@@ -571,7 +600,9 @@ def render_requirements(lock: Lockfile, platform: str) -> str:
     Each line is `name @ URL --hash=sha256:...`: the exact locked artifact, installable without any index
     configuration (a PyTorch label index, find-links or a private index need not be known at install time).
     """
-    lines = [f"# pip packages for {platform}; install with: uv pip install --no-deps --require-hashes -r FILE"]
+    lines = [
+        f"# pip packages for {platform}; install with: uv pip install --no-deps --require-hashes -r FILE"
+    ]
     for package in sorted(lock.packages_for(platform, "pip"), key=lambda p: p.name):
         lines.append(_requirement_line(package))
     return "\n".join(lines) + "\n"
@@ -611,5 +642,6 @@ def install_pip(python: Path, packages: Sequence[LockedPackage], offline: bool =
         lines = [redact(line.strip()) for line in result.stderr.splitlines() if line.strip()]
         first = lines[0].removeprefix("error:").strip() if lines else "uv failed without a message"
         raise InstallError(
-            f"installing {len(chosen)} pip package(s) failed: {first}", hints=[f"uv: {line}" for line in lines[1:6]]
+            f"installing {len(chosen)} pip package(s) failed: {first}",
+            hints=[f"uv: {line}" for line in lines[1:6]],
         )

@@ -23,7 +23,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["BuiltWheel", "WheelIndex", "build_wheel", "normalize"]
+from tests.support.http_server import ChannelServer, _Handler
+
+__all__ = ["BuiltWheel", "WheelIndex", "WheelIndexServer", "build_wheel", "normalize"]
 
 _ZIP_DATE = (2023, 11, 14, 22, 13, 20)
 
@@ -79,7 +81,7 @@ def build_wheel(
     dist = _wheel_name(name)
     module = dist.lower()
     dist_info = f"{dist}-{version}.dist-info"
-    metadata = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     if requires_python:
         metadata.append(f"Requires-Python: {requires_python}")
     metadata.extend(f"Requires-Dist: {req}" for req in requires)
@@ -116,6 +118,7 @@ class WheelIndex:
     """
 
     root: Path
+    simple_subdir: str = "simple"  # e.g. "cu121" for a PyTorch-style `<root>/<label>/` index
     wheels: list[BuiltWheel] = field(default_factory=list)
 
     @property
@@ -124,7 +127,7 @@ class WheelIndex:
 
     @property
     def simple_dir(self) -> Path:
-        return self.root / "simple"
+        return self.root / self.simple_subdir
 
     @property
     def simple_url(self) -> str:
@@ -165,3 +168,28 @@ def _page(title: str, body: str) -> str:
         '<!DOCTYPE html>\n<html>\n  <head><meta name="pypi:repository-version" content="1.0">'
         f"<title>{html.escape(title)}</title></head>\n  <body>\n{body}  </body>\n</html>\n"
     )
+
+
+class _IndexHandler(_Handler):
+    def send_header(self, keyword: str, value: str) -> None:
+        path = self.path.split("?", 1)[0]
+        if keyword.lower() == "content-type" and (path.endswith("/") or path.endswith(".html")):
+            value = "text/html; charset=utf-8"  # uv refuses an index page served as octet-stream
+        super().send_header(keyword, value)
+
+
+class WheelIndexServer(ChannelServer):
+    """:class:`ChannelServer` that serves a PEP 503 index: a directory URL (``/simple/numpy/``) gets its
+    ``index.html`` as ``text/html``. Counters and failure switches work as in the channel server.
+    """
+
+    def start(self) -> WheelIndexServer:
+        super().start()
+        assert self._server is not None
+        self._server.RequestHandlerClass = _IndexHandler  # no request can arrive before start() returns
+        return self
+
+    def _resolve(self, path: str) -> Path | None:
+        if path.endswith("/"):
+            return super()._resolve(path + "index.html")
+        return super()._resolve(path)

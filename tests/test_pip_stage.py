@@ -1,0 +1,467 @@
+"""The pip stage against real uv, real wheels and real indexes (file:// and HTTP); no mocks, no PyPI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.support import REALDATA
+from tests.support.wheel_factory import WheelIndex, WheelIndexServer
+
+from cenv.errors import InstallError, PipStageError
+from cenv.lock.models import Lockfile, LockMetadata
+from cenv.pip_stage import (
+    PipRequest,
+    install_pip,
+    python_platform,
+    render_requirements,
+    resolve_pip,
+    to_locked,
+    torch_label,
+)
+from cenv.pypi_names import CENV_PYPI_MAPPING, CondaDist, conda_to_pypi
+from cenv.virtual_packages import VirtualPackageOptions, build_virtual_packages
+
+MAPPING = REALDATA / "mappings" / "parselmouth-conda-forge-compressed_mapping.json"
+PLAT_TAGS = {
+    "linux-64": "py3-none-manylinux_2_17_x86_64",
+    "linux-aarch64": "py3-none-manylinux_2_17_aarch64",
+    "osx-arm64": "py3-none-macosx_14_0_arm64",
+    "win-64": "py3-none-win_amd64",
+}
+FLAVOURS = ("cpu", "cu118", "cu121")
+
+
+class Indexes:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.pypi = WheelIndex(root / "pypi")
+        self.pypi.add("needs-numpy", "1.0", requires=["numpy>=1.20"])
+        for version in ("1.19.0", "1.26.4", "2.0.0"):
+            self.pypi.add("numpy", version)
+        for tag in PLAT_TAGS.values():
+            self.pypi.add("plat", "1.0", tag=tag)
+        self.pypi.add("app", "1.0", requires=["dep-a>=1", "needs-numpy"])
+        self.pypi.add("dep-a", "1.0")
+        self.pypi.add("dep-a", "1.1")
+        self.pypi.add("torch", "2.3.0", requires=["numpy"])  # PyPI's plain build, as macOS gets it
+        self.pypi.add("torchvision", "0.18.0", requires=["torch==2.3.0"])
+        self.pypi.write()
+        # PyTorch-style index: <torch>/<label>/<project>/, wheels in <torch>/files
+        self.torch_root = root / "torch"
+        for label in FLAVOURS:
+            index = WheelIndex(self.torch_root, simple_subdir=label)
+            index.add("torch", f"2.3.0+{label}", requires=["numpy"])
+            index.add("torch", f"2.2.0+{label}", requires=["numpy"])
+            index.add("torchvision", f"0.18.0+{label}", requires=["torch==2.3.0"])
+            index.write()
+        # A label index that also lists other flavours: uv alone would take +cu121 (string order)
+        self.mixed_root = root / "mixed"
+        mixed = WheelIndex(self.mixed_root, simple_subdir="cpu")
+        for label in FLAVOURS:
+            mixed.add("torch", f"2.3.0+{label}")
+        mixed.write()
+        self.empty = WheelIndex(root / "empty").write()
+        (self.empty.simple_dir / "index.html").write_text("<html><body></body></html>\n")
+
+    @property
+    def pypi_url(self) -> str:
+        return self.pypi.simple_url
+
+
+@pytest.fixture(scope="module")
+def indexes(tmp_path_factory: pytest.TempPathFactory) -> Indexes:
+    return Indexes(tmp_path_factory.mktemp("pip-indexes"))
+
+
+@pytest.fixture
+def make_request(indexes: Indexes) -> Callable[..., PipRequest]:
+    def make(
+        platform: str,
+        *requirements: str,
+        conda: dict[str, str] | None = None,
+        cuda: str | None = None,
+        osx: str | None = None,
+        glibc: str | None = None,
+        **changes: Any,
+    ) -> PipRequest:
+        vps = build_virtual_packages(platform, VirtualPackageOptions(cuda=cuda, osx=osx, glibc=glibc))
+        request = PipRequest(
+            platform=platform,
+            python_version="3.11.7",
+            requirements=requirements,
+            conda_provided=conda or {},
+            virtual_packages=vps,
+            index_url=indexes.pypi_url,
+            pytorch_index=indexes.torch_root.as_uri(),
+        )
+        return replace(request, **changes)
+
+    return make
+
+
+@pytest.fixture
+def uv_cache(tmp_path: Path) -> Path:
+    return tmp_path / "uv-cache"
+
+
+def by_name(packages: list[Any]) -> dict[str, Any]:
+    return {p.name: p for p in packages}
+
+
+# ------------------------------------------------------------------------------------------ platforms
+
+
+@pytest.mark.parametrize(
+    ("platform", "options", "tag", "env"),
+    [
+        ("linux-64", {}, "x86_64-manylinux_2_28", {}),
+        ("linux-64", {"glibc": "2.17"}, "x86_64-manylinux_2_17", {}),
+        ("linux-64", {"glibc": "2.30"}, "x86_64-manylinux_2_28", {}),
+        ("linux-64", {"glibc": "2.35"}, "x86_64-manylinux_2_35", {}),
+        ("linux-64", {"glibc": "2.41"}, "x86_64-manylinux_2_40", {}),
+        ("linux-aarch64", {}, "aarch64-manylinux_2_28", {}),
+        ("osx-arm64", {"osx": "14.0"}, "aarch64-apple-darwin", {"MACOSX_DEPLOYMENT_TARGET": "14.0"}),
+        ("osx-64", {"osx": "10.15"}, "x86_64-apple-darwin", {"MACOSX_DEPLOYMENT_TARGET": "10.15"}),
+        ("win-64", {}, "x86_64-pc-windows-msvc", {}),
+        ("win-arm64", {}, "aarch64-pc-windows-msvc", {}),
+    ],
+)
+def test_python_platform(platform: str, options: dict[str, str], tag: str, env: dict[str, str]) -> None:
+    vps = build_virtual_packages(platform, VirtualPackageOptions(**options))
+    assert python_platform(platform, vps) == (tag, env)
+
+
+def test_python_platform_refuses_what_uv_cannot_target() -> None:
+    with pytest.raises(PipStageError, match="linux-ppc64le"):
+        python_platform("linux-ppc64le")
+    vps = build_virtual_packages("linux-64", VirtualPackageOptions(glibc="2.12"))
+    with pytest.raises(PipStageError, match="manylinux"):
+        python_platform("linux-64", vps)
+
+
+def test_every_tag_is_accepted_by_uv(make_request: Callable[..., PipRequest], uv_cache: Path) -> None:
+    """Each platform gets the wheel built for it, resolved from this Linux host."""
+    for platform, tag in PLAT_TAGS.items():
+        osx = "14.0" if platform.startswith("osx") else None
+        [plat] = resolve_pip(make_request(platform, "plat", osx=osx), cache_dir=uv_cache)
+        assert plat.url.endswith(f"plat-1.0-{tag}.whl"), platform
+        assert plat.requested and plat.version == "1.0" and len(plat.sha256) == 64
+
+
+def test_macos_deployment_target_gates_newer_wheels(
+    make_request: Callable[..., PipRequest], uv_cache: Path
+) -> None:
+    with pytest.raises(PipStageError) as info:
+        resolve_pip(make_request("osx-arm64", "plat", osx="11.0"), cache_dir=uv_cache)
+    assert "osx-arm64" in info.value.message
+    assert any("plat" in hint for hint in info.value.hints)
+
+
+# ------------------------------------------------------------------------------------------ conda pins
+
+
+def test_conda_provided_is_pinned_and_not_emitted(
+    make_request: Callable[..., PipRequest], uv_cache: Path
+) -> None:
+    packages = by_name(
+        resolve_pip(make_request("linux-64", "app", conda={"numpy": "1.26.4"}), cache_dir=uv_cache)
+    )
+    assert set(packages) == {"app", "dep-a", "needs-numpy"}
+    assert packages["app"].requested and not packages["dep-a"].requested
+    assert packages["app"].dependencies == ("dep-a", "needs-numpy")
+    assert packages["needs-numpy"].dependencies == ("numpy",)  # conda's numpy is still a dependency
+    assert packages["dep-a"].version == "1.1"
+
+
+def test_without_conda_numpy_pip_brings_its_own(
+    make_request: Callable[..., PipRequest], uv_cache: Path
+) -> None:
+    packages = by_name(resolve_pip(make_request("linux-64", "needs-numpy"), cache_dir=uv_cache))
+    assert packages["numpy"].version == "2.0.0" and not packages["numpy"].requested
+
+
+def test_direct_conflict_with_conda_names_both_sides(
+    make_request: Callable[..., PipRequest], uv_cache: Path
+) -> None:
+    request = make_request("linux-64", "numpy<1.20", conda={"numpy": "1.26.4"})
+    with pytest.raises(PipStageError) as info:
+        resolve_pip(request, cache_dir=uv_cache)
+    assert (
+        info.value.message == "pip requirement `numpy<1.20` conflicts with numpy 1.26.4 from conda (linux-64)"
+    )
+    assert "\n" not in info.value.message
+    assert info.value.hints and info.value.hints[0].startswith("uv: ")
+
+
+def test_transitive_conflict_with_conda(make_request: Callable[..., PipRequest], uv_cache: Path) -> None:
+    request = make_request("linux-64", "needs-numpy", conda={"numpy": "1.19.0"})
+    with pytest.raises(PipStageError) as info:
+        resolve_pip(request, cache_dir=uv_cache)
+    assert info.value.message == (
+        "pip package `needs-numpy` requires `numpy>=1.20`, which conflicts with numpy 1.19.0 from conda (linux-64)"
+    )
+
+
+def test_missing_package(make_request: Callable[..., PipRequest], uv_cache: Path) -> None:
+    with pytest.raises(PipStageError, match="not found"):
+        resolve_pip(make_request("linux-64", "no-such-thing"), cache_dir=uv_cache)
+
+
+def test_nothing_to_resolve(make_request: Callable[..., PipRequest]) -> None:
+    assert resolve_pip(make_request("linux-64")) == []
+
+
+# ------------------------------------------------------------------------------------------ torch flavours
+
+
+def test_cuda_picks_highest_label_not_above_the_driver(
+    make_request: Callable[..., PipRequest], uv_cache: Path, indexes: Indexes
+) -> None:
+    request = make_request("linux-64", "torch", "needs-numpy", cuda="12.4", conda={"numpy": "1.26.4"})
+    assert torch_label(request) == "cu121"  # cu130…cu124 are not on this index
+    packages = by_name(resolve_pip(request, cache_dir=uv_cache))
+    assert packages["torch"].version == "2.3.0+cu121"
+    assert packages["torch"].url == indexes.torch_root.as_uri() + "/files/torch-2.3.0+cu121-py3-none-any.whl"
+    assert "numpy" not in packages  # torch's numpy comes from conda, not from the PyTorch index
+    assert torch_label(make_request("linux-64", "torch", cuda="12.0")) == "cu118"
+
+
+def test_torchvision_alone_binds_torch_to_the_same_flavour(
+    make_request: Callable[..., PipRequest], uv_cache: Path
+) -> None:
+    packages = by_name(
+        resolve_pip(make_request("win-64", "torchvision", cuda="12.1", conda={"numpy": "1.26.4"}), uv_cache)
+    )
+    assert packages["torchvision"].version == "0.18.0+cu121"
+    assert packages["torch"].version == "2.3.0+cu121"
+    assert packages["torchvision"].dependencies == ("torch",)
+
+
+def test_no_cuda_gets_cpu(make_request: Callable[..., PipRequest], uv_cache: Path) -> None:
+    [torch] = resolve_pip(make_request("linux-64", "torch==2.3.*", conda={"numpy": "1.26.4"}), uv_cache)
+    assert torch.version == "2.3.0+cpu"
+
+
+def test_macos_gets_the_plain_pypi_build(
+    make_request: Callable[..., PipRequest], uv_cache: Path, indexes: Indexes
+) -> None:
+    request = make_request("osx-arm64", "torch", conda={"numpy": "1.26.4"})
+    assert torch_label(request) is None
+    [torch] = resolve_pip(request, uv_cache)
+    assert torch.version == "2.3.0" and torch.url.startswith(indexes.pypi.files_dir.as_uri())
+
+
+def test_label_is_pinned_even_when_the_index_offers_others(
+    make_request: Callable[..., PipRequest], uv_cache: Path, indexes: Indexes
+) -> None:
+    request = make_request("linux-64", "torch", pytorch_index=indexes.mixed_root.as_uri())
+    [torch] = resolve_pip(request, uv_cache)
+    assert torch.version == "2.3.0+cpu"  # uv alone picks +cu121 (local labels compare as strings)
+
+
+def test_cuda_below_every_label_is_an_error(make_request: Callable[..., PipRequest]) -> None:
+    with pytest.raises(PipStageError, match=r"no CUDA build of torch for `__cuda 11\.0`") as info:
+        torch_label(make_request("linux-64", "torch", cuda="11.0"))
+    assert any("--cuda none" in hint for hint in info.value.hints)
+
+
+def test_user_label_in_an_index_url_wins(make_request: Callable[..., PipRequest], indexes: Indexes) -> None:
+    extra = (indexes.torch_root.as_uri() + "/cu118",)
+    assert torch_label(make_request("linux-64", "torch", cuda="12.4", extra_index_urls=extra)) == "cu118"
+
+
+def test_torch_flavours_can_be_turned_off(make_request: Callable[..., PipRequest], uv_cache: Path) -> None:
+    request = make_request("linux-64", "torch", cuda="12.4", torch_packages=(), conda={"numpy": "1.26.4"})
+    assert torch_label(request) is None
+    [torch] = resolve_pip(request, uv_cache)
+    assert torch.version == "2.3.0"
+
+
+# ------------------------------------------------------------------------------------------ index options
+
+
+def test_find_links_and_extra_index(
+    make_request: Callable[..., PipRequest], uv_cache: Path, indexes: Indexes
+) -> None:
+    empty = indexes.empty.simple_url
+    [dep] = resolve_pip(
+        make_request("linux-64", "dep-a<1.1", index_url=empty, find_links=(str(indexes.pypi.files_dir),)),
+        uv_cache,
+    )
+    assert (
+        dep.version == "1.0" and dep.url == (indexes.pypi.files_dir / "dep_a-1.0-py3-none-any.whl").as_uri()
+    )
+    [dep] = resolve_pip(
+        make_request("linux-64", "dep-a", index_url=empty, extra_index_urls=(indexes.pypi_url,)), uv_cache
+    )
+    assert dep.version == "1.1"
+
+
+@pytest.fixture
+def pypi_server(indexes: Indexes) -> Iterator[WheelIndexServer]:
+    with WheelIndexServer(indexes.pypi.root) as server:
+        yield server
+
+
+def test_http_index_credentials_never_leak(
+    make_request: Callable[..., PipRequest], uv_cache: Path, pypi_server: WheelIndexServer
+) -> None:
+    index = f"http://alice:s3cret@127.0.0.1:{pypi_server.port}/simple"
+    packages = resolve_pip(
+        make_request("linux-64", "app", index_url=index, conda={"numpy": "1.26.4"}), uv_cache
+    )
+    assert {p.name for p in packages} == {"app", "dep-a", "needs-numpy"}
+    for package in packages:
+        assert package.url.startswith(f"http://127.0.0.1:{pypi_server.port}/files/")
+        assert "s3cret" not in repr(package) and "alice" not in package.url
+    authorized = [r for r in pypi_server.log if r.path == "/simple/app/"]
+    assert authorized and authorized[0].headers.get("authorization", "").startswith("Basic ")
+
+    pypi_server.fail_paths["/simple/needs-numpy/"] = 500
+    with pytest.raises(PipStageError) as info:
+        resolve_pip(make_request("linux-64", "needs-numpy", index_url=index), uv_cache / "cold")
+    text = info.value.message + "\n".join(info.value.hints)
+    assert "s3cret" not in text
+
+
+def test_offline_resolves_from_uv_cache(make_request: Callable[..., PipRequest], indexes: Indexes) -> None:
+    cache = indexes.root / "offline-cache"
+    with WheelIndexServer(indexes.pypi.root) as server:
+        request = make_request("linux-64", "dep-a", index_url=server.url + "/simple")
+        [online] = resolve_pip(request, cache)
+    # the server is gone: only the cache can answer
+    [offline] = resolve_pip(replace(request, offline=True), cache)
+    assert offline == online
+    with pytest.raises(PipStageError):
+        resolve_pip(replace(request, offline=True, requirements=("dep-a", "plat")), cache)
+
+
+# ------------------------------------------------------------------------------------------ lock + install
+
+
+def _lock(packages: list[Any], platform: str) -> Lockfile:
+    return Lockfile(
+        metadata=LockMetadata(platforms=(platform,)), package=tuple(to_locked(packages, platform))
+    )
+
+
+def test_to_locked_entries(make_request: Callable[..., PipRequest], uv_cache: Path) -> None:
+    packages = resolve_pip(make_request("linux-64", "app", conda={"numpy": "1.26.4"}), uv_cache)
+    locked = by_name(to_locked(packages, "linux-64"))
+    app = locked["app"]
+    assert app.manager == "pip" and app.platform == "linux-64" and app.category == "main"
+    assert app.dependencies == {"dep-a": "", "needs-numpy": ""}
+    assert app.hash.sha256 == by_name(packages)["app"].sha256 and app.hash.md5 is None
+
+
+def _venv(path: Path) -> Path:
+    from uv import find_uv_bin
+
+    subprocess.run(
+        [find_uv_bin(), "venv", "--quiet", "--no-config", "--python", sys.executable, str(path)], check=True
+    )
+    return path / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+
+
+def test_render_requirements_installs_with_require_hashes(
+    make_request: Callable[..., PipRequest], uv_cache: Path, tmp_path: Path
+) -> None:
+    from uv import find_uv_bin
+
+    packages = resolve_pip(make_request("linux-64", "app", "torch", cuda="12.4"), uv_cache)
+    lock = _lock(packages, "linux-64")
+    text = render_requirements(lock, "linux-64")
+    assert text.splitlines()[1].startswith("app @ file://")
+    assert all("--hash=sha256:" in line for line in text.splitlines()[1:])
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(text)
+    python = _venv(tmp_path / "venv")
+    subprocess.run(
+        [find_uv_bin(), "pip", "install", "--python", str(python), "--no-config", "--quiet",
+         "--require-hashes", "--no-deps", "-r", str(requirements)],
+        check=True,
+    )  # fmt: skip
+    out = subprocess.run(
+        [str(python), "-c", "import torch, numpy, app; print(torch.VERSION, numpy.VERSION)"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert out.stdout.split() == ["2.3.0+cu121", "2.0.0"]
+
+
+def test_install_pip_and_tampered_hash(
+    make_request: Callable[..., PipRequest], uv_cache: Path, tmp_path: Path
+) -> None:
+    packages = resolve_pip(make_request("linux-64", "dep-a"), uv_cache)
+    locked = to_locked(packages, "linux-64")
+    python = _venv(tmp_path / "venv")
+    install_pip(python, locked)
+    out = subprocess.run(
+        [str(python), "-c", "import dep_a; print(dep_a.VERSION)"], capture_output=True, text=True
+    )
+    assert out.stdout.strip() == "1.1"
+
+    bad = [locked[0].model_copy(update={"hash": locked[0].hash.model_copy(update={"sha256": "0" * 64})})]
+    with pytest.raises(InstallError, match="installing 1 pip package"):
+        install_pip(_venv(tmp_path / "venv2"), bad)
+
+
+# ------------------------------------------------------------------------------------------ names
+
+
+def test_conda_to_pypi_names() -> None:
+    records = [
+        CondaDist("pytorch", "2.3.0", None, True),
+        CondaDist("matplotlib-base", "3.8.4", None, True),
+        CondaDist("typing_extensions", "4.12.2", None, True),
+        CondaDist("python", "3.11.7", None, True),
+        CondaDist("libzlib", "1.3.1", None, False),
+        CondaDist("openssl", "3.3.1", None, None),
+        CondaDist("my-tool", "1.0", ["pkg:pypi/My_Tool@1.0", "pkg:npm/left-pad"], True),
+        CondaDist("local-only", "1.2.3_1", None, True),  # not a PEP 440 version: no pin possible
+        CondaDist("unmapped-python-pkg", "0.1", None, True),
+        ("numpy", "1.26.4", None),
+        ("not-in-mapping", "1.0", None),
+    ]
+    assert conda_to_pypi(records, MAPPING) == {
+        "torch": "2.3.0",
+        "matplotlib": "3.8.4",
+        "typing-extensions": "4.12.2",
+        "my-tool": "1.0",
+        "unmapped-python-pkg": "0.1",
+        "numpy": "1.26.4",
+    }
+
+
+def test_conda_to_pypi_mapping_sources(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    records = [CondaDist("pytorch", "2.3.0", None, True), CondaDist("py_lib", "1.0", None, True)]
+    # no mapping anywhere: the normalised conda name
+    assert conda_to_pypi(records) == {"pytorch": "2.3.0", "py-lib": "1.0"}
+    monkeypatch.setenv(CENV_PYPI_MAPPING, str(MAPPING))
+    assert conda_to_pypi(records) == {"torch": "2.3.0", "py-lib": "1.0"}
+    custom = tmp_path / "mapping.json"
+    custom.write_text(json.dumps({"py_lib": "Py-Library", "pytorch": None}))
+    assert conda_to_pypi(records, custom) == {"py-library": "1.0"}
+    monkeypatch.setenv(CENV_PYPI_MAPPING, str(tmp_path / "missing.json"))
+    with pytest.raises(PipStageError, match="mapping not found"):
+        conda_to_pypi(records)
+
+
+def test_conda_to_pypi_from_rattler_records(realdata: Path) -> None:
+    import rattler
+
+    from cenv.pypi_names import dist_from_record
+
+    provided: dict[str, str] = {}
+    for subdir in ("linux-64", "noarch"):
+        path = realdata / "channels" / "conda-forge-py39-subchannel" / subdir / "repodata.json"
+        records = rattler.RepoData.from_path(path).into_repo_data(rattler.Channel("conda-forge"))
+        provided.update(conda_to_pypi([dist_from_record(r) for r in records], MAPPING))
+    assert {"certifi", "six", "setuptools"} <= set(provided)  # noarch python and python-dependent records
+    assert not {"python", "python-abi", "openssl", "libzlib", "kernel-headers-linux-aarch64"} & set(provided)
