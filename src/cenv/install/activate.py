@@ -99,5 +99,3 @@ def run_in_env(prefix: Path, command: Sequence[str], name: str | None = None) ->
     if code < 0:
         return 128 + (-code)
     return code
-
-

@@ -24,7 +24,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cenv.errors import InstallError, InternalError
-from cenv.install.fetch import Fetched, check_has_hash, fetch_archive, remote_size, verify_file
+from cenv.install.fetch import (
+    Fetched,
+    check_has_hash,
+    fetch_archive,
+    local_path,
+    remote_size,
+    verify_file,
+)
 from cenv.install.host import check_requirements, detect_host, lock_assumption_warnings
 from cenv.install.plan import InstallPlan, PlannedPackage, dist_name, make_plan
 from cenv.install.prefix import check_target, staged_prefix
@@ -224,7 +231,7 @@ async def _fetch_all(plan: InstallPlan, reporter: Reporter, offline: bool) -> di
             to_fetch.append(planned)
     if not to_fetch:
         return fetched
-    remote = [p for p in to_fetch if not p.package.url.startswith("file:")]
+    remote = [p for p in to_fetch if local_path(p.package.url) is None]
     if offline and remote:
         names = ", ".join(f"`{p.package.name}`" for p in remote[:5]) + (" ..." if len(remote) > 5 else "")
         raise InstallError(

@@ -26,7 +26,15 @@ from cenv.errors import InstallError
 from cenv.lock.models import LockedPackage
 from cenv.redact import redact
 
-__all__ = ["FetchCancelled", "Fetched", "fetch_archive", "hash_file", "remote_size", "verify_file"]
+__all__ = [
+    "FetchCancelled",
+    "Fetched",
+    "fetch_archive",
+    "hash_file",
+    "local_path",
+    "remote_size",
+    "verify_file",
+]
 
 _CHUNK = 1 << 18
 _RETRIES = 3
@@ -101,6 +109,16 @@ def verify_file(package: LockedPackage, path: Path) -> Fetched:
     return Fetched(path=path, sha256=sha256, md5=md5, size=size, transferred=0)
 
 
+def local_path(url: str) -> str | None:
+    """The file system path of a `file://` URL or a bare path (pixi.lock stores local packages so)."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme == "file":
+        return urllib.request.url2pathname(parsed.path)
+    if not parsed.scheme or (len(parsed.scheme) == 1 and url[1:3] in (":\\", ":/")):
+        return url
+    return None
+
+
 def _open(url: str) -> tuple[http.client.HTTPResponse, int | None]:
     request = urllib.request.Request(url, headers={"User-Agent": f"cenv/{cenv.__version__}"})
     response = urllib.request.urlopen(request, timeout=_TIMEOUT)
@@ -111,9 +129,10 @@ def _open(url: str) -> tuple[http.client.HTTPResponse, int | None]:
 def remote_size(package: LockedPackage) -> int | None:
     """The archive size without downloading it: stat for file://, HEAD for http(s); None if unknown."""
     parsed = urllib.parse.urlsplit(package.url)
-    if parsed.scheme == "file":
+    path = local_path(package.url)
+    if path is not None:
         with contextlib.suppress(OSError):
-            return os.stat(urllib.request.url2pathname(parsed.path)).st_size
+            return os.stat(path).st_size
         return None
     if parsed.scheme not in ("http", "https"):
         return None
@@ -161,21 +180,21 @@ def fetch_archive(
     """
     check_has_hash(package)
     parsed = urllib.parse.urlsplit(package.url)
-    if parsed.scheme not in ("http", "https", "file"):
+    source = local_path(package.url)
+    if source is None and parsed.scheme not in ("http", "https"):
         raise InstallError(
             f"package `{package.name}`: cannot fetch `{redact(package.url)}` (only http, https and file URLs)"
         )
     target = dest_dir / package.filename
     transferred = 0
     last_error: BaseException | None = None
-    for attempt in range(_RETRIES if parsed.scheme != "file" else 1):
+    for attempt in range(_RETRIES if source is None else 1):
         if attempt:
             time.sleep(0.2 * 2**attempt)
         tmp = dest_dir / f".{package.filename}.{secrets.token_hex(4)}.part"
         hasher = _Hasher()
         try:
-            if parsed.scheme == "file":
-                source = urllib.request.url2pathname(parsed.path)
+            if source is not None:
                 try:
                     reader = open(source, "rb")  # noqa: SIM115
                 except OSError as exc:
