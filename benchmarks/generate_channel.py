@@ -1,47 +1,52 @@
-"""Generate a conda-forge-scale channel (repodata.json, .json.zst and CEP-16 sharded repodata), deterministically.
+"""Generate a conda-forge-scale channel: repodata.json, .json.zst and CEP-16 sharded repodata, deterministic.
 
     .venv/bin/python benchmarks/generate_channel.py OUT_DIR [--records 300000] [--seed 0]
 
 writes ``OUT_DIR/conda-forge/{linux-64,noarch,osx-arm64,win-64}/`` with, per subdir:
 
 - ``repodata.json`` and ``repodata.json.zst`` (the monolithic form, for servers without shards),
-- ``repodata_shards.msgpack.zst``: ``{"info": {"subdir", "base_url", "shards_base_url"}, "shards": {name: sha256}}``,
+- ``repodata_shards.msgpack.zst``: ``{"info": {subdir, base_url, shards_base_url}, "shards": {name:
+  sha256}}``,
 - ``shards/<sha256 hex>.msgpack.zst``: ``{"packages": {fn: record}, "packages.conda": {fn: record}}``.
 
-The shard layout follows rattler's ``ShardedRepodata`` / ``Shard`` structs (rattler_conda_types, ``repo_data/sharded.rs``):
-the index lives at ``<channel>/<subdir>/repodata_shards.msgpack.zst``, ``shards`` maps the package name to the raw 32-byte
-sha256 (msgpack ``bin``), ``info.base_url``/``info.shards_base_url`` are resolved against ``<channel>/<subdir>/``, and a
-shard is fetched from ``<shards_base_url><hex>.msgpack.zst``. Inside shards ``md5``/``sha256`` are ``bin`` too (as
-conda-index's ``pack_record`` writes them). The shard hash is the sha256 of the compressed file (content addressed:
-what the server sends is what the name says).
+The layout follows rattler's ``ShardedRepodata``/``Shard`` structs (rattler_conda_types
+``repo_data/sharded.rs``, rattler_repodata_gateway ``gateway/sharded_subdir``): the index is fetched from
+``<channel>/<subdir>/repodata_shards.msgpack.zst``; ``shards`` maps the name to the raw 32-byte sha256
+(msgpack ``bin``); ``info.base_url`` and ``info.shards_base_url`` are resolved against
+``<channel>/<subdir>/``; a shard is fetched from ``<shards_base_url><hex>.msgpack.zst``. Inside shards
+``md5``/``sha256`` are ``bin`` too (as conda-index's ``pack_record`` writes them). A shard's hash is the
+sha256 of its compressed file (content addressed).
 
-Shape, measured on ../shared/realdata/channels (conda-forge subsets, May 2024 - 2025):
+Shape, measured on ../shared/realdata/channels (conda-forge subsets, 2024-2025); v/name = versions per
+name, b/v = builds per version, deps = len(depends) per record:
 
-===================================  =======  ======================  =====================  ================
-subdir (records, names)              vers/name  builds/version           depends/record          special deps
-===================================  =======  ======================  =====================  ================
-py39-subchannel linux-64 (2709, 63)  mean 13.6 p50 6 p90 34 max 173    mean 3.15 p50 2 p90 6 max 21  mean 2.6 p90 6 max 16   track_features 0.8%
-py39-subchannel win-64 (2339, 56)    mean 12.6 p50 4 p90 38            mean 3.31 p50 3 p90 6 max 42  mean 2.8 p90 5 max 15
-py39-subchannel osx-arm64 (832, 46)  mean 9.3  p50 3 p90 30            mean 1.95 p50 1 p90 3         mean 2.8 p90 6          __osx 1.1%
-py39-subchannel noarch (205, 13)     mean 13.5 p50 10                  mean 1.16 p50 1               mean 1.4 p90 3
-pangeo-cuda linux-64 (1819, 543)     (history-truncated)               mean 1.19                     mean 6.1 p50 5 p90 10 p99 34 max 54   __glibc 68.6%, __cuda 1.0%, python 28.7%
-pangeo-cuda noarch (1544, 526)       (history-truncated)               mean 1.14                     mean 4.2 p50 3 p90 10 max 26   python 92.7%
-pytorch-gpu-multiplatform linux-64   -                                 -                             mean 5.2 p90 8 max 46   __glibc 82%, __cuda 1.6%
-pytorch-2023 linux-64 (2181, 49)     mean 8.2 p50 2 p90 18 max 147     mean 5.4 p50 4 p90 12 max 20  mean 4.7
-bytes/record (JSON)                  393-660; .conda share 13% (2024 subset, old records) to 98% (recent builds)
-===================================  =======  ======================  =====================  ================
+- py39-subchannel linux-64 (2709 records, 63 names): v/name mean 13.6, p50 6, p90 34, max 173; b/v mean
+  3.15, p50 2, p90 6, max 21; deps mean 2.6, p90 6, max 16; track_features 0.8%.
+- py39-subchannel win-64 (2339, 56): v/name mean 12.6, p50 4, p90 38; b/v mean 3.31, p50 3, max 42; deps
+  mean 2.8.
+- py39-subchannel osx-arm64 (832, 46): v/name mean 9.3, p50 3; b/v mean 1.95; deps mean 2.8; ``__osx``
+  1.1%.
+- py39-subchannel noarch (205, 13): v/name mean 13.5, p50 10; b/v mean 1.16; deps mean 1.4, p90 3.
+- pangeo-cuda linux-64 (1819, 543; version history truncated): b/v 1.19; deps mean 6.1, p50 5, p90 10, p99
+  34, max 54; ``__glibc`` 68.6%, ``__cuda`` 1.0%, python-dependent 28.7%.
+- pangeo-cuda noarch (1544, 526): b/v 1.14; deps mean 4.2, p50 3, p90 10, max 26; python-dependent 92.7%.
+- pytorch-gpu-multiplatform linux-64 (244): deps mean 5.2, max 46; ``__glibc`` 82%, ``__cuda`` 1.6%.
+- pytorch-2023 linux-64 (2181, 49): v/name mean 8.2, max 147; b/v mean 5.4, p50 4, p90 12, max 20; deps
+  mean 4.7.
+- JSON bytes per record 393-660; ``.conda`` share 13% (2024 subset, old records) to 98% (recent builds).
 
-Scaled up: the real conda-forge linux-64 repodata.json is ~205 MB, ~20k names; here ``--records`` linux-64 records
-(default 300,000) over ~12 records per name, plus noarch (30% of that), osx-arm64 and win-64 (25% each). The depends
-count per record is drawn from the pangeo-cuda linux-64 (per-platform) and noarch CDFs above; 69% of linux records
-depend on ``__glibc``, ~1.5% of linux/win records are CUDA builds depending on ``__cuda``; versions per name follow a
-heavy-tailed (Pareto) law capped at 200; python extensions have one build per python (3.8-3.13 window).
+Scaled up: the real conda-forge linux-64 repodata.json is ~205 MB with ~20k names; here ``--records``
+linux-64 records (default 300,000, ~15-20 per name), plus noarch (30% of that), osx-arm64 and win-64 (25%
+each). The depends count is drawn from the pangeo-cuda linux-64 (arch) and noarch CDFs above; 69% of linux
+records depend on ``__glibc``; ~1.5% of linux/win filler names get CUDA builds depending on ``__cuda``;
+versions per name follow a heavy-tailed (Pareto) law capped at 200; python extensions get one build per
+python of a moving 3.8-3.13 window.
 
-The realistic ML core (python, pytorch cpu+cuda builds, numpy, scipy, pandas, scikit-learn, matplotlib, jupyterlab,
-transformers, ... ~130 names with a consistent graph: the newest of everything is co-installable) is hidden among the
-filler. Filler packages never depend on core python packages beyond ``python``/low-level libs and core never depends on
-filler, so the ML spec stays solvable. CUDA builds of pytorch/torchvision carry higher build numbers than cpu ones,
-as on conda-forge. Deterministic: the same ``--seed``/``--records`` give byte-identical files.
+The ML core (python, pytorch cpu+cuda builds, numpy, scipy, pandas, scikit-learn, matplotlib, jupyterlab,
+transformers, ... ~180 names whose newest versions are co-installable) hides among the filler. Filler
+depends only on filler, ``python`` and low-level libs; the core never depends on filler, so the ML spec
+stays solvable. CUDA builds of pytorch/torchvision carry higher build numbers than cpu ones, as on
+conda-forge. The same ``--seed`` and ``--records`` give byte-identical files.
 """
 
 from __future__ import annotations
@@ -70,18 +75,49 @@ BASE_TS = 1_577_836_800_000  # 2020-01-01, ms
 SPAN_TS = 5 * 365 * 86_400_000
 
 # Empirical CDFs of len(depends) (x, P[X <= x]) from pangeo-cuda (see module docstring).
-DEPENDS_CDF_ARCH = [(0, 0.013), (1, 0.085), (2, 0.18), (3, 0.307), (4, 0.44), (5, 0.594), (6, 0.7), (7, 0.783),
-                    (8, 0.833), (9, 0.867), (10, 0.902), (12, 0.929), (15, 0.949), (20, 0.973), (25, 0.982),
-                    (34, 0.991), (40, 0.996), (54, 1.0)]  # fmt: skip
-DEPENDS_CDF_NOARCH = [(0, 0.016), (1, 0.293), (2, 0.478), (3, 0.571), (4, 0.677), (5, 0.747), (6, 0.787),
-                      (7, 0.837), (8, 0.87), (10, 0.916), (12, 0.953), (15, 0.97), (20, 0.994), (26, 1.0)]  # fmt: skip
+DEPENDS_CDF_ARCH = [
+    (0, 0.013),
+    (1, 0.085),
+    (2, 0.18),
+    (3, 0.307),
+    (4, 0.44),
+    (5, 0.594),
+    (6, 0.7),
+    (7, 0.783),
+    (8, 0.833),
+    (9, 0.867),
+    (10, 0.902),
+    (12, 0.929),
+    (15, 0.949),
+    (20, 0.973),
+    (25, 0.982),
+    (34, 0.991),
+    (40, 0.996),
+    (54, 1.0),
+]
+DEPENDS_CDF_NOARCH = [
+    (0, 0.016),
+    (1, 0.293),
+    (2, 0.478),
+    (3, 0.571),
+    (4, 0.677),
+    (5, 0.747),
+    (6, 0.787),
+    (7, 0.837),
+    (8, 0.87),
+    (10, 0.916),
+    (12, 0.953),
+    (15, 0.97),
+    (20, 0.994),
+    (26, 1.0),
+]
 _CDF_P = {id(c): [p for _, p in c] for c in (DEPENDS_CDF_ARCH, DEPENDS_CDF_NOARCH)}
 GLIBC_SHARE = 0.69
 CUDA_SHARE = 0.015
 OSX_SHARE = 0.011
 TRACK_FEATURES_SHARE = 0.008
 
-# --------------------------------------------------------------------------------------------- the ML core
+# ------------------------------------------------------------------------------------------- the ML core
 # Low-level libraries present on every arch platform: name -> (number of versions, deps on other libs).
 LIBS: dict[str, tuple[int, tuple[str, ...]]] = {
     "libzlib": (8, ()),
@@ -143,10 +179,24 @@ LINUX_LIBS = {
     "nccl": (12, ("cuda-version",)),
 }
 OSX_LIBS = {"libcxx": (12, ()), "llvm-openmp": (10, ())}
-WIN_LIBS = {"ucrt": (2, ()), "vc": (3, ("vc14_runtime",)), "vc14_runtime": (8, ("ucrt",)), "intel-openmp": (4, ())}
+WIN_LIBS = {
+    "ucrt": (2, ()),
+    "vc": (3, ("vc14_runtime",)),
+    "vc14_runtime": (8, ("ucrt",)),
+    "intel-openmp": (4, ()),
+}
 # CUDA runtime libraries (linux-64, win-64), each pinned to a cuda-version.
-CUDA_LIBS = ("cuda-cudart", "cuda-nvrtc", "libcublas", "libcufft", "libcurand", "libcusparse", "libcusolver",
-             "cuda-nvtx", "cudnn")  # fmt: skip
+CUDA_LIBS = (
+    "cuda-cudart",
+    "cuda-nvrtc",
+    "libcublas",
+    "libcufft",
+    "libcurand",
+    "libcusparse",
+    "libcusolver",
+    "cuda-nvtx",
+    "cudnn",
+)
 CUDA_VERSIONS = ("11.8", "12.0", "12.1", "12.2", "12.3", "12.4", "12.5", "12.6")
 
 # Python extensions (one build per python, per arch platform): name -> (versions, libs, python deps).
@@ -155,10 +205,26 @@ PY_EXT: dict[str, tuple[int, tuple[str, ...], tuple[str, ...]]] = {
     "scipy": (20, ("libblas", "libcblas", "liblapack", "libopenblas"), ("numpy",)),
     "pandas": (25, (), ("numpy", "python-dateutil", "pytz", "python-tzdata")),
     "scikit-learn": (15, (), ("numpy", "scipy", "joblib", "threadpoolctl")),
-    "matplotlib-base": (20, ("freetype", "qhull"), ("numpy", "pillow", "kiwisolver", "contourpy", "cycler",
-                                                    "fonttools", "packaging", "pyparsing", "python-dateutil")),
-    "pillow": (15, ("libjpeg-turbo", "libpng", "libtiff", "libwebp-base", "freetype", "lcms2", "openjpeg", "libzlib"),
-               ()),
+    "matplotlib-base": (
+        20,
+        ("freetype", "qhull"),
+        (
+            "numpy",
+            "pillow",
+            "kiwisolver",
+            "contourpy",
+            "cycler",
+            "fonttools",
+            "packaging",
+            "pyparsing",
+            "python-dateutil",
+        ),
+    ),
+    "pillow": (
+        15,
+        ("libjpeg-turbo", "libpng", "libtiff", "libwebp-base", "freetype", "lcms2", "openjpeg", "libzlib"),
+        (),
+    ),
     "kiwisolver": (6, (), ()),
     "contourpy": (6, (), ("numpy",)),
     "fonttools": (15, (), ("brotli-python", "munkres", "unicodedata2")),
@@ -202,24 +268,91 @@ NOARCH: dict[str, tuple[int, tuple[str, ...]]] = {
     "munkres": (1, ()),
     "cached-property": (2, ()),
     "pycparser": (3, ()),
-    "jupyterlab": (40, ("jupyter_server", "ipykernel", "jinja2", "packaging", "tornado", "traitlets",
-                        "notebook-shim", "httpx", "async-lru", "jupyter-lsp", "jupyterlab_server")),
-    "jupyterlab_server": (12, ("babel", "jinja2", "json5", "jsonschema", "jupyter_server", "packaging", "requests")),
+    "jupyterlab": (
+        40,
+        (
+            "jupyter_server",
+            "ipykernel",
+            "jinja2",
+            "packaging",
+            "tornado",
+            "traitlets",
+            "notebook-shim",
+            "httpx",
+            "async-lru",
+            "jupyter-lsp",
+            "jupyterlab_server",
+        ),
+    ),
+    "jupyterlab_server": (
+        12,
+        ("babel", "jinja2", "json5", "jsonschema", "jupyter_server", "packaging", "requests"),
+    ),
     "jupyter-lsp": (6, ("jupyter_server",)),
     "notebook": (20, ("jupyterlab", "jupyter_server", "notebook-shim", "tornado")),
     "notebook-shim": (3, ("jupyter_server",)),
-    "ipykernel": (25, ("ipython", "jupyter_client", "jupyter_core", "traitlets", "tornado", "pyzmq", "psutil",
-                       "debugpy", "comm", "matplotlib-inline", "nest-asyncio", "packaging")),
-    "ipython": (30, ("traitlets", "jedi", "prompt-toolkit", "pygments", "decorator", "stack_data",
-                     "matplotlib-inline")),
-    "jupyter_server": (20, ("jupyter_client", "jupyter_core", "jinja2", "tornado", "traitlets", "anyio",
-                            "argon2-cffi", "nbformat", "nbconvert-core", "terminado", "send2trash",
-                            "websocket-client", "prometheus_client", "packaging", "pyzmq", "overrides")),
+    "ipykernel": (
+        25,
+        (
+            "ipython",
+            "jupyter_client",
+            "jupyter_core",
+            "traitlets",
+            "tornado",
+            "pyzmq",
+            "psutil",
+            "debugpy",
+            "comm",
+            "matplotlib-inline",
+            "nest-asyncio",
+            "packaging",
+        ),
+    ),
+    "ipython": (
+        30,
+        ("traitlets", "jedi", "prompt-toolkit", "pygments", "decorator", "stack_data", "matplotlib-inline"),
+    ),
+    "jupyter_server": (
+        20,
+        (
+            "jupyter_client",
+            "jupyter_core",
+            "jinja2",
+            "tornado",
+            "traitlets",
+            "anyio",
+            "argon2-cffi",
+            "nbformat",
+            "nbconvert-core",
+            "terminado",
+            "send2trash",
+            "websocket-client",
+            "prometheus_client",
+            "packaging",
+            "pyzmq",
+            "overrides",
+        ),
+    ),
     "jupyter_client": (20, ("jupyter_core", "python-dateutil", "pyzmq", "tornado", "traitlets")),
     "jupyter_core": (15, ("platformdirs", "traitlets")),
     "nbformat": (10, ("jsonschema", "fastjsonschema", "jupyter_core", "traitlets")),
-    "nbconvert-core": (15, ("beautifulsoup4", "bleach", "jinja2", "jupyter_core", "markupsafe", "mistune",
-                            "nbclient", "nbformat", "packaging", "pandocfilters", "pygments", "traitlets")),
+    "nbconvert-core": (
+        15,
+        (
+            "beautifulsoup4",
+            "bleach",
+            "jinja2",
+            "jupyter_core",
+            "markupsafe",
+            "mistune",
+            "nbclient",
+            "nbformat",
+            "packaging",
+            "pandocfilters",
+            "pygments",
+            "traitlets",
+        ),
+    ),
     "nbclient": (8, ("jupyter_client", "jupyter_core", "nbformat", "traitlets")),
     "jsonschema": (15, ("attrs", "jsonschema-specifications", "referencing", "rpds-py")),
     "jsonschema-specifications": (4, ("referencing",)),
@@ -279,40 +412,125 @@ NOARCH: dict[str, tuple[int, tuple[str, ...]]] = {
     "mpmath": (3, ()),
     "tqdm": (25, ()),
     "seaborn": (8, ("matplotlib-base", "numpy", "pandas", "scipy")),
-    "huggingface_hub": (25, ("filelock", "fsspec", "packaging", "pyyaml", "requests", "tqdm", "typing_extensions")),
-    "transformers": (40, ("filelock", "huggingface_hub", "numpy", "packaging", "pyyaml", "regex", "requests",
-                          "safetensors", "tokenizers", "tqdm")),
+    "huggingface_hub": (
+        25,
+        ("filelock", "fsspec", "packaging", "pyyaml", "requests", "tqdm", "typing_extensions"),
+    ),
+    "transformers": (
+        40,
+        (
+            "filelock",
+            "huggingface_hub",
+            "numpy",
+            "packaging",
+            "pyyaml",
+            "regex",
+            "requests",
+            "safetensors",
+            "tokenizers",
+            "tqdm",
+        ),
+    ),
 }
-TORCH_VERSIONS = ("1.13.1", "2.0.0", "2.0.1", "2.1.0", "2.1.2", "2.2.2", "2.3.0", "2.3.1", "2.4.0", "2.4.1",
-                  "2.5.0", "2.5.1")  # fmt: skip
-TORCHVISION_FOR = {"1.13": "0.14.1", "2.0": "0.15.2", "2.1": "0.16.1", "2.2": "0.17.2", "2.3": "0.18.1",
-                   "2.4": "0.19.1", "2.5": "0.20.1"}  # fmt: skip
+TORCH_VERSIONS = (
+    "1.13.1",
+    "2.0.0",
+    "2.0.1",
+    "2.1.0",
+    "2.1.2",
+    "2.2.2",
+    "2.3.0",
+    "2.3.1",
+    "2.4.0",
+    "2.4.1",
+    "2.5.0",
+    "2.5.1",
+)
+TORCHVISION_FOR = {
+    "1.13": "0.14.1",
+    "2.0": "0.15.2",
+    "2.1": "0.16.1",
+    "2.2": "0.17.2",
+    "2.3": "0.18.1",
+    "2.4": "0.19.1",
+    "2.5": "0.20.1",
+}
 
 #: real version histories where the ML spec puts a lower bound
 REAL_VERSIONS = {
-    "numpy": ("1.19.5", "1.20.3", "1.21.6", "1.22.4", "1.23.5", "1.24.4", "1.25.2", "1.26.0", "1.26.2", "1.26.3",
-              "1.26.4", "2.0.0", "2.0.1", "2.0.2", "2.1.0", "2.1.1", "2.1.2", "2.1.3"),
+    "numpy": (
+        "1.19.5",
+        "1.20.3",
+        "1.21.6",
+        "1.22.4",
+        "1.23.5",
+        "1.24.4",
+        "1.25.2",
+        "1.26.0",
+        "1.26.2",
+        "1.26.3",
+        "1.26.4",
+        "2.0.0",
+        "2.0.1",
+        "2.0.2",
+        "2.1.0",
+        "2.1.1",
+        "2.1.2",
+        "2.1.3",
+    ),
     "pandas": ("1.3.5", "1.4.4", "1.5.3", "2.0.3", "2.1.4", "2.2.0", "2.2.1", "2.2.2", "2.2.3"),
     "jupyterlab": ("3.5.3", "3.6.7", "4.0.13", "4.1.8", "4.2.5", "4.3.0"),
     # compiler runtimes and other pinned names
-    **dict.fromkeys(("libgcc-ng", "libstdcxx-ng", "libgomp"), ("11.2.0", "12.1.0", "12.2.0", "13.1.0", "13.2.0",
-                                                               "14.1.0", "14.2.0")),
+    **dict.fromkeys(
+        ("libgcc-ng", "libstdcxx-ng", "libgomp"),
+        ("11.2.0", "12.1.0", "12.2.0", "13.1.0", "13.2.0", "14.1.0", "14.2.0"),
+    ),
     **dict.fromkeys(("libcxx", "llvm-openmp"), ("14.0.6", "15.0.7", "16.0.6", "17.0.6", "18.1.8", "19.1.0")),
     "_openmp_mutex": ("4.5",),
     "ucrt": ("10.0.20348.0", "10.0.22621.0"),
     "vc": ("14.2", "14.3"),
     "vc14_runtime": ("14.29.30139", "14.38.33130", "14.40.33810"),
     "nccl": ("2.18.3.1", "2.19.3.1", "2.20.5.1", "2.21.5.1", "2.22.3.1", "2.23.4.1"),
-}  # fmt: skip
+}
 
 #: the ML spec the benchmark locks: ~35 top-level names, all from the core.
 ML_SPEC = (
-    "python 3.11.*", "pytorch >=2.3", "torchvision", "numpy >=1.26", "scipy", "pandas >=2", "scikit-learn",
-    "matplotlib-base", "seaborn", "jupyterlab >=4", "notebook", "ipykernel", "ipython", "pillow", "h5py",
-    "pyarrow", "numba", "networkx", "sympy", "transformers", "huggingface_hub", "tokenizers", "safetensors",
-    "sentencepiece", "tqdm", "requests", "pyyaml", "psutil", "joblib", "fsspec", "filelock", "lxml", "regex",
-    "typing_extensions", "pip",
-)  # fmt: skip
+    "python 3.11.*",
+    "pytorch >=2.3",
+    "torchvision",
+    "numpy >=1.26",
+    "scipy",
+    "pandas >=2",
+    "scikit-learn",
+    "matplotlib-base",
+    "seaborn",
+    "jupyterlab >=4",
+    "notebook",
+    "ipykernel",
+    "ipython",
+    "pillow",
+    "h5py",
+    "pyarrow",
+    "numba",
+    "networkx",
+    "sympy",
+    "transformers",
+    "huggingface_hub",
+    "tokenizers",
+    "safetensors",
+    "sentencepiece",
+    "tqdm",
+    "requests",
+    "pyyaml",
+    "psutil",
+    "joblib",
+    "fsspec",
+    "filelock",
+    "lxml",
+    "regex",
+    "typing_extensions",
+    "pip",
+)
 
 
 def ml_spec_yaml(platforms: tuple[str, ...] = PLATFORMS) -> str:
@@ -323,7 +541,7 @@ def ml_spec_yaml(platforms: tuple[str, ...] = PLATFORMS) -> str:
     )
 
 
-# --------------------------------------------------------------------------------------------- building blocks
+# ------------------------------------------------------------------------------------------- building blocks
 def _versions(rng: random.Random, n: int, core: bool = False) -> list[str]:
     """n increasing versions with mostly patch bumps, sometimes minor, rarely major (core: never 0.x)."""
     major, minor, patch = rng.choice((1, 2, 3) if core else (0, 1, 1, 2, 3)), rng.randrange(10), 0
@@ -472,7 +690,11 @@ class _Core:
             for i, cv in enumerate(CUDA_VERSIONS):
                 frac = (i + 1) / len(CUDA_VERSIONS)
                 for lib in CUDA_LIBS:
-                    v = f"{cv}.{ctx.rng.randrange(30, 150)}" if lib != "cudnn" else ("8.9.7" if cv < "12" else "9.3.0")
+                    v = (
+                        f"{cv}.{ctx.rng.randrange(30, 150)}"
+                        if lib != "cudnn"
+                        else ("8.9.7" if cv < "12" else "9.3.0")
+                    )
                     # cudnn is versioned on its own; the pin is its cuda-version
                     depends = [*_runtime(ctx.family, cxx=False), f"cuda-version >={cv},<{_next_minor(cv)}"]
                     if lib == "cudnn":
@@ -484,27 +706,50 @@ class _Core:
         for i, cv in enumerate(CUDA_VERSIONS):
             major = cv.split(".")[0]
             ctx.add(
-                "cuda-version", cv, f"h{_hash7(ctx.rng)}_3", 3, [], frac=(i + 1) / len(CUDA_VERSIONS),
-                constrains=[f"__cuda >={major}", f"cudatoolkit {cv}|{cv}.*"], noarch=False,
-            )  # fmt: skip
+                "cuda-version",
+                cv,
+                f"h{_hash7(ctx.rng)}_3",
+                3,
+                [],
+                frac=(i + 1) / len(CUDA_VERSIONS),
+                constrains=[f"__cuda >={major}", f"cudatoolkit {cv}|{cv}.*"],
+                noarch=False,
+            )
 
     def python(self) -> None:
         ctx = self.ctx
         fam = ctx.family
         libs = ["bzip2", "libffi", "libsqlite", "libzlib", "openssl", "tk", "xz", "libexpat"]
-        libs += {"linux": ["ld_impl_linux-64", "libuuid", "libnsl", "libxcrypt", "ncurses", "readline"],
-                 "osx": ["ncurses", "readline"], "win": []}[fam]  # fmt: skip
+        libs += {
+            "linux": ["ld_impl_linux-64", "libuuid", "libnsl", "libxcrypt", "ncurses", "readline"],
+            "osx": ["ncurses", "readline"],
+            "win": [],
+        }[fam]
         for pi, py in enumerate(PYTHONS):
             patches = 20 - 3 * pi
             tag = "cp" + py.replace(".", "")
-            ctx.add("python_abi", py, f"5_{tag}", 5, [], frac=(pi + 1) / len(PYTHONS),
-                    constrains=[f"python {py}.* *_cpython"])  # fmt: skip
+            ctx.add(
+                "python_abi",
+                py,
+                f"5_{tag}",
+                5,
+                [],
+                frac=(pi + 1) / len(PYTHONS),
+                constrains=[f"python {py}.* *_cpython"],
+            )
             for p in range(patches):
                 frac = min(1.0, 0.1 + 0.9 * (pi + p / patches) / len(PYTHONS))
                 depends = [*_runtime(fam, cxx=False), *(self.pin(d, frac) for d in libs), "tzdata", "pip"]
                 bn = p % 2
-                ctx.add("python", f"{py}.{p}", f"h{_hash7(ctx.rng)}_{bn}_cpython", bn, depends, frac=frac,
-                        constrains=[f"python_abi {py}.* *_{tag}"])  # fmt: skip
+                ctx.add(
+                    "python",
+                    f"{py}.{p}",
+                    f"h{_hash7(ctx.rng)}_{bn}_cpython",
+                    bn,
+                    depends,
+                    frac=frac,
+                    constrains=[f"python_abi {py}.* *_{tag}"],
+                )
 
     def py_pins(self, py: str) -> list[str]:
         nxt = f"3.{int(py.split('.')[1]) + 1}"
@@ -537,10 +782,24 @@ class _Core:
                     depends.append("__unix")
                 if name in ("ipython", "terminado"):
                     # conda-forge's noarch packages with OS-specific deps: one build per OS family
-                    ctx.add(name, v, f"pyh707e725_{i % 2}", i % 2, [*depends, "__unix", "pexpect"], frac=frac,
-                            noarch=True)  # fmt: skip
-                    ctx.add(name, v, f"pyh7428d3b_{i % 2}", i % 2, [*depends, "__win", "colorama"], frac=frac,
-                            noarch=True)  # fmt: skip
+                    ctx.add(
+                        name,
+                        v,
+                        f"pyh707e725_{i % 2}",
+                        i % 2,
+                        [*depends, "__unix", "pexpect"],
+                        frac=frac,
+                        noarch=True,
+                    )
+                    ctx.add(
+                        name,
+                        v,
+                        f"pyh7428d3b_{i % 2}",
+                        i % 2,
+                        [*depends, "__win", "colorama"],
+                        frac=frac,
+                        noarch=True,
+                    )
                     continue
                 ctx.add(name, v, f"pyhd8ed1ab_{i % 2}", i % 2, depends, frac=frac, noarch=True)
 
@@ -548,11 +807,25 @@ class _Core:
         """pytorch and torchvision: cpu builds everywhere, cuda builds (higher build number) on linux/win."""
         ctx = self.ctx
         fam = ctx.family
-        omp = {"linux": ["_openmp_mutex >=4.5", "libgomp"], "osx": ["llvm-openmp >=16"], "win": ["intel-openmp"]}
+        omp = {
+            "linux": ["_openmp_mutex >=4.5", "libgomp"],
+            "osx": ["llvm-openmp >=16"],
+            "win": ["intel-openmp"],
+        }
         common_py = ["filelock", "fsspec", "jinja2", "networkx", "sympy", "typing_extensions", "numpy"]
-        cuda_deps = ["__cuda", "cuda-version >=12.0,<13", "cuda-cudart >=12.0,<13.0a0", "cuda-nvrtc >=12.0,<13.0a0",
-                     "libcublas >=12.0,<13.0a0", "libcufft", "libcurand", "libcusparse", "libcusolver",
-                     "cuda-nvtx", "cudnn >=9,<10.0a0"]  # fmt: skip
+        cuda_deps = [
+            "__cuda",
+            "cuda-version >=12.0,<13",
+            "cuda-cudart >=12.0,<13.0a0",
+            "cuda-nvrtc >=12.0,<13.0a0",
+            "libcublas >=12.0,<13.0a0",
+            "libcufft",
+            "libcurand",
+            "libcusparse",
+            "libcusolver",
+            "cuda-nvtx",
+            "cudnn >=9,<10.0a0",
+        ]
         if fam == "linux":
             cuda_deps.append("nccl >=2.21,<3.0a0")
         variants = [("cpu", 100)] + ([("cuda120", 300), ("cuda118", 200)] if fam in ("linux", "win") else [])
@@ -564,23 +837,58 @@ class _Core:
                 tag = "py" + py.replace(".", "")
                 for variant, bn0 in variants:
                     for bn in (bn0, bn0 + 1):
-                        depends = [*_runtime(fam), *omp[fam], *self.py_pins(py), *common_py,
-                                   self.pin("libprotobuf", frac), self.pin("libabseil", frac), "libuv", "sleef",
-                                   "libblas", "libcblas", "liblapack"]  # fmt: skip
+                        depends = [
+                            *_runtime(fam),
+                            *omp[fam],
+                            *self.py_pins(py),
+                            *common_py,
+                            self.pin("libprotobuf", frac),
+                            self.pin("libabseil", frac),
+                            "libuv",
+                            "sleef",
+                            "libblas",
+                            "libcblas",
+                            "liblapack",
+                        ]
                         cons = [f"pytorch-cpu =={v}"] if variant == "cpu" else [f"pytorch-gpu =={v}"]
                         if variant == "cuda120":
                             depends = depends + cuda_deps
                         elif variant == "cuda118":
-                            depends = [*depends, "__cuda", "cuda-version >=11.8,<12", "cudatoolkit >=11.8,<12"]
-                        ctx.add("pytorch", v, f"{variant}_{tag}h{_hash7(ctx.rng)}_{bn}", bn, depends, frac=frac,
-                                constrains=cons)  # fmt: skip
+                            depends = [
+                                *depends,
+                                "__cuda",
+                                "cuda-version >=11.8,<12",
+                                "cudatoolkit >=11.8,<12",
+                            ]
+                        ctx.add(
+                            "pytorch",
+                            v,
+                            f"{variant}_{tag}h{_hash7(ctx.rng)}_{bn}",
+                            bn,
+                            depends,
+                            frac=frac,
+                            constrains=cons,
+                        )
                         tv = TORCHVISION_FOR[mm]
-                        tv_deps = [*_runtime(fam), *self.py_pins(py), "numpy", "pillow", "requests",
-                                   f"pytorch >={mm},<{mm}.99", f"pytorch * {variant}*"]  # fmt: skip
+                        tv_deps = [
+                            *_runtime(fam),
+                            *self.py_pins(py),
+                            "numpy",
+                            "pillow",
+                            "requests",
+                            f"pytorch >={mm},<{mm}.99",
+                            f"pytorch * {variant}*",
+                        ]
                         if variant != "cpu":
                             tv_deps.append("__cuda")
-                        ctx.add("torchvision", tv, f"{variant}_{tag}h{_hash7(ctx.rng)}_{bn}", bn, tv_deps,
-                                frac=frac)  # fmt: skip
+                        ctx.add(
+                            "torchvision",
+                            tv,
+                            f"{variant}_{tag}h{_hash7(ctx.rng)}_{bn}",
+                            bn,
+                            tv_deps,
+                            frac=frac,
+                        )
 
 
 def _next_minor(version: str) -> str:
@@ -588,9 +896,42 @@ def _next_minor(version: str) -> str:
     return f"{major}.{int(minor) + 1}.0a0"
 
 
-# --------------------------------------------------------------------------------------------- filler
-_SYL = ("ba", "co", "da", "fe", "gi", "ho", "ju", "ka", "lo", "mu", "ne", "po", "qua", "ri", "su", "ta", "vi", "wo",
-        "xe", "ya", "zu", "tron", "lib", "py", "grid", "flux", "geo", "bio", "stat", "net", "io", "ml", "kit")  # fmt: skip
+# ------------------------------------------------------------------------------------------- filler
+_SYL = (
+    "ba",
+    "co",
+    "da",
+    "fe",
+    "gi",
+    "ho",
+    "ju",
+    "ka",
+    "lo",
+    "mu",
+    "ne",
+    "po",
+    "qua",
+    "ri",
+    "su",
+    "ta",
+    "vi",
+    "wo",
+    "xe",
+    "ya",
+    "zu",
+    "tron",
+    "lib",
+    "py",
+    "grid",
+    "flux",
+    "geo",
+    "bio",
+    "stat",
+    "net",
+    "io",
+    "ml",
+    "kit",
+)
 _PREFIX = (("r-", 0.18), ("lib", 0.10), ("py", 0.06), ("", 0.66))
 FILLER_LIB_DEPS = ("libzlib", "openssl", "libcurl", "zstd", "xz", "bzip2", "libxml2", "libpng", "libffi")
 
@@ -647,11 +988,18 @@ def _filler(ctx: _Ctx, core: _Core, seed: int, target: int, universe: list[tuple
                 if not noarch and core_libs and rng.random() < 0.35:
                     depends.append(core.pin(rng.choice(core_libs), frac))
                     continue
-                dep_name, dep_versions = generated[min(len(generated) - 1, int(rng.random() ** 0.5 * len(generated)))]
+                dep_name, dep_versions = generated[
+                    min(len(generated) - 1, int(rng.random() ** 0.5 * len(generated)))
+                ]
                 dv = dep_versions[min(len(dep_versions) - 1, int(frac * len(dep_versions)))]
                 form = rng.random()
-                depends.append(dep_name if form < 0.3 else f"{dep_name} >={dv}" if form < 0.6
-                               else f"{dep_name} >={dv},<{_upper(dv)}")  # fmt: skip
+                depends.append(
+                    dep_name
+                    if form < 0.3
+                    else f"{dep_name} >={dv}"
+                    if form < 0.6
+                    else f"{dep_name} >={dv},<{_upper(dv)}"
+                )
             depends = list(dict.fromkeys(depends))
             constrains = [f"{generated[-1][0]} >=0"] if generated and rng.random() < 0.1 else None
             tf = "cpu" if rng.random() < TRACK_FEATURES_SHARE else None
@@ -665,8 +1013,17 @@ def _filler(ctx: _Ctx, core: _Core, seed: int, target: int, universe: list[tuple
                 n_builds = 1 if noarch else 1 + int(rng.random() < 0.35) + int(rng.random() < 0.1)
                 for bn in range(n_builds):
                     build = f"pyhd8ed1ab_{bn}" if noarch else f"h{_hash7(rng)}_{bn}"
-                    ctx.add(name, v, build, bn, depends, frac=frac, constrains=constrains, noarch=noarch,
-                            track_features=tf)  # fmt: skip
+                    ctx.add(
+                        name,
+                        v,
+                        build,
+                        bn,
+                        depends,
+                        frac=frac,
+                        constrains=constrains,
+                        noarch=noarch,
+                        track_features=tf,
+                    )
             if cuda:
                 cv = CUDA_VERSIONS[-3 + i % 3]
                 deps = [*depends, "__cuda", f"cuda-version >={cv},<{_next_minor(cv)}", "cuda-cudart"]
@@ -674,11 +1031,17 @@ def _filler(ctx: _Ctx, core: _Core, seed: int, target: int, universe: list[tuple
         generated.append((name, versions))
     if "r-base" not in {r["name"] for r in ctx.records.values()} and not noarch:
         for i, v in enumerate(("4.1.3", "4.2.3", "4.3.3", "4.4.1")):
-            ctx.add("r-base", v, f"h{_hash7(ctx.rng)}_0", 0, [*_runtime(ctx.family), "libcurl", "libzlib"],
-                    frac=(i + 1) / 4)  # fmt: skip
+            ctx.add(
+                "r-base",
+                v,
+                f"h{_hash7(ctx.rng)}_0",
+                0,
+                [*_runtime(ctx.family), "libcurl", "libzlib"],
+                frac=(i + 1) / 4,
+            )
 
 
-# --------------------------------------------------------------------------------------------- writing
+# ------------------------------------------------------------------------------------------- writing
 def _pack(rec: dict) -> dict:
     packed = dict(rec)
     packed["md5"] = bytes.fromhex(rec["md5"])
@@ -698,8 +1061,25 @@ def build_subdir(subdir: str, records: int, seed: int) -> dict[str, dict]:
         core.python()
         core.py_ext()
         core.torch()
-    taken = set(LIBS) | set(UNIX_LIBS) | set(LINUX_LIBS) | set(OSX_LIBS) | set(WIN_LIBS) | set(PY_EXT) | set(NOARCH)
-    taken |= {"python", "python_abi", "pytorch", "torchvision", "cuda-version", "r-base", "cudatoolkit", *CUDA_LIBS}
+    taken = (
+        set(LIBS)
+        | set(UNIX_LIBS)
+        | set(LINUX_LIBS)
+        | set(OSX_LIBS)
+        | set(WIN_LIBS)
+        | set(PY_EXT)
+        | set(NOARCH)
+    )
+    taken |= {
+        "python",
+        "python_abi",
+        "pytorch",
+        "torchvision",
+        "cuda-version",
+        "r-base",
+        "cudatoolkit",
+        *CUDA_LIBS,
+    }
     universe_size = max(50, int(records * 1.3 / 6))
     kinds = filler_universe(seed, universe_size, taken)
     # noarch uses names from the end of the universe so names rarely exist both as noarch and arch.
@@ -729,13 +1109,20 @@ def write_subdir(dest: Path, subdir: str, records: dict[str, dict], zstd_level: 
         digest = hashlib.sha256(data).digest()
         index[name] = digest
         (shards_dir / f"{digest.hex()}.msgpack.zst").write_bytes(data)
-    shard_index = {"info": {"subdir": subdir, "base_url": "./", "shards_base_url": "./shards/"}, "shards": index}
-    (dest / "repodata_shards.msgpack.zst").write_bytes(cctx.compress(msgpack.packb(shard_index, use_bin_type=True)))
+    shard_index = {
+        "info": {"subdir": subdir, "base_url": "./", "shards_base_url": "./shards/"},
+        "shards": index,
+    }
+    (dest / "repodata_shards.msgpack.zst").write_bytes(
+        cctx.compress(msgpack.packb(shard_index, use_bin_type=True))
+    )
     return {"records": len(records), "names": len(by_name), "json_bytes": len(raw)}
 
 
-def generate(out: Path, records: int = 300_000, seed: int = 0, verbose: bool = False) -> dict[str, dict[str, int]]:
-    """Write the channel under out/conda-forge; returns per-subdir stats. Skips work when already generated."""
+def generate(
+    out: Path, records: int = 300_000, seed: int = 0, verbose: bool = False
+) -> dict[str, dict[str, int]]:
+    """Write the channel under out/conda-forge, return per-subdir stats; reuses an identical earlier run."""
     channel = out / CHANNEL
     stamp = out / "GENERATED.json"
     params = {"records": records, "seed": seed, "format": 2}
@@ -753,7 +1140,7 @@ def generate(out: Path, records: int = 300_000, seed: int = 0, verbose: bool = F
         if verbose:
             s = stats[subdir]
             print(
-                f"  {subdir}: {s['records']} records, {s['names']} names, {s['json_bytes'] / 1e6:.0f} MB json "
+                f"  {subdir}: {s['records']} records, {s['names']} names, {s['json_bytes'] / 1e6:.0f} MB "
                 f"({time.perf_counter() - started:.1f}s)",
                 file=sys.stderr,
             )
@@ -765,7 +1152,9 @@ def generate(out: Path, records: int = 300_000, seed: int = 0, verbose: bool = F
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
-    parser.add_argument("--records", type=int, default=300_000, help="linux-64 records (others scale from it)")
+    parser.add_argument(
+        "--records", type=int, default=300_000, help="linux-64 records (others scale from it)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     stats = generate(args.out, args.records, args.seed, verbose=True)
