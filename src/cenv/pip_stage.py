@@ -442,7 +442,11 @@ def _compile_graph(work: Path, inputs: _Inputs, locked: Sequence[_Locked]) -> di
     pins = work / "pins.txt"
     pins.write_text("".join(f"{p.name}=={p.version}\n" for p in locked), encoding="utf-8")
     args = [*inputs.args, "-c", str(pins), "--annotation-style", "split", "-o", str(out)]
-    result = _run(args, inputs.env, "pip compile (dependency graph)")
+    # Every page and metadata file this pass needs is in uv's cache from the first pass: try offline first.
+    offline = "--offline" in inputs.args
+    result = _run(args if offline else [*args, "--offline"], inputs.env, "pip compile (dependency graph)")
+    if result.returncode != 0 and not offline:
+        result = _run(args, inputs.env, "pip compile (dependency graph)")
     if result.returncode != 0:
         raise InternalError(
             "uv could not repeat its own resolution to read the dependency graph",

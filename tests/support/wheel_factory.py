@@ -87,8 +87,9 @@ def build_wheel(
     metadata.extend(f"Requires-Dist: {req}" for req in requires)
     root_is_purelib = "true" if tag.endswith("-none-any") else "false"
     members: dict[str, bytes] = {}
-    for path, text in (files or {f"{module}/__init__.py": f"VERSION = {version!r}\nTAG = {tag!r}\n"}).items():
-        members[path] = text.encode()
+    default = {f"{module}/__init__.py": f"VERSION = {version!r}\nTAG = {tag!r}\n"}
+    for member_path, text in (files or default).items():
+        members[member_path] = text.encode()
     members[f"{dist_info}/METADATA"] = ("\n".join(metadata) + "\n\n").encode()
     members[f"{dist_info}/WHEEL"] = (
         f"Wheel-Version: 1.0\nGenerator: cenv-tests\nRoot-Is-Purelib: {root_is_purelib}\nTag: {tag}\n\n"
