@@ -32,7 +32,7 @@ from cenv.install.fetch import (
     remote_size,
     verify_file,
 )
-from cenv.install.host import check_requirements, detect_host, lock_assumption_warnings
+from cenv.install.host import check_requirements, detect_host, lock_assumption_warnings, needs_cuda
 from cenv.install.plan import InstallPlan, PlannedPackage, dist_name, make_plan
 from cenv.install.prefix import check_target, staged_prefix
 from cenv.lock.models import LockedPackage, Lockfile, dependencies_from_depends
@@ -201,9 +201,11 @@ async def plan_install(
     replaces = check_target(prefix, force)
     warnings: list[str] = []
     if platform == host_platform():
-        host = detect_host()
-        check_requirements(virtual_requirements(packages), host)
-        warnings += lock_assumption_warnings(lock.virtual_packages(platform) or (), host)
+        requirements = virtual_requirements(packages)
+        assumed = lock.virtual_packages(platform) or ()
+        host = detect_host(cuda=needs_cuda(requirements) or any(vp.name == "__cuda" for vp in assumed))
+        check_requirements(requirements, host)
+        warnings += lock_assumption_warnings(assumed, host)
     cached, archives = await _cache_state(packages, pkgs_dir)
     known: dict[str, int] = {}
     if sizes:
@@ -256,7 +258,8 @@ async def _fetch_all(plan: InstallPlan, reporter: Reporter, offline: bool) -> di
         failed = [f for f in done if f.exception() is not None]
         if failed:
             cancel.set()
-            await asyncio.wait(pending)  # threads stop at their next chunk
+            if pending:
+                await asyncio.wait(pending)  # threads stop at their next chunk
             errors = [f.exception() for f in failed]
             first = next((e for e in errors if isinstance(e, InstallError)), errors[0])
             assert first is not None
@@ -397,7 +400,8 @@ async def install_plan(
             for name, spec in dependencies_from_depends(list(r.depends or [])).items()
             if name.startswith("__")
         ]
-        check_requirements(requirements, detect_host())
+        if requirements:
+            check_requirements(requirements, detect_host(cuda=needs_cuda(requirements)))
     with staged_prefix(plan.prefix) as staged:
         await _link(plan, staged.path, records, reporter)
         try:

@@ -190,7 +190,7 @@ def fetch_archive(
     last_error: BaseException | None = None
     for attempt in range(_RETRIES if source is None else 1):
         if attempt:
-            time.sleep(0.2 * 2**attempt)
+            time.sleep(0.1 * 2**attempt)
         tmp = dest_dir / f".{package.filename}.{secrets.token_hex(4)}.part"
         hasher = _Hasher()
         try:
