@@ -55,6 +55,7 @@ _IGNORED_KEYS = {
 _PIP_OPTION_KEYS = ("index-url", "extra-index-urls", "find-links", "pytorch-index")
 _SELECTOR_RE = re.compile(r"\[([^\[\]]+)\]\s*$")
 _MAX_SHOWN = 60
+_MAX_MESSAGE = 300
 # Spec files are a few KB; refuse anything absurdly large before the (pure-Python) YAML parser sees it.
 MAX_SPEC_BYTES = 4 * 1024 * 1024
 # YAML aliases share one object, but the readers below visit every occurrence: `[*big, *big, ...]` or nested
@@ -112,6 +113,11 @@ def _kind(value: object) -> str:
     return type(value).__name__
 
 
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _short(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
@@ -146,6 +152,9 @@ class _Ctx:
 
     def error(self, line: int | None, path: str, what: str, hints: Sequence[str] = ()) -> SpecError:
         prefix = _where(self.file, line)
+        # Messages quote what was written (and what rattler says about it, which may repeat it whole):
+        # keep them one readable line however long the input.
+        what = _clip(what, _MAX_MESSAGE)
         return SpecError(f"{prefix}: {path}: {what}" if path else f"{prefix}: {what}", hints)
 
     def warn(self, line: int | None, text: str) -> None:
@@ -176,11 +185,30 @@ class _FilePart:
     warnings: list[str] = field(default_factory=list)
 
 
+def _located_constructor() -> Any:
+    """ruamel's round-trip constructor, but a value it cannot build (`2024-02-30`, `!!int 0xZZ`, an alias
+    to a list used as a mapping key) raises a `ConstructorError` with the node's line, not a ValueError."""
+    from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
+
+    class LocatedConstructor(RoundTripConstructor):
+        def construct_object(self, node: Any, deep: bool = False) -> Any:
+            try:
+                return super().construct_object(node, deep=deep)
+            except (ValueError, TypeError, OverflowError) as exc:
+                problem = (
+                    f"cannot read `{_short(str(node.value))}`: {exc}" if node.id == "scalar" else str(exc)
+                )
+                raise ConstructorError(None, None, problem, node.start_mark) from None
+
+    return LocatedConstructor
+
+
 def _parse_yaml(text: str, file: str) -> Any:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
     yaml = YAML(typ="rt")
+    yaml.Constructor = _located_constructor()
     yaml.allow_duplicate_keys = False
     try:
         return yaml.load(text)
@@ -216,7 +244,7 @@ def _check_aliases(data: Any, text: str, file: str) -> None:
     def size(value: Any) -> int:
         if isinstance(value, str):
             return len(value) + 1
-        if not isinstance(value, list | dict):
+        if not isinstance(value, list | dict | tuple | set):  # tuple, set: sequence / set keys
             return 1
         key = id(value)
         if key in memo:
@@ -289,7 +317,7 @@ def _check_selector(ctx: _Ctx, comment: str, line: int | None, path: str) -> str
             if hints:
                 break
         hints.append("selectors: linux64, linux, osx, win, unix, aarch64, arm64, or a subdir like osx-arm64")
-        raise ctx.error(line, path, f"invalid selector [{selector}]: {exc}", hints) from None
+        raise ctx.error(line, path, f"invalid selector [{_short(selector)}]: {exc}", hints) from None
     return selector
 
 
@@ -476,7 +504,7 @@ def _read_variables(ctx: _Ctx, part: _FilePart, value: Any, line: int | None) ->
     for key, val in value.items():
         key_line = _line(value, key) or line
         name = _scalar_text(key).strip() if key is not None else ""
-        if not name or isinstance(key, list | dict):
+        if not name or not isinstance(key, str | int | float | date):
             raise ctx.error(key_line, "variables", "expected a variable name")
         if val is None:
             part.variables[name] = ""
