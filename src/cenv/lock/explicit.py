@@ -33,6 +33,12 @@ _PIP_HINT = (
 )
 
 
+def _brief(text: str, limit: int = 120) -> str:
+    """User text quoted in a message, on one line and cut short."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 # ---------------------------------------------------------------- ordering
 
 # conda's toposort drops python -> pip (conda-forge's python depends on pip, which depends on python).
@@ -105,9 +111,9 @@ def render_explicit(lock: Lockfile, platform: str, header_lines: Sequence[str] =
     file; if there are any, a comment says so and how to get them.
     """
     if platform not in lock.platforms:
-        known = ", ".join(f"`{p}`" for p in lock.platforms) or "none"
+        known = ", ".join(f"`{_brief(p)}`" for p in lock.platforms[:20]) or "none"
         raise LockfileError(
-            f"the lock has no packages for platform `{platform}`",
+            f"the lock has no packages for platform `{_brief(platform)}`",
             hints=[f"platforms in this lock: {known}"],
         )
     conda = lock.packages_for(platform, "conda")
@@ -169,13 +175,13 @@ def explicit_from_text(text: str, path: Path, *, platform: str | None = None) ->
             continue
         if not seen_marker:
             raise LockfileError(
-                f"explicit file `{path}`, line {number}: `{line}` comes before `{EXPLICIT_MARKER}`"
+                f"explicit file `{path}`, line {number}: `{_brief(line)}` comes before `{EXPLICIT_MARKER}`"
             )
         match = _URL_LINE.match(line)
         parsed = _split_filename(match.group("fn")) if match else None
         if match is None or parsed is None:
             raise LockfileError(
-                f"explicit file `{path}`, line {number}: `{line}` is not a conda package URL",
+                f"explicit file `{path}`, line {number}: `{_brief(line)}` is not a conda package URL",
                 hints=["each line after `@EXPLICIT` must be `<url>/<name>-<version>-<build>.conda|.tar.bz2`"],
             )
         url = line.split("#", 1)[0]
@@ -195,7 +201,7 @@ def explicit_from_text(text: str, path: Path, *, platform: str | None = None) ->
     if resolved is None:
         resolved = platform
     if resolved is None:
-        found = ", ".join(f"`{s}`" for s in sorted(subdirs))
+        found = ", ".join(f"`{_brief(s)}`" for s in sorted(subdirs)[:10])
         raise LockfileError(
             f"explicit file `{path}` does not say which platform it is for"
             + (f" (its URLs mix {found})" if len(subdirs) > 1 else ""),
@@ -203,8 +209,8 @@ def explicit_from_text(text: str, path: Path, *, platform: str | None = None) ->
         )
     if platform is not None and platform != resolved:
         raise LockfileError(
-            f"explicit file `{path}` is for platform `{resolved}`, not `{platform}`",
-            hints=[f"platforms in this lock: `{resolved}`"],
+            f"explicit file `{path}` is for platform `{_brief(resolved)}`, not `{_brief(platform)}`",
+            hints=[f"platforms in this lock: `{_brief(resolved)}`"],
         )
 
     channels: list[str] = []

@@ -33,7 +33,8 @@ if TYPE_CHECKING:
 __all__ = ["detect_lock_format", "load_any_lock", "read_pixi_lock"]
 
 _EXPLICIT_LINE = re.compile(r"^\s*@EXPLICIT\s*$", re.MULTILINE)
-_TOP_VERSION = re.compile(r"^version:\s*['\"]?(\d+)['\"]?\s*$", re.MULTILINE)
+# `\d{1,4}`: a version with thousands of digits is not a pixi.lock (and `int()` would refuse it).
+_TOP_VERSION = re.compile(r"^version:\s*['\"]?(\d{1,4})['\"]?\s*$", re.MULTILINE)
 _TOP_ENVIRONMENTS = re.compile(r"^environments:", re.MULTILINE)
 _PIXI_VERSIONS = range(2, 8)  # pixi.lock versions rattler 0.28 reads (v4+ seen in the wild)
 
@@ -81,9 +82,9 @@ def _select_platform(lock: Lockfile, platform: str | None, path: Path) -> Lockfi
     if platform is None:
         return lock
     if platform not in lock.platforms:
-        known = ", ".join(f"`{p}`" for p in lock.platforms) or "none"
+        known = ", ".join(f"`{brief(p)}`" for p in lock.platforms[:20]) or "none"
         raise LockfileError(
-            f"lockfile `{path}` has no packages for platform `{platform}`",
+            f"lockfile `{path}` has no packages for platform `{brief(platform)}`",
             hints=[f"platforms in this lock: {known}"],
         )
     if lock.platforms == (platform,):
@@ -102,7 +103,7 @@ def _select_platform(lock: Lockfile, platform: str | None, path: Path) -> Lockfi
 
 def _rattler_failure(path: Path, exc: BaseException) -> LockfileError:
     text = str(exc).strip().splitlines()
-    detail = text[0] if text else type(exc).__name__
+    detail = brief(text[0], 300) if text else type(exc).__name__
     return LockfileError(f"cannot read pixi lockfile `{path}`: {detail}")
 
 
@@ -124,7 +125,9 @@ def read_pixi_lock(path: Path, platform: str | None = None) -> Lockfile:
             names = sorted(name for name, _ in lock_file.environments())
             raise LockfileError(
                 f"pixi lockfile `{path}` has no `default` environment",
-                hints=[f"environments in this lock: {', '.join(f'`{n}`' for n in names) or 'none'}"],
+                hints=[
+                    f"environments in this lock: {', '.join(f'`{brief(n)}`' for n in names[:20]) or 'none'}"
+                ],
             )
         channels = tuple(LockChannel(url=str(c)) for c in environment.channels())
         chosen = _choose_platforms(environment.platforms(), platform, path)
@@ -137,7 +140,8 @@ def read_pixi_lock(path: Path, platform: str | None = None) -> Lockfile:
                     packages.append(_pypi_package(locked, subdir))
                 else:
                     raise LockfileError(
-                        f"pixi lockfile `{path}` has a source package `{locked.name}` for `{subdir}`",
+                        f"pixi lockfile `{path}` has a source package `{brief(locked.name)}` "
+                        f"for `{brief(subdir)}`",
                         hints=["cenv installs only built packages; build it with pixi and lock again"],
                     )
     except LockfileError:
@@ -171,14 +175,16 @@ def _choose_platforms(
         matching = [(p, subdir) for p, name, subdir in pairs if subdir == wanted]
         if len(matching) == 1:
             return matching
-        known = ", ".join(f"`{name}`" for _, name, _ in sorted(pairs, key=lambda x: x[1])) or "none"
+        known = (
+            ", ".join(f"`{brief(name)}`" for _, name, _ in sorted(pairs, key=lambda x: x[1])[:20]) or "none"
+        )
         if matching:
             raise LockfileError(
-                f"pixi lockfile `{path}` has several platforms for `{wanted}`",
+                f"pixi lockfile `{path}` has several platforms for `{brief(wanted)}`",
                 hints=[f"name one of them: {known}"],
             )
         raise LockfileError(
-            f"lockfile `{path}` has no packages for platform `{wanted}`",
+            f"lockfile `{path}` has no packages for platform `{brief(wanted)}`",
             hints=[f"platforms in this lock: {known}"],
         )
     chosen: dict[str, LockPlatform] = {}
@@ -241,6 +247,6 @@ def _dedupe_check(packages: list[LockedPackage], path: Path) -> None:
     for before, after in itertools.pairwise(packages):
         if package_sort_key(before) == package_sort_key(after):
             raise LockfileError(
-                f"pixi lockfile `{path}` lists {after.manager} package `{after.name}` twice "
-                f"for `{after.platform}`"
+                f"pixi lockfile `{path}` lists {after.manager} package `{brief(after.name)}` twice "
+                f"for `{brief(after.platform)}`"
             )

@@ -241,7 +241,7 @@ def load_yaml(text: str, path: Path) -> Any:
         problem = exc.problem or exc.context or "invalid YAML"
         raise LockfileError(f"lockfile `{path}` is not valid YAML{where}: {problem}") from exc
     except yaml.YAMLError as exc:
-        raise LockfileError(f"lockfile `{path}` is not valid YAML: {exc}") from exc
+        raise LockfileError(f"lockfile `{path}` is not valid YAML: {brief(str(exc), 300)}") from exc
     except (RecursionError, ValueError, TypeError, OverflowError) as exc:
         raise LockfileError(f"lockfile `{path}` is not valid YAML: {brief(str(exc))}") from exc
     _check_expansion(data, 2 * len(text) + MAX_ALIAS_EXPANSION, path)
@@ -367,8 +367,8 @@ def _check_duplicates(packages: Sequence[LockedPackage], path: Path) -> None:
     for before, after in itertools.pairwise(packages):
         if package_sort_key(before) == package_sort_key(after):
             raise LockfileError(
-                f"lockfile `{path}` lists {after.manager} package `{after.name}` twice "
-                f"for `{after.platform}`",
+                f"lockfile `{path}` lists {after.manager} package `{brief(after.name)}` twice "
+                f"for `{brief(after.platform)}`",
                 hints=["remove one of the entries or lock the environment again"],
             )
 
@@ -390,7 +390,7 @@ def _loc_text(loc: Sequence[int | str], data: Mapping[str, Any]) -> str:
             if position == 1 and loc[0] == "package":
                 parts.append(_describe_package(data, item))
         else:
-            parts.append(("." if parts else "") + item)
+            parts.append(("." if parts else "") + brief(item, 40))
     return "".join(parts)
 
 
