@@ -155,6 +155,7 @@ class _Ctx:
         # Messages quote what was written (and what rattler says about it, which may repeat it whole):
         # keep them one readable line however long the input.
         what = _clip(what, _MAX_MESSAGE)
+        path = _clip(path, _MAX_MESSAGE // 2)
         return SpecError(f"{prefix}: {path}: {what}" if path else f"{prefix}: {what}", hints)
 
     def warn(self, line: int | None, text: str) -> None:
