@@ -121,9 +121,10 @@ def test_sigkill_mid_link_leaves_no_prefix_and_rerun_succeeds(
     prefix = tmp_path / "env"
     proc = _start(["create", tmp_path / "env-lock.yml", "-p", prefix])
     deadline = time.monotonic() + 60
-    while not siblings(prefix) and proc.poll() is None and time.monotonic() < deadline:
+    while not [s for s in siblings(prefix) if ".cenv-tmp-" in s] and proc.poll() is None:
+        assert time.monotonic() < deadline
         time.sleep(0.001)
-    assert proc.poll() is None, "create finished before the test could kill it"
+    assert proc.poll() is None, ("create finished before the test could kill it", proc.communicate())
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     assert proc.returncode == -signal.SIGKILL

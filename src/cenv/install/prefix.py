@@ -1,10 +1,11 @@
 """Atomic prefixes: build an environment in a hidden sibling directory and rename it into place.
 
 The sibling `.<name>.cenv-tmp-<random>` lives in the target's parent, so the final rename never crosses
-file systems. While it is being built its owner holds an exclusive `flock` on `<tmp>/.cenv-building`;
-a sibling whose lock can be taken belongs to a process that died (even by SIGKILL) and is removed by the
-next create. Replacing an existing environment (`--force`) swaps the two directories with
-`renameat2(RENAME_EXCHANGE)` where the kernel has it (Linux), else with two renames.
+file systems. While it is being built its owner holds an exclusive `flock` on `<tmp>/.cenv-building`
+(the directory is made as `.cenv-init-*` and renamed to `.cenv-tmp-*` once the lock is held, so every
+`.cenv-tmp-*` has one); a sibling whose lock can be taken belongs to a process that died (even by SIGKILL)
+and is removed by the next create. Replacing an existing environment (`--force`) swaps the two
+directories with `renameat2(RENAME_EXCHANGE)` where the kernel has it (Linux), else with two renames.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ _STALE_UNLOCKED_AFTER_S = 30.0  # a temp dir with no lock file yet is someone el
 
 def _tmp_glob(final: Path) -> str:
     return f".{final.name}.cenv-tmp-*"
+
+
+def _init_glob(final: Path) -> str:
+    return f".{final.name}.cenv-init-*"
 
 
 def _old_glob(final: Path) -> str:
@@ -98,13 +103,16 @@ def clean_stale_siblings(final: Path) -> list[Path]:
     for old in parent.glob(_old_glob(final)):
         _remove_tree(old)
         removed.append(old)
-    for tmp in parent.glob(_tmp_glob(final)):
+    candidates = [(p, True) for p in parent.glob(_tmp_glob(final))]
+    candidates += [(p, False) for p in parent.glob(_init_glob(final))]
+    for tmp, always_locked in candidates:
         lock_file = tmp / _LOCK_NAME
         try:
             handle = open(lock_file, "rb")  # noqa: SIM115
         except FileNotFoundError:
+            # a `.cenv-tmp-*` without its lock is left over from a swap; an `.cenv-init-*` may be starting
             with contextlib.suppress(OSError):
-                if time.time() - tmp.stat().st_mtime > _STALE_UNLOCKED_AFTER_S:
+                if always_locked or time.time() - tmp.stat().st_mtime > _STALE_UNLOCKED_AFTER_S:
                     _remove_tree(tmp)
                     removed.append(tmp)
             continue
@@ -149,9 +157,11 @@ class StagedPrefix:
         self.committed = False
 
     def create(self) -> None:
-        self.path.mkdir()
-        self._lock = open(self.path / _LOCK_NAME, "wb")  # noqa: SIM115
+        init = self.path.with_name(self.path.name.replace(".cenv-tmp-", ".cenv-init-"))
+        init.mkdir()
+        self._lock = open(init / _LOCK_NAME, "wb")  # noqa: SIM115
         _try_lock(self._lock)
+        os.rename(init, self.path)  # the open handle keeps the lock
 
     def _release_lock(self) -> None:
         with contextlib.suppress(OSError):
@@ -162,9 +172,6 @@ class StagedPrefix:
 
     def commit(self, replace: bool) -> None:
         """Move the finished environment to `final`, replacing an existing one only when `replace`."""
-        lock_path = self.path / _LOCK_NAME
-        with contextlib.suppress(OSError):
-            lock_path.unlink()  # not part of the environment; the open handle keeps the lock
         try:
             if self.final.exists() and not is_empty_dir(self.final):
                 if not replace:
@@ -186,6 +193,8 @@ class StagedPrefix:
                 self._lock.close()
                 self._lock = None
         self.committed = True
+        with contextlib.suppress(OSError):
+            (self.final / _LOCK_NAME).unlink()  # not part of the environment
 
     def _swap(self) -> None:
         old = self.final.parent / f".{self.final.name}.cenv-old-{secrets.token_hex(4)}"
