@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 __all__ = ["InstallResult", "Reporter", "install_plan", "plan_install", "virtual_requirements"]
 
 STATE_FILE = "state"  # PREFIX/conda-meta/state: {"env_vars": {...}}, as conda writes it
-_MAX_PARALLEL = 8
+_MAX_PARALLEL = 5  # conda's default fetch_threads; more overflowed small listen backlogs (1 s SYN retries)
 
 
 class Reporter:
