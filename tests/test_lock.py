@@ -173,3 +173,39 @@ def test_export_explicit(pangeo_lock: Path, tmp_path: Path) -> None:
     assert "@EXPLICIT" in text and "# platform: linux-64" in text
     parsed = ExplicitEnvironmentSpec.from_path(out)
     assert len(parsed.packages) == len(_versions(pangeo_lock))
+
+
+def test_update_one_package_keeps_the_rest(tmp_path: Path) -> None:
+    """Start from the real pangeo lock (made by conda-lock): `--update xarray` keeps all 885 packages where
+    that lock has them, while a plain re-lock moves a few (cudnn 9.10 -> 9.11)."""
+    real = REALDATA / "locks" / "pangeo-pytorch-notebook" / "conda-lock.yml"
+    theirs = _versions(real)
+    alias = mirror(tmp_path / "mirror", **{"conda-forge": REALDATA / "channels" / "pangeo-cuda"})
+    out = tmp_path / "pangeo-lock.yml"
+    out.write_bytes(real.read_bytes())
+    common = ["--virtual-packages", PANGEO_VP, "--glibc", "2.34", "--channel-alias", alias, "-p", "linux-64"]
+    result = cenv("lock", *PANGEO, *common, "-o", out, "--update", "xarray")
+    assert result.code == 0, result.output
+    ours = _versions(out)
+    changed = sorted(n for n, v in theirs.items() if ours.get(n) != v)
+    assert changed == [], changed
+    assert "cudnn" not in result.stderr
+    plain = tmp_path / "plain-lock.yml"
+    assert cenv("lock", *PANGEO, *common, "-o", plain).code == 0
+    moved = sorted(n for n, v in theirs.items() if _versions(plain).get(n) != v)
+    assert "cudnn" in moved, moved
+
+
+def test_update_reports_changes_and_check(tmp_path: Path) -> None:
+    spec = tmp_path / "torch.yml"
+    spec.write_text("channels: [conda-forge]\nplatforms: [linux-64]\ndependencies:\n  - curl <8.17\n  - zstd\n")
+    alias = mirror(tmp_path / "mirror", **{"conda-forge": REALDATA / "channels" / "pytorch-gpu-multiplatform"})
+    assert cenv("lock", spec, "--channel-alias", alias).code == 0
+    assert cenv("lock", spec, "--check", "--channel-alias", alias).code == 0
+    spec.write_text(spec.read_text().replace("curl <8.17", "curl"))
+    stale = cenv("lock", spec, "--check", "--channel-alias", alias)
+    assert stale.code == 1 and "dependency-changed" in stale.stdout, stale.output
+    result = cenv("lock", spec, "--update", "curl", "--channel-alias", alias)
+    assert result.code == 0, result.output
+    assert "curl" in result.stderr and "8.17.0" in result.stderr, result.stderr
+    assert cenv("lock", "--update", "curl", spec, "--check", "--channel-alias", alias).code == 0

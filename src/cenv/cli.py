@@ -10,13 +10,17 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 import cenv
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+if TYPE_CHECKING:
+    from cenv.console import Console
+    from cenv.settings import LockSettings
 
 
 def _parse_datetime(value: str | None) -> datetime | None:
@@ -38,7 +42,7 @@ def cli() -> None:
 
 
 @cli.command("lock")
-@click.argument("specs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("specs", nargs=-1, type=click.Path(path_type=Path))
 @click.option("-o", "--lockfile", type=click.Path(path_type=Path), help="Where to write (default: <spec>-lock.yml).")
 @click.option("-p", "--platform", "platforms", multiple=True, help="Target platform (repeatable).")
 @click.option("--cuda", help="Assume this CUDA driver version on the target (`none`: no __cuda).")
@@ -55,6 +59,16 @@ def cli() -> None:
 @click.option("--channel-priority", type=click.Choice(["strict", "flexible", "disabled"]))
 @click.option("--exclude-newer", help="Ignore packages published after this date/timestamp.")
 @click.option("--offline", is_flag=True, help="Use only cached repodata.")
+@click.option("--check", is_flag=True, help="No solve: exit 0 if the lockfile satisfies the spec, else 1 with reasons.")
+@click.option(
+    "--update",
+    "update",
+    multiple=True,
+    is_flag=False,
+    flag_value="*",
+    metavar="PKG",
+    help="Re-solve PKG (repeatable) keeping every other locked package; alone: re-solve all.",
+)
 @click.option("--json", "json_output", is_flag=True, help="Print a machine-readable summary.")
 @click.option("-q", "--quiet", is_flag=True)
 def lock_command(
@@ -70,6 +84,8 @@ def lock_command(
     channel_priority: str | None,
     exclude_newer: str | None,
     offline: bool,
+    check: bool,
+    update: tuple[str, ...],
     json_output: bool,
     quiet: bool,
 ) -> None:
@@ -79,6 +95,7 @@ def lock_command(
     from cenv.settings import LockSettings
 
     console = Console(quiet=quiet, json_output=json_output)
+    specs, update_names = _split_update_args(specs, update)
     no_cuda = cuda is not None and cuda.lower() in ("none", "no", "false", "0")
     settings = LockSettings(
         spec_paths=specs,
@@ -94,7 +111,11 @@ def lock_command(
         channel_priority=channel_priority,  # type: ignore[arg-type]
         exclude_newer=_parse_datetime(exclude_newer),
         offline=offline,
+        update=update_names,
     )
+    if check:
+        _check(settings, console)
+        return
     result = lock(settings)
     for warning in result.warnings:
         console.warn(warning)
@@ -116,7 +137,63 @@ def lock_command(
     for vp in result.virtual_packages:
         assumed = " ".join(str(p) for p in vp.packages)
         console.info(f"{vp.platform}: {result.count(vp.platform)} packages (assuming {assumed})")
+    if result.previous is not None:
+        from cenv.lock.diff import diff_locks, render_diff
+
+        changes = diff_locks(result.previous, result.lockfile)
+        console.info(render_diff(changes) if changes.has_changes else "no package changed")
     console.info(f"wrote {result.path} in {result.seconds:.2f}s")
+
+
+def _split_update_args(
+    specs: tuple[Path, ...], update: tuple[str, ...]
+) -> tuple[tuple[Path, ...], tuple[str, ...] | None]:
+    """`cenv lock ml.yml --update numpy scipy`: click reads `scipy` as a spec; take it back as a name."""
+    if not update:
+        if not specs:
+            raise click.UsageError("missing SPEC: `cenv lock SPEC...`")
+        return specs, None
+    names: list[str] = []
+    files: list[Path] = []
+    for value in update:
+        if value != "*" and value.endswith((".yml", ".yaml")):  # `--update ml.yml`: the flag had no name
+            files.append(Path(value))
+        elif value != "*":
+            names.extend(n for n in value.split(",") if n)
+    for spec in specs:
+        if spec.exists() or spec.suffix in (".yml", ".yaml") or len(spec.parts) > 1:
+            files.append(spec)
+        else:
+            names.append(str(spec))
+    if not files:
+        raise click.UsageError("missing SPEC: `cenv lock SPEC --update [PKG...]`")
+    return tuple(files), tuple(dict.fromkeys(n.lower() for n in names))
+
+
+def _check(settings: LockSettings, console: Console) -> None:
+    from cenv.errors import UserError
+    from cenv.pipeline import check
+
+    path, reasons = check(settings)
+    if console.json_output:
+        console.json(
+            {
+                "lockfile": str(path),
+                "fresh": not reasons,
+                "reasons": [{"kind": r.kind, "detail": r.detail, "platform": r.platform} for r in reasons],
+            }
+        )
+    if not reasons:
+        console.info(f"{path} is up to date")
+        return
+    if not console.json_output:
+        for reason in reasons:
+            where = f" ({reason.platform})" if reason.platform else ""
+            console.data(f"{reason.kind}{where}: {reason.detail}")
+    raise UserError(
+        f"{path} is stale: {len(reasons)} reason{'s' if len(reasons) > 1 else ''}",
+        hints=[f"run `cenv lock {' '.join(str(p) for p in settings.spec_paths)}` to re-lock"],
+    )
 
 
 @cli.command("export")
@@ -465,7 +542,8 @@ def main(argv: list[str] | None = None) -> None:
     from cenv.errors import CenvError
 
     try:
-        cli.main(args=argv, prog_name="cenv", standalone_mode=False)
+        # In non-standalone mode click returns the code of a raised `Exit` instead of raising it.
+        code = cli.main(args=argv, prog_name="cenv", standalone_mode=False)
     except CenvError as exc:
         from cenv.console import print_error
 
@@ -495,4 +573,4 @@ def main(argv: list[str] | None = None) -> None:
             ["this is a bug in cenv; please report it with the command you ran"],
         )
         _exit(2)
-    _exit(0)
+    _exit(code if isinstance(code, int) else 0)

@@ -46,6 +46,8 @@ from cenv.virtual_packages import (
 if TYPE_CHECKING:
     import rattler
 
+    from cenv.lock.freshness import StaleReason
+
     from cenv.install.conda import InstallResult, Reporter
     from cenv.install.plan import InstallPlan
 
@@ -66,6 +68,7 @@ class LockResult:
     seconds: float
     warnings: tuple[str, ...]
     virtual_packages: tuple[VirtualPackages, ...]
+    previous: Lockfile | None = None  # the lockfile this one replaced, read for --update
 
     def count(self, platform: str) -> int:
         return len(self.lockfile.packages_for(platform))
@@ -118,7 +121,8 @@ def lock(settings: LockSettings) -> LockResult:
     """Solve every platform of the spec(s) and write the lockfile atomically."""
     started = time.perf_counter()
     spec = load_spec(list(settings.spec_paths))
-    lockfile, plans = lock_spec(spec, settings)
+    previous = _previous_lock(settings) if settings.update is not None else None
+    lockfile, plans = lock_spec(spec, settings, previous)
     path = settings.lockfile_path()
     from cenv.lock.io import write_lockfile
 
@@ -129,15 +133,27 @@ def lock(settings: LockSettings) -> LockResult:
         seconds=time.perf_counter() - started,
         warnings=spec.warnings,
         virtual_packages=tuple(p.virtual_packages for p in plans),
+        previous=previous,
     )
 
 
-def lock_spec(spec: Spec, settings: LockSettings) -> tuple[Lockfile, list[PlatformPlan]]:
+def check(settings: LockSettings) -> tuple[Path, list[StaleReason]]:
+    """Whether the lockfile satisfies the spec(s), without solving: the typed reasons it is stale."""
+    from cenv.lock.freshness import check_lock
+
+    spec = load_spec(list(settings.spec_paths))
+    path = settings.lockfile_path()
+    return path, check_lock(spec, settings, read_lock(path))
+
+
+def lock_spec(
+    spec: Spec, settings: LockSettings, previous: Lockfile | None = None
+) -> tuple[Lockfile, list[PlatformPlan]]:
     plans = plan_lock(settings, spec)
     channels = _channels(settings, spec)
     priority = settings.channel_priority or spec.channel_priority
     exclude_newer = settings.exclude_newer or spec.exclude_newer
-    records = asyncio.run(_solve_all(plans, channels, priority, exclude_newer, settings))
+    records = asyncio.run(_solve_all(plans, channels, priority, exclude_newer, settings, previous))
     return build_lockfile(spec, settings, plans, channels, records, priority, exclude_newer), plans
 
 
@@ -147,22 +163,45 @@ async def _solve_all(
     priority: str,
     exclude_newer: datetime | None,
     settings: LockSettings,
+    previous: Lockfile | None = None,
 ) -> list[list[rattler.RepoDataRecord]]:
+    from cenv.solve import records_for_urls
+
     gateway = make_gateway(offline=settings.offline, cache_dir=settings.cache_dir)
-    requests = [
-        SolveRequest(
+
+    async def one(plan: PlatformPlan) -> list[rattler.RepoDataRecord]:
+        locked: list[rattler.RepoDataRecord] = []
+        if previous is not None and settings.update:
+            # --update PKG: every other package stays where the lock has it (a preference for the solver).
+            keep = {
+                p.name: p.url
+                for p in previous.packages_for(plan.platform, "conda")
+                if p.name not in settings.update
+            }
+            locked = await records_for_urls(gateway, tuple(channels), plan.platform, keep)
+        request = SolveRequest(
             platform=plan.platform,
             channels=tuple(channels),
             specs=plan.specs,
             virtual_packages=plan.virtual_packages,
             channel_priority=priority,  # type: ignore[arg-type]
             exclude_newer=exclude_newer,
+            locked=tuple(locked),
             offline=settings.offline,
         )
-        for plan in plans
-    ]
+        return await solve(request, gateway)
+
     # Platforms solve concurrently: rattler releases the GIL while solving.
-    return list(await asyncio.gather(*(solve(r, gateway) for r in requests)))
+    return list(await asyncio.gather(*(one(plan) for plan in plans)))
+
+
+def _previous_lock(settings: LockSettings) -> Lockfile | None:
+    path = settings.lockfile_path()
+    if not path.exists():
+        return None
+    from cenv.lock.io import read_lockfile
+
+    return read_lockfile(path)
 
 
 def _content_hash(spec: Spec, plan: PlatformPlan, channels: list[ResolvedChannel], extra: dict[str, str]) -> str:

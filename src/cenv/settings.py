@@ -26,6 +26,8 @@ class LockSettings:
     exclude_newer: datetime | None = None  # overrides the spec's
     offline: bool = False
     cache_dir: Path | None = None  # repodata cache; default under cenv's cache root
+    # --update: None = plain lock; () = re-solve everything; names = keep every other locked package
+    update: tuple[str, ...] | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     def lockfile_path(self) -> Path:

@@ -103,6 +103,37 @@ async def solve(request: SolveRequest, gateway: rattler.Gateway) -> list[rattler
         raise channel_error(exc, list(request.channels), request.offline) from exc
 
 
+async def records_for_urls(
+    gateway: rattler.Gateway, channels: tuple[ResolvedChannel, ...], platform: str, urls: dict[str, str]
+) -> list[rattler.RepoDataRecord]:
+    """The channels' full records for locked packages (`urls`: name -> locked URL).
+
+    Records match on `<subdir>/<filename>`, so a lock made against a mirror (or by another tool against
+    the original channel) still applies. Locked packages a channel no longer serves are not returned:
+    the solver then treats them as new.
+    """
+    from rattler import MatchSpec
+    from rattler.exceptions import GatewayError
+
+    if not urls:
+        return []
+    try:
+        result = await gateway.query(
+            [to_rattler(c) for c in channels],
+            _subdirs(platform, "noarch"),
+            [MatchSpec(name) for name in urls],
+            recursive=False,
+        )
+    except GatewayError as exc:
+        raise channel_error(exc, list(channels), offline=False) from exc
+    wanted = {_tail(url) for url in urls.values()}
+    return [r for records in result for r in records if _tail(str(r.url)) in wanted]
+
+
+def _tail(url: str) -> str:
+    return "/".join(url.rsplit("/", 2)[-2:])
+
+
 def _subdirs(*names: str) -> list[rattler.Subdir]:
     from rattler import Subdir
 
