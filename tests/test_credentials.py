@@ -163,11 +163,6 @@ def test_unreachable_channel_with_credentials(tmp_path: Path) -> None:
     _assert_clean(result.stdout, result.stderr)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LEAK: pipeline.build_lockfile writes the match specs as written into "
-    "`custom_metadata['cenv.requested.<platform>']`; it should apply redact.strip_credentials to each",
-)
 def test_channel_pinned_match_spec_with_credentials(tmp_path: Path, server: TokenPathServer) -> None:
     """`<url-with-credentials>::pkg` in the dependencies: the lockfile must not keep the credentials."""
     url = _channel(server, "userinfo")

@@ -198,8 +198,12 @@ def test_update_one_package_keeps_the_rest(tmp_path: Path) -> None:
 
 def test_update_reports_changes_and_check(tmp_path: Path) -> None:
     spec = tmp_path / "torch.yml"
-    spec.write_text("channels: [conda-forge]\nplatforms: [linux-64]\ndependencies:\n  - curl <8.17\n  - zstd\n")
-    alias = mirror(tmp_path / "mirror", **{"conda-forge": REALDATA / "channels" / "pytorch-gpu-multiplatform"})
+    spec.write_text(
+        "channels: [conda-forge]\nplatforms: [linux-64]\ndependencies:\n  - curl <8.17\n  - zstd\n"
+    )
+    alias = mirror(
+        tmp_path / "mirror", **{"conda-forge": REALDATA / "channels" / "pytorch-gpu-multiplatform"}
+    )
     assert cenv("lock", spec, "--channel-alias", alias).code == 0
     assert cenv("lock", spec, "--check", "--channel-alias", alias).code == 0
     spec.write_text(spec.read_text().replace("curl <8.17", "curl"))

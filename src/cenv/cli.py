@@ -43,7 +43,9 @@ def cli() -> None:
 
 @cli.command("lock")
 @click.argument("specs", nargs=-1, type=click.Path(path_type=Path))
-@click.option("-o", "--lockfile", type=click.Path(path_type=Path), help="Where to write (default: <spec>-lock.yml).")
+@click.option(
+    "-o", "--lockfile", type=click.Path(path_type=Path), help="Where to write (default: <spec>-lock.yml)."
+)
 @click.option("-p", "--platform", "platforms", multiple=True, help="Target platform (repeatable).")
 @click.option("--cuda", help="Assume this CUDA driver version on the target (`none`: no __cuda).")
 @click.option("--glibc", help="Assume this glibc version on linux targets (default 2.28).")
@@ -59,7 +61,9 @@ def cli() -> None:
 @click.option("--channel-priority", type=click.Choice(["strict", "flexible", "disabled"]))
 @click.option("--exclude-newer", help="Ignore packages published after this date/timestamp.")
 @click.option("--offline", is_flag=True, help="Use only cached repodata.")
-@click.option("--check", is_flag=True, help="No solve: exit 0 if the lockfile satisfies the spec, else 1 with reasons.")
+@click.option(
+    "--check", is_flag=True, help="No solve: exit 0 if the lockfile satisfies the spec, else 1 with reasons."
+)
 @click.option(
     "--update",
     "update",

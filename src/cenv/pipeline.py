@@ -46,10 +46,9 @@ from cenv.virtual_packages import (
 if TYPE_CHECKING:
     import rattler
 
-    from cenv.lock.freshness import StaleReason
-
     from cenv.install.conda import InstallResult, Reporter
     from cenv.install.plan import InstallPlan
+    from cenv.lock.freshness import StaleReason
 
 CUSTOM_SPEC_HASH = "cenv.spec-hash"
 
@@ -204,7 +203,9 @@ def _previous_lock(settings: LockSettings) -> Lockfile | None:
     return read_lockfile(path)
 
 
-def _content_hash(spec: Spec, plan: PlatformPlan, channels: list[ResolvedChannel], extra: dict[str, str]) -> str:
+def _content_hash(
+    spec: Spec, plan: PlatformPlan, channels: list[ResolvedChannel], extra: dict[str, str]
+) -> str:
     payload = {
         "spec": spec.content_hash(),
         "platform": plan.platform,
@@ -253,8 +254,10 @@ def build_lockfile(
         custom[CUSTOM_EXCLUDE_NEWER] = exclude_newer.astimezone(timezone.utc).isoformat()
     packages: list[LockedPackage] = []
     for plan, platform_records in zip(plans, records, strict=True):
-        custom[CUSTOM_VIRTUAL_PACKAGES + plan.platform] = format_virtual_packages(plan.virtual_packages.packages)
-        custom[CUSTOM_REQUESTED + plan.platform] = "\n".join(plan.specs)
+        custom[CUSTOM_VIRTUAL_PACKAGES + plan.platform] = format_virtual_packages(
+            plan.virtual_packages.packages
+        )
+        custom[CUSTOM_REQUESTED + plan.platform] = "\n".join(strip_credentials(s) for s in plan.specs)
         packages.extend(locked_package(r, plan.platform) for r in platform_records)
     lock_dir = settings.lockfile_path().resolve().parent
     metadata = LockMetadata(
