@@ -202,22 +202,47 @@ def _check(settings: LockSettings, console: Console) -> None:
 
 @cli.command("export")
 @click.argument("lockfile", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["explicit"]), default="explicit", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["explicit", "requirements", "share"]),
+    default="explicit",
+    show_default=True,
+    help="explicit: @EXPLICIT (conda part); requirements: hashed pip file; share: both, into -o DIR.",
+)
 @click.option("-p", "--platform", help="Platform to export (default: the host's, or the lock's only one).")
-@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here instead of stdout.")
-def export_command(lockfile: Path, fmt: str, platform: str | None, output: Path | None) -> None:
-    """Export a lockfile for tools without cenv (`@EXPLICIT` for conda, mamba, micromamba)."""
+@click.option(
+    "-n", "--name", help="Environment name used in the rebuild commands (default: the lock's stem)."
+)
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), help="File (a folder for `share`); default stdout."
+)
+def export_command(
+    lockfile: Path, fmt: str, platform: str | None, name: str | None, output: Path | None
+) -> None:
+    """Export a lockfile for collaborators without cenv (conda, mamba, micromamba, pip)."""
     from cenv.console import Console
-    from cenv.pipeline import export_explicit
-
-    text = export_explicit(lockfile, platform)
-    if output is None:
-        Console().data(text)
-        return
     from cenv.lock.io import write_text_atomic
+    from cenv.pipeline import export
 
+    console = Console()
+    result = export(lockfile, fmt, platform, name)
+    if fmt == "share":
+        folder = output or Path.cwd()
+        folder.mkdir(parents=True, exist_ok=True)
+        for file_name, text in result.files:
+            write_text_atomic(folder / file_name, text)
+            console.info(f"wrote {folder / file_name}")
+        console.info("rebuild without cenv (from that folder) with one of:")
+        for command in result.commands:
+            console.data(command)
+        return
+    text = result.files[0][1]
+    if output is None:
+        console.data(text)
+        return
     write_text_atomic(output, text)
-    Console().info(f"wrote {output}")
+    console.info(f"wrote {output}")
 
 
 @cli.command("diff")

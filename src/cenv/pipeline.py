@@ -21,6 +21,7 @@ from cenv.lock.models import (
     CUSTOM_CHANNEL_PRIORITY,
     CUSTOM_EXCLUDE_NEWER,
     CUSTOM_FORMAT,
+    CUSTOM_PIP_REQUESTED,
     CUSTOM_REQUESTED,
     CUSTOM_VERSION,
     CUSTOM_VIRTUAL_PACKAGES,
@@ -58,6 +59,7 @@ class PlatformPlan:
     platform: str
     specs: tuple[str, ...]
     virtual_packages: VirtualPackages
+    pip: tuple[str, ...] = ()  # the spec's pip lines for this platform
 
 
 @dataclass(frozen=True)
@@ -101,7 +103,8 @@ def plan_lock(settings: LockSettings, spec: Spec) -> list[PlatformPlan]:
         if not specs:
             raise UserError(f"nothing to lock for {platform}: the spec has no conda dependencies")
         vps = build_virtual_packages(platform, options, spec_cuda=spec.cuda_for(platform))
-        plans.append(PlatformPlan(platform=platform, specs=specs, virtual_packages=vps))
+        pip = tuple(r.requirement for r in spec.pip_for(platform))
+        plans.append(PlatformPlan(platform=platform, specs=specs, virtual_packages=vps, pip=pip))
     return plans
 
 
@@ -153,7 +156,56 @@ def lock_spec(
     priority = settings.channel_priority or spec.channel_priority
     exclude_newer = settings.exclude_newer or spec.exclude_newer
     records = asyncio.run(_solve_all(plans, channels, priority, exclude_newer, settings, previous))
-    return build_lockfile(spec, settings, plans, channels, records, priority, exclude_newer), plans
+    pip = _pip_stage(spec, plans, records, exclude_newer, settings)
+    lockfile = build_lockfile(spec, settings, plans, channels, records, priority, exclude_newer, pip)
+    return lockfile, plans
+
+
+def _pip_stage(
+    spec: Spec,
+    plans: list[PlatformPlan],
+    records: list[list[rattler.RepoDataRecord]],
+    exclude_newer: datetime | None,
+    settings: LockSettings,
+) -> list[list[LockedPackage]]:
+    """Resolve each platform's pip lines with uv after its conda solve (conda's packages stay pinned)."""
+    if not any(plan.pip for plan in plans):
+        return [[] for _ in plans]
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cenv.errors import PipStageError
+    from cenv.pip_stage import PipRequest, resolve_pip, to_locked
+    from cenv.pypi_names import conda_to_pypi, dist_from_record
+
+    options = spec.pip_options
+
+    def one(plan: PlatformPlan, platform_records: list[rattler.RepoDataRecord]) -> list[LockedPackage]:
+        if not plan.pip:
+            return []
+        python = next((r for r in platform_records if r.name.normalized == "python"), None)
+        if python is None:
+            raise PipStageError(
+                f"{plan.platform}: the spec has pip requirements but the conda solution has no python",
+                hints=["add `python` to the spec's dependencies"],
+            )
+        request = PipRequest(
+            platform=plan.platform,
+            python_version=str(python.version),
+            requirements=plan.pip,
+            conda_provided=conda_to_pypi(dist_from_record(r) for r in platform_records),
+            virtual_packages=plan.virtual_packages,
+            index_url=options.index_url,
+            extra_index_urls=options.extra_index_urls,
+            find_links=options.find_links,
+            pytorch_index=options.pytorch_index,
+            exclude_newer=exclude_newer,
+            offline=settings.offline,
+        )
+        return to_locked(resolve_pip(request), plan.platform)
+
+    # uv runs as a subprocess: platforms resolve in parallel threads.
+    with ThreadPoolExecutor(max_workers=max(1, min(4, len(plans)))) as pool:
+        return list(pool.map(one, plans, records))
 
 
 async def _solve_all(
@@ -242,6 +294,7 @@ def build_lockfile(
     records: list[list[rattler.RepoDataRecord]],
     priority: str,
     exclude_newer: datetime | None,
+    pip: list[list[LockedPackage]] | None = None,
 ) -> Lockfile:
     extra = {"priority": priority, "exclude_newer": exclude_newer.isoformat() if exclude_newer else ""}
     custom = {
@@ -253,12 +306,15 @@ def build_lockfile(
     if exclude_newer is not None:
         custom[CUSTOM_EXCLUDE_NEWER] = exclude_newer.astimezone(timezone.utc).isoformat()
     packages: list[LockedPackage] = []
-    for plan, platform_records in zip(plans, records, strict=True):
+    for index, (plan, platform_records) in enumerate(zip(plans, records, strict=True)):
         custom[CUSTOM_VIRTUAL_PACKAGES + plan.platform] = format_virtual_packages(
             plan.virtual_packages.packages
         )
         custom[CUSTOM_REQUESTED + plan.platform] = "\n".join(strip_credentials(s) for s in plan.specs)
         packages.extend(locked_package(r, plan.platform) for r in platform_records)
+        if plan.pip:
+            custom[CUSTOM_PIP_REQUESTED + plan.platform] = "\n".join(strip_credentials(r) for r in plan.pip)
+            packages.extend(pip[index] if pip else ())
     lock_dir = settings.lockfile_path().resolve().parent
     metadata = LockMetadata(
         content_hash={p.platform: _content_hash(spec, p, channels, extra) for p in plans},
@@ -285,14 +341,60 @@ def read_lock(path: Path, platform: str | None = None) -> Lockfile:
     return load_any_lock(path, platform)
 
 
-def export_explicit(lockfile_path: Path, platform: str | None) -> str:
-    from cenv.lock.explicit import render_explicit
-
-    lockfile = read_lock(lockfile_path)
+def _export_platform(lockfile: Lockfile, platform: str | None) -> str:
     chosen = platform or host_platform()
     if platform is None and chosen not in lockfile.platforms and len(lockfile.platforms) == 1:
         chosen = lockfile.platforms[0]
-    return render_explicit(lockfile, chosen)
+    return chosen
+
+
+def export_explicit(lockfile_path: Path, platform: str | None) -> str:
+    return export(lockfile_path, "explicit", platform).files[0][1]
+
+
+@dataclass(frozen=True)
+class Export:
+    platform: str
+    files: list[tuple[str, str]]  # (file name, text)
+    commands: list[str]  # how a collaborator without cenv rebuilds the environment
+
+
+def export(lockfile_path: Path, fmt: str, platform: str | None, name: str | None = None) -> Export:
+    """`explicit`: the @EXPLICIT file; `requirements`: the hashed pip file; `share`: both plus commands."""
+    from cenv.lock.explicit import render_explicit
+    from cenv.pip_stage import render_requirements
+
+    lockfile = read_lock(lockfile_path)
+    chosen = _export_platform(lockfile, platform)
+    stem = lockfile_path.name.removesuffix(".yml").removesuffix(".yaml").removesuffix("-lock")
+    env = name or stem
+    explicit_name = f"{stem}.{chosen}.explicit.txt"
+    has_pip = bool(lockfile.packages_for(chosen, "pip"))
+    requirements_name = f"{stem}.{chosen}.requirements.txt" if has_pip else None
+    commands = sharing_commands(env, explicit_name, requirements_name)
+    if fmt == "requirements":
+        if chosen not in lockfile.platforms:
+            render_explicit(lockfile, chosen)  # raises the error that lists the lock's platforms
+        return Export(
+            chosen, [(f"{stem}.{chosen}.requirements.txt", render_requirements(lockfile, chosen))], []
+        )
+    header = ["Rebuild this environment without cenv:", *(f"  {c}" for c in commands)]
+    files = [(explicit_name, render_explicit(lockfile, chosen, header_lines=header))]
+    if fmt == "share" and requirements_name:
+        files.append((requirements_name, render_requirements(lockfile, chosen)))
+    return Export(chosen, files, commands)
+
+
+def sharing_commands(env: str, explicit_name: str, requirements_name: str | None) -> list[str]:
+    pip = (
+        f" && {{tool}} run -n {env} python -m pip install --no-deps --require-hashes -r {requirements_name}"
+        if requirements_name
+        else ""
+    )
+    return [
+        f"conda create -n {env} --file {explicit_name}" + pip.format(tool="conda"),
+        f"micromamba create -n {env} -f {explicit_name}" + pip.format(tool="micromamba"),
+    ]
 
 
 # ---------------------------------------------------------------- create

@@ -14,14 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from cenv.errors import LockfileError
-from cenv.lock.models import CUSTOM_REQUESTED, LockedPackage, Lockfile, dependencies_from_depends
+from cenv.lock.models import (
+    CUSTOM_PIP_REQUESTED,
+    CUSTOM_REQUESTED,
+    LockedPackage,
+    Lockfile,
+    dependencies_from_depends,
+)
 
 __all__ = ["MAX_PATHS", "WhyResult", "default_lockfile", "explain", "pick_platform", "render_why", "why"]
 
 MAX_PATHS = 5
 _MAX_EXPANSIONS = 50_000  # a bound on the search in pathological graphs; paths found so far are kept
 _SHOW_MENTIONS = 12
-_CUSTOM_PIP_REQUESTED = "cenv.pip-requested."  # == cenv.lock.freshness.CUSTOM_PIP_REQUESTED
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ def _requested_roots(lock: Lockfile, platform: str) -> dict[str, str] | None:
     for spec in conda.split("\n"):
         for name in dependencies_from_depends([spec]):
             roots.setdefault(_key(name), spec.strip())
-    pip = lock.metadata.custom(_CUSTOM_PIP_REQUESTED + platform)
+    pip = lock.metadata.custom(CUSTOM_PIP_REQUESTED + platform)
     if pip:
         from packaging.requirements import InvalidRequirement, Requirement
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import json
+import os
+import shutil
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -187,12 +189,15 @@ async def plan_install(
     """
     packages = lock.packages_for(platform, "conda")
     pip = lock.packages_for(platform, "pip")
-    if pip:
-        names = ", ".join(f"`{p.name}`" for p in pip[:5]) + (" ..." if len(pip) > 5 else "")
+    for package in pip:
+        if not package.hash.sha256:
+            raise InstallError(
+                f"pip package `{package.name}` has no sha256 in the lock", hints=["re-lock it"]
+            )
+    if pip and platform != host_platform():
         raise InstallError(
-            f"the lock has {len(pip)} pip package(s) for {platform} ({names}); `cenv create` installs conda "
-            "packages only so far",
-            hints=["install the conda part with `cenv export LOCK --format explicit` and conda, then pip"],
+            f"the lock's pip packages for {platform} can only be installed on {platform}",
+            hints=["create without pip packages elsewhere with `cenv export --format explicit` and conda"],
         )
     if not packages:
         raise InstallError(f"the lock has no conda packages for {platform}")
@@ -212,7 +217,9 @@ async def plan_install(
         missing = [p for p in packages if p.filename not in cached]
         found = await asyncio.gather(*(asyncio.to_thread(remote_size, p) for p in missing))
         known = {p.filename: s for p, s in zip(missing, found, strict=True) if s is not None}
-    plan = make_plan(prefix, platform, pkgs_dir, packages, cached, archives, known, replaces, env_vars)
+    plan = make_plan(
+        prefix, platform, pkgs_dir, packages, cached, archives, known, replaces, env_vars, pip=pip
+    )
     return plan, warnings
 
 
@@ -376,6 +383,43 @@ def _restore_urls(staging: Path, plan: InstallPlan, fetched: Mapping[str, Fetche
         record.write_to_path(meta, True)
 
 
+def _install_pip(plan: InstallPlan, staging: Path, reporter: Reporter, offline: bool) -> None:
+    """The lock's PyPI packages, hash-checked by uv, into the staged prefix's own interpreter."""
+    from cenv.pip_stage import install_pip
+
+    python = staging / ("python.exe" if plan.platform.startswith("win-") else "bin/python")
+    if not python.exists():
+        raise InstallError("the lock has pip packages but its conda part provides no python")
+    reporter.message(f"installing {len(plan.pip)} pip package(s) with uv")
+    install_pip(python, plan.pip, offline=offline)
+    _relocate_scripts(staging, plan.prefix)
+
+
+def _relocate_scripts(staging: Path, final: Path) -> None:
+    """uv wrote the staging path into console-script shebangs; point them at the final prefix.
+
+    conda's own entry points already carry the final path (rattler's alternative_target_prefix).
+    """
+    old, new = str(staging).encode(), str(final).encode()
+    for folder in (staging / "bin", staging / "Scripts"):
+        if not folder.is_dir():
+            continue
+        for script in folder.iterdir():
+            if script.is_symlink() or not script.is_file():
+                continue
+            with open(script, "rb") as handle:
+                head = handle.read(2)
+            if head != b"#!":
+                continue
+            data = script.read_bytes()
+            if old in data:
+                # A new file, not an in-place write: the old one may be a hard link into a cache.
+                fresh = script.with_name(f".{script.name}.cenv-relocate")
+                fresh.write_bytes(data.replace(old, new))
+                shutil.copymode(script, fresh)
+                os.replace(fresh, script)
+
+
 def _write_state(staging: Path, env_vars: Mapping[str, str]) -> None:
     if not env_vars:
         return
@@ -409,6 +453,8 @@ async def install_plan(
             _write_state(staged.path, plan.env_vars)
         except OSError as exc:
             raise InstallError(f"cannot finish the environment: {exc}") from exc
+        if plan.pip:
+            _install_pip(plan, staged.path, reporter, offline)
         staged.commit(replace=plan.replaces_existing)
     transferred = sum(f.transferred for f in fetched.values())
     downloaded = sum(1 for f in fetched.values() if f.transferred)

@@ -53,6 +53,7 @@ class InstallPlan:
     packages: tuple[PlannedPackage, ...]
     replaces_existing: bool = False
     env_vars: Mapping[str, str] = field(default_factory=dict)
+    pip: tuple[LockedPackage, ...] = ()  # installed with uv after the conda part, inside the same staging
 
     @property
     def to_fetch(self) -> list[PlannedPackage]:
@@ -77,6 +78,7 @@ class InstallPlan:
             "fetch": [{"name": p.package.name, "url": p.package.url, "size": p.size} for p in self.to_fetch],
             "from_cache": [p.package.name for p in self.from_cache],
             "fetch_bytes": self.fetch_size,
+            "pip": [{"name": p.name, "version": p.version, "url": p.url} for p in self.pip],
         }
 
 
@@ -90,6 +92,7 @@ def make_plan(
     sizes: Mapping[str, int] | None = None,
     replaces_existing: bool = False,
     env_vars: Mapping[str, str] | None = None,
+    pip: Iterable[LockedPackage] = (),
 ) -> InstallPlan:
     """Decide per package: `cached` if its file name is in `cached` (extracted entries with matching
     checksums), `archive` if in `archives` (archives in the cache), else `fetch`."""
@@ -107,4 +110,5 @@ def make_plan(
         packages=tuple(planned),
         replaces_existing=replaces_existing,
         env_vars=dict(env_vars or {}),
+        pip=tuple(pip),
     )

@@ -19,6 +19,7 @@ from cenv.lock.models import (
     CUSTOM_CHANNEL_PRIORITY,
     CUSTOM_EXCLUDE_NEWER,
     CUSTOM_FORMAT,
+    CUSTOM_PIP_REQUESTED,
     CUSTOM_REQUESTED,
     CUSTOM_VIRTUAL_PACKAGES,
     Lockfile,
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["CUSTOM_PIP_REQUESTED", "StaleKind", "StaleReason", "check_lock", "is_fresh"]
 
 # Written by the pip stage: the spec's pip lines for a platform, joined by "\n" (absent: no pip lines).
-CUSTOM_PIP_REQUESTED = "cenv.pip-requested."
 
 StaleKind = Literal[
     "dependency-added",

@@ -21,6 +21,7 @@ CUSTOM_EXCLUDE_NEWER = "cenv.exclude-newer"
 CUSTOM_VIRTUAL_PACKAGES = "cenv.virtual-packages."  # + platform, value "__cuda=12.1=0,__glibc=2.28=0"
 CUSTOM_CHANNEL_PRIORITY = "cenv.channel-priority"
 CUSTOM_REQUESTED = "cenv.requested."  # + platform, value: the match specs solved for, joined by "\n"
+CUSTOM_PIP_REQUESTED = "cenv.pip-requested."  # + platform, value: the spec's pip lines, joined by "\n"
 CENV_LOCK_FORMAT = "1"
 
 
