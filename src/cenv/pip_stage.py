@@ -341,6 +341,7 @@ def _write_inputs(
         sources.append(str(work / "torch" / "pyproject.toml"))
     constraints = dict(request.conda_provided)
     constraints.update(pins)
+    stubs = _conda_stubs(work / "conda-provided", request.conda_provided)
     (work / "constraints.txt").write_text(
         "".join(f"{name}=={version}\n" for name, version in sorted(constraints.items())), encoding="utf-8"
     )
@@ -366,9 +367,29 @@ def _write_inputs(
         env["UV_DEFAULT_INDEX"] = request.index_url
     if request.extra_index_urls:
         env["UV_INDEX"] = " ".join(request.extra_index_urls)
-    if request.find_links:
-        env["UV_FIND_LINKS"] = " ".join(_as_url(f) for f in request.find_links)
+    env["UV_FIND_LINKS"] = " ".join([stubs.as_uri(), *(_as_url(f) for f in request.find_links)])
     return _Inputs(args=tuple(args), env=_uv_env(env))
+
+
+def _conda_stubs(folder: Path, provided: Mapping[str, str]) -> Path:
+    """Metadata-only wheels for what conda provides, so uv can pin them even where no index has that
+    exact version (conda-only packages, conda-forge rebuilds). `--no-emit-package` keeps them out of
+    the result; they are never installed."""
+    import zipfile
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, version in provided.items():
+        dist = re.sub(r"[-_.]+", "_", name)
+        info = f"{dist}-{version}.dist-info"
+        members = {
+            f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n",
+            f"{info}/WHEEL": "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n\n",
+            f"{info}/RECORD": "",
+        }
+        with zipfile.ZipFile(folder / f"{dist}-{version}-py3-none-any.whl", "w") as wheel:
+            for member, text in members.items():
+                wheel.writestr(member, text)
+    return folder
 
 
 def _toml(text: str) -> str:
