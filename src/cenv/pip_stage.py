@@ -296,7 +296,7 @@ def _run(args: Sequence[str], env: Mapping[str, str], what: str) -> subprocess.C
 
 
 def _as_url(location: str) -> str:
-    """find-links entries: URLs as given, local paths as file:// URLs (space-free for UV_FIND_LINKS)."""
+    """find-links entries: URLs as given, local paths as file:// URLs (comma-joined into UV_FIND_LINKS)."""
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", location):
         return location
     return Path(location).expanduser().resolve().as_uri()
@@ -367,7 +367,9 @@ def _write_inputs(
         env["UV_DEFAULT_INDEX"] = request.index_url
     if request.extra_index_urls:
         env["UV_INDEX"] = " ".join(request.extra_index_urls)
-    env["UV_FIND_LINKS"] = " ".join([stubs.as_uri(), *(_as_url(f) for f in request.find_links)])
+    env["UV_FIND_LINKS"] = ",".join(  # comma-separated, per uv
+        [stubs.as_uri(), *(_as_url(f) for f in request.find_links)]
+    )
     return _Inputs(args=tuple(args), env=_uv_env(env))
 
 
