@@ -20,6 +20,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 if TYPE_CHECKING:
     from cenv.console import Console
+    from cenv.pipeline import LockResult
     from cenv.settings import LockSettings
 
 
@@ -73,6 +74,7 @@ def cli() -> None:
     metavar="PKG",
     help="Re-solve PKG (repeatable) keeping every other locked package; alone: re-solve all.",
 )
+@click.option("--variant", help="Lock only this one of the spec's `variants` (default: all of them).")
 @click.option("--json", "json_output", is_flag=True, help="Print a machine-readable summary.")
 @click.option("-q", "--quiet", is_flag=True)
 def lock_command(
@@ -90,12 +92,14 @@ def lock_command(
     offline: bool,
     check: bool,
     update: tuple[str, ...],
+    variant: str | None,
     json_output: bool,
     quiet: bool,
 ) -> None:
-    """Solve SPEC (several files are merged in order) and write a conda-lock v1 lockfile."""
+    """Solve SPEC (several files are merged in order) and write a conda-lock v1 lockfile
+    (one per variant, `<stem>.<variant>-lock.yml`, when the spec declares `variants`)."""
     from cenv.console import Console
-    from cenv.pipeline import lock
+    from cenv.pipeline import lock_all
     from cenv.settings import LockSettings
 
     console = Console(quiet=quiet, json_output=json_output)
@@ -116,31 +120,43 @@ def lock_command(
         exclude_newer=_parse_datetime(exclude_newer),
         offline=offline,
         update=update_names,
+        variant=variant,
     )
     if check:
         _check(settings, console)
         return
-    result = lock(settings)
-    for warning in result.warnings:
+    results = lock_all(settings)
+    for warning in dict.fromkeys(w for result in results for w in result.warnings):
         console.warn(warning)
     if json_output:
-        console.json(
-            {
-                "lockfile": str(result.path),
-                "seconds": round(result.seconds, 3),
-                "platforms": {
-                    vp.platform: {
-                        "packages": result.count(vp.platform),
-                        "virtual_packages": [str(p) for p in vp.packages],
-                    }
-                    for vp in result.virtual_packages
-                },
-            }
-        )
+        payloads = [_lock_summary(result) for result in results]
+        console.json(payloads[0] if len(payloads) == 1 and variant is None else {"variants": payloads})
         return
+    for result in results:
+        _report_lock(result, console)
+
+
+def _lock_summary(result: LockResult) -> dict[str, object]:
+    return {
+        "lockfile": str(result.path),
+        "variant": result.lockfile.metadata.custom("cenv.variant"),
+        "seconds": round(result.seconds, 3),
+        "platforms": {
+            vp.platform: {
+                "packages": result.count(vp.platform),
+                "virtual_packages": [str(p) for p in vp.packages],
+            }
+            for vp in result.virtual_packages
+        },
+    }
+
+
+def _report_lock(result: LockResult, console: Console) -> None:
+    variant = result.lockfile.metadata.custom("cenv.variant")
+    label = f"[{variant}] " if variant else ""
     for vp in result.virtual_packages:
         assumed = " ".join(str(p) for p in vp.packages)
-        console.info(f"{vp.platform}: {result.count(vp.platform)} packages (assuming {assumed})")
+        console.info(f"{label}{vp.platform}: {result.count(vp.platform)} packages (assuming {assumed})")
     if result.previous is not None:
         from cenv.lock.diff import diff_locks, render_diff
 
@@ -299,6 +315,9 @@ def why_command(package: str, lockfile: Path | None, platform: str | None, json_
 @click.option("--dry-run", is_flag=True, help="Show what would be downloaded and linked; change nothing.")
 @click.option("--force", is_flag=True, help="Replace an existing environment at the target.")
 @click.option("--offline", is_flag=True, help="Use only cached repodata and packages.")
+@click.option(
+    "--variant", help="Which of the spec's variants to create; `auto`: the best for this host's driver."
+)
 @click.option("--json", "json_output", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no messages.")
 def create_command(
@@ -309,6 +328,7 @@ def create_command(
     dry_run: bool,
     force: bool,
     offline: bool,
+    variant: str | None,
     json_output: bool,
     quiet: bool,
 ) -> None:
@@ -333,6 +353,7 @@ def create_command(
         dry_run=dry_run,
         force=force,
         offline=offline,
+        variant=variant,
     )
     reporter = _make_reporter(console)
     try:

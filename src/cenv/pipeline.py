@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from cenv.lock.freshness import StaleReason
 
 CUSTOM_SPEC_HASH = "cenv.spec-hash"
+CUSTOM_VARIANT = "cenv.variant"
 
 
 @dataclass(frozen=True)
@@ -119,10 +120,45 @@ def _channels(settings: LockSettings, spec: Spec) -> list[ResolvedChannel]:
     return resolve_channels(list(names), alias)
 
 
-def lock(settings: LockSettings) -> LockResult:
-    """Solve every platform of the spec(s) and write the lockfile atomically."""
-    started = time.perf_counter()
+def lock_all(settings: LockSettings) -> list[LockResult]:
+    """`cenv lock`: one lockfile, or one per variant when the spec declares `variants` (solved at once)."""
     spec = load_spec(list(settings.spec_paths))
+    names = variant_names(spec, settings.variant)
+    if not names:
+        return [_lock_one(spec, settings)]
+    if len(names) == 1:
+        return [_lock_one(spec.with_variant(names[0]), replace(settings, variant=names[0]))]
+    from concurrent.futures import ThreadPoolExecutor
+
+    # Each variant solves in its own thread (and event loop); rattler releases the GIL while solving.
+    with ThreadPoolExecutor(max_workers=min(4, len(names))) as pool:
+        futures = [pool.submit(_lock_one, spec.with_variant(n), replace(settings, variant=n)) for n in names]
+        return [f.result() for f in futures]
+
+
+def variant_names(spec: Spec, chosen: str | None) -> list[str]:
+    """The variants to lock: all of the spec's, or the one chosen (checked)."""
+    if chosen is None:
+        return list(spec.variants)
+    if not spec.variants:
+        raise UserError(f"`--variant {chosen}`: the spec declares no `variants`")
+    if chosen not in spec.variants:
+        raise UserError(
+            f"unknown variant `{chosen}`", hints=["the spec's variants: " + ", ".join(spec.variants)]
+        )
+    return [chosen]
+
+
+def lock(settings: LockSettings) -> LockResult:
+    """Solve every platform of the spec(s) (one variant, if it has variants) and write the lockfile."""
+    results = lock_all(settings)
+    if len(results) > 1:
+        raise UserError("the spec has several variants; choose one", hints=["pass `--variant NAME`"])
+    return results[0]
+
+
+def _lock_one(spec: Spec, settings: LockSettings) -> LockResult:
+    started = time.perf_counter()
     previous = _previous_lock(settings) if settings.update is not None else None
     lockfile, plans = lock_spec(spec, settings, previous)
     path = settings.lockfile_path()
@@ -144,6 +180,9 @@ def check(settings: LockSettings) -> tuple[Path, list[StaleReason]]:
     from cenv.lock.freshness import check_lock
 
     spec = load_spec(list(settings.spec_paths))
+    if settings.variant is not None:
+        variant_names(spec, settings.variant)
+        spec = spec.with_variant(settings.variant)
     path = settings.lockfile_path()
     return path, check_lock(spec, settings, read_lock(path))
 
@@ -303,6 +342,8 @@ def build_lockfile(
         CUSTOM_CHANNEL_PRIORITY: priority,
         CUSTOM_SPEC_HASH: spec.content_hash(),
     }
+    if settings.variant is not None:
+        custom[CUSTOM_VARIANT] = settings.variant
     if exclude_newer is not None:
         custom[CUSTOM_EXCLUDE_NEWER] = exclude_newer.astimezone(timezone.utc).isoformat()
     packages: list[LockedPackage] = []
@@ -429,6 +470,43 @@ class CreateResult:
     warnings: tuple[str, ...]
 
 
+def choose_variant(spec: Spec, requested: str | None, platform: str) -> str | None:
+    """The variant to create: the one named, or for `auto` the highest CUDA the host's driver supports
+    (a CUDA-less variant when there is no driver)."""
+    if not spec.variants:
+        if requested is not None and requested != "auto":
+            variant_names(spec, requested)  # raises: the spec has no variants
+        return None
+    if requested is None:
+        raise UserError(
+            "the spec declares variants: " + ", ".join(spec.variants),
+            hints=["pass `--variant NAME`, or `--variant auto` to pick by this host's CUDA driver"],
+        )
+    if requested != "auto":
+        return variant_names(spec, requested)[0]
+    from rattler import Version
+
+    from cenv.install.host import detect_host
+
+    driver = detect_host(cuda=True).get("__cuda")
+    cuda = {name: spec.with_variant(name).cuda_for(platform) for name in spec.variants}
+    usable = [
+        (Version(version), name)
+        for name, version in cuda.items()
+        if version is not None and driver is not None and Version(version) <= Version(driver.version)
+    ]
+    if usable:
+        return max(usable)[1]
+    cpu = [name for name, version in cuda.items() if version is None]
+    if cpu:
+        return cpu[0]
+    found = f"CUDA {driver.version}" if driver else "no CUDA driver"
+    raise UserError(
+        f"no variant fits this host ({found})",
+        hints=["the spec's variants: " + ", ".join(f"{n} (cuda {v})" for n, v in cuda.items())],
+    )
+
+
 def _lock_platforms(spec: Spec, platform: str, source: Path) -> tuple[str, ...]:
     if not spec.platforms:
         return (platform,)
@@ -490,10 +568,15 @@ def create(settings: CreateSettings, reporter: Reporter | None = None) -> Create
         spec = load_spec([source])
         warnings += spec.warnings
         env_vars, spec_name = dict(spec.variables), spec.name
+        variant = choose_variant(spec, settings.variant, platform)
+        if variant is not None:
+            spec = spec.with_variant(variant)
+            reporter.message(f"variant {variant}")
         lock_settings = LockSettings(
             spec_paths=(source,),
             platforms=_lock_platforms(spec, platform, source),
             offline=settings.offline,
+            variant=variant,
         )
         lock_path = lock_settings.lockfile_path()
         stale = lock_is_fresh(lock_path, spec, lock_settings, platform)

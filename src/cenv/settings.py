@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -28,13 +28,23 @@ class LockSettings:
     cache_dir: Path | None = None  # repodata cache; default under cenv's cache root
     # --update: None = plain lock; () = re-solve everything; names = keep every other locked package
     update: tuple[str, ...] | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    variant: str | None = None  # one of the spec's `variants`; its lockfile is <stem>.<variant>-lock.yml
 
     def lockfile_path(self) -> Path:
         if self.lockfile is not None:
-            return self.lockfile
+            return variant_path(self.lockfile, self.variant)
         first = self.spec_paths[0]
-        return first.with_name(f"{first.stem}-lock.yml")
+        return variant_path(first.with_name(f"{first.stem}-lock.yml"), self.variant)
+
+
+def variant_path(path: Path, variant: str | None) -> Path:
+    """`ml-lock.yml` -> `ml.cu121-lock.yml` (the `-lock.yml` suffix is what micromamba recognises)."""
+    if variant is None:
+        return path
+    for suffix in ("-lock.yml", "-lock.yaml", ".yml", ".yaml"):
+        if path.name.endswith(suffix):
+            return path.with_name(f"{path.name.removesuffix(suffix)}.{variant}{suffix}")
+    return path.with_name(f"{path.name}.{variant}")
 
 
 @dataclass(frozen=True)
@@ -49,3 +59,4 @@ class CreateSettings:
     force: bool = False  # replace an existing environment
     offline: bool = False  # no network: cached repodata and packages only
     pkgs_dir: Path | None = None  # default: first of CONDA_PKGS_DIRS, else <cenv cache>/pkgs
+    variant: str | None = None  # a variant of the spec, or "auto" for the best one for this host's driver

@@ -47,6 +47,7 @@ _KEYS = (
     "channel-priority",
     "exclude-newer",
     "pip-options",
+    "variants",
 )
 # Keys other tools write into real environment files, accepted and ignored with a warning.
 _IGNORED_KEYS = {
@@ -182,6 +183,7 @@ class _FilePart:
     pytorch_index: Any = _UNSET
     extra_index_urls: list[str] = field(default_factory=list)
     find_links: list[str] = field(default_factory=list)
+    variants: dict[str, Any] = field(default_factory=dict)
     key_lines: dict[str, int | None] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -565,6 +567,43 @@ def _read_cuda(ctx: _Ctx, part: _FilePart, value: Any, line: int | None) -> None
         part.cuda = one(value, line, "cuda")
 
 
+_VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+def _read_variants(ctx: _Ctx, part: _FilePart, value: Any, line: int | None) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise ctx.error(
+            line, "variants", "expected a mapping of variant name to settings, e.g. {cpu: {cuda: null}}"
+        )
+    for key, body in value.items():
+        key_line = _line(value, key) or line
+        name = str(key)
+        if not _VARIANT_NAME.match(name):
+            raise ctx.error(
+                key_line, f"variants.{_short(name)}", "a variant name uses letters, digits, `_`, `.`, `-`"
+            )
+        if body is None:
+            body = {}
+        if not isinstance(body, dict):
+            raise ctx.error(key_line, f"variants.{name}", 'expected a mapping such as {cuda: "12.1"}')
+        settings: dict[str, Any] = {}
+        for setting, val in body.items():
+            setting_line = _line(body, setting) or key_line
+            if setting != "cuda":
+                raise ctx.error(
+                    setting_line,
+                    f"variants.{name}.{_short(str(setting))}",
+                    "unknown key",
+                    ["variants set `cuda`"],
+                )
+            probe = _FilePart(file=part.file)
+            _read_cuda(ctx, probe, val, setting_line)
+            settings["cuda"] = probe.cuda
+        part.variants[name] = settings
+
+
 def _read_channel_priority(ctx: _Ctx, part: _FilePart, value: Any, line: int | None) -> None:
     if value is None:
         return
@@ -656,6 +695,7 @@ _READERS: dict[str, Callable[[_Ctx, _FilePart, Any, int | None], None]] = {
     "channel-priority": _read_channel_priority,
     "exclude-newer": _read_exclude_newer,
     "pip-options": _read_pip_options,
+    "variants": _read_variants,
 }
 
 
@@ -779,6 +819,7 @@ def _compose(parts: Sequence[_FilePart]) -> Spec:
     pytorch_index: str | None = None
     extra_index_urls: list[str] = []
     find_links: list[str] = []
+    variants: dict[str, Any] = {}
     warnings: list[str] = []
     for part in parts:
         if part.name is not _UNSET and part.name is not None:
@@ -802,6 +843,7 @@ def _compose(parts: Sequence[_FilePart]) -> Spec:
             pytorch_index = part.pytorch_index
         extra_index_urls.extend(u for u in part.extra_index_urls if u not in extra_index_urls)
         find_links.extend(u for u in part.find_links if u not in find_links)
+        variants.update(part.variants)
         warnings.extend(part.warnings)
     try:
         return Spec(
@@ -821,6 +863,7 @@ def _compose(parts: Sequence[_FilePart]) -> Spec:
                 find_links=tuple(find_links),
                 pytorch_index=pytorch_index,
             ),
+            variants=variants,
             sources=tuple(part.file for part in parts),
             warnings=tuple(warnings),
         )

@@ -305,6 +305,21 @@ class PipRequirement(BaseModel):
             return None
 
 
+class Variant(BaseModel):
+    """A named flavour of the spec (`variants: {cu121: {cuda: "12.1"}, cpu: {cuda: null}}`)."""
+
+    model_config = _FROZEN
+
+    cuda: str | dict[str, str | None] | None = None
+
+    @field_validator("cuda", mode="before")
+    @classmethod
+    def _check_cuda(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {str(k): normalize_cuda(v) for k, v in value.items()}
+        return normalize_cuda(value)
+
+
 class Spec(BaseModel):
     """A whole environment spec: one file or several composed in order."""
 
@@ -321,6 +336,7 @@ class Spec(BaseModel):
     channel_priority: ChannelPriority = "strict"
     exclude_newer: datetime | None = None
     pip_options: PipOptions = Field(default_factory=PipOptions)
+    variants: dict[str, Variant] = Field(default_factory=dict)
     sources: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
 
@@ -365,6 +381,11 @@ class Spec(BaseModel):
         if self.cuda is None or platform.partition("-")[0] not in _CUDA_OSES:
             return None
         return self.cuda
+
+    def with_variant(self, name: str) -> Spec:
+        """The spec as variant `name` locks it: its `cuda`, and no variants of its own."""
+        variant = self.variants[name]
+        return self.model_copy(update={"cuda": variant.cuda, "variants": {}})
 
     def content_hash(self) -> str:
         """sha256 of the semantic content: not the sources, warnings or where things were written."""
