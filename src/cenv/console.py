@@ -25,10 +25,11 @@ class Console:
 
     def info(self, message: str) -> None:
         if not self.quiet and not self.json_output:
-            print(redact(message), file=sys.stderr)
+            # One write per line: download threads report concurrently.
+            sys.stderr.write(redact(message) + "\n")
 
     def warn(self, message: str) -> None:
-        print(f"{_styled('warning:', '1;33')} {redact(message)}", file=sys.stderr)
+        sys.stderr.write(f"{_styled('warning:', '1;33')} {redact(message)}\n")
 
     def data(self, text: str) -> None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
