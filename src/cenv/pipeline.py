@@ -519,31 +519,21 @@ def _lock_platforms(spec: Spec, platform: str, source: Path) -> tuple[str, ...]:
 
 
 def lock_is_fresh(lock_path: Path, spec: Spec, settings: LockSettings, platform: str) -> str | None:
-    """None if `lock_path` was locked from this exact spec with the assumptions a fresh lock would make;
-    otherwise why not."""
+    """None if `lock_path` satisfies the spec with the assumptions a fresh lock would make (the same check
+    as `cenv lock --check`); otherwise why not."""
     if not lock_path.exists():
         return "no lockfile yet"
+    from cenv.lock.freshness import check_lock
     from cenv.lock.importers import load_any_lock
 
     try:
         existing = load_any_lock(lock_path)
     except LockfileError as exc:
         return f"unreadable: {exc.message}"
-    if existing.metadata.custom(CUSTOM_SPEC_HASH) != spec.content_hash():
-        return "the spec changed"
     if platform not in existing.platforms:
         return f"no packages for {platform}"
-    expected = {p.platform: p.virtual_packages.packages for p in plan_lock(settings, spec)}
-    for locked_platform in existing.platforms:
-        assumed = existing.virtual_packages(locked_platform)
-        wanted = expected.get(locked_platform)
-        if wanted is None or assumed is None:
-            return "different platforms"
-        if format_virtual_packages(assumed) != format_virtual_packages(wanted):
-            return f"different virtual packages for {locked_platform}"
-    if set(existing.platforms) != set(expected):
-        return "different platforms"
-    return None
+    reasons = check_lock(spec, settings, existing)
+    return str(reasons[0]) if reasons else None
 
 
 def create(settings: CreateSettings, reporter: Reporter | None = None) -> CreateResult:
