@@ -263,16 +263,43 @@ def export_command(
 
 @cli.command("diff")
 @click.argument("old", type=click.Path(path_type=Path))
-@click.argument("new", type=click.Path(path_type=Path))
+@click.argument("new", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "json_output", is_flag=True, help="Print the differences as JSON.")
 @click.option("--exit-code", is_flag=True, help="Exit with 1 when the lockfiles differ (like `git diff`).")
-def diff_command(old: Path, new: Path, json_output: bool, exit_code: bool) -> None:
-    """Show what changed from lockfile OLD to NEW, per platform (conda-lock, pixi.lock or @EXPLICIT)."""
+@click.option("--cuda", help="With a spec as NEW: assume this CUDA version (`none`: no __cuda).")
+@click.option("--channel-alias", help="With a spec as NEW: base URL for channel names.")
+def diff_command(
+    old: Path,
+    new: tuple[Path, ...],
+    json_output: bool,
+    exit_code: bool,
+    cuda: str | None,
+    channel_alias: str | None,
+) -> None:
+    """Show what changed from lockfile OLD to NEW, per platform (conda-lock, pixi.lock or @EXPLICIT).
+
+    NEW may also be the spec file(s): OLD is then compared with a fresh solve (nothing is written)."""
     from cenv.console import Console
     from cenv.lock.diff import diff_locks, render_diff
-    from cenv.pipeline import read_lock
+    from cenv.pipeline import is_lockfile, lock_spec, read_lock
 
-    result = diff_locks(read_lock(old), read_lock(new))
+    before = read_lock(old)
+    if len(new) == 1 and is_lockfile(new[0]):
+        after = read_lock(new[0])
+    else:
+        from cenv.settings import LockSettings
+        from cenv.spec import load_spec
+
+        no_cuda = cuda is not None and cuda.lower() == "none"
+        settings = LockSettings(
+            spec_paths=new,
+            platforms=before.platforms,
+            cuda=None if no_cuda else cuda,
+            no_cuda=no_cuda,
+            channel_alias=channel_alias,
+        )
+        after, _ = lock_spec(load_spec(list(new)), settings)
+    result = diff_locks(before, after)
     if json_output:
         Console().json(result.to_json())
     else:
