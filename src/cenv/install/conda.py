@@ -26,6 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cenv.errors import InstallError, InternalError
+from cenv.install.archive_guard import (
+    UnsafePackage,
+    check_archive,
+    check_extracted,
+    check_linked_paths,
+    discard_cache_entry,
+)
 from cenv.install.fetch import (
     Fetched,
     check_has_hash,
@@ -146,21 +153,42 @@ def _preliminary_record(package: LockedPackage) -> rattler.RepoDataRecord:
     return RepoDataRecord(record, package.filename, package.url, _channel_of(package.url))
 
 
-async def _cache_state(packages: Sequence[LockedPackage], pkgs_dir: Path) -> tuple[set[str], set[str]]:
-    """(file names extracted in the cache with matching checksums, file names whose archive is there)."""
+async def _cache_state(
+    packages: Sequence[LockedPackage], pkgs_dir: Path
+) -> tuple[set[str], set[str], dict[str, str]]:
+    """(file names extracted in the cache with matching checksums and intact files, file names whose
+    archive is there, {file name: why its extracted entry cannot be linked})."""
     if not pkgs_dir.is_dir():
-        return set(), set()
+        return set(), set(), {}
     from rattler import PackageCache
 
     index = await PackageCache(pkgs_dir).index()
-    cached, archives = set(), set()
+    cached, archives, damaged = set(), set(), {}
+    candidates = []
     for package in packages:
         index_json = pkgs_dir / dist_name(package.filename) / "info" / "index.json"
         if index_json.is_file() and index.contains_record(_preliminary_record(package)):
-            cached.add(package.filename)
+            candidates.append(package)
         elif (pkgs_dir / package.filename).is_file():
             archives.add(package.filename)
-    return cached, archives
+    reasons = await asyncio.gather(*(asyncio.to_thread(_damage, p, pkgs_dir) for p in candidates))
+    for package, reason in zip(candidates, reasons, strict=True):
+        if reason is None:
+            cached.add(package.filename)
+            continue
+        damaged[package.filename] = reason
+        if (pkgs_dir / package.filename).is_file():
+            archives.add(package.filename)
+    return cached, archives, damaged
+
+
+def _damage(package: LockedPackage, pkgs_dir: Path) -> str | None:
+    """Why the extracted cache entry of `package` must not be linked, or None when it is intact."""
+    try:
+        check_extracted(pkgs_dir / dist_name(package.filename), package.hash.sha256 or package.hash.md5)
+    except UnsafePackage as exc:
+        return str(exc)
+    return None
 
 
 def virtual_requirements(packages: Iterable[LockedPackage]) -> list[tuple[str, str, str]]:
@@ -211,7 +239,11 @@ async def plan_install(
         host = detect_host(cuda=needs_cuda(requirements) or any(vp.name == "__cuda" for vp in assumed))
         check_requirements(requirements, host)
         warnings += lock_assumption_warnings(assumed, host)
-    cached, archives = await _cache_state(packages, pkgs_dir)
+    cached, archives, damaged = await _cache_state(packages, pkgs_dir)
+    for filename, reason in sorted(damaged.items()):
+        warnings.append(
+            f"package cache entry `{dist_name(filename)}` is damaged ({reason}); extracting it again"
+        )
     known: dict[str, int] = {}
     if sizes:
         missing = [p for p in packages if p.filename not in cached]
@@ -369,6 +401,59 @@ async def _link(
     reporter.link_done()
 
 
+def _refused(planned: PlannedPackage, reason: str) -> InstallError:
+    return InstallError(
+        f"package `{planned.package.name}` ({planned.filename}) was refused: {reason}",
+        hints=[
+            "its archive matches the lock's checksum, so the package itself is broken or hostile",
+            "nothing was installed; report it to the channel and do not use this build",
+        ],
+    )
+
+
+async def _check_archives(plan: InstallPlan, fetched: Mapping[str, Fetched]) -> None:
+    """Every archive rattler will extract: members and metadata safe (archive_guard), else removed."""
+    planned = [p for p in plan.packages if p.filename in fetched]
+
+    async def one(p: PlannedPackage) -> str | None:
+        try:
+            await check_archive(fetched[p.filename].path)
+        except UnsafePackage as exc:
+            return str(exc)
+        return None
+
+    reasons = await asyncio.gather(*(one(p) for p in planned))
+    for p, reason in zip(planned, reasons, strict=True):
+        if reason is not None:
+            await asyncio.to_thread(discard_cache_entry, plan.pkgs_dir, p.dist, [p.filename])
+            raise _refused(p, reason)
+
+
+async def _check_linked(plan: InstallPlan, staging: Path) -> None:
+    """After linking, before the prefix is moved into place: the entries rattler extracted in this run
+    match their paths.json (sha256 included; stamped for later runs), and every linked path is inside."""
+    fresh = [p for p in plan.packages if p.action != "cached"]
+
+    def one(p: PlannedPackage) -> str | None:
+        try:
+            check_extracted(
+                plan.pkgs_dir / p.dist, p.package.hash.sha256 or p.package.hash.md5, trust_stamp=False
+            )
+        except UnsafePackage as exc:
+            return str(exc)
+        return None
+
+    reasons = await asyncio.gather(*(asyncio.to_thread(one, p) for p in fresh))
+    for p, reason in zip(fresh, reasons, strict=True):
+        if reason is not None:
+            await asyncio.to_thread(discard_cache_entry, plan.pkgs_dir, p.dist, [p.filename])
+            raise _refused(p, reason)
+    try:
+        await asyncio.to_thread(check_linked_paths, staging)
+    except UnsafePackage as exc:
+        raise InstallError(f"the linked environment is unsafe: {exc}") from exc
+
+
 def _restore_urls(staging: Path, plan: InstallPlan, fetched: Mapping[str, Fetched]) -> None:
     """conda-meta records of fetched packages: the channel URL instead of the verified local copy."""
     from rattler import PrefixRecord
@@ -436,6 +521,7 @@ async def install_plan(
     reporter = reporter or Reporter()
     started = time.perf_counter()
     fetched = await _fetch_all(plan, reporter, offline)
+    await _check_archives(plan, fetched)
     records = await _records(plan, fetched)
     if plan.platform == host_platform():  # explicit files only reveal dependencies now
         requirements = [
@@ -446,8 +532,12 @@ async def install_plan(
         ]
         if requirements:
             check_requirements(requirements, detect_host(cuda=needs_cuda(requirements)))
+    for planned in plan.packages:  # rattler extracts these again, from the archives checked above
+        if planned.action != "cached":
+            await asyncio.to_thread(discard_cache_entry, plan.pkgs_dir, planned.dist)
     with staged_prefix(plan.prefix) as staged:
         await _link(plan, staged.path, records, reporter)
+        await _check_linked(plan, staged.path)
         try:
             _restore_urls(staged.path, plan, fetched)
             _write_state(staged.path, plan.env_vars)

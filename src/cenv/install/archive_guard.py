@@ -1,0 +1,427 @@
+"""Refuse hostile or broken package archives before rattler extracts them, and package-cache entries that
+no longer match their own `info/paths.json` before rattler links them.
+
+What rattler 0.28 does by itself (measured, see `tests/test_hostile_archives.py`): its tar reader skips
+`../` members and strips the leading `/` of absolute ones (into the cache entry), and refuses to write
+through a symbolic link that leaves the extraction directory. It does *not* check the paths it links:
+a `paths.json` (or, without one, `info/files`) entry `../x` is copied to `PREFIX/../x`, and an absolute
+one panics a rayon thread, which aborts the process. It never compares files with the sha256/size that
+`paths.json` declares, neither at extraction nor when linking from an existing cache entry.
+
+So cenv checks, before anything is extracted, every archive member through rattler's own archive reader
+(`PackageArchive.stream`, headers only: the reader cenv checks is the reader rattler extracts with) and
+the package's metadata; and before a cache entry is linked, its files against `info/paths.json`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import shlex
+import shutil
+import stat
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+__all__ = [
+    "UnsafePackage",
+    "check_archive",
+    "check_extracted",
+    "check_linked_paths",
+    "discard_cache_entry",
+    "unsafe_path",
+]
+
+_CHUNK = 1 << 20
+_MAX_INFO_FILE = 256 << 20  # bytes of one info/ file read into memory (paths.json of huge packages: ~10 MB)
+_PATH_LISTS = ("info/has_prefix", "info/no_link", "info/no_softlink")
+_INFO_READ = frozenset({"info/paths.json", "info/files", *_PATH_LISTS})
+_STAMP_DIR = ".cenv-verified"
+
+
+class UnsafePackage(Exception):
+    """A package archive or cache entry cenv will not let rattler extract or link. `str()` is the reason."""
+
+
+def unsafe_path(path: str) -> str | None:
+    """Why `path` (from a package) is not a plain path inside the package, or None when it is."""
+    if not path or "\x00" in path:
+        return "is empty or contains a NUL byte"
+    if path.startswith(("/", "\\")) or (len(path) > 1 and path[1] == ":"):
+        return "is an absolute path"
+    parts = path.replace("\\", "/").split("/")
+    if ".." in parts:
+        return "leaves the package (`..`)"
+    return None
+
+
+def _brief(text: str, limit: int = 120) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _parents(path: str) -> Iterator[str]:
+    parts = path.rstrip("/").split("/")
+    for i in range(1, len(parts)):
+        yield "/".join(parts[:i])
+
+
+@dataclass(frozen=True)
+class _Entry:
+    kind: str  # file | dir | symlink | hardlink
+    size: int
+    target: str | None
+
+
+# ---------------------------------------------------------------- archives (before extraction)
+
+
+def _check_zip_layout(path: Path) -> None:
+    """A `.conda` is a zip; refuse one whose local entries are not exactly its central directory.
+
+    rattler extracts `.conda` files by streaming the local headers; a reader of the central directory
+    (Python's, and rattler's random-access one) would not see an entry hidden between them.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive, open(path, "rb") as raw:
+            infos = sorted(archive.infolist(), key=lambda i: i.header_offset)
+            offset = 0
+            for info in infos:
+                if info.header_offset != offset:
+                    raise UnsafePackage(
+                        f"the .conda zip has {info.header_offset - offset} unlisted bytes "
+                        f"before `{_brief(info.filename)}`"
+                    )
+                raw.seek(info.header_offset)
+                header = raw.read(30)
+                if len(header) != 30 or header[:4] != b"PK\x03\x04":
+                    raise UnsafePackage(f"the .conda zip entry `{_brief(info.filename)}` has no local header")
+                name_len = int.from_bytes(header[26:28], "little")
+                extra_len = int.from_bytes(header[28:30], "little")
+                offset = info.header_offset + 30 + name_len + extra_len + info.compress_size
+                if info.flag_bits & 0x08:  # data descriptor after the data
+                    raw.seek(offset)
+                    descriptor = raw.read(4)
+                    offset += 16 if descriptor == b"PK\x07\x08" else 12
+                    if info.file_size >= 0xFFFFFFFF or info.compress_size >= 0xFFFFFFFF:
+                        offset += 8
+            if offset != archive.start_dir:
+                raise UnsafePackage(f"the .conda zip has {archive.start_dir - offset} unlisted bytes")
+            names = [i.filename for i in infos]
+    except zipfile.BadZipFile as exc:
+        raise UnsafePackage(f"the .conda file is not a valid zip: {exc}") from exc
+    for kind in ("info-", "pkg-"):
+        found = [n for n in names if n.startswith(kind) and n.endswith(".tar.zst")]
+        if len(found) != 1:
+            raise UnsafePackage(f"the .conda zip has {len(found)} `{kind}*.tar.zst` streams, not 1")
+
+
+async def _read_entries(path: Path) -> tuple[dict[str, _Entry], dict[str, bytes]]:
+    from rattler.package_streaming import PackageArchive
+
+    entries: dict[str, _Entry] = {}
+    info: dict[str, bytes] = {}
+    symlinks: set[str] = set()
+    section = "info"
+    name = ""
+    try:
+        archive = await PackageArchive.from_path(path)
+        for section in ("info", "pkg"):
+            name = ""
+            async for entry in archive.stream(section):  # type: ignore[arg-type]
+                name = str(entry.name)
+                reason = unsafe_path(name)
+                if reason is not None:
+                    raise UnsafePackage(f"archive member `{_brief(name)}` {reason}")
+                key = name.rstrip("/")
+                through = next((p for p in _parents(key) if p in symlinks), None)
+                if through is not None:
+                    raise UnsafePackage(
+                        f"archive member `{_brief(name)}` is written through "
+                        f"the symbolic link `{_brief(through)}`"
+                    )
+                target = None if entry.link_target is None else str(entry.link_target)
+                if entry.is_symlink:
+                    kind = "symlink"
+                    symlinks.add(key)
+                elif entry.is_hardlink:
+                    kind = "hardlink"
+                    reason = unsafe_path(target or "")
+                    if reason is not None or target is None or target not in entries:
+                        why = reason or "does not name an earlier member"
+                        raise UnsafePackage(
+                            f"archive member `{_brief(name)}` is a hard link "
+                            f"to `{_brief(target or '')}`, which {why}"
+                        )
+                elif entry.is_file:
+                    kind = "file"
+                elif name.endswith("/"):
+                    kind = "dir"
+                else:
+                    raise UnsafePackage(f"archive member `{_brief(name)}` is not a file, directory or link")
+                entries[key] = _Entry(kind, int(entry.size), target)
+                if section == "info" and key in _INFO_READ and kind == "file":
+                    if entry.size > _MAX_INFO_FILE:
+                        raise UnsafePackage(f"`{key}` is {entry.size} bytes")
+                    info[key] = bytes(await entry.read())
+    except UnsafePackage:
+        raise
+    except Exception as exc:  # rattler's reader: corrupt zstd/bzip2/tar, and its own path refusals
+        detail = (
+            "; ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
+        )
+        where = f" after `{_brief(name)}`" if name else ""
+        raise UnsafePackage(
+            f"the archive's {section} part is corrupt or unsafe{where}: {_brief(detail, 300)}"
+        ) from exc
+    return entries, info
+
+
+def _paths_json_entries(data: bytes, where: str) -> list[dict[str, object]]:
+    try:
+        parsed = json.loads(data)
+        paths = parsed["paths"]
+        if not isinstance(paths, list) or not all(isinstance(p, dict) for p in paths):
+            raise TypeError("`paths` is not a list of objects")
+        for p in paths:
+            if not isinstance(p.get("_path"), str):
+                raise TypeError("an entry has no `_path`")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UnsafePackage(f"{where} is not valid: {_brief(str(exc))}") from exc
+    return paths
+
+
+def _path_list(data: bytes, name: str) -> list[str]:
+    """Paths in info/files, info/no_link, info/no_softlink (one per line) or info/has_prefix
+    (`path` or `placeholder mode path`, shell-quoted when it has spaces)."""
+    paths = []
+    for line in data.decode("utf-8", "replace").splitlines():
+        if not line.strip():
+            continue
+        if name != "info/has_prefix":
+            paths.append(line.strip())
+            continue
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            words = line.split()
+        paths.append(words[-1] if words else line)
+    return paths
+
+
+def _check_metadata(entries: Mapping[str, _Entry], info: Mapping[str, bytes]) -> None:
+    """The paths rattler will link (paths.json, else info/files) and the other path lists: inside the
+    package, present in the archive with the declared type and size."""
+    archive_links = {p for p, e in entries.items() if e.kind == "symlink"}
+    if "info/paths.json" in info:
+        declared = _paths_json_entries(info["info/paths.json"], "`info/paths.json`")
+        listed = "info/paths.json"
+    elif "info/files" in info:
+        declared = [{"_path": p} for p in _path_list(info["info/files"], "info/files")]
+        listed = "info/files"
+    else:
+        raise UnsafePackage("the package has neither `info/paths.json` nor `info/files`")
+    linked_links = archive_links | {str(d["_path"]) for d in declared if d.get("path_type") == "softlink"}
+    for item in declared:
+        path = str(item["_path"])
+        reason = unsafe_path(path)
+        if reason is not None:
+            raise UnsafePackage(f"`{listed}` entry `{_brief(path)}` {reason}")
+        through = next((p for p in _parents(path) if p in linked_links), None)
+        if through is not None:
+            raise UnsafePackage(
+                f"`{listed}` entry `{_brief(path)}` lies under the symbolic link `{_brief(through)}`"
+            )
+        entry = entries.get(path)
+        path_type = item.get("path_type")
+        if entry is None:
+            if path_type != "directory":
+                raise UnsafePackage(f"`{listed}` lists `{_brief(path)}`, which the archive does not contain")
+            continue
+        if path_type == "softlink" and entry.kind != "symlink":
+            raise UnsafePackage(
+                f"`{listed}` says `{_brief(path)}` is a symbolic link; the archive has a {entry.kind}"
+            )
+        if path_type == "hardlink" and entry.kind not in ("file", "hardlink"):
+            raise UnsafePackage(f"`{listed}` says `{_brief(path)}` is a file; the archive has a {entry.kind}")
+        size = item.get("size_in_bytes")
+        if isinstance(size, int) and entry.kind == "file" and size != entry.size:
+            raise UnsafePackage(
+                f"`{listed}` says `{_brief(path)}` has {size} bytes; the archive's has {entry.size}"
+            )
+    for name in _PATH_LISTS:
+        for path in _path_list(info.get(name, b""), name):
+            reason = unsafe_path(path)
+            if reason is not None:
+                raise UnsafePackage(f"`{name}` entry `{_brief(path)}` {reason}")
+
+
+async def check_archive(path: Path) -> None:
+    """Raise `UnsafePackage` unless the archive at `path` is safe to hand to rattler's extractor.
+
+    Reads member headers (and the small `info/` path lists) with rattler's own reader: no member data is
+    hashed here (`check_extracted` does that after extraction, from disk).
+    """
+    if path.name.endswith(".conda"):
+        _check_zip_layout(path)
+    entries, info = await _read_entries(path)
+    _check_metadata(entries, info)
+
+
+# ---------------------------------------------------------------- extracted cache entries
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _stamp_path(directory: Path) -> Path:
+    return directory.parent / _STAMP_DIR / f"{directory.name}.json"
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def check_extracted(directory: Path, archive_sha256: str | None, *, trust_stamp: bool = True) -> None:
+    """Raise `UnsafePackage` unless the extracted package `directory` matches its `info/paths.json`.
+
+    Always: every path is inside the entry and not under a symbolic link, has the declared type, exists and
+    has the declared size. sha256 of each file is compared unless `trust_stamp` and a stamp written by an
+    earlier full check still matches every file's (size, mtime, ctime, inode) — editing a file, or
+    replacing it, changes its ctime. A full check writes that stamp.
+    """
+    paths_json = directory / "info" / "paths.json"
+    try:
+        if paths_json.stat().st_size > _MAX_INFO_FILE:
+            raise UnsafePackage("`info/paths.json` is too big")
+        declared = _paths_json_entries(paths_json.read_bytes(), "`info/paths.json`")
+    except FileNotFoundError:
+        files = directory / "info" / "files"
+        if not files.is_file():
+            raise UnsafePackage("the entry has neither `info/paths.json` nor `info/files`") from None
+        declared = [{"_path": p} for p in _path_list(files.read_bytes(), "info/files")]
+    except OSError as exc:
+        raise UnsafePackage(f"cannot read `info/paths.json`: {exc.strerror or exc}") from exc
+    root = os.path.realpath(directory)
+    softlinks = {str(d["_path"]) for d in declared if d.get("path_type") == "softlink"}
+    resolved_parents: dict[str, bool] = {}
+    signature = hashlib.sha256(archive_sha256.encode() if archive_sha256 else b"-")
+    to_hash: list[tuple[str, Path, str]] = []
+    for item in declared:
+        rel = str(item["_path"])
+        reason = unsafe_path(rel)
+        if reason is not None:
+            raise UnsafePackage(f"`info/paths.json` entry `{_brief(rel)}` {reason}")
+        if any(p in softlinks for p in _parents(rel)):
+            raise UnsafePackage(f"`info/paths.json` entry `{_brief(rel)}` lies under a symbolic link")
+        parent = os.path.dirname(rel)
+        if parent not in resolved_parents:
+            resolved_parents[parent] = _inside(os.path.realpath(directory / parent), root)
+        if not resolved_parents[parent]:
+            raise UnsafePackage(f"`{_brief(rel)}` resolves outside the cache entry")
+        target = directory / rel
+        try:
+            st = target.lstat()
+        except FileNotFoundError:
+            raise UnsafePackage(f"`{_brief(rel)}` is missing") from None
+        except OSError as exc:
+            raise UnsafePackage(f"cannot read `{_brief(rel)}`: {exc.strerror or exc}") from exc
+        path_type = item.get("path_type", "hardlink")
+        if path_type == "softlink":
+            if not stat.S_ISLNK(st.st_mode):
+                raise UnsafePackage(f"`{_brief(rel)}` should be a symbolic link")
+            signature.update(f"{rel}\0L{os.readlink(target)}\0".encode("utf-8", "surrogateescape"))
+            continue
+        if path_type == "directory":
+            if not stat.S_ISDIR(st.st_mode):
+                raise UnsafePackage(f"`{_brief(rel)}` should be a directory")
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            raise UnsafePackage(f"`{_brief(rel)}` should be a regular file")
+        size = item.get("size_in_bytes")
+        if isinstance(size, int) and st.st_size != size:
+            raise UnsafePackage(f"`{_brief(rel)}` has {st.st_size} bytes, `info/paths.json` says {size}")
+        signature.update(
+            f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\0".encode(
+                "utf-8", "surrogateescape"
+            )
+        )
+        expected = item.get("sha256")
+        if isinstance(expected, str):
+            to_hash.append((rel, target, expected.lower()))
+    stamp = _stamp_path(directory)
+    if trust_stamp:
+        with contextlib.suppress(OSError):
+            if stamp.read_text(encoding="ascii").strip() == signature.hexdigest():
+                return
+    for rel, target, expected in to_hash:
+        try:
+            got = _sha256(target)
+        except OSError as exc:
+            raise UnsafePackage(f"cannot read `{_brief(rel)}`: {exc.strerror or exc}") from exc
+        if got != expected:
+            raise UnsafePackage(f"`{_brief(rel)}` does not match its sha256 in `info/paths.json`")
+    with contextlib.suppress(OSError):
+        stamp.parent.mkdir(exist_ok=True)
+        tmp = stamp.with_name(f".{stamp.name}.{secrets.token_hex(4)}")
+        tmp.write_text(signature.hexdigest() + "\n", encoding="ascii")
+        os.replace(tmp, stamp)
+
+
+def discard_cache_entry(pkgs_dir: Path, dist: str, archives: Iterable[str] = ()) -> None:
+    """Remove an extracted entry (renamed aside first, so nothing links from half of it) and `archives`."""
+    directory = pkgs_dir / dist
+    with contextlib.suppress(OSError):
+        _stamp_path(directory).unlink()
+    if directory.exists() or directory.is_symlink():
+        aside = pkgs_dir / f".{dist}.cenv-discard-{secrets.token_hex(4)}"
+        try:
+            os.rename(directory, aside)
+        except OSError:
+            aside = directory
+        if aside.is_symlink():
+            aside.unlink()
+        else:
+            shutil.rmtree(aside, ignore_errors=True)
+    for name in archives:
+        with contextlib.suppress(OSError):
+            (pkgs_dir / name).unlink()
+
+
+# ---------------------------------------------------------------- the linked prefix
+
+
+def check_linked_paths(prefix: Path) -> None:
+    """Raise `UnsafePackage` unless every path the `conda-meta` records list is inside `prefix`, and its
+    parent directory resolves inside `prefix` (nothing was written through a symbolic link)."""
+    meta = prefix / "conda-meta"
+    root = os.path.realpath(prefix)
+    parents: dict[str, bool] = {}
+    for record in sorted(meta.glob("*.json")):
+        try:
+            data = json.loads(record.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise UnsafePackage(f"cannot read `{record.name}`: {exc}") from exc
+        files = data.get("files") if isinstance(data, dict) else None
+        for rel in files if isinstance(files, list) else []:
+            rel = str(rel)
+            reason = unsafe_path(rel)
+            if reason is not None:
+                raise UnsafePackage(f"`{record.stem}` installed `{_brief(rel)}`, which {reason}")
+            parent = str(PurePosixPath(rel).parent)
+            if parent not in parents:
+                parents[parent] = _inside(os.path.realpath(prefix / parent), root)
+            if not parents[parent]:
+                raise UnsafePackage(
+                    f"`{record.stem}` installed `{_brief(rel)}` through a link leading outside"
+                )
