@@ -175,6 +175,11 @@ async def _read_entries(path: Path) -> tuple[dict[str, _Entry], dict[str, bytes]
         detail = (
             "; ".join(line.strip() for line in str(exc).splitlines() if line.strip()) or type(exc).__name__
         )
+        marker = "invalid package-relative archive path: "
+        if marker in detail:  # rattler's reader refuses absolute and `..` member names itself
+            bad = detail.split(marker, 1)[1].split(";", 1)[0]
+            why = unsafe_path(bad) or "is not inside the package"
+            raise UnsafePackage(f"archive member `{_brief(bad)}` {why}") from exc
         where = f" after `{_brief(name)}`" if name else ""
         raise UnsafePackage(
             f"the archive's {section} part is corrupt or unsafe{where}: {_brief(detail, 300)}"
