@@ -1,10 +1,10 @@
 """Reading and writing conda-lock v1 lockfiles, fast and deterministically.
 
-PyYAML's C loader and dumper do the work (ruamel.yaml is several times slower on an 800-package lock).
-The writer emits conda-lock's key order, sorts packages by (platform, manager, name) and every map by key,
-so one `Lockfile` always gives the same bytes. The reader accepts conda-lock v1 files, including the
-legacy layout without `version:` and with bare-string channels, and turns every problem into a
-`LockfileError` that names the file and the key path.
+PyYAML's C loader reads (ruamel.yaml is several times slower on an 800-package lock); the writer is a
+small emitter for the fixed schema (see `dump_lockfile`). It emits conda-lock's key order, sorts packages by
+(platform, manager, name) and every map by key, so one `Lockfile` always gives the same bytes. The reader
+accepts conda-lock v1 files, including the legacy layout without `version:` and with bare-string channels,
+and turns every problem into a `LockfileError` that names the file and the key path.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import re
 import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml  # type: ignore[import-untyped, unused-ignore]
 from pydantic import ValidationError
 
 from cenv import __version__
@@ -66,51 +66,148 @@ def package_sort_key(package: LockedPackage) -> tuple[str, str, str]:
 
 
 # ---------------------------------------------------------------- writing
+#
+# The writer emits the fixed conda-lock v1 schema directly (PyYAML's pure-Python representer took ~0.1 s for
+# 500 packages). A string is written plain when that is unambiguous for YAML 1.1 (PyYAML, conda-lock) and
+# YAML 1.2 (rattler's serde_yaml) alike, else as a JSON-style double-quoted string, which both read back
+# exactly. The layout is PyYAML's block style: two-space indents, sequences not indented under their key.
+
+# Plain scalars: a conservative character set, no indicator first, no `: ` / ` #`, no trailing space or `:`.
+_PLAIN = re.compile(
+    r"[A-Za-z0-9_./()^$+=<~](?:[A-Za-z0-9_./()^$+=<>~!,*|@%;&?:#-]|(?<!:) (?![ #]))*(?<![ :])"
+)
+# Plain text that a YAML 1.1 or 1.2 loader would read as something other than a string: numbers (ints,
+# floats with or without a dot or exponent, hex/octal/binary, sexagesimal), timestamps, inf/nan.
+_NOT_A_STRING = re.compile(
+    r"""[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)(?:[eE][-+]?[0-9]+)?
+    |[-+]?0[xXoObB][0-9a-fA-F_]+
+    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?
+    |[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt\ ].*)?
+    |(?i:[-+]?\.?(?:inf|infinity|nan))""",
+    re.VERBOSE,
+)
+# YAML 1.1 booleans and nulls (any capitalisation), the merge key, PyYAML's `=` value tag, document markers.
+_RESERVED_WORDS = frozenset(("", "y", "n", "yes", "no", "true", "false", "on", "off", "null", "~", "<<", "="))
+_NEEDS_ESCAPE = re.compile('["\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]')
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b", "\f": "\\f"}
+# YAML allows implicit (`key: value`) keys up to 1024 characters; longer ones use the explicit `? key` form.
+_MAX_SIMPLE_KEY = 1000
 
 
-def _package_data(package: LockedPackage) -> dict[str, Any]:
-    hash_data: dict[str, str] = {}
-    if package.hash.md5 is not None:
-        hash_data["md5"] = package.hash.md5
-    if package.hash.sha256 is not None:
-        hash_data["sha256"] = package.hash.sha256
-    data: dict[str, Any] = {
-        "name": package.name,
-        "version": package.version,
-        "manager": package.manager,
-        "platform": package.platform,
-        "dependencies": {k: package.dependencies[k] for k in sorted(package.dependencies)},
-        "url": package.url,
-        "hash": hash_data,
-    }
-    if package.source is not None:
-        data["source"] = {"type": package.source.type, "url": package.source.url}
-    if package.build is not None:
-        data["build"] = package.build
-    data["category"] = package.category
-    data["optional"] = package.optional
-    return data
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _ESCAPES.get(char) or f"\\u{ord(char):04x}"
 
 
-def _metadata_data(metadata: LockMetadata) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "content_hash": {k: metadata.content_hash[k] for k in sorted(metadata.content_hash)},
-        "channels": [{"url": c.url, "used_env_vars": list(c.used_env_vars)} for c in metadata.channels],
-        "platforms": list(metadata.platforms),
-        "sources": list(metadata.sources),
-    }
+def yaml_scalar(value: str) -> str:
+    """`value` as a YAML scalar that every YAML 1.1/1.2 loader reads back as exactly this string."""
+    if (
+        _PLAIN.fullmatch(value)
+        and value.lower() not in _RESERVED_WORDS
+        and not _NOT_A_STRING.fullmatch(value)
+        and not value.startswith("...")
+    ):
+        return value
+    return '"' + _NEEDS_ESCAPE.sub(_escape, value) + '"'
+
+
+class _Emitter:
+    """Collects lines; scalars are rendered once per distinct string (versions, specs, names repeat)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._rendered: dict[str, str] = {}
+
+    def scalar(self, value: str) -> str:
+        rendered = self._rendered.get(value)
+        if rendered is None:
+            rendered = self._rendered[value] = yaml_scalar(value)
+        return rendered
+
+    def key(self, indent: str, key: str) -> str:
+        """`indent` + the key and its `:` (the explicit `? key` form for very long keys)."""
+        rendered = self.scalar(key)
+        if len(rendered) > _MAX_SIMPLE_KEY:
+            return f"{indent}? {rendered}\n{indent}:"
+        return f"{indent}{rendered}:"
+
+    def string_map(self, head: str, indent: str, values: Mapping[str, str | None], sort: bool = True) -> None:
+        """`head` (a key and its `:`), then `key: value` lines at `indent`; `None` values are left out.
+
+        An empty map stays on the head line as `{}`.
+        """
+        keys = sorted(values) if sort else values
+        entries = [f"{self.key(indent, k)} {self.scalar(v)}" for k in keys if (v := values[k]) is not None]
+        if entries:
+            self.lines.append(head)
+            self.lines.extend(entries)
+        else:
+            self.lines.append(head + " {}")
+
+    def string_list(self, indent: str, name: str, values: Sequence[str]) -> None:
+        if values:
+            self.lines.append(f"{indent}{name}:")
+            self.lines.extend(f"{indent}- {self.scalar(v)}" for v in values)
+        else:
+            self.lines.append(f"{indent}{name}: []")
+
+
+def _emit_metadata(out: _Emitter, metadata: LockMetadata) -> None:
+    lines = out.lines
+    lines.append("metadata:")
+    out.string_map("  content_hash:", "    ", metadata.content_hash)
+    if metadata.channels:
+        lines.append("  channels:")
+        for channel in metadata.channels:
+            lines.append(f"  - url: {out.scalar(channel.url)}")
+            out.string_list("    ", "used_env_vars", channel.used_env_vars)
+    else:
+        lines.append("  channels: []")
+    out.string_list("  ", "platforms", metadata.platforms)
+    out.string_list("  ", "sources", metadata.sources)
     if metadata.time_metadata is not None:
-        data["time_metadata"] = {"created_at": metadata.time_metadata.created_at}
+        lines.append("  time_metadata:")
+        lines.append(f"    created_at: {out.scalar(metadata.time_metadata.created_at)}")
     if metadata.git_metadata is not None:
-        data["git_metadata"] = metadata.git_metadata.model_dump(exclude_none=True)
-    if metadata.inputs_metadata is not None:
-        data["inputs_metadata"] = {
-            k: metadata.inputs_metadata[k].model_dump(exclude_none=True)
-            for k in sorted(metadata.inputs_metadata)
+        git = metadata.git_metadata
+        fields = {
+            "git_user_name": git.git_user_name,
+            "git_user_email": git.git_user_email,
+            "git_sha": git.git_sha,
         }
+        out.string_map("  git_metadata:", "    ", fields, sort=False)
+    if metadata.inputs_metadata is not None:
+        if metadata.inputs_metadata:
+            lines.append("  inputs_metadata:")
+            for name in sorted(metadata.inputs_metadata):
+                entry = metadata.inputs_metadata[name]
+                out.string_map(
+                    out.key("    ", name), "      ", {"md5": entry.md5, "sha256": entry.sha256}, False
+                )
+        else:
+            lines.append("  inputs_metadata: {}")
     if metadata.custom_metadata is not None:
-        data["custom_metadata"] = {k: metadata.custom_metadata[k] for k in sorted(metadata.custom_metadata)}
-    return data
+        out.string_map("  custom_metadata:", "    ", metadata.custom_metadata)
+
+
+def _emit_package(out: _Emitter, package: LockedPackage) -> None:
+    lines = out.lines
+    scalar = out.scalar
+    lines.append(f"- name: {scalar(package.name)}")
+    lines.append(f"  version: {scalar(package.version)}")
+    lines.append(f"  manager: {scalar(package.manager)}")
+    lines.append(f"  platform: {scalar(package.platform)}")
+    out.string_map("  dependencies:", "    ", package.dependencies)
+    lines.append(f"  url: {scalar(package.url)}")
+    out.string_map("  hash:", "    ", {"md5": package.hash.md5, "sha256": package.hash.sha256}, sort=False)
+    if package.source is not None:
+        lines.append("  source:")
+        lines.append(f"    type: {scalar(package.source.type)}")
+        lines.append(f"    url: {scalar(package.source.url)}")
+    if package.build is not None:
+        lines.append(f"  build: {scalar(package.build)}")
+    lines.append(f"  category: {scalar(package.category)}")
+    lines.append(f"  optional: {'true' if package.optional else 'false'}")
 
 
 def dump_lockfile(lock: Lockfile, *, file_name: str = "conda-lock.yml") -> str:
@@ -118,20 +215,18 @@ def dump_lockfile(lock: Lockfile, *, file_name: str = "conda-lock.yml") -> str:
 
     `file_name` only appears in the header's install commands.
     """
-    data = {
-        "version": lock.version,
-        "metadata": _metadata_data(lock.metadata),
-        "package": [_package_data(p) for p in sorted(lock.package, key=package_sort_key)],
-    }
-    body: str = yaml.dump(
-        data,
-        Dumper=yaml.CSafeDumper,
-        sort_keys=False,
-        default_flow_style=False,
-        allow_unicode=True,
-        width=10_000,
-    )
-    return _HEADER.format(version=__version__, name=file_name) + body
+    packages = sorted(lock.package, key=package_sort_key)
+    out = _Emitter()
+    out.lines.append(f"version: {int(lock.version)}")
+    _emit_metadata(out, lock.metadata)
+    if packages:
+        out.lines.append("package:")
+        for package in packages:
+            _emit_package(out, package)
+    else:
+        out.lines.append("package: []")
+    out.lines.append("")
+    return _HEADER.format(version=__version__, name=file_name) + "\n".join(out.lines)
 
 
 def write_lockfile(lock: Lockfile, path: Path) -> None:
@@ -233,6 +328,8 @@ def load_yaml(text: str, path: Path) -> Any:
     Anchors and aliases are allowed, but they may not expand the document beyond `MAX_ALIAS_EXPANSION`
     (a "billion laughs" file would otherwise hang whatever walks the data) and may not be recursive.
     """
+    import yaml  # type: ignore[import-untyped, unused-ignore]  # not needed to write a lockfile
+
     try:
         data = yaml.load(text, Loader=yaml.CSafeLoader)
     except yaml.MarkedYAMLError as exc:
