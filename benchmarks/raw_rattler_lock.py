@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 
 import rattler
 from rattler import BuildString, GenericVirtualPackage, MatchSpec, PackageName, Version
@@ -67,7 +68,10 @@ def main() -> None:
     with open(args.specs, encoding="utf-8") as lines:
         specs = [s.strip() for s in lines if s.strip()]
     cuda = None if args.cuda in (None, "none") else args.cuda
-    print(json.dumps(asyncio.run(lock(args.channel, args.cache, specs, args.platforms, cuda))))
+    print(json.dumps(asyncio.run(lock(args.channel, args.cache, specs, args.platforms, cuda))), flush=True)
+    # Leave like `cenv` does (cenv.cli._exit): rattler sometimes segfaults during interpreter shutdown
+    # (exit 139 seen on cold runs), and both sides then skip the same teardown.
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,12 @@ What it does, in one run:
 5. the same cold/warm lock with the shard index hidden (404), i.e. the full repodata.json.zst path;
 6. `cenv --help` start-up next to `python -c pass`; `cenv lock --check` and `cenv create` when the CLI has
    them (hooks: measure_lock_check, measure_create), else "n/a";
-7. optionally (--profile) a cProfile of the warm in-process cenv lock, cenv frames only.
+7. where the time goes: the warm in-process cenv lock phase by phase (load_spec, solve, build_lockfile,
+   dump_lockfile, write) and the biggest imports of a `cenv lock` process (`python -X importtime`);
+8. optionally (--profile) a cProfile of the warm in-process cenv lock, cenv frames only.
+
+cenv's bytecode is compiled first (an installed cenv has .pyc files; see common.precompile_cenv).
+RESULTS.md sections that run.py does not generate (hand-written analysis, bench_lock.py's section) are kept.
 """
 
 from __future__ import annotations
@@ -46,11 +51,19 @@ for _p in (str(REPO), str(HERE)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
+from common import precompile_cenv, sections  # noqa: E402
 from generate_channel import CHANNEL, ML_SPEC, PLATFORMS, generate, ml_spec_yaml  # noqa: E402
 from tests.support.http_server import ChannelServer  # noqa: E402
 
 VARIANTS = {"cpu": "none", "cu12": "12.4"}
 TIME = Path("/usr/bin/time")
+# The RESULTS.md sections run.py writes; every other `## ` section of the file is kept as it is.
+GENERATED = (
+    "## Targets",
+    "## Warm in-process lock, phase by phase (cu12)",
+    "## Biggest imports of a warm `cenv lock` process (cu12)",
+    "## cProfile of a warm in-process cenv lock (cu12)",
+)
 TARGETS = {
     "overhead": 1.15,  # cenv / raw, warm lock
     "warm_total_s": 3.0,  # 3 platforms x 2 variants, warm
@@ -257,6 +270,85 @@ class Bench:
         stats.print_stats(r"cenv|rattler|yaml|pydantic|asyncio/runners", 40)
         return text.getvalue()
 
+    def phases(self, cache_root: Path, cuda: str, runs: int) -> dict[str, Sample]:
+        """The warm in-process lock phase by phase (the steps of cenv.pipeline.lock), plus raw rattler."""
+        from raw_rattler_lock import lock as raw
+
+        from cenv import pipeline
+        from cenv.lock.io import dump_lockfile, write_lockfile
+        from cenv.settings import LockSettings
+        from cenv.spec import load_spec
+
+        settings = LockSettings(
+            spec_paths=(self.spec,),
+            lockfile=self.work / "phases-lock.yml",
+            platforms=PLATFORMS,
+            cuda=None if cuda == "none" else cuda,
+            no_cuda=cuda == "none",
+            channel_alias=self.server.url,
+            cache_dir=cache_root / "repodata",
+        )
+        times: dict[str, list[Run]] = {}
+
+        def timed(name: str, started: float) -> float:
+            now = time.perf_counter()
+            times.setdefault(name, []).append(Run(now - started))
+            return now
+
+        for _ in range(runs):
+            t = time.perf_counter()
+            spec = load_spec(list(settings.spec_paths))
+            t = timed("load_spec", t)
+            plans = pipeline.plan_lock(settings, spec)
+            channels = pipeline._channels(settings, spec)
+            priority = settings.channel_priority or spec.channel_priority
+            t = timed("plan + channels", t)
+            records = asyncio.run(pipeline._solve_all(plans, channels, priority, None, settings))
+            t = timed("solve (`asyncio.run(_solve_all)`)", t)
+            lockfile = pipeline.build_lockfile(spec, settings, plans, channels, records, priority, None)
+            t = timed("build_lockfile", t)
+            dump_lockfile(lockfile)
+            t = timed("dump_lockfile", t)
+            write_lockfile(lockfile, settings.lockfile_path())
+            timed("write_lockfile (dump + fsync + rename)", t)
+            t = time.perf_counter()
+            asyncio.run(
+                raw(
+                    self.server.channel_url(CHANNEL),
+                    str(cache_root / "repodata"),
+                    list(ML_SPEC),
+                    list(PLATFORMS),
+                    cuda,
+                )
+            )
+            timed("raw rattler (gateway + solve)", t)
+        return {name: Sample(r) for name, r in times.items()}
+
+    def importtime(self, cache_root: Path, cuda: str, top: int = 10) -> list[tuple[str, float]]:
+        """The biggest top-level imports (cumulative ms) of one warm `cenv lock` process."""
+        platforms = [a for p in PLATFORMS for a in ("-p", p)]
+        cmd = [sys.executable, "-X", "importtime", "-m", "cenv", "lock", str(self.spec), *platforms]
+        cmd += [
+            "--cuda",
+            cuda,
+            "--channel-alias",
+            self.server.url,
+            "-o",
+            str(self.work / "it-lock.yml"),
+            "-q",
+        ]
+        proc = subprocess.run(
+            cmd, env={**os.environ, "CENV_CACHE_DIR": str(cache_root)}, capture_output=True, text=True
+        )
+        found: list[tuple[str, float]] = []
+        for line in proc.stderr.splitlines():
+            if not line.startswith("import time:") or "|" not in line:
+                continue
+            _, cumulative, name = line.split("|")
+            if cumulative.strip().isdigit() and not name.startswith("  "):  # top level: one leading space
+                found.append((name.strip(), int(cumulative) / 1000))
+        return sorted(found, key=lambda item: -item[1])[:top]
+
     # -- start-up
     def startup(self, cmd: list[str], runs: int) -> Sample:
         run_process(cmd)  # page cache
@@ -276,8 +368,8 @@ def measure_lock_check(bench: Bench, variant: str, cache_root: Path) -> tuple[Ru
     cuda = VARIANTS[variant]
     out = bench.work / f"ml-{variant}-lock.yml"
     cold = bench.cenv_lock(bench.fresh(f"check-{variant}"), cuda, out, extra=("--check",))
-    warm = bench.cenv_lock(cache_root, cuda, out, extra=("--check",))
-    return cold, warm
+    warm = [bench.cenv_lock(cache_root, cuda, out, extra=("--check",)) for _ in range(bench.args.warm_runs)]
+    return cold, Run(Sample(warm).seconds)  # median of the warm runs
 
 
 def measure_create(bench: Bench, variant: str) -> tuple[Run, Run] | str:
@@ -343,7 +435,14 @@ def main() -> None:
     )
     parser.add_argument("--profile", action="store_true", help="cProfile the warm in-process cenv lock")
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument(
+        "--no-precompile",
+        action="store_true",
+        help="do not write cenv's bytecode first (source compile per process)",
+    )
     args = parser.parse_args()
+    if not args.no_precompile:
+        print(f"compiled {precompile_cenv()} to bytecode", file=sys.stderr)
 
     args.workdir.mkdir(parents=True, exist_ok=True)
     channel_dir = args.workdir / f"channel-s{args.seed}-r{args.records}"
@@ -473,6 +572,10 @@ def main() -> None:
             )
         )
         rows.append(("`python -c 'import rattler'`", fmt_s(import_rattler.seconds), "", "", "", "", ""))
+        print("phases and imports ...", file=sys.stderr)
+        cu12_cache = Path(results["cu12"]["cache"].runs[0].output)
+        phases = bench.phases(cu12_cache, VARIANTS["cu12"], max(args.warm_runs, 5))
+        imports = bench.importtime(cu12_cache, VARIANTS["cu12"])
         profile_text = ""
         if args.profile:
             print("profiling ...", file=sys.stderr)
@@ -542,7 +645,8 @@ def main() -> None:
         f"- spec: {len(ML_SPEC)} top-level names ({', '.join(ML_SPEC[:6])}, ...); locked packages per "
         f"platform (cu12): {', '.join(f'{p} {n}' for p, n in packages.items())}",
         f"- runs: cold x{args.cold_runs} (fresh cache each), warm x{args.warm_runs}, "
-        f"start-up x{args.help_runs}; median seconds; RSS = peak resident set of the process (max over runs)",
+        f"start-up x{args.help_runs}; median seconds; RSS = peak resident set of the process (max over runs)"
+        + ("" if args.no_precompile else "; cenv's bytecode compiled beforehand, as in an installed cenv"),
         "- raw rattler = benchmarks/raw_rattler_lock.py: one `Gateway`, `rattler.solve` per platform with "
         "`asyncio.gather`, same virtual packages, no lockfile written (the engine limit)",
         "- requests (cold, cenv) = shard index / shards / full repodata.json downloads / 304 answers",
@@ -551,21 +655,41 @@ def main() -> None:
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
-    lines += ["", "## Targets", "", "| target | met | measured |", "| --- | --- | --- |"]
+    lines += ["", GENERATED[0], "", "| target | met | measured |", "| --- | --- | --- |"]
     for name, (met, detail) in checks.items():
         lines.append(f"| {name} | {'n/a' if met is None else ('yes' if met else '**no**')} | {detail} |")
     if notes:
         lines += ["", *[f"- {n}" for n in notes]]
+    in_process = phases["raw rattler (gateway + solve)"].seconds
+    lines += [
+        "",
+        GENERATED[1],
+        "",
+        f"Median of {len(phases['load_spec'].runs)} runs in one process, same cache; cenv's phases are the "
+        "steps of `cenv.pipeline.lock` (write_lockfile repeats the dump).",
+        "",
+        "| phase | ms | vs raw rattler solve |",
+        "| --- | ---: | ---: |",
+    ]
+    lines += [
+        f"| {name} | {sample.seconds * 1000:.1f} | {sample.seconds / in_process * 100:.0f}% |"
+        for name, sample in phases.items()
+    ]
+    lines += ["", GENERATED[2], "", "| module | cumulative ms |", "| --- | ---: |"]
+    lines += [f"| `{name}` | {ms:.1f} |" for name, ms in imports]
     if profile_text:
         lines += [
             "",
-            "## cProfile of a warm in-process cenv lock (cu12)",
+            GENERATED[3],
             "",
             "```",
             profile_text.strip(),
             "```",
         ]
-    text = "\n".join(lines) + "\n"
+    # keep what run.py does not write: hand-written analysis, bench_lock.py's section
+    old = args.results.read_text() if args.results.exists() else ""
+    kept = [section for heading, section in sections(old) if heading not in GENERATED]
+    text = "\n".join(lines) + "\n" + "".join("\n" + section for section in kept)
     args.results.write_text(text)
     print(text)
 
