@@ -1,10 +1,12 @@
 """Lock time for the pangeo pytorch notebook spec (3 merged files, 888 packages) next to raw py-rattler.
 
-    .venv/bin/python benchmarks/bench_lock.py [--runs 5]
+    .venv/bin/python benchmarks/bench_lock.py [--runs 5] [--results benchmarks/RESULTS.md]
 
 Both sides solve the same specs on the same real repodata (../shared/realdata/channels/pangeo-cuda) with the
 same virtual packages, in the same run. "cenv lock" is the whole CLI process (start-up, spec loading, solve,
 lockfile writing); "cenv pipeline" is the in-process lock; "raw rattler" is Gateway + solve only.
+cenv's bytecode is compiled first (common.precompile_cenv). With --results, the table replaces this
+script's section of that markdown file (run.py keeps the section when it rewrites the file).
 """
 
 from __future__ import annotations
@@ -21,12 +23,15 @@ import time
 from datetime import date
 from pathlib import Path
 
+from common import precompile_cenv, replace_section
+
 REPO = Path(__file__).resolve().parents[1]
 REALDATA = REPO.parent / "shared" / "realdata"
 SPECS = [
     REALDATA / "specs" / name / "environment.yml"
     for name in ("pangeo-pytorch-notebook", "pangeo-notebook", "pangeo-base-notebook")
 ]
+HEADING = "Real repodata: the pangeo pytorch notebook lock (benchmarks/bench_lock.py)"
 VP_FILE = REALDATA / "specs" / "pangeo-pytorch-notebook" / "virtual-packages.yml"
 
 
@@ -123,7 +128,9 @@ def cenv_cli(cache: Path, alias: str, out: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--results", type=Path, help="also write the table into this markdown file")
     args = parser.parse_args()
+    precompile_cenv()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         alias = _alias(root)
@@ -141,15 +148,20 @@ def main() -> None:
             rows["cenv pipeline (in-process)"].append(cenv_pipeline(cache, alias, out))
             rows["cenv lock (CLI process)"].append(cenv_cli(cache, alias, out))
     base = statistics.median(rows["raw rattler (gateway + solve)"])
-    print(f"pangeo pytorch notebook, linux-64, warm repodata cache, {args.runs} runs, median seconds")
-    print(
+    lines = [
+        f"pangeo pytorch notebook, linux-64, warm repodata cache, {args.runs} runs, median seconds",
         f"machine: {platform.machine()} {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, {date.today()}"
-    )
-    print(f"{'what':34} {'median s':>9} {'min s':>8} {'ratio':>6}")
+        f"Python {platform.python_version()}, {date.today()}",
+        f"{'what':34} {'median s':>9} {'min s':>8} {'ratio':>6}",
+    ]
     for name, times in rows.items():
         median = statistics.median(times)
-        print(f"{name:34} {median:9.3f} {min(times):8.3f} {median / base:6.2f}")
+        lines.append(f"{name:34} {median:9.3f} {min(times):8.3f} {median / base:6.2f}")
+    print("\n".join(lines))
+    if args.results:
+        command = "`.venv/bin/python benchmarks/bench_lock.py " + " ".join(sys.argv[1:]) + "`"
+        body = f"{command} (888 packages, real conda-forge repodata):\n\n```\n" + "\n".join(lines) + "\n```"
+        replace_section(args.results, HEADING, body)
 
 
 if __name__ == "__main__":
