@@ -40,6 +40,7 @@ __all__ = [
     "read_lockfile",
     "write_lockfile",
     "write_text_atomic",
+    "yaml_scalar",
 ]
 
 # Lockfiles are read whole; refuse absurd sizes before parsing (a 10,000-package lock is ~10 MB).
@@ -86,7 +87,7 @@ _NOT_A_STRING = re.compile(
     |(?i:[-+]?\.?(?:inf|infinity|nan))""",
     re.VERBOSE,
 )
-# YAML 1.1 booleans and nulls (any capitalisation), the merge key, PyYAML's `=` value tag, document markers.
+# YAML 1.1 booleans and nulls (any capitalisation), the merge key and PyYAML's `=` value tag.
 _RESERVED_WORDS = frozenset(("", "y", "n", "yes", "no", "true", "false", "on", "off", "null", "~", "<<", "="))
 _NEEDS_ESCAPE = re.compile('["\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]')
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b", "\f": "\\f"}
@@ -105,7 +106,7 @@ def yaml_scalar(value: str) -> str:
         _PLAIN.fullmatch(value)
         and value.lower() not in _RESERVED_WORDS
         and not _NOT_A_STRING.fullmatch(value)
-        and not value.startswith("...")
+        and not value.startswith("...")  # a document end marker at the start of a line
     ):
         return value
     return '"' + _NEEDS_ESCAPE.sub(_escape, value) + '"'
