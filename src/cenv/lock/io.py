@@ -145,12 +145,13 @@ class _Emitter:
         else:
             self.lines.append(head + " {}")
 
-    def string_list(self, indent: str, name: str, values: Sequence[str]) -> None:
+    def string_list(self, head: str, indent: str, values: Sequence[str]) -> None:
+        """`head`, then `- value` lines at `indent` (a list is not indented under its key); `[]` if empty."""
         if values:
-            self.lines.append(f"{indent}{name}:")
+            self.lines.append(head)
             self.lines.extend(f"{indent}- {self.scalar(v)}" for v in values)
         else:
-            self.lines.append(f"{indent}{name}: []")
+            self.lines.append(head + " []")
 
 
 def _emit_metadata(out: _Emitter, metadata: LockMetadata) -> None:
@@ -161,11 +162,11 @@ def _emit_metadata(out: _Emitter, metadata: LockMetadata) -> None:
         lines.append("  channels:")
         for channel in metadata.channels:
             lines.append(f"  - url: {out.scalar(channel.url)}")
-            out.string_list("    ", "used_env_vars", channel.used_env_vars)
+            out.string_list("    used_env_vars:", "    ", channel.used_env_vars)
     else:
         lines.append("  channels: []")
-    out.string_list("  ", "platforms", metadata.platforms)
-    out.string_list("  ", "sources", metadata.sources)
+    out.string_list("  platforms:", "  ", metadata.platforms)
+    out.string_list("  sources:", "  ", metadata.sources)
     if metadata.time_metadata is not None:
         lines.append("  time_metadata:")
         lines.append(f"    created_at: {out.scalar(metadata.time_metadata.created_at)}")
