@@ -28,6 +28,7 @@ from cenv.lock.models import (  # dependencies_from_depends is re-exported for t
     LockMetadata,
     dependencies_from_depends,
 )
+from cenv.yaml_guard import ExpansionMeter, RecursiveAlias, TooLarge
 
 __all__ = [
     "MAX_LOCK_BYTES",
@@ -347,48 +348,16 @@ def load_yaml(text: str, path: Path) -> Any:
     return data
 
 
-class _TooBig(Exception):
-    pass
-
-
-class _Recursive(Exception):
-    pass
-
-
 def _check_expansion(data: Any, limit: int, path: Path) -> None:
     """Refuse data whose alias-expanded size (string characters plus one per node) exceeds `limit`."""
-    memo: dict[int, int] = {}
-    active: set[int] = set()
-
-    def size(value: Any) -> int:
-        if isinstance(value, str | bytes):
-            return len(value) + 1
-        if not isinstance(value, list | dict):
-            return 1
-        key = id(value)
-        if key in memo:
-            return memo[key]
-        if key in active:
-            raise _Recursive
-        active.add(key)
-        total = 1
-        children = itertools.chain.from_iterable(value.items()) if isinstance(value, dict) else value
-        for child in children:
-            total += size(child)
-            if total > limit:
-                raise _TooBig
-        active.discard(key)
-        memo[key] = total
-        return total
-
     try:
-        size(data)
-    except _TooBig:
+        ExpansionMeter(limit).size(data)
+    except TooLarge:
         raise LockfileError(
             f"lockfile `{path}` is not a usable lockfile: its YAML aliases expand to more than "
             f"{MAX_ALIAS_EXPANSION:,} extra characters"
         ) from None
-    except _Recursive:
+    except RecursiveAlias:
         raise LockfileError(
             f"lockfile `{path}` is not a usable lockfile: it has a recursive YAML alias"
         ) from None

@@ -8,7 +8,6 @@ carry conda-lock selectors (`- cudatoolkit  # [linux64]`).
 from __future__ import annotations
 
 import difflib
-import itertools
 import re
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from cenv.spec.models import (
     normalize_cuda,
     parse_selector,
 )
+from cenv.yaml_guard import ExpansionMeter, RecursiveAlias, TooLarge
 
 __all__ = ["load_spec", "load_spec_text"]
 
@@ -227,43 +227,10 @@ def _parse_yaml(text: str, file: str) -> Any:
         raise SpecError(f"{file}: invalid YAML: {_short(str(exc))}") from None
 
 
-class _TooBig(Exception):
-    pass
-
-
-class _Recursive(Exception):
-    pass
-
-
 def _check_aliases(data: Any, text: str, file: str) -> None:
-    """Refuse recursive aliases and alias expansion beyond `MAX_ALIAS_EXPANSION` (see there).
-
-    Sizes are memoized per container, so this runs in time linear in the file even for an alias bomb.
-    """
+    """Refuse recursive aliases and alias expansion beyond `MAX_ALIAS_EXPANSION` (see there)."""
     limit = 2 * len(text) + MAX_ALIAS_EXPANSION
-    memo: dict[int, int] = {}
-    active: set[int] = set()
-
-    def size(value: Any) -> int:
-        if isinstance(value, str):
-            return len(value) + 1
-        if not isinstance(value, list | dict | tuple | set):  # tuple, set: sequence / set keys
-            return 1
-        key = id(value)
-        if key in memo:
-            return memo[key]
-        if key in active:
-            raise _Recursive
-        active.add(key)
-        total = 1
-        children = itertools.chain.from_iterable(value.items()) if isinstance(value, dict) else value
-        for child in children:
-            total += size(child)
-            if total > limit:
-                raise _TooBig
-        active.discard(key)
-        memo[key] = total
-        return total
+    meter = ExpansionMeter(limit)
 
     def where(key: Any) -> str:
         line = _line(data, key) if isinstance(data, dict) else None
@@ -274,15 +241,15 @@ def _check_aliases(data: Any, text: str, file: str) -> None:
     try:
         for key, value in items:
             try:
-                total += size(key) + size(value)
+                total += meter.size(key) + meter.size(value)
                 if total > limit:
-                    raise _TooBig
-            except _TooBig:
+                    raise TooLarge
+            except TooLarge:
                 raise SpecError(
                     f"{where(key)}YAML aliases expand to more than {MAX_ALIAS_EXPANSION:,} extra characters",
                     ["an environment spec should not need anchors and aliases (`&name` / `*name`)"],
                 ) from None
-            except _Recursive:
+            except RecursiveAlias:
                 raise SpecError(f"{where(key)}recursive YAML alias (a node that contains itself)") from None
     except RecursionError:
         raise SpecError(f"{file}: invalid YAML: nested too deeply") from None
