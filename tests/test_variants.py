@@ -105,3 +105,43 @@ def test_create_variant_auto_follows_the_driver(tmp_path: Path, demo_channel: Pa
     assert named.code == 0, named.output
     missing = cenv("create", spec, "-p", tmp_path / "none")
     assert missing.code == 1 and "--variant" in missing.stderr, missing.output
+
+
+def test_variants_pick_pip_torch_flavours(tmp_path: Path, demo_channel: Path) -> None:
+    """cpu / cu121 variants of one spec: the pip part gets torch `+cpu` / `+cu121` from a PyTorch-style index
+    (`<root>/<label>/`), and each variant's lockfile says so; then `create --variant auto` installs it."""
+    from tests.support.wheel_factory import WheelIndex
+
+    torch_root = tmp_path / "torch"
+    for label in ("cpu", "cu118", "cu121"):
+        WheelIndex(torch_root, simple_subdir=label).write()  # the label pages exist even before wheels
+        index = WheelIndex(torch_root, simple_subdir=label)
+        index.add("torch", f"2.3.0+{label}")
+        index.write()
+    pypi = WheelIndex(tmp_path / "pypi")
+    pypi.add("torch", "2.3.0")
+    pypi.write()
+    spec = tmp_path / "ml.yml"
+    spec.write_text(
+        f"name: ml\nchannels: [{demo_channel.as_posix()}]\nplatforms: [linux-64]\n"
+        f"pip-options:\n  index-url: {pypi.simple_url}\n  pytorch-index: {torch_root.as_uri()}\n"
+        f"dependencies:\n  - python {PY}.*\n  - pip:\n      - torch\n"
+        'variants:\n  cpu: {cuda: null}\n  cu121: {cuda: "12.4"}\n'
+    )
+    result = cenv("lock", spec)
+    assert result.code == 0, result.output
+    torch = {}
+    for variant in ("cpu", "cu121"):
+        data = _load(tmp_path / f"ml.{variant}-lock.yml")
+        [entry] = [p for p in data["package"] if p["name"] == "torch"]
+        assert entry["manager"] == "pip"
+        torch[variant] = entry["version"]
+    assert torch == {"cpu": "2.3.0+cpu", "cu121": "2.3.0+cu121"}, torch
+    gpu = cenv(
+        "create", spec, "-p", tmp_path / "gpu", "--variant", "auto", env={"CONDA_OVERRIDE_CUDA": "12.4"}
+    )
+    assert gpu.code == 0, gpu.output
+    check = cenv(
+        "run", "-p", tmp_path / "gpu", "--", "python", "-c", "import torch; print(torch.TAG, torch.VERSION)"
+    )
+    assert check.code == 0 and "2.3.0+cu121" in check.stdout, check.output
