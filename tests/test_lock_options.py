@@ -127,3 +127,18 @@ def test_glibc_and_osx_flags_recorded(tmp_path: Path) -> None:
     custom = yaml.safe_load((tmp_path / "env-lock.yml").read_text())["metadata"]["custom_metadata"]
     assert "__glibc=2.31=0" in custom["cenv.virtual-packages.linux-64"]
     assert "__osx=13.0=0" in custom["cenv.virtual-packages.osx-arm64"]
+
+
+def test_repodata_with_null_depends_is_read_as_empty(tmp_path: Path) -> None:
+    """conda-forge-numpy's real repodata has `"depends": null` records, which rattler refuses; cenv reads a
+    repaired copy whose `info.base_url` keeps the package URLs pointing at the original channel."""
+    alias = mirror(tmp_path / "m", **{"conda-forge": REALDATA / "channels" / "conda-forge-numpy"})
+    spec = _spec(
+        tmp_path,
+        "channels: [conda-forge]\nplatforms: [linux-64]\ndependencies: [python 3.12.*, numpy 1.26.*]\n",
+    )
+    result = cenv("lock", spec, "--channel-alias", alias)
+    assert result.code == 0, result.output
+    assert _version(tmp_path / "env-lock.yml", "numpy") == "1.26.4"
+    data = yaml.safe_load((tmp_path / "env-lock.yml").read_text())
+    assert all(p["url"].startswith(alias + "/conda-forge/") for p in data["package"])

@@ -98,6 +98,37 @@ def make_gateway(offline: bool = False, cache_dir: Path | None = None) -> rattle
     return Gateway(cache_dir=cache, default_config=config)
 
 
+def tolerant_local_channel(channel: ResolvedChannel) -> ResolvedChannel | None:
+    """A copy of a local channel's repodata with `"depends": null` / `"constrains": null` read as empty
+    lists (a real-world quirk that rattler refuses), or None when there is nothing to repair.
+
+    The copy sets `info.base_url` (CEP-15) to the original subdirs, so package URLs still point there.
+    """
+    if not channel.url.startswith("file://"):
+        return None
+    import hashlib
+    import json
+    from urllib.parse import unquote, urlparse
+
+    root = Path(unquote(urlparse(channel.url).path))
+    copy = cache_root() / "repaired-channels" / hashlib.sha256(channel.url.encode()).hexdigest()[:16]
+    repaired = False
+    for source in sorted(root.glob("*/repodata.json")):
+        data = json.loads(source.read_text(encoding="utf-8"))
+        for key in ("packages", "packages.conda"):
+            for record in (data.get(key) or {}).values():
+                for field in ("depends", "constrains"):
+                    if field in record and record[field] is None:
+                        record[field] = []
+                        repaired = True
+        data.setdefault("info", {})["base_url"] = source.parent.as_uri() + "/"
+        data["repodata_version"] = 2
+        target = copy / source.parent.name / "repodata.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(data), encoding="utf-8")
+    return ResolvedChannel(name=channel.name, url=copy.as_uri()) if repaired else None
+
+
 def channel_error(exc: BaseException, channels: list[ResolvedChannel], offline: bool) -> ChannelError:
     """A gateway failure as a one-line ChannelError, credentials redacted."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]

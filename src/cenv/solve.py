@@ -10,11 +10,11 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
-from cenv.channels import ResolvedChannel, channel_error, to_rattler
+from cenv.channels import ResolvedChannel, channel_error, to_rattler, tolerant_local_channel
 from cenv.errors import SolveError, SpecError
 from cenv.platforms import KNOWN_PLATFORMS
 from cenv.redact import redact
@@ -100,6 +100,11 @@ async def solve(request: SolveRequest, gateway: rattler.Gateway) -> list[rattler
         message = _first_line(str(exc))
         raise SolveError(f"no solution for {request.platform}: {message}", hints=hints) from exc
     except GatewayError as exc:
+        if "invalid type: null" in str(exc):
+            repaired = [tolerant_local_channel(c) for c in request.channels]
+            if any(repaired):
+                fixed = tuple(r or c for r, c in zip(repaired, request.channels, strict=True))
+                return await solve(replace(request, channels=fixed), gateway)
         raise channel_error(exc, list(request.channels), request.offline) from exc
 
 
