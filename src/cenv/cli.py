@@ -620,7 +620,8 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         # In non-standalone mode click returns the code of a raised `Exit` instead of raising it.
-        code = cli.main(args=argv, prog_name="cenv", standalone_mode=False)
+        args = sys.argv[1:] if argv is None else argv
+        code = cli.main(args=args or ["--help"], prog_name="cenv", standalone_mode=False)
     except CenvError as exc:
         from cenv.console import print_error
 
