@@ -305,6 +305,13 @@ class PipRequirement(BaseModel):
             return None
 
 
+def _cuda_setting(value: object) -> object:
+    """`cuda:` as written: one version for every platform, or a mapping of platform to version."""
+    if isinstance(value, dict):
+        return {str(k): normalize_cuda(v) for k, v in value.items()}
+    return normalize_cuda(value)
+
+
 class Variant(BaseModel):
     """A named flavour of the spec (`variants: {cu121: {cuda: "12.1"}, cpu: {cuda: null}}`)."""
 
@@ -315,9 +322,7 @@ class Variant(BaseModel):
     @field_validator("cuda", mode="before")
     @classmethod
     def _check_cuda(cls, value: object) -> object:
-        if isinstance(value, dict):
-            return {str(k): normalize_cuda(v) for k, v in value.items()}
-        return normalize_cuda(value)
+        return _cuda_setting(value)
 
 
 class Spec(BaseModel):
@@ -351,9 +356,7 @@ class Spec(BaseModel):
     @field_validator("cuda", mode="before")
     @classmethod
     def _check_cuda(cls, value: object) -> object:
-        if isinstance(value, dict):
-            return {str(k): normalize_cuda(v) for k, v in value.items()}
-        return normalize_cuda(value)
+        return _cuda_setting(value)
 
     @field_validator("exclude_newer")
     @classmethod
