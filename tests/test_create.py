@@ -241,7 +241,7 @@ def test_two_creates_at_once_share_the_cache(http_demo: ChannelServer, tmp_path:
         for spec in specs
     ]
     outputs = [p.communicate(timeout=120) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert [p.returncode for p in procs] == [0, 0], "\n".join(o[1] for o in outputs)
     a, b = tmp_path / "a" / "e", tmp_path / "b" / "e"
     assert cenv("run", "-p", a, "--", "hello-cenv").stdout.startswith("hello from cenv 0.2.0")
     assert cenv("run", "-p", b, "--", "hello-cenv").stdout.startswith("hello from cenv 0.1.0")

@@ -250,7 +250,17 @@ async def plan_install(
         found = await asyncio.gather(*(asyncio.to_thread(remote_size, p) for p in missing))
         known = {p.filename: s for p, s in zip(missing, found, strict=True) if s is not None}
     plan = make_plan(
-        prefix, platform, pkgs_dir, packages, cached, archives, known, replaces, env_vars, pip=pip
+        prefix,
+        platform,
+        pkgs_dir,
+        packages,
+        cached,
+        archives,
+        known,
+        replaces,
+        env_vars,
+        pip=pip,
+        damaged=damaged,
     )
     return plan, warnings
 
@@ -401,6 +411,19 @@ async def _link(
     reporter.link_done()
 
 
+def _foreign_entry(entry: Path, package: LockedPackage) -> bool:
+    """An extracted entry of another archive with the same file name (its recorded sha256 differs).
+
+    Entries another create is extracting right now for this same archive are left alone: discarding
+    them would pull files from under its link step (their completeness is checked after linking)."""
+    try:
+        recorded = json.loads((entry / "info" / "repodata_record.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    sha256 = recorded.get("sha256") if isinstance(recorded, dict) else None
+    return bool(package.hash.sha256 and sha256 and sha256 != package.hash.sha256)
+
+
 def _refused(planned: PlannedPackage, reason: str) -> InstallError:
     return InstallError(
         f"package `{planned.package.name}` ({planned.filename}) was refused: {reason}",
@@ -533,7 +556,9 @@ async def install_plan(
         if requirements:
             check_requirements(requirements, detect_host(cuda=needs_cuda(requirements)))
     for planned in plan.packages:  # rattler extracts these again, from the archives checked above
-        if planned.action != "cached":
+        if planned.action != "cached" and (
+            planned.filename in plan.damaged or _foreign_entry(plan.pkgs_dir / planned.dist, planned.package)
+        ):
             await asyncio.to_thread(discard_cache_entry, plan.pkgs_dir, planned.dist)
     with staged_prefix(plan.prefix) as staged:
         await _link(plan, staged.path, records, reporter)

@@ -54,6 +54,7 @@ class InstallPlan:
     replaces_existing: bool = False
     env_vars: Mapping[str, str] = field(default_factory=dict)
     pip: tuple[LockedPackage, ...] = ()  # installed with uv after the conda part, inside the same staging
+    damaged: frozenset[str] = frozenset()  # file names whose extracted cache entry failed its check
 
     @property
     def to_fetch(self) -> list[PlannedPackage]:
@@ -93,6 +94,7 @@ def make_plan(
     replaces_existing: bool = False,
     env_vars: Mapping[str, str] | None = None,
     pip: Iterable[LockedPackage] = (),
+    damaged: Iterable[str] = (),
 ) -> InstallPlan:
     """Decide per package: `cached` if its file name is in `cached` (extracted entries with matching
     checksums), `archive` if in `archives` (archives in the cache), else `fetch`."""
@@ -111,4 +113,5 @@ def make_plan(
         replaces_existing=replaces_existing,
         env_vars=dict(env_vars or {}),
         pip=tuple(pip),
+        damaged=frozenset(damaged),
     )
