@@ -246,3 +246,26 @@ def test_two_creates_at_once_share_the_cache(http_demo: ChannelServer, tmp_path:
     assert cenv("run", "-p", a, "--", "hello-cenv").stdout.startswith("hello from cenv 0.2.0")
     assert cenv("run", "-p", b, "--", "hello-cenv").stdout.startswith("hello from cenv 0.1.0")
     assert (b / "bin" / "cenv-demo-tool").is_file()
+
+
+def test_rebuilt_archive_with_the_same_name_is_extracted_again(tmp_path: Path) -> None:
+    """The cache holds an extracted entry of an older build with the same file name (a channel rebuilt
+    it): after re-locking, create links the new content, never the stale entry."""
+    from tests.support.channel_factory import ChannelFactory
+
+    def channel(text: str) -> Path:
+        ch = ChannelFactory(tmp_path / "channels", "ch")
+        ch.package("rebuilt", "1.0", build="h0_0", subdir="linux-64", files={"share/rebuilt.txt": text})
+        ch.write_repodata()
+        return ch.path
+
+    path = channel("first build\n")
+    spec = write_spec(tmp_path / "env.yml", str(path), deps=("rebuilt",))
+    assert cenv("create", spec, "-p", tmp_path / "a").code == 0
+    channel("second build, same file name\n")
+    (pkgs_dir() / "rebuilt-1.0-h0_0.conda").unlink()  # keep only the stale extracted entry
+    assert cenv("lock", spec).code == 0
+    result = cenv("create", spec, "-p", tmp_path / "b")
+    assert result.code == 0, result.output
+    assert (tmp_path / "b" / "share" / "rebuilt.txt").read_text() == "second build, same file name\n"
+    assert (tmp_path / "a" / "share" / "rebuilt.txt").read_text() == "first build\n"

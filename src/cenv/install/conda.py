@@ -411,19 +411,6 @@ async def _link(
     reporter.link_done()
 
 
-def _foreign_entry(entry: Path, package: LockedPackage) -> bool:
-    """An extracted entry of another archive with the same file name (its recorded sha256 differs).
-
-    Entries another create is extracting right now for this same archive are left alone: discarding
-    them would pull files from under its link step (their completeness is checked after linking)."""
-    try:
-        recorded = json.loads((entry / "info" / "repodata_record.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    sha256 = recorded.get("sha256") if isinstance(recorded, dict) else None
-    return bool(package.hash.sha256 and sha256 and sha256 != package.hash.sha256)
-
-
 def _refused(planned: PlannedPackage, reason: str) -> InstallError:
     return InstallError(
         f"package `{planned.package.name}` ({planned.filename}) was refused: {reason}",
@@ -555,10 +542,12 @@ async def install_plan(
         ]
         if requirements:
             check_requirements(requirements, detect_host(cuda=needs_cuda(requirements)))
-    for planned in plan.packages:  # rattler extracts these again, from the archives checked above
-        if planned.action != "cached" and (
-            planned.filename in plan.damaged or _foreign_entry(plan.pkgs_dir / planned.dist, planned.package)
-        ):
+    # Damaged entries go; rattler re-extracts them from the archives checked above. Other entries stay:
+    # one being extracted by a concurrent create must not vanish under its link step, and an entry of
+    # another archive with the same name is re-extracted by rattler itself (its `<entry>.lock` holds the
+    # sha256; see test_rebuilt_archive_with_the_same_name_is_extracted_again).
+    for planned in plan.packages:
+        if planned.filename in plan.damaged:
             await asyncio.to_thread(discard_cache_entry, plan.pkgs_dir, planned.dist)
     with staged_prefix(plan.prefix) as staged:
         await _link(plan, staged.path, records, reporter)
