@@ -269,3 +269,18 @@ def test_rebuilt_archive_with_the_same_name_is_extracted_again(tmp_path: Path) -
     assert result.code == 0, result.output
     assert (tmp_path / "b" / "share" / "rebuilt.txt").read_text() == "second build, same file name\n"
     assert (tmp_path / "a" / "share" / "rebuilt.txt").read_text() == "first build\n"
+
+
+def test_cache_stamps_stay_valid_after_linking(demo_channel: Path, tmp_path: Path) -> None:
+    """Hard-linking from the cache changes the files' ctime; the stamps are renewed so the next create
+    trusts them instead of hashing every cached file again."""
+    from cenv.install.archive_guard import _scan, _stamp_path
+
+    spec = write_spec(tmp_path / "env.yml", str(demo_channel))
+    for name in ("a", "b", "c"):
+        assert cenv("create", spec, "-p", tmp_path / name).code == 0
+    entries = [d for d in pkgs_dir().iterdir() if (d / "info" / "paths.json").is_file()]
+    assert entries
+    for entry in entries:
+        sha = entry.with_name(entry.name + ".lock").read_bytes()[8:40].hex()
+        assert _stamp_path(entry).read_text().strip() == _scan(entry, sha)[0], entry.name

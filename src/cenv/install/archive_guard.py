@@ -297,14 +297,9 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def check_extracted(directory: Path, archive_sha256: str | None, *, trust_stamp: bool = True) -> None:
-    """Raise `UnsafePackage` unless the extracted package `directory` matches its `info/paths.json`.
-
-    Always: every path is inside the entry and not under a symbolic link, has the declared type, exists and
-    has the declared size. sha256 of each file is compared unless `trust_stamp` and a stamp written by an
-    earlier full check still matches every file's (size, mtime, ctime, inode) — editing a file, or
-    replacing it, changes its ctime. A full check writes that stamp.
-    """
+def _scan(directory: Path, archive_sha256: str | None) -> tuple[str, list[tuple[str, Path, str]]]:
+    """Check every declared path of an extracted entry (no hashing): its stamp signature and the files to
+    hash. Raises `UnsafePackage`."""
     paths_json = directory / "info" / "paths.json"
     try:
         if paths_json.stat().st_size > _MAX_INFO_FILE:
@@ -364,10 +359,22 @@ def check_extracted(directory: Path, archive_sha256: str | None, *, trust_stamp:
         expected = item.get("sha256")
         if isinstance(expected, str):
             to_hash.append((rel, target, expected.lower()))
+    return signature.hexdigest(), to_hash
+
+
+def check_extracted(directory: Path, archive_sha256: str | None, *, trust_stamp: bool = True) -> None:
+    """Raise `UnsafePackage` unless the extracted package `directory` matches its `info/paths.json`.
+
+    Always: every path is inside the entry and not under a symbolic link, has the declared type, exists and
+    has the declared size. sha256 of each file is compared unless `trust_stamp` and a stamp written by an
+    earlier full check still matches every file's (size, mtime, ctime, inode) — editing a file, or
+    replacing it, changes its ctime. A full check writes that stamp.
+    """
+    signature, to_hash = _scan(directory, archive_sha256)
     stamp = _stamp_path(directory)
     if trust_stamp:
         with contextlib.suppress(OSError):
-            if stamp.read_text(encoding="ascii").strip() == signature.hexdigest():
+            if stamp.read_text(encoding="ascii").strip() == signature:
                 return
     for rel, target, expected in to_hash:
         try:
@@ -376,10 +383,22 @@ def check_extracted(directory: Path, archive_sha256: str | None, *, trust_stamp:
             raise UnsafePackage(f"cannot read `{_brief(rel)}`: {exc.strerror or exc}") from exc
         if got != expected:
             raise UnsafePackage(f"`{_brief(rel)}` does not match its sha256 in `info/paths.json`")
+    _write_stamp(stamp, signature)
+
+
+def restamp(directory: Path, archive_sha256: str | None) -> None:
+    """Renew the stamp of an entry this run verified and then hard-linked from: linking changes the files'
+    ctime, which would otherwise make the next create hash every file again."""
+    with contextlib.suppress(UnsafePackage, OSError):
+        signature, _ = _scan(directory, archive_sha256)
+        _write_stamp(_stamp_path(directory), signature)
+
+
+def _write_stamp(stamp: Path, signature: str) -> None:
     with contextlib.suppress(OSError):
         stamp.parent.mkdir(exist_ok=True)
         tmp = stamp.with_name(f".{stamp.name}.{secrets.token_hex(4)}")
-        tmp.write_text(signature.hexdigest() + "\n", encoding="ascii")
+        tmp.write_text(signature + "\n", encoding="ascii")
         os.replace(tmp, stamp)
 
 

@@ -32,6 +32,7 @@ from cenv.install.archive_guard import (
     check_extracted,
     check_linked_paths,
     discard_cache_entry,
+    restamp,
 )
 from cenv.install.fetch import (
     Fetched,
@@ -552,6 +553,14 @@ async def install_plan(
     with staged_prefix(plan.prefix) as staged:
         await _link(plan, staged.path, records, reporter)
         await _check_linked(plan, staged.path)
+        await asyncio.gather(
+            *(
+                asyncio.to_thread(
+                    restamp, plan.pkgs_dir / p.dist, p.package.hash.sha256 or p.package.hash.md5
+                )
+                for p in plan.packages
+            )
+        )
         try:
             _restore_urls(staged.path, plan, fetched)
             _write_state(staged.path, plan.env_vars)
