@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from tests.cli_helpers import REALDATA, cenv, mirror
+from tests.cli_helpers import REALDATA, Result, cenv, mirror
 
 PANGEO = [
     REALDATA / "specs" / n / "environment.yml"
@@ -25,26 +25,19 @@ def _versions(lock_path: Path, platform: str = "linux-64") -> dict[str, str]:
     }
 
 
+def _lock_pangeo(root: Path, *extra: str | Path, env: dict[str, str] | None = None) -> Result:
+    """The pangeo reproduction: three merged files, their virtual-packages.yml, glibc 2.34, linux-64, and
+    conda-forge aliased to the realdata pangeo-cuda repodata as a mirror under `root`."""
+    alias = mirror(root / "mirror", **{"conda-forge": REALDATA / "channels" / "pangeo-cuda"})
+    common = ["--virtual-packages", PANGEO_VP, "--glibc", "2.34", "--channel-alias", alias, "-p", "linux-64"]
+    return cenv("lock", *PANGEO, *common, *extra, env=env)
+
+
 @pytest.fixture(scope="module")
 def pangeo_lock(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("pangeo")
-    alias = mirror(tmp / "mirror", **{"conda-forge": REALDATA / "channels" / "pangeo-cuda"})
     out = tmp / "pangeo-lock.yml"
-    result = cenv(
-        "lock",
-        *PANGEO,
-        "--virtual-packages",
-        PANGEO_VP,
-        "--glibc",
-        "2.34",
-        "--channel-alias",
-        alias,
-        "-p",
-        "linux-64",
-        "-o",
-        out,
-        env={"CENV_CACHE_DIR": str(tmp / "cache")},
-    )
+    result = _lock_pangeo(tmp, "-o", out, env={"CENV_CACHE_DIR": str(tmp / "cache")})
     assert result.code == 0, result.output
     return out
 
@@ -86,21 +79,7 @@ def test_lockfile_readable_by_conda_lock_and_rattler(pangeo_lock: Path) -> None:
 
 def test_lock_is_deterministic(pangeo_lock: Path) -> None:
     before = pangeo_lock.read_bytes()
-    alias = mirror(pangeo_lock.parent / "mirror", **{"conda-forge": REALDATA / "channels" / "pangeo-cuda"})
-    result = cenv(
-        "lock",
-        *PANGEO,
-        "--virtual-packages",
-        PANGEO_VP,
-        "--glibc",
-        "2.34",
-        "--channel-alias",
-        alias,
-        "-p",
-        "linux-64",
-        "-o",
-        pangeo_lock,
-    )
+    result = _lock_pangeo(pangeo_lock.parent, "-o", pangeo_lock)
     assert result.code == 0, result.output
     assert pangeo_lock.read_bytes() == before
 
@@ -180,18 +159,16 @@ def test_update_one_package_keeps_the_rest(tmp_path: Path) -> None:
     that lock has them, while a plain re-lock moves a few (cudnn 9.10 -> 9.11)."""
     real = REALDATA / "locks" / "pangeo-pytorch-notebook" / "conda-lock.yml"
     theirs = _versions(real)
-    alias = mirror(tmp_path / "mirror", **{"conda-forge": REALDATA / "channels" / "pangeo-cuda"})
     out = tmp_path / "pangeo-lock.yml"
     out.write_bytes(real.read_bytes())
-    common = ["--virtual-packages", PANGEO_VP, "--glibc", "2.34", "--channel-alias", alias, "-p", "linux-64"]
-    result = cenv("lock", *PANGEO, *common, "-o", out, "--update", "xarray")
+    result = _lock_pangeo(tmp_path, "-o", out, "--update", "xarray")
     assert result.code == 0, result.output
     ours = _versions(out)
     changed = sorted(n for n, v in theirs.items() if ours.get(n) != v)
     assert changed == [], changed
     assert "cudnn" not in result.stderr
     plain = tmp_path / "plain-lock.yml"
-    assert cenv("lock", *PANGEO, *common, "-o", plain).code == 0
+    assert _lock_pangeo(tmp_path, "-o", plain).code == 0
     relocked = _versions(plain)
     moved = sorted(n for n, v in theirs.items() if relocked.get(n) != v)
     assert "cudnn" in moved, moved

@@ -23,6 +23,7 @@ import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import zstandard
 
@@ -154,60 +155,11 @@ class ChannelFactory:
         return f"ChannelFactory({str(self.path)!r}, packages={len(self.packages)})"
 
     # ------------------------------------------------------------------ packages
-    def package(
-        self,
-        name: str,
-        version: str,
-        build: str | None = None,
-        build_number: int = 0,
-        subdir: str = "noarch",
-        depends: Sequence[str] = (),
-        constrains: Sequence[str] = (),
-        noarch: str | None = None,
-        files: Mapping[str, FileContent] | None = None,
-        entry_points: Sequence[str] = (),
-        timestamp: int | None = DEFAULT_TIMESTAMP,
-        fmt: str = ".conda",
-        track_features: str | Sequence[str] | None = None,
-        prefix_files: Mapping[str, FileContent] | None = None,
-        prefix_file_mode: str = "text",
-        symlinks: Mapping[str, str] | None = None,
-        license: str = "BSD-3-Clause",
-        summary: str | None = None,
-        features: str | None = None,
-        extra_index: Mapping[str, object] | None = None,
-    ) -> ChannelFactory:
-        """Write one package archive into ``<channel>/<subdir>/`` and remember its record.
-
-        ``files`` are regular files (a ``#!`` first line makes them executable). For ``noarch="python"`` put
-        modules under ``site-packages/`` and scripts under ``python-scripts/``; ``entry_points`` are
-        ``"name = module:func"`` strings written to ``info/link.json``. ``prefix_files`` contain
-        :data:`PREFIX_PLACEHOLDER` and are recorded in ``info/has_prefix`` and ``info/paths.json``.
-        ``symlinks`` maps a path in the package to a link target (relative or absolute).
-        Returns ``self`` for chaining; the :class:`BuiltPackage` is ``self.packages[-1]``.
-        """
-        self.add_package(
-            name,
-            version,
-            build=build,
-            build_number=build_number,
-            subdir=subdir,
-            depends=depends,
-            constrains=constrains,
-            noarch=noarch,
-            files=files,
-            entry_points=entry_points,
-            timestamp=timestamp,
-            fmt=fmt,
-            track_features=track_features,
-            prefix_files=prefix_files,
-            prefix_file_mode=prefix_file_mode,
-            symlinks=symlinks,
-            license=license,
-            summary=summary,
-            features=features,
-            extra_index=extra_index,
-        )
+    def package(self, name: str, version: str, **options: Any) -> ChannelFactory:
+        """Write one package archive into ``<channel>/<subdir>/`` and remember its record; the options are
+        :meth:`add_package`'s. Returns ``self`` for chaining; the :class:`BuiltPackage` is
+        ``self.packages[-1]``."""
+        self.add_package(name, version, **options)
         return self
 
     def add_package(
@@ -233,7 +185,14 @@ class ChannelFactory:
         features: str | None = None,
         extra_index: Mapping[str, object] | None = None,
     ) -> BuiltPackage:
-        """Like :meth:`package` but returns the :class:`BuiltPackage`."""
+        """Write one package archive into ``<channel>/<subdir>/``, remember its record and return it.
+
+        ``files`` are regular files (a ``#!`` first line makes them executable). For ``noarch="python"`` put
+        modules under ``site-packages/`` and scripts under ``python-scripts/``; ``entry_points`` are
+        ``"name = module:func"`` strings written to ``info/link.json``. ``prefix_files`` contain
+        :data:`PREFIX_PLACEHOLDER` and are recorded in ``info/has_prefix`` and ``info/paths.json``.
+        ``symlinks`` maps a path in the package to a link target (relative or absolute).
+        """
         if fmt not in (".conda", ".tar.bz2"):
             raise ValueError(f"fmt must be '.conda' or '.tar.bz2', not {fmt!r}")
         if noarch is not None and subdir != "noarch":
