@@ -104,12 +104,12 @@ def lock_command(
 
     console = Console(quiet=quiet, json_output=json_output)
     specs, update_names = _split_update_args(specs, update)
-    no_cuda = cuda is not None and cuda.lower() in ("none", "no", "false", "0")
+    cuda, no_cuda = _cuda_option(cuda)
     settings = LockSettings(
         spec_paths=specs,
         lockfile=lockfile,
         platforms=platforms,
-        cuda=None if no_cuda else cuda,
+        cuda=cuda,
         no_cuda=no_cuda,
         glibc=glibc,
         osx=osx,
@@ -163,6 +163,13 @@ def _report_lock(result: LockResult, console: Console) -> None:
         changes = diff_locks(result.previous, result.lockfile)
         console.info(render_diff(changes) if changes.has_changes else "no package changed")
     console.info(f"wrote {result.path} in {result.seconds:.2f}s")
+
+
+def _cuda_option(value: str | None) -> tuple[str | None, bool]:
+    """`--cuda VERSION` -> (VERSION, False); `--cuda none` -> (None, True): no `__cuda` at all."""
+    if value is not None and value.lower() in ("none", "no", "false", "0"):
+        return None, True
+    return value, False
 
 
 def _split_update_args(
@@ -290,11 +297,11 @@ def diff_command(
         from cenv.settings import LockSettings
         from cenv.spec import load_spec
 
-        no_cuda = cuda is not None and cuda.lower() == "none"
+        version, no_cuda = _cuda_option(cuda)
         settings = LockSettings(
             spec_paths=new,
             platforms=before.platforms,
-            cuda=None if no_cuda else cuda,
+            cuda=version,
             no_cuda=no_cuda,
             channel_alias=channel_alias,
         )
