@@ -172,7 +172,9 @@ async def _cache_state(
             candidates.append(package)
         elif (pkgs_dir / package.filename).is_file():
             archives.add(package.filename)
-    reasons = await asyncio.gather(*(asyncio.to_thread(_damage, p, pkgs_dir) for p in candidates))
+    # One worker thread, not one per package: the checks are GIL-bound Python (stat calls), and hundreds
+    # of threads contending for the GIL cost more than they overlap.
+    reasons = await asyncio.to_thread(lambda: [_damage(p, pkgs_dir) for p in candidates])
     for package, reason in zip(candidates, reasons, strict=True):
         if reason is None:
             cached.add(package.filename)
@@ -412,6 +414,11 @@ async def _link(
     reporter.link_done()
 
 
+def _restamp_all(plan: InstallPlan) -> None:
+    for p in plan.packages:
+        restamp(plan.pkgs_dir / p.dist, p.package.hash.sha256 or p.package.hash.md5)
+
+
 def _refused(planned: PlannedPackage, reason: str) -> InstallError:
     return InstallError(
         f"package `{planned.package.name}` ({planned.filename}) was refused: {reason}",
@@ -454,7 +461,7 @@ async def _check_linked(plan: InstallPlan, staging: Path) -> None:
             return str(exc)
         return None
 
-    reasons = await asyncio.gather(*(asyncio.to_thread(one, p) for p in fresh))
+    reasons = await asyncio.to_thread(lambda: [one(p) for p in fresh])  # GIL-bound: one thread
     for p, reason in zip(fresh, reasons, strict=True):
         if reason is not None:
             await asyncio.to_thread(discard_cache_entry, plan.pkgs_dir, p.dist, [p.filename])
@@ -553,14 +560,7 @@ async def install_plan(
     with staged_prefix(plan.prefix) as staged:
         await _link(plan, staged.path, records, reporter)
         await _check_linked(plan, staged.path)
-        await asyncio.gather(
-            *(
-                asyncio.to_thread(
-                    restamp, plan.pkgs_dir / p.dist, p.package.hash.sha256 or p.package.hash.md5
-                )
-                for p in plan.packages
-            )
-        )
+        await asyncio.to_thread(_restamp_all, plan)
         try:
             _restore_urls(staged.path, plan, fetched)
             _write_state(staged.path, plan.env_vars)
