@@ -94,3 +94,17 @@ def test_credentials_never_reach_lockfile_or_output(tmp_path: Path) -> None:
     text = (tmp_path / "np-lock.yml").read_text()
     assert secret not in text and "user" not in text
     assert "http://127.0.0.1" in text
+
+
+def test_unreachable_channel_says_so(tmp_path: Path) -> None:
+    spec = tmp_path / "np.yml"
+    spec.write_text(SPEC)
+    out = tmp_path / "np-lock.yml"
+    out.write_text("kept\n")
+    result = cenv(
+        "lock", spec, "--channel-alias", "http://127.0.0.1:9", env={"CENV_CACHE_DIR": str(tmp_path / "c")}
+    )
+    assert result.code == 1, result.output
+    assert "cannot be reached" in result.stderr and "--channel-alias" in result.stderr, result.stderr
+    assert "noarch/repodata.json" not in result.stderr
+    assert out.read_text() == "kept\n"

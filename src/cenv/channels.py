@@ -139,7 +139,12 @@ def channel_error(exc: BaseException, channels: list[ResolvedChannel], offline: 
         hints.append("--offline uses only repodata cached by an earlier online lock; run once without it")
     if "expected a sequence" in text or "invalid type" in text:
         hints.append('the channel\'s repodata.json has a malformed record (e.g. `"depends": null`)')
-    if "noarch" in text:
+    if "error sending request" in text or "dns error" in text or "Connect" in text:
+        hints.append(
+            "the channel cannot be reached: check the network, point names at a mirror with "
+            "`--channel-alias URL`, or use `--offline` after a first fetch"
+        )
+    if "could not find subdir 'noarch'" in text:
         hints.append("every channel needs a noarch/repodata.json, even an empty one")
     hints.append("channels: " + ", ".join(c.display for c in channels))
     return ChannelError(f"could not load repodata: {text}", hints=hints)
