@@ -372,6 +372,7 @@ def create_command(
 
     from cenv.console import Console
     from cenv.pipeline import create
+    from cenv.progress import make_reporter
     from cenv.settings import CreateSettings
 
     if prefix is not None and name is not None:
@@ -389,7 +390,7 @@ def create_command(
         offline=offline,
         variant=variant,
     )
-    reporter = _make_reporter(console)
+    reporter = make_reporter(console)
     try:
         result = create(settings, reporter)
     finally:
@@ -421,28 +422,19 @@ def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _human_size(size: int | None) -> str:
-    if size is None:
-        return "unknown size"
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
-
-
 def _print_plan(console: Any, plan: Any) -> None:
+    from cenv.progress import human_size
+
     verb = "replace" if plan.replaces_existing else "create"
     console.info(
         f"dry run: would {verb} {plan.prefix} with {len(plan.packages)} packages for {plan.platform}"
     )
     for planned in plan.packages:
         where = "download" if planned.action == "fetch" else "from cache"
-        size = f" ({_human_size(planned.size)})" if planned.action == "fetch" else ""
+        size = f" ({human_size(planned.size)})" if planned.action == "fetch" else ""
         console.info(f"  {where:<10} {planned.package.name} {planned.package.version}{size}")
     console.info(
-        f"{len(plan.to_fetch)} to download ({_human_size(plan.fetch_size)}), "
+        f"{len(plan.to_fetch)} to download ({human_size(plan.fetch_size)}), "
         f"{len(plan.from_cache)} to link from the package cache"
     )
 
@@ -455,126 +447,6 @@ def _print_usage(console: Any, prefix: Path, name: str | None) -> None:
         console.info(f"  conda activate {name or prefix}")
     target = f"-n {name}" if name else f"-p {prefix}"
     console.info(f"  cenv run {target} -- COMMAND")
-
-
-class _PlainReporter:
-    """Progress as plain lines on stderr (not a terminal), or nothing (--quiet / --json)."""
-
-    def __init__(self, console: Any) -> None:
-        self.console = console
-        self.linked = 0
-
-    def close(self) -> None:
-        pass
-
-    def message(self, text: str) -> None:
-        self.console.info(text)
-
-    def warning(self, text: str) -> None:
-        self.console.warn(text)
-
-    def fetch_start(self, count: int, total_bytes: int | None) -> None:
-        size = f" ({_human_size(total_bytes)})" if total_bytes is not None else ""
-        self.console.info(f"downloading {count} packages{size}")
-
-    def fetch_progress(self, nbytes: int) -> None:
-        pass
-
-    def fetch_package_done(self, name: str) -> None:
-        self.console.info(f"  downloaded {name}")
-
-    def fetch_done(self) -> None:
-        pass
-
-    def link_start(self, count: int) -> None:
-        self.console.info(f"linking {count} packages")
-
-    def link_package(self, name: str) -> None:
-        self.linked += 1
-
-    def link_done(self) -> None:
-        self.console.info(f"linked {self.linked} packages")
-
-
-class _RichReporter(_PlainReporter):
-    """Rich progress bars for download and link on a terminal (stderr)."""
-
-    def __init__(self, console: Any) -> None:
-        from rich.console import Console as RichConsole
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TransferSpeedColumn,
-        )
-
-        super().__init__(console)
-        rich_console = RichConsole(stderr=True)
-        self.downloads = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            console=rich_console,
-            transient=True,
-        )
-        self.links = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=rich_console,
-            transient=True,
-        )
-        self.download_task: Any = None
-        self.link_task: Any = None
-
-    def close(self) -> None:
-        self.downloads.stop()
-        self.links.stop()
-
-    def fetch_start(self, count: int, total_bytes: int | None) -> None:
-        self.downloads.start()
-        self.download_task = self.downloads.add_task(f"downloading {count} packages", total=total_bytes)
-
-    def fetch_progress(self, nbytes: int) -> None:
-        if self.download_task is not None:
-            self.downloads.advance(self.download_task, nbytes)
-
-    def fetch_package_done(self, name: str) -> None:
-        pass
-
-    def fetch_done(self) -> None:
-        self.downloads.stop()
-
-    def link_start(self, count: int) -> None:
-        self.links.start()
-        self.link_task = self.links.add_task("linking", total=count)
-
-    def link_package(self, name: str) -> None:
-        self.linked += 1
-        if self.link_task is not None:
-            self.links.update(self.link_task, advance=1, description=f"linking {name}")
-
-    def link_done(self) -> None:
-        self.links.stop()
-
-
-def _make_reporter(console: Any) -> Any:
-    from cenv.install.conda import Reporter
-
-    if console.quiet or console.json_output:
-        reporter: Any = _PlainReporter(console)  # Console drops info lines; warnings still show
-    elif sys.stderr.isatty():
-        reporter = _RichReporter(console)
-    else:
-        reporter = _PlainReporter(console)
-    # structural check: every callback of the library's Reporter exists
-    missing = [n for n in vars(Reporter) if not n.startswith("_") and not hasattr(reporter, n)]
-    if missing:  # pragma: no cover - programming error
-        raise RuntimeError(f"reporter lacks {missing}")
-    return reporter
 
 
 @cli.command(
