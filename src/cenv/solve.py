@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 from cenv.channels import ResolvedChannel, channel_error, to_rattler, tolerant_local_channel
 from cenv.errors import SolveError, SpecError
-from cenv.platforms import KNOWN_PLATFORMS
+from cenv.platforms import COMMON_PLATFORMS
 from cenv.redact import redact
 from cenv.virtual_packages import VirtualPackages
 
@@ -191,7 +191,7 @@ async def _explain_inner(request: SolveRequest, gateway: rattler.Gateway, messag
             per_channel.append((channel, await _query(gateway, [to_rattler(channel)], platforms, name)))
         holders = [(c, recs) for c, recs in per_channel if recs]
         if not holders:
-            others = [p for p in KNOWN_PLATFORMS if p not in platforms]
+            others = [p for p in COMMON_PLATFORMS if p not in platforms]
             found = await _platforms_having(gateway, request.channels, others, name)
             if found:
                 hints.append(f"`{name}` exists only for {', '.join(found)}, not for {request.platform}")

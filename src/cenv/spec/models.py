@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from cenv.platforms import KNOWN_PLATFORMS
+
 __all__ = [
     "CHANNEL_PRIORITIES",
     "KNOWN_PLATFORMS",
@@ -30,45 +32,6 @@ __all__ = [
     "selector_applies",
     "selector_names",
 ]
-
-# The conda subdirs rattler 0.28 knows (`rattler.platform.Platform.all()`); a test keeps the two in step.
-# Kept as a literal so that importing the models does not import rattler.
-KNOWN_PLATFORMS: tuple[str, ...] = (
-    "noarch",
-    "linux-32",
-    "linux-64",
-    "linux-aarch64",
-    "linux-armv6l",
-    "linux-armv7l",
-    "linux-loongarch64",
-    "linux-ppc64le",
-    "linux-ppc64",
-    "linux-ppc",
-    "linux-s390x",
-    "linux-riscv32",
-    "linux-riscv64",
-    "freebsd-32",
-    "freebsd-64",
-    "freebsd-arm64",
-    "freebsd-ppc64le",
-    "freebsd-ppc64",
-    "osx-64",
-    "osx-arm64",
-    "ios-arm64",
-    "iossimulator-arm64",
-    "iossimulator-64",
-    "android-aarch64",
-    "android-armv7a",
-    "android-64",
-    "android-32",
-    "win-32",
-    "win-64",
-    "win-arm64",
-    "emscripten-wasm32",
-    "emscripten-wasm64",
-    "wasi-wasm32",
-    "zos-z",
-)
 
 ChannelPriority = Literal["strict", "flexible", "disabled"]
 CHANNEL_PRIORITIES: tuple[str, ...] = ("strict", "flexible", "disabled")
