@@ -26,21 +26,9 @@ from tests.cli_helpers import REALDATA, cenv
 
 from cenv.errors import SpecError
 from cenv.spec import Spec, load_spec, load_spec_text
-from cenv.spec.load import MAX_ALIAS_EXPANSION, MAX_SPEC_BYTES
+from cenv.spec.load import MAX_ALIAS_EXPANSION, MAX_SPEC_BYTES, SPEC_KEYS
 
 FILE = "fuzz.yml"
-_KEYS = (
-    "name",
-    "channels",
-    "dependencies",
-    "variables",
-    "prefix",
-    "platforms",
-    "cuda",
-    "channel-priority",
-    "exclude-newer",
-    "pip-options",
-)
 # `fuzz.yml: ...` or `fuzz.yml:12: ...`
 _PREFIX = re.compile(rf"^{re.escape(FILE)}(:(?P<line>\d+))?: \S")
 
@@ -214,7 +202,7 @@ def shaped_spec(draw: st.DrawFn) -> str:
 @st.composite
 def wrong_types(draw: st.DrawFn) -> tuple[str, str]:
     """One known key with a value of any type, dumped by PyYAML: (key, text)."""
-    key = draw(st.sampled_from(_KEYS))
+    key = draw(st.sampled_from(SPEC_KEYS))
     value = draw(any_value)
     text = yaml.safe_dump(
         {key: value}, allow_unicode=draw(st.booleans()), width=draw(st.sampled_from([80, 10**6]))
@@ -353,7 +341,7 @@ def test_arbitrary_and_mutated_text_slow(text: str) -> None:
 
 @fuzz(150)
 @given(
-    st.sampled_from(_KEYS),
+    st.sampled_from(SPEC_KEYS),
     st.integers(0, 3),
     st.sampled_from(["top", "variables", "pip-options", "cuda"]),
 )

@@ -33,10 +33,10 @@ from cenv.spec.models import (
 )
 from cenv.yaml_guard import ExpansionMeter, RecursiveAlias, TooLarge
 
-__all__ = ["load_spec", "load_spec_text"]
+__all__ = ["SPEC_KEYS", "load_spec", "load_spec_text"]
 
 # Keys cenv reads. `platforms` is shared with conda-lock.
-_KEYS = (
+SPEC_KEYS = (
     "name",
     "channels",
     "dependencies",
@@ -698,12 +698,12 @@ def _read_document(text: str, file: str) -> _FilePart:
         elif key in _READERS:
             _READERS[key](ctx, part, value, line)
         else:
-            hints = _did_you_mean(key, _KEYS)
+            hints = _did_you_mean(key, SPEC_KEYS)
             if key == "pip":
                 hints.append("list PyPI requirements under `dependencies:` as `- pip: [...]`")
             if key == "subdirs":
                 hints.append("this looks like a conda-lock virtual-packages file, not an environment spec")
-            hints.append("keys: " + ", ".join(_KEYS))
+            hints.append("keys: " + ", ".join(SPEC_KEYS))
             raise ctx.error(line, _short(key), "unknown key", hints)
     part.warnings = ctx.warnings
     return part
