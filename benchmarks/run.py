@@ -48,6 +48,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 REPO = Path(__file__).resolve().parents[1]
 HERE = REPO / "benchmarks"
@@ -58,6 +59,9 @@ for _p in (str(REPO), str(HERE)):
 from common import precompile_cenv, sections  # noqa: E402
 from create_mirror import Mirror, build_mirror  # noqa: E402
 from generate_channel import CHANNEL, ML_SPEC, PLATFORMS, generate, ml_spec_yaml  # noqa: E402
+
+if TYPE_CHECKING:
+    from cenv.settings import LockSettings
 from tests.support.http_server import ChannelServer  # noqa: E402
 
 VARIANTS = {"cpu": "none", "cu12": "12.4"}
@@ -223,23 +227,28 @@ class Bench:
             if want not in torch[plat]:
                 raise AssertionError(f"{variant}: {plat} locked {torch[plat]}, expected a {want} build")
 
-    # -- in-process: the same warm lock without interpreter start-up and imports
-    def in_process(self, cache_root: Path, cuda: str, runs: int) -> tuple[Sample, Sample]:
-        import rattler  # noqa: F401  (imported before timing, as in a warm process)
-        from raw_rattler_lock import lock as raw
-
-        from cenv.pipeline import lock
+    def lock_settings(self, name: str, cache_root: Path, cuda: str) -> LockSettings:
+        """In-process lock settings equal to the CLI runs: the ML spec, 3 platforms, the served channel."""
         from cenv.settings import LockSettings
 
-        settings = LockSettings(
+        return LockSettings(
             spec_paths=(self.spec,),
-            lockfile=self.work / "in-process-lock.yml",
+            lockfile=self.work / f"{name}-lock.yml",
             platforms=PLATFORMS,
             cuda=None if cuda == "none" else cuda,
             no_cuda=cuda == "none",
             channel_alias=self.server.url,
             cache_dir=cache_root / "repodata",
         )
+
+    # -- in-process: the same warm lock without interpreter start-up and imports
+    def in_process(self, cache_root: Path, cuda: str, runs: int) -> tuple[Sample, Sample]:
+        import rattler  # noqa: F401  (imported before timing, as in a warm process)
+        from raw_rattler_lock import lock as raw
+
+        from cenv.pipeline import lock
+
+        settings = self.lock_settings("in-process", cache_root, cuda)
         raw_cache = str(cache_root / "repodata")
         cenv_runs, raw_runs = [], []
         for _ in range(runs):
@@ -255,17 +264,8 @@ class Bench:
 
     def profile(self, cache_root: Path, cuda: str) -> str:
         from cenv.pipeline import lock
-        from cenv.settings import LockSettings
 
-        settings = LockSettings(
-            spec_paths=(self.spec,),
-            lockfile=self.work / "profile-lock.yml",
-            platforms=PLATFORMS,
-            cuda=None if cuda == "none" else cuda,
-            no_cuda=cuda == "none",
-            channel_alias=self.server.url,
-            cache_dir=cache_root / "repodata",
-        )
+        settings = self.lock_settings("profile", cache_root, cuda)
         lock(settings)
         profiler = cProfile.Profile()
         profiler.enable()
@@ -282,18 +282,9 @@ class Bench:
 
         from cenv import pipeline
         from cenv.lock.io import dump_lockfile, write_lockfile
-        from cenv.settings import LockSettings
         from cenv.spec import load_spec
 
-        settings = LockSettings(
-            spec_paths=(self.spec,),
-            lockfile=self.work / "phases-lock.yml",
-            platforms=PLATFORMS,
-            cuda=None if cuda == "none" else cuda,
-            no_cuda=cuda == "none",
-            channel_alias=self.server.url,
-            cache_dir=cache_root / "repodata",
-        )
+        settings = self.lock_settings("phases", cache_root, cuda)
         times: dict[str, list[Run]] = {}
 
         def timed(name: str, started: float) -> float:
