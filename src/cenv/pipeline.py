@@ -389,10 +389,6 @@ def _export_platform(lockfile: Lockfile, platform: str | None) -> str:
     return chosen
 
 
-def export_explicit(lockfile_path: Path, platform: str | None) -> str:
-    return export(lockfile_path, "explicit", platform).files[0][1]
-
-
 @dataclass(frozen=True)
 class Export:
     platform: str
