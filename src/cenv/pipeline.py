@@ -295,10 +295,10 @@ def _previous_lock(settings: LockSettings) -> Lockfile | None:
 
 
 def _content_hash(
-    spec: Spec, plan: PlatformPlan, channels: list[ResolvedChannel], extra: dict[str, str]
+    spec_hash: str, plan: PlatformPlan, channels: list[ResolvedChannel], extra: dict[str, str]
 ) -> str:
     payload = {
-        "spec": spec.content_hash(),
+        "spec": spec_hash,
         "platform": plan.platform,
         "specs": list(plan.specs),
         "channels": [c.lock_name for c in channels],
@@ -336,11 +336,12 @@ def build_lockfile(
     pip: list[list[LockedPackage]] | None = None,
 ) -> Lockfile:
     extra = {"priority": priority, "exclude_newer": exclude_newer.isoformat() if exclude_newer else ""}
+    spec_hash = spec.content_hash()
     custom = {
         CUSTOM_VERSION: cenv.__version__,
         CUSTOM_FORMAT: CENV_LOCK_FORMAT,
         CUSTOM_CHANNEL_PRIORITY: priority,
-        CUSTOM_SPEC_HASH: spec.content_hash(),
+        CUSTOM_SPEC_HASH: spec_hash,
     }
     if settings.variant is not None:
         custom[CUSTOM_VARIANT] = settings.variant
@@ -358,7 +359,7 @@ def build_lockfile(
             packages.extend(pip[index] if pip else ())
     lock_dir = settings.lockfile_path().resolve().parent
     metadata = LockMetadata(
-        content_hash={p.platform: _content_hash(spec, p, channels, extra) for p in plans},
+        content_hash={p.platform: _content_hash(spec_hash, p, channels, extra) for p in plans},
         channels=tuple(LockChannel(url=c.lock_name) for c in channels),
         platforms=tuple(p.platform for p in plans),
         sources=tuple(_relative(Path(s), lock_dir) for s in spec.sources),
