@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -342,6 +343,41 @@ def test_offline_resolves_from_uv_cache(make_request: Callable[..., PipRequest],
     assert offline == online
     with pytest.raises(PipStageError):
         resolve_pip(replace(request, offline=True, requirements=("dep-a", "plat")), cache)
+
+
+def test_graph_pass_beside_the_pylock_pass_and_its_fallback(
+    make_request: Callable[..., PipRequest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The `# via` pass runs offline next to the pylock pass; a cold cache or a changed index sends it
+    round again, pinned to the pylock result. Every path gives the same graph for the same resolution."""
+    from cenv import pip_stage
+
+    pinned: list[int] = []
+    real = pip_stage._compile_graph
+    monkeypatch.setattr(pip_stage, "_compile_graph", lambda *a: pinned.append(1) or real(*a))
+    index = WheelIndex(tmp_path / "index")
+    index.add("top", "1.0", requires=["mid>=1"])
+    index.add("mid", "1.0", requires=["numpy"])
+    index.add("numpy", "1.26.4")
+    index.write()
+    cache = tmp_path / "uv-cache"
+    with WheelIndexServer(index.root) as server:
+        request = make_request("linux-64", "top", conda={"numpy": "1.26.4"}, index_url=server.url + "/simple")
+        cold = resolve_pip(request, cache)
+        assert len(pinned) == 1  # cold cache: the offline pass could not see the index
+        assert resolve_pip(request, cache) == cold and len(pinned) == 1  # warm: the two passes agreed
+        index.add("mid", "1.1", requires=["numpy", "extra"])
+        index.add("extra", "1.0")
+        index.write()
+        changed = by_name(resolve_pip(request, cache))
+        assert len(pinned) == 2  # the index changed under the cache: the passes disagreed
+    assert by_name(cold)["mid"].dependencies == ("numpy",)
+    assert changed["mid"].version == "1.1" and changed["mid"].dependencies == ("extra", "numpy")
+    assert changed["top"].requested and not changed["extra"].requested and not changed["mid"].requested
+    # the conda stubs: one folder per set of conda pins in cenv's cache, reused by every resolution
+    stubs = Path(os.environ["CENV_CACHE_DIR"]) / "pip" / "conda-stubs"
+    [folder] = stubs.iterdir()
+    assert [w.name for w in folder.iterdir()] == ["numpy-1.26.4-py3-none-any.whl"]
 
 
 # ------------------------------------------------------------------------------------------ lock + install

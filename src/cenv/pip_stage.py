@@ -6,14 +6,19 @@ parsed with tomllib (stdout is never read). What conda provides stays conda's: e
 `--no-emit-package` for each. PyTorch packages come from `<pytorch index>/<label>` (an explicit index
 bound to them through a generated pyproject.toml's `tool.uv.sources`), with the local label pinned.
 
-pylock.toml carries no dependency graph, so a second, pinned `uv pip compile` writes a requirements.txt
-with `# via` annotations; its graph fills in `PipPackage.dependencies` and `requested`.
+pylock.toml carries no dependency graph, so a second `uv pip compile` writes a requirements.txt with
+`# via` annotations; its graph fills in `PipPackage.dependencies` and `requested`. That pass runs offline
+at the same time as the pylock pass (same inputs, so the same resolution); only when it cannot (a cold uv
+cache) or it resolved differently (the index changed in between, a pinned PyTorch label) is it repeated
+afterwards, pinned to the pylock result.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -295,6 +300,29 @@ def _run(args: Sequence[str], env: Mapping[str, str], what: str) -> subprocess.C
         raise InternalError(f"cannot run uv for {what}: {exc}") from exc
 
 
+def _start(args: Sequence[str], env: Mapping[str, str], what: str) -> subprocess.Popen[str]:
+    """uv in the background; :func:`_finish` collects it."""
+    try:
+        return subprocess.Popen(
+            [_uv(), *args],
+            env=dict(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+        )
+    except OSError as exc:
+        raise InternalError(f"cannot run uv for {what}: {exc}") from exc
+
+
+def _finish(proc: subprocess.Popen[str], *, kill: bool = False) -> subprocess.CompletedProcess[str]:
+    if kill:
+        proc.kill()
+    stdout, stderr = proc.communicate()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
 def _as_url(location: str) -> str:
     """find-links entries: URLs as given, local paths as file:// URLs (comma-joined into UV_FIND_LINKS)."""
     if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", location):
@@ -341,7 +369,7 @@ def _write_inputs(
         sources.append(str(work / "torch" / "pyproject.toml"))
     constraints = dict(request.conda_provided)
     constraints.update(pins)
-    stubs = _conda_stubs(work / "conda-provided", request.conda_provided)
+    stubs = _conda_stubs(work / "conda-provided", request.conda_provided) if request.conda_provided else None
     (work / "constraints.txt").write_text(
         "".join(f"{name}=={version}\n" for name, version in sorted(constraints.items())), encoding="utf-8"
     )
@@ -367,16 +395,47 @@ def _write_inputs(
         env["UV_DEFAULT_INDEX"] = request.index_url
     if request.extra_index_urls:
         env["UV_INDEX"] = " ".join(request.extra_index_urls)
-    env["UV_FIND_LINKS"] = ",".join(  # comma-separated, per uv
-        [stubs.as_uri(), *(_as_url(f) for f in request.find_links)]
-    )
+    find_links = [*([stubs.as_uri()] if stubs else []), *(_as_url(f) for f in request.find_links)]
+    if find_links:
+        env["UV_FIND_LINKS"] = ",".join(find_links)  # comma-separated, per uv
     return _Inputs(args=tuple(args), env=_uv_env(env))
 
 
-def _conda_stubs(folder: Path, provided: Mapping[str, str]) -> Path:
+def _conda_stubs(fallback: Path, provided: Mapping[str, str]) -> Path:
     """Metadata-only wheels for what conda provides, so uv can pin them even where no index has that
     exact version (conda-only packages, conda-forge rebuilds). `--no-emit-package` keeps them out of
-    the result; they are never installed."""
+    the result; they are never installed.
+
+    They live in cenv's cache, one folder per set of pins (named by its hash), written once: uv caches
+    what it read from a find-links wheel by path and modification time, so wheels written afresh for
+    every resolution cost uv as much again as the resolution itself. `fallback` (a temporary folder) when
+    the cache cannot be written.
+    """
+    from cenv.env_vars import cache_root
+
+    key = hashlib.sha256(
+        "".join(f"{name}=={version}\n" for name, version in sorted(provided.items())).encode()
+    ).hexdigest()[:24]
+    try:
+        base = cache_root() / "pip" / "conda-stubs"
+        folder = base / key
+        if folder.is_dir():
+            return folder
+        base.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".new-", dir=base))
+        try:
+            _write_stubs(staging, provided)
+            os.replace(staging, folder)  # atomic; fails when a concurrent lock got there first
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+        if folder.is_dir():
+            return folder
+    except OSError:
+        pass
+    return _write_stubs(fallback, provided)
+
+
+def _write_stubs(folder: Path, provided: Mapping[str, str]) -> Path:
     import zipfile
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -456,32 +515,80 @@ def _locked_from_pylock(entry: Mapping[str, Any]) -> _Locked:
     )
 
 
-_REQ_LINE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*(?:==|@)")
+_REQ_LINE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*(?P<op>==|@)\s*(?P<rest>\S*)")
 
 
-def _compile_graph(work: Path, inputs: _Inputs, locked: Sequence[_Locked]) -> dict[str, tuple[str, ...]]:
-    """name -> the packages it was required by (`-r`/project inputs appear as `""`), from `# via` lines."""
+@dataclass(frozen=True)
+class _Graph:
+    """A requirements.txt with `# via` annotations, read: what was pinned, and who required what."""
+
+    versions: Mapping[str, str | None]  # name -> pinned version (None for a direct URL)
+    via: Mapping[str, tuple[str, ...]]  # name -> the packages it was required by (inputs appear as `""`)
+
+
+def _graph_args(inputs: _Inputs, out: Path, pins: Path | None = None) -> list[str]:
+    args = [*inputs.args, "--annotation-style", "split", "-o", str(out)]
+    if pins is not None:
+        args += ["-c", str(pins)]
+    return args if "--offline" in args else [*args, "--offline"]
+
+
+def _start_graph(work: Path, inputs: _Inputs) -> subprocess.Popen[str]:
+    """The graph pass, unpinned and offline, started next to the pylock pass (same inputs)."""
+    out = work / "graph-early.txt"
+    out.unlink(missing_ok=True)
+    return _start(_graph_args(inputs, out), inputs.env, "pip compile (dependency graph)")
+
+
+def _early_graph(
+    work: Path, result: subprocess.CompletedProcess[str], locked: Sequence[_Locked], request: PipRequest
+) -> _Graph | None:
+    """The concurrent pass's graph when it ran and resolved exactly what the pylock pass locked."""
+    if result.returncode != 0:
+        return None  # typically a cold uv cache: offline, it could not see the index
+    try:
+        graph = _read_graph((work / "graph-early.txt").read_text(encoding="utf-8"))
+    except OSError:
+        return None
+    conda = {_canonical(name) for name in request.conda_provided}
+    resolved = {name: version for name, version in graph.versions.items() if name not in conda}
+    wanted = {p.name: p.version for p in locked}
+    if resolved.keys() != wanted.keys():
+        return None
+    if any(version is not None and version != wanted[name] for name, version in resolved.items()):
+        return None
+    return graph
+
+
+def _compile_graph(work: Path, inputs: _Inputs, locked: Sequence[_Locked]) -> _Graph:
+    """The graph pass after the fact, pinned to the pylock result."""
     out = work / "graph.txt"
     pins = work / "pins.txt"
     pins.write_text("".join(f"{p.name}=={p.version}\n" for p in locked), encoding="utf-8")
-    args = [*inputs.args, "-c", str(pins), "--annotation-style", "split", "-o", str(out)]
+    args = _graph_args(inputs, out, pins)
     # Every page and metadata file this pass needs is in uv's cache from the first pass: try offline first.
     offline = "--offline" in inputs.args
-    result = _run(args if offline else [*args, "--offline"], inputs.env, "pip compile (dependency graph)")
+    result = _run(args, inputs.env, "pip compile (dependency graph)")
     if result.returncode != 0 and not offline:
-        result = _run(args, inputs.env, "pip compile (dependency graph)")
+        result = _run([a for a in args if a != "--offline"], inputs.env, "pip compile (dependency graph)")
     if result.returncode != 0:
         raise InternalError(
             "uv could not repeat its own resolution to read the dependency graph",
             hints=[redact(line.strip()) for line in result.stderr.splitlines() if line.strip()][:6],
         )
+    return _read_graph(out.read_text(encoding="utf-8"))
+
+
+def _read_graph(text: str) -> _Graph:
+    versions: dict[str, str | None] = {}
     via: dict[str, list[str]] = {}
     current: str | None = None
-    for raw in out.read_text(encoding="utf-8").splitlines():
+    for raw in text.splitlines():
         line = raw.strip()
         match = _REQ_LINE.match(line)
         if match and not raw.startswith((" ", "#")):
             current = _canonical(match.group("name"))
+            versions[current] = match.group("rest") if match.group("op") == "==" else None
             via.setdefault(current, [])
             continue
         if current is None or not line.startswith("#"):
@@ -499,7 +606,7 @@ def _compile_graph(work: Path, inputs: _Inputs, locked: Sequence[_Locked]) -> di
                 via[current].append("")
             elif part:
                 via[current].append(_canonical(part.split()[0]))
-    return {name: tuple(dict.fromkeys(parents)) for name, parents in via.items()}
+    return _Graph(versions, {name: tuple(dict.fromkeys(parents)) for name, parents in via.items()})
 
 
 # ---------------------------------------------------------------------------------------------- errors
@@ -572,20 +679,31 @@ def resolve_pip(request: PipRequest, cache_dir: Path | None = None) -> list[PipP
     with tempfile.TemporaryDirectory(prefix="cenv-pip-") as tmp:
         work = Path(tmp)
         inputs = _write_inputs(work, request, label, {}, cache_dir)
-        locked = _compile_pylock(work, inputs, request)
-        if label:
-            family = {_canonical(n) for n in request.torch_packages}
-            wrong = {
-                p.name: p.version.split("+", 1)[0] + "+" + label
-                for p in locked
-                if p.name in family and p.version.partition("+")[2] != label
-            }
-            if wrong:  # uv prefers +cu121 over +cpu by string order: pin the label we chose
-                inputs = _write_inputs(work, request, label, wrong, cache_dir)
-                locked = _compile_pylock(work, inputs, request)
-        graph = _compile_graph(work, inputs, locked)
+        early: subprocess.Popen[str] | None = _start_graph(work, inputs)
+        try:
+            locked = _compile_pylock(work, inputs, request)
+            if label:
+                family = {_canonical(n) for n in request.torch_packages}
+                wrong = {
+                    p.name: p.version.split("+", 1)[0] + "+" + label
+                    for p in locked
+                    if p.name in family and p.version.partition("+")[2] != label
+                }
+                if wrong:  # uv prefers +cu121 over +cpu by string order: pin the label we chose
+                    if early is not None:  # it resolves without the pin, and its inputs change now
+                        _finish(early, kill=True)
+                        early = None
+                    inputs = _write_inputs(work, request, label, wrong, cache_dir)
+                    locked = _compile_pylock(work, inputs, request)
+        except BaseException:
+            if early is not None:
+                _finish(early, kill=True)
+            raise
+        graph = _early_graph(work, _finish(early), locked, request) if early is not None else None
+        if graph is None:
+            graph = _compile_graph(work, inputs, locked)
     children: dict[str, list[str]] = {}
-    for child, parents in graph.items():
+    for child, parents in graph.via.items():
         for parent in parents:
             if parent:
                 children.setdefault(parent, []).append(child)
@@ -596,7 +714,7 @@ def resolve_pip(request: PipRequest, cache_dir: Path | None = None) -> list[PipP
             url=p.url,
             sha256=p.sha256,
             dependencies=tuple(sorted(set(children.get(p.name, ())))),
-            requested="" in graph.get(p.name, ()),
+            requested="" in graph.via.get(p.name, ()),
         )
         for p in sorted(locked, key=lambda p: p.name)
     ]
