@@ -361,10 +361,13 @@ def test_tampered_lock_is_refused_even_with_a_same_named_cache_entry(
 def _damage_file(path: Path, how: str) -> None:
     if how == "same-size":
         path.write_text("ORIGINAL\n")
-    elif how == "same-size-old-mtime":  # content changed, mtime put back: the ctime still tells
-        st = path.stat()
+    elif how == "in-place-copy-p":  # `cp -p other FILE`: same inode, same size, the other file's mtime
+        other = path.with_name("other.txt")
+        other.write_text("ORIGINAL\n")
+        os.utime(other, ns=(1_000_000_000, 1_000_000_000))
         path.write_text("ORIGINAL\n")
-        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+        os.utime(path, ns=(1_000_000_000, 1_000_000_000))
+        other.unlink()
     elif how == "other-size":
         path.write_text("tampered and longer\n")
     elif how == "deleted":
@@ -376,7 +379,7 @@ def _damage_file(path: Path, how: str) -> None:
         raise AssertionError(how)
 
 
-@pytest.mark.parametrize("how", ["same-size", "same-size-old-mtime", "other-size", "deleted", "symlink"])
+@pytest.mark.parametrize("how", ["same-size", "in-place-copy-p", "other-size", "deleted", "symlink"])
 def test_damaged_extracted_cache_entry_is_extracted_again(
     how: str, channel_factory: Callable[..., ChannelFactory], tmp_path: Path
 ) -> None:

@@ -53,10 +53,8 @@ class PlainReporter(Reporter):
         pass
 
     def link_start(self, count: int) -> None:
+        self.linked = count
         self.console.info(f"linking {count} packages")
-
-    def link_package(self, name: str) -> None:
-        self.linked += 1
 
     def link_done(self) -> None:
         self.console.info(f"linked {self.linked} packages")
@@ -64,6 +62,8 @@ class PlainReporter(Reporter):
 
 class RichReporter(PlainReporter):
     """Rich progress bars for download and link on a terminal (stderr)."""
+
+    wants_link_progress = True
 
     def __init__(self, console: Console) -> None:
         from rich.console import Console as RichConsole

@@ -26,7 +26,7 @@ import stat
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 __all__ = [
     "UnsafePackage",
@@ -54,8 +54,7 @@ def unsafe_path(path: str) -> str | None:
         return "is empty or contains a NUL byte"
     if path.startswith(("/", "\\")) or (len(path) > 1 and path[1] == ":"):
         return "is an absolute path"
-    parts = path.replace("\\", "/").split("/")
-    if ".." in parts:
+    if ".." in path and ".." in path.replace("\\", "/").split("/"):  # split only when it may matter
         return "leaves the package (`..`)"
     return None
 
@@ -315,7 +314,6 @@ def _scan(directory: Path, archive_sha256: str | None) -> tuple[str, list[tuple[
     root = os.path.realpath(directory)
     softlinks = {str(d["_path"]) for d in declared if d.get("path_type") == "softlink"}
     resolved_parents: dict[str, bool] = {}
-    signature = hashlib.sha256(archive_sha256.encode() if archive_sha256 else b"-")
     to_hash: list[tuple[str, Path, str]] = []
     for item in declared:
         rel = str(item["_path"])
@@ -340,7 +338,6 @@ def _scan(directory: Path, archive_sha256: str | None) -> tuple[str, list[tuple[
         if path_type == "softlink":
             if not stat.S_ISLNK(st.st_mode):
                 raise UnsafePackage(f"`{_brief(rel)}` should be a symbolic link")
-            signature.update(f"{rel}\0L{os.readlink(target)}\0".encode("utf-8", "surrogateescape"))
             continue
         if path_type == "directory":
             if not stat.S_ISDIR(st.st_mode):
@@ -351,31 +348,66 @@ def _scan(directory: Path, archive_sha256: str | None) -> tuple[str, list[tuple[
         size = item.get("size_in_bytes")
         if isinstance(size, int) and st.st_size != size:
             raise UnsafePackage(f"`{_brief(rel)}` has {st.st_size} bytes, `info/paths.json` says {size}")
-        signature.update(
-            f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}\0".encode(
-                "utf-8", "surrogateescape"
-            )
-        )
         expected = item.get("sha256")
         if isinstance(expected, str):
             to_hash.append((rel, target, expected.lower()))
-    return signature.hexdigest(), to_hash
+    return _signature(directory, declared, archive_sha256), to_hash
+
+
+def _declared(directory: Path) -> list[dict[str, object]] | None:
+    """paths.json's entries for the quick stamp comparison; None where only the full check will do."""
+    try:
+        return _paths_json_entries((directory / "info" / "paths.json").read_bytes(), "`info/paths.json`")
+    except (OSError, UnsafePackage):
+        return None
+
+
+def _signature(directory: Path, declared: Iterable[Mapping[str, object]], archive_sha256: str | None) -> str:
+    """What a stamp records: every declared path's type, size, mtime and inode (a symbolic link's target),
+    and paths.json's own. Editing a file in place changes its mtime, replacing it its inode. ctime is left
+    out on purpose: hard-linking a file into an environment changes it, and anyone able to reset mtimes in
+    the cache could as well rewrite the stamps, which live there too."""
+    signature = hashlib.sha256(b"v2\0" + (archive_sha256.encode() if archive_sha256 else b"-"))
+    try:
+        st = (directory / "info" / "paths.json").stat()
+        signature.update(f"{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0".encode())
+    except OSError:
+        signature.update(b"no paths.json\0")
+    base = os.path.join(directory, "")  # strings, not Paths: this runs for every file of every package
+    lstat = os.lstat
+    for item in declared:
+        rel = str(item["_path"])
+        target = base + rel
+        try:
+            st = lstat(target)
+        except OSError:
+            signature.update(f"{rel}\0missing\0".encode("utf-8", "surrogateescape"))
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            line = f"{rel}\0L{os.readlink(target)}\0"
+        else:
+            kind = stat.S_IFMT(st.st_mode)
+            line = f"{rel}\0{kind}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0"
+        signature.update(line.encode("utf-8", "surrogateescape"))
+    return signature.hexdigest()
 
 
 def check_extracted(directory: Path, archive_sha256: str | None, *, trust_stamp: bool = True) -> None:
     """Raise `UnsafePackage` unless the extracted package `directory` matches its `info/paths.json`.
 
-    Always: every path is inside the entry and not under a symbolic link, has the declared type, exists and
-    has the declared size. sha256 of each file is compared unless `trust_stamp` and a stamp written by an
-    earlier full check still matches every file's (size, mtime, ctime, inode) — editing a file, or
-    replacing it, changes its ctime. A full check writes that stamp.
+    A full check: every path is inside the entry and not under a symbolic link, has the declared type,
+    exists and has the declared size, and its sha256 matches; it writes a stamp (see `_signature`). With
+    `trust_stamp`, an entry whose stamp still matches (one stat per file, no hashing) passed that check
+    before and nothing in it changed since.
     """
-    signature, to_hash = _scan(directory, archive_sha256)
     stamp = _stamp_path(directory)
     if trust_stamp:
         with contextlib.suppress(OSError):
-            if stamp.read_text(encoding="ascii").strip() == signature:
+            recorded = stamp.read_text(encoding="ascii").strip()
+            declared = _declared(directory)
+            if declared is not None and recorded == _signature(directory, declared, archive_sha256):
                 return
+    signature, to_hash = _scan(directory, archive_sha256)
     for rel, target, expected in to_hash:
         try:
             got = _sha256(target)
@@ -384,14 +416,6 @@ def check_extracted(directory: Path, archive_sha256: str | None, *, trust_stamp:
         if got != expected:
             raise UnsafePackage(f"`{_brief(rel)}` does not match its sha256 in `info/paths.json`")
     _write_stamp(stamp, signature)
-
-
-def restamp(directory: Path, archive_sha256: str | None) -> None:
-    """Renew the stamp of an entry this run verified and then hard-linked from: linking changes the files'
-    ctime, which would otherwise make the next create hash every file again."""
-    with contextlib.suppress(UnsafePackage, OSError):
-        signature, _ = _scan(directory, archive_sha256)
-        _write_stamp(_stamp_path(directory), signature)
 
 
 def _write_stamp(stamp: Path, signature: str) -> None:
@@ -442,9 +466,9 @@ def check_linked_paths(prefix: Path) -> None:
             reason = unsafe_path(rel)
             if reason is not None:
                 raise UnsafePackage(f"`{record.stem}` installed `{_brief(rel)}`, which {reason}")
-            parent = str(PurePosixPath(rel).parent)
+            parent = rel.rpartition("/")[0] or "."  # strings, not Paths: this runs for every linked file
             if parent not in parents:
-                parents[parent] = _inside(os.path.realpath(prefix / parent), root)
+                parents[parent] = _inside(os.path.realpath(os.path.join(prefix, parent)), root)
             if not parents[parent]:
                 raise UnsafePackage(
                     f"`{record.stem}` installed `{_brief(rel)}` through a link leading outside"

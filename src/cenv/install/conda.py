@@ -32,7 +32,6 @@ from cenv.install.archive_guard import (
     check_extracted,
     check_linked_paths,
     discard_cache_entry,
-    restamp,
 )
 from cenv.install.fetch import (
     Fetched,
@@ -61,8 +60,11 @@ _MAX_PARALLEL = 5  # conda's default fetch_threads; more overflowed small listen
 class Reporter:
     """Progress callbacks; the CLI subclasses this (rich bars, plain lines or nothing). No-ops here.
 
-    `fetch_progress` is called from download threads.
+    `fetch_progress` is called from download threads. `link_package` is called only when
+    `wants_link_progress`: rattler calling back into Python for every package slows its link step.
     """
+
+    wants_link_progress = False
 
     def message(self, text: str) -> None:
         pass
@@ -402,7 +404,7 @@ async def _link(
             platform=rattler.Subdir(plan.platform),
             execute_link_scripts=False,
             show_progress=False,
-            reporter=_LinkReporter(reporter),
+            reporter=_LinkReporter(reporter) if reporter.wants_link_progress else None,
             alternative_target_prefix=plan.prefix,
         )
     except Exception as exc:
@@ -412,11 +414,6 @@ async def _link(
             raise
         raise InternalError(f"rattler failed while linking: {_first_line(exc)}") from exc
     reporter.link_done()
-
-
-def _restamp_all(plan: InstallPlan) -> None:
-    for p in plan.packages:
-        restamp(plan.pkgs_dir / p.dist, p.package.hash.sha256 or p.package.hash.md5)
 
 
 def _refused(planned: PlannedPackage, reason: str) -> InstallError:
@@ -560,7 +557,6 @@ async def install_plan(
     with staged_prefix(plan.prefix) as staged:
         await _link(plan, staged.path, records, reporter)
         await _check_linked(plan, staged.path)
-        await asyncio.to_thread(_restamp_all, plan)
         try:
             _restore_urls(staged.path, plan, fetched)
             _write_state(staged.path, plan.env_vars)
