@@ -9,7 +9,7 @@ locked once with `cenv lock`. Then, in the same run and on the same machine:
 - cenv create, cold: the whole CLI process (start-up, lock read, fetch + sha256/md5 of every archive,
   rattler link into a temporary sibling, rename) with an empty package cache;
 - cenv create, warm: the same lock into a new prefix, everything linked from the package cache;
-- cenv in-process, cold / warm: `cenv.pipeline.create` called in this process (no start-up);
+- cenv in-process, cold / warm: `cenv.create.create` called in this process (no start-up);
 - raw rattler.install, cold / warm: the lock's records from `rattler.LockFile` straight into
   `rattler.install` (rattler downloads and checks sha256 itself; no staging directory, no rename).
 """
@@ -59,7 +59,7 @@ def cenv(*args: str | Path, env: dict[str, str]) -> float:
 
 
 def cenv_in_process(lock: Path, prefix: Path, pkgs: Path) -> float:
-    from cenv.pipeline import create
+    from cenv.create import create
     from cenv.settings import CreateSettings
 
     started = time.perf_counter()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -106,7 +107,7 @@ def test_version_order_is_conda_order_not_text() -> None:
 
 def test_build_from_filename() -> None:
     assert build_of(_pkg("libgcc-ng", "15.2.0", "h69a702a_7")) == "h69a702a_7"
-    tarball = _pkg("x", "1").model_copy(update={"url": "https://x/linux-64/py-foo-bar-1.0-py_0.tar.bz2"})
+    tarball = replace(_pkg("x", "1"), url="https://x/linux-64/py-foo-bar-1.0-py_0.tar.bz2")
     assert build_of(tarball) == "py_0"
     assert build_of(_pkg("requests", "2.0", manager="pip")) is None
 

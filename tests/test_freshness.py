@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def _kinds(reasons: list[StaleReason]) -> set[str]:
 
 def _with_custom(lock: Lockfile, **updates: str) -> Lockfile:
     custom = {**(lock.metadata.custom_metadata or {}), **updates}
-    return lock.model_copy(update={"metadata": lock.metadata.model_copy(update={"custom_metadata": custom})})
+    return replace(lock, metadata=replace(lock.metadata, custom_metadata=custom))
 
 
 # ------------------------------------------------------------------------------------------------ pangeo
@@ -173,9 +174,7 @@ def test_spec_hash_covers_locks_without_requested_keys(
     custom = {
         k: v for k, v in (lock.metadata.custom_metadata or {}).items() if not k.startswith("cenv.requested.")
     }
-    old_style = lock.model_copy(
-        update={"metadata": lock.metadata.model_copy(update={"custom_metadata": custom})}
-    )
+    old_style = replace(lock, metadata=replace(lock.metadata, custom_metadata=custom))
     assert check_lock(load_spec(specs), settings, old_style) == []
     hashless = _with_custom(old_style, **{"cenv.spec-hash": "0" * 64})
     assert [r.kind for r in check_lock(load_spec(specs), settings, hashless)] == ["dependency-changed"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,7 @@ from cenv.lock.models import (
     VirtualPackageSpec,
     dependencies_from_depends,
     format_virtual_packages,
+    locked_package_from_data,
 )
 
 REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
@@ -317,7 +319,7 @@ def _with_cenv_metadata(lock: Lockfile) -> Lockfile:
         ]
     )
     custom = {CUSTOM_VERSION: "0.1.0", CUSTOM_VIRTUAL_PACKAGES + "linux-64": virtual}
-    return lock.model_copy(update={"metadata": lock.metadata.model_copy(update={"custom_metadata": custom})})
+    return replace(lock, metadata=replace(lock.metadata, custom_metadata=custom))
 
 
 def test_round_trip_is_identity_and_deterministic(tmp_path: Path) -> None:
@@ -418,7 +420,7 @@ def read_lockfile_text(text: str) -> list[LockedPackage]:
     import yaml
 
     data = yaml.safe_load(text)
-    return [LockedPackage.model_validate(p) for p in data["package"]]
+    return [locked_package_from_data(p) for p in data["package"]]
 
 
 # ---------------------------------------------------------------- writing is atomic
@@ -428,7 +430,7 @@ def test_write_failure_in_dump_leaves_existing_file(tmp_path: Path) -> None:
     path = tmp_path / "conda-lock.yml"
     path.write_text("old content\n")
     # A lock that skipped validation and cannot be dumped (a package entry that is not a package).
-    broken = Lockfile.model_construct(version=1, metadata=LockMetadata(), package=(object(),))
+    broken = Lockfile(metadata=LockMetadata(), package=(object(),))  # type: ignore[arg-type]
     with pytest.raises(AttributeError):
         write_lockfile(broken, path)
     assert path.read_text() == "old content\n"

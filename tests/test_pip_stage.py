@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -444,7 +445,7 @@ def test_install_pip_and_tampered_hash(
     )
     assert out.stdout.strip() == "1.1"
 
-    bad = [locked[0].model_copy(update={"hash": locked[0].hash.model_copy(update={"sha256": "0" * 64})})]
+    bad = [dataclasses.replace(locked[0], hash=dataclasses.replace(locked[0].hash, sha256="0" * 64))]
     with pytest.raises(InstallError, match="installing 1 pip package"):
         install_pip(_venv(tmp_path / "venv2"), bad)
 

@@ -245,8 +245,8 @@ def export_command(
 ) -> None:
     """Export a lockfile for collaborators without cenv (conda, mamba, micromamba, pip)."""
     from cenv.console import Console
+    from cenv.export import export
     from cenv.lock.io import write_text_atomic
-    from cenv.pipeline import export
 
     console = Console()
     result = export(lockfile, fmt, platform, name)
@@ -288,12 +288,13 @@ def diff_command(
     NEW may also be the spec file(s): OLD is then compared with a fresh solve (nothing is written)."""
     from cenv.console import Console
     from cenv.lock.diff import diff_locks, render_diff
-    from cenv.pipeline import is_lockfile, lock_spec, read_lock
+    from cenv.lock.importers import is_lockfile, read_lock
 
     before = read_lock(old)
     if len(new) == 1 and is_lockfile(new[0]):
         after = read_lock(new[0])
     else:
+        from cenv.pipeline import lock_spec
         from cenv.settings import LockSettings
         from cenv.spec import load_spec
 
@@ -325,7 +326,7 @@ def diff_command(
 def why_command(package: str, lockfile: Path | None, platform: str | None, json_output: bool) -> None:
     """Show why PACKAGE is in the lock: dependency paths from what the spec requested (exit 1: not locked)."""
     from cenv.console import Console
-    from cenv.pipeline import read_lock
+    from cenv.lock.importers import read_lock
     from cenv.why import default_lockfile, explain, pick_platform, render_why
 
     lock = read_lock(lockfile or default_lockfile(Path.cwd()))
@@ -371,7 +372,7 @@ def create_command(
     import signal
 
     from cenv.console import Console
-    from cenv.pipeline import create
+    from cenv.create import create
     from cenv.progress import make_reporter
     from cenv.settings import CreateSettings
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from packaging.requirements import InvalidRequirement, Requirement
 
 from cenv.errors import LockfileError
 from cenv.lock.explicit import explicit_from_text
@@ -89,13 +88,12 @@ def _select_platform(lock: Lockfile, platform: str | None, path: Path) -> Lockfi
         )
     if lock.platforms == (platform,):
         return lock
-    metadata = lock.metadata.model_copy(
-        update={
-            "platforms": (platform,),
-            "content_hash": {k: v for k, v in lock.metadata.content_hash.items() if k == platform},
-        }
+    metadata = replace(
+        lock.metadata,
+        platforms=(platform,),
+        content_hash={k: v for k, v in lock.metadata.content_hash.items() if k == platform},
     )
-    return lock.model_copy(update={"metadata": metadata, "package": tuple(lock.packages_for(platform))})
+    return replace(lock, metadata=metadata, package=tuple(lock.packages_for(platform)))
 
 
 # ---------------------------------------------------------------- pixi.lock
@@ -213,6 +211,8 @@ def _conda_package(locked: Any, subdir: str) -> LockedPackage:
 
 def _pypi_dependencies(requires_dist: Iterable[str]) -> dict[str, str]:
     """`requires_dist` without extras-only entries, as conda-lock's pip `dependencies` (name -> specifier)."""
+    from packaging.requirements import InvalidRequirement, Requirement  # pixi locks only
+
     result: dict[str, str] = {}
     for text in requires_dist:
         try:
@@ -250,3 +250,30 @@ def _dedupe_check(packages: list[LockedPackage], path: Path) -> None:
                 f"pixi lockfile `{path}` lists {after.manager} package `{brief(after.name)}` twice "
                 f"for `{brief(after.platform)}`"
             )
+
+
+# ---------------------------------------------------------------- entry points
+
+_LOCK_NAME_SUFFIXES = ("-lock.yml", "-lock.yaml", ".lock", "conda-lock.yml", "conda-lock.yaml")
+
+
+def is_lockfile(path: Path) -> bool:
+    """A lockfile (cenv/conda-lock v1, `@EXPLICIT`, pixi.lock) rather than an environment spec."""
+    import re
+
+    if path.name.endswith(_LOCK_NAME_SUFFIXES):
+        return True
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    if re.search(r"^\s*@EXPLICIT\s*$", text, re.MULTILINE):
+        return True
+    has_version = re.search(r"^version:", text, re.MULTILINE) is not None
+    return has_version and re.search(r"^(package|environments):", text, re.MULTILINE) is not None
+
+
+def read_lock(path: Path, platform: str | None = None) -> Lockfile:
+    if not path.exists():
+        raise LockfileError(f"{path}: no such lockfile", hints=["create one with `cenv lock SPEC`"])
+    return load_any_lock(path, platform)

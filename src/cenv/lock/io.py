@@ -15,10 +15,9 @@ import os
 import re
 import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-from pydantic import ValidationError
 
 from cenv import __version__
 from cenv.errors import LockfileError
@@ -26,6 +25,7 @@ from cenv.lock.models import (  # dependencies_from_depends is re-exported for t
     LockedPackage,
     Lockfile,
     LockMetadata,
+    SchemaError,
     dependencies_from_depends,
 )
 from cenv.yaml_guard import ExpansionMeter, RecursiveAlias, TooLarge
@@ -421,13 +421,13 @@ def lockfile_from_data(data: Any, path: Path) -> Lockfile:
             for p in packages
         ]
     try:
-        lock = Lockfile.model_validate({"version": 1, **data})
-    except ValidationError as exc:
+        lock = Lockfile.from_data({"version": 1, **data})
+    except SchemaError as exc:
         raise _validation_error(exc, data, path) from None
     ordered = tuple(sorted(lock.package, key=package_sort_key))
     _check_duplicates(ordered, path)
     if ordered != lock.package:
-        lock = lock.model_copy(update={"package": ordered})
+        lock = replace(lock, package=ordered)
     return lock
 
 
@@ -473,18 +473,17 @@ def _describe_package(data: Mapping[str, Any], index: int) -> str:
     return f" ({described})" if described else ""
 
 
-def _validation_error(exc: ValidationError, data: Mapping[str, Any], path: Path) -> LockfileError:
-    errors = exc.errors(include_url=False)
+def _validation_error(exc: SchemaError, data: Mapping[str, Any], path: Path) -> LockfileError:
     lines = []
-    for error in errors[:5]:
-        loc = [x for x in error["loc"] if isinstance(x, int | str)]
-        if error["type"] == "extra_forbidden":
+    for problem in exc.problems[:5]:
+        if problem.kind == "extra":
             message = "unknown key (conda-lock v1 does not allow extra keys)"
-        elif error["type"] == "missing":
+        elif problem.kind == "missing":
             message = "required key is missing"
         else:
-            message = f"{error['msg'][:1].lower()}{error['msg'][1:]}, found {_type_name(error.get('input'))}"
-        lines.append(f"`{_loc_text(loc, data)}`: {message}")
-    more = f" (and {len(errors) - 5} more problems)" if len(errors) > 5 else ""
+            message = f"{problem.message}, found {_type_name(problem.value)}"
+        lines.append(f"`{_loc_text(problem.loc, data)}`: {message}")
+    count = len(exc.problems)
+    more = f" (and {count - 5} more problems)" if count > 5 else ""
     head = f"lockfile `{path}` is not a valid conda-lock v1 file: {lines[0]}{more}"
     return LockfileError(head, hints=lines[1:])

@@ -2,16 +2,19 @@
 
 conda-lock's parser forbids extra keys, so everything cenv adds lives in the string-to-string
 `custom_metadata` map under `cenv.*` keys (see CUSTOM_* below).
+
+Plain frozen dataclasses with a small schema check (`Lockfile.from_data`), not pydantic models: the schema is
+fixed and flat, and importing pydantic and building its models costs a `cenv create LOCK` process more time
+than linking a few hundred packages (issue #6). The spec, which users write by hand, keeps pydantic.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Sequence
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict, Field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal, NamedTuple
 
 Manager = Literal["conda", "pip"]
 
@@ -26,35 +29,35 @@ CUSTOM_PIP_REQUESTED = "cenv.pip-requested."  # + platform, value: the spec's pi
 CENV_LOCK_FORMAT = "1"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
-
-
-class LockChannel(_Frozen):
+@dataclass(frozen=True, slots=True)
+class LockChannel:
     url: str
     used_env_vars: tuple[str, ...] = ()
 
 
-class PackageHash(_Frozen):
+@dataclass(frozen=True, slots=True)
+class PackageHash:
     md5: str | None = None
     sha256: str | None = None
 
 
-class PackageSource(_Frozen):
+@dataclass(frozen=True, slots=True)
+class PackageSource:
     """conda-lock v1 `source:` of a pip package installed from a direct URL."""
 
-    type: Literal["url"] = "url"
     url: str
+    type: Literal["url"] = "url"
 
 
-class LockedPackage(_Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LockedPackage:
     """One package for one platform, as in conda-lock v1's `package:` list."""
 
     name: str
     version: str
     manager: Manager = "conda"
     platform: str
-    dependencies: dict[str, str] = Field(default_factory=dict)
+    dependencies: dict[str, str] = field(default_factory=dict)
     url: str
     hash: PackageHash
     source: PackageSource | None = None
@@ -71,25 +74,29 @@ class LockedPackage(_Frozen):
         return self.manager == "conda"
 
 
-class TimeMetadata(_Frozen):
+@dataclass(frozen=True, slots=True)
+class TimeMetadata:
     created_at: str
 
 
-class GitMetadata(_Frozen):
+@dataclass(frozen=True, slots=True)
+class GitMetadata:
     git_user_name: str | None = None
     git_user_email: str | None = None
     git_sha: str | None = None
 
 
-class InputMetadata(_Frozen):
+@dataclass(frozen=True, slots=True)
+class InputMetadata:
     md5: str | None = None
     sha256: str | None = None
 
 
-class LockMetadata(_Frozen):
+@dataclass(frozen=True, slots=True)
+class LockMetadata:
     """conda-lock v1 `metadata:`; fields in conda-lock's order (the writer keeps it)."""
 
-    content_hash: dict[str, str] = Field(default_factory=dict)
+    content_hash: dict[str, str] = field(default_factory=dict)
     channels: tuple[LockChannel, ...] = ()
     platforms: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
@@ -102,7 +109,8 @@ class LockMetadata(_Frozen):
         return (self.custom_metadata or {}).get(key)
 
 
-class VirtualPackageSpec(_Frozen):
+@dataclass(frozen=True, slots=True)
+class VirtualPackageSpec:
     """A virtual package assumed for a platform: name, version and build string."""
 
     name: str
@@ -127,12 +135,13 @@ def parse_virtual_packages(text: str) -> tuple[VirtualPackageSpec, ...]:
     return tuple(VirtualPackageSpec.parse(part) for part in text.split(",") if part)
 
 
-class Lockfile(_Frozen):
+@dataclass(frozen=True, slots=True)
+class Lockfile:
     """A whole lockfile: metadata plus packages for every platform."""
 
-    version: int = 1
     metadata: LockMetadata
     package: tuple[LockedPackage, ...] = ()
+    version: int = 1
 
     @property
     def platforms(self) -> tuple[str, ...]:
@@ -153,6 +162,16 @@ class Lockfile(_Frozen):
     @property
     def written_by_cenv(self) -> bool:
         return self.metadata.custom(CUSTOM_VERSION) is not None
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> Lockfile:
+        """conda-lock v1 data (as parsed from YAML) checked against the schema; raises `SchemaError`
+        listing every problem (missing or unknown keys, values of the wrong type)."""
+        problems: list[SchemaProblem] = []
+        lock = _read(_LOCKFILE, data, (), problems)
+        if problems or not isinstance(lock, Lockfile):
+            raise SchemaError(problems)
+        return lock
 
 
 # Where a dependency's package name ends: whitespace, an operator or a bracket (`numpy>=1.2`, `numpy[...]`).
@@ -213,3 +232,189 @@ def dependencies_from_depends(depends: Sequence[str]) -> dict[str, str]:
         elif version not in ("", "*", previous):
             result[name] = f"{previous},{version}"
     return result
+
+
+# ---------------------------------------------------------------- the schema check
+
+
+class SchemaProblem(NamedTuple):
+    loc: tuple[int | str, ...]
+    kind: Literal["missing", "extra", "type"]
+    message: str  # "input should be a valid string"
+    value: object
+
+
+class SchemaError(Exception):
+    def __init__(self, problems: list[SchemaProblem]) -> None:
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
+
+
+_BAD: Any = object()  # a value that failed its check (the problem is recorded)
+_Parse = Callable[[Any, tuple[int | str, ...], list[SchemaProblem]], Any]
+
+
+def _type_problem(message: str) -> _Parse:
+    def parse(value: Any, loc: tuple[int | str, ...], problems: list[SchemaProblem]) -> Any:
+        problems.append(SchemaProblem(loc, "type", message, value))
+        return _BAD
+
+    return parse
+
+
+def _scalar(kind: type, message: str) -> _Parse:
+    bad = _type_problem(message)
+
+    def parse(value: Any, loc: tuple[int | str, ...], problems: list[SchemaProblem]) -> Any:
+        # bool is an int; neither is a string (pydantic's lax mode agrees: no number-to-string coercion)
+        if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+            return value
+        return bad(value, loc, problems)
+
+    return parse
+
+
+_STR = _scalar(str, "input should be a valid string")
+_BOOL = _scalar(bool, "input should be a valid boolean")
+_INT = _scalar(int, "input should be a valid integer")
+
+
+def _optional(inner: _Parse) -> _Parse:
+    def parse(value: Any, loc: tuple[int | str, ...], problems: list[SchemaProblem]) -> Any:
+        return None if value is None else inner(value, loc, problems)
+
+    return parse
+
+
+def _literal(*choices: str) -> _Parse:
+    message = "input should be " + " or ".join(f"'{c}'" for c in choices)
+
+    def parse(value: Any, loc: tuple[int | str, ...], problems: list[SchemaProblem]) -> Any:
+        if isinstance(value, str) and value in choices:
+            return value
+        problems.append(SchemaProblem(loc, "type", message, value))
+        return _BAD
+
+    return parse
+
+
+def _tuple_of(inner: _Parse) -> _Parse:
+    def parse(value: Any, loc: tuple[int | str, ...], problems: list[SchemaProblem]) -> Any:
+        if not isinstance(value, list | tuple):
+            problems.append(SchemaProblem(loc, "type", "input should be a valid tuple", value))
+            return _BAD
+        items = tuple(inner(item, (*loc, i), problems) for i, item in enumerate(value))
+        return _BAD if any(item is _BAD for item in items) else items
+
+    return parse
+
+
+def _dict_of(inner: _Parse) -> _Parse:
+    def parse(value: Any, loc: tuple[int | str, ...], problems: list[SchemaProblem]) -> Any:
+        if not isinstance(value, dict):
+            problems.append(SchemaProblem(loc, "type", "input should be a valid dictionary", value))
+            return _BAD
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                problems.append(SchemaProblem((*loc, str(key)), "type", "keys should be strings", key))
+                return _BAD
+            out[key] = inner(item, (*loc, key), problems)
+        return _BAD if any(item is _BAD for item in out.values()) else out
+
+    return parse
+
+
+class _Schema(NamedTuple):
+    cls: type
+    fields: dict[str, _Parse]
+    required: frozenset[str]
+
+
+def _schema(cls: type, **parsers: _Parse) -> _Schema:
+    from dataclasses import MISSING
+
+    declared = {f.name: f for f in fields(cls)}
+    assert set(parsers) == set(declared), cls
+    required = frozenset(
+        name for name, f in declared.items() if f.default is MISSING and f.default_factory is MISSING
+    )
+    return _Schema(cls, parsers, required)
+
+
+def _read(schema: _Schema, value: Any, loc: tuple[int | str, ...], problems: list[SchemaProblem]) -> Any:
+    if not isinstance(value, dict):
+        problems.append(SchemaProblem(loc, "type", "input should be a valid dictionary", value))
+        return _BAD
+    kwargs = {}
+    failed = False
+    for key, item in value.items():
+        parse = schema.fields.get(key) if isinstance(key, str) else None
+        if parse is None:
+            problems.append(SchemaProblem((*loc, str(key)), "extra", "unknown key", item))
+            failed = True
+            continue
+        kwargs[key] = parse(item, (*loc, key), problems)
+        failed = failed or kwargs[key] is _BAD
+    for key in schema.fields:  # in field order, as pydantic reported them
+        if key not in schema.required or key in kwargs:
+            continue
+        problems.append(SchemaProblem((*loc, key), "missing", "required key is missing", None))
+        failed = True
+    return _BAD if failed else schema.cls(**kwargs)
+
+
+def _nested(schema_of: Callable[[], _Schema]) -> _Parse:
+    def parse(value: Any, loc: tuple[int | str, ...], problems: list[SchemaProblem]) -> Any:
+        return _read(schema_of(), value, loc, problems)
+
+    return parse
+
+
+_OPT_STR = _optional(_STR)
+_STR_TUPLE = _tuple_of(_STR)
+_STR_DICT = _dict_of(_STR)
+_HASH = _schema(PackageHash, md5=_OPT_STR, sha256=_OPT_STR)
+_SOURCE = _schema(PackageSource, url=_STR, type=_literal("url"))
+_PACKAGE = _schema(
+    LockedPackage,
+    name=_STR,
+    version=_STR,
+    manager=_literal("conda", "pip"),
+    platform=_STR,
+    dependencies=_STR_DICT,
+    url=_STR,
+    hash=_nested(lambda: _HASH),
+    source=_optional(_nested(lambda: _SOURCE)),
+    build=_OPT_STR,
+    category=_STR,
+    optional=_BOOL,
+)
+_CHANNEL = _schema(LockChannel, url=_STR, used_env_vars=_STR_TUPLE)
+_TIME = _schema(TimeMetadata, created_at=_STR)
+_GIT = _schema(GitMetadata, git_user_name=_OPT_STR, git_user_email=_OPT_STR, git_sha=_OPT_STR)
+_INPUT = _schema(InputMetadata, md5=_OPT_STR, sha256=_OPT_STR)
+_METADATA = _schema(
+    LockMetadata,
+    content_hash=_STR_DICT,
+    channels=_tuple_of(_nested(lambda: _CHANNEL)),
+    platforms=_STR_TUPLE,
+    sources=_STR_TUPLE,
+    time_metadata=_optional(_nested(lambda: _TIME)),
+    git_metadata=_optional(_nested(lambda: _GIT)),
+    inputs_metadata=_optional(_dict_of(_nested(lambda: _INPUT))),
+    custom_metadata=_optional(_STR_DICT),
+)
+_LOCKFILE = _schema(
+    Lockfile, version=_INT, metadata=_nested(lambda: _METADATA), package=_tuple_of(_nested(lambda: _PACKAGE))
+)
+
+
+def locked_package_from_data(data: Mapping[str, Any]) -> LockedPackage:
+    """One `package:` entry checked against the schema; raises `SchemaError`."""
+    problems: list[SchemaProblem] = []
+    package = _read(_PACKAGE, data, (), problems)
+    if problems:
+        raise SchemaError(problems)
+    assert isinstance(package, LockedPackage)
+    return package

@@ -1,0 +1,200 @@
+"""`cenv create`: a spec (locking first unless its lockfile is fresh) or a lockfile into a prefix.
+
+Creating from a lockfile imports neither the spec models (pydantic), nor the channel and solve stages: those
+are imported only when a spec has to be read or locked, so `cenv create LOCK` starts fast (issue #6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cenv.errors import LockfileError, UserError
+from cenv.lock.importers import is_lockfile, read_lock
+from cenv.platforms import KNOWN_PLATFORMS, host_platform
+from cenv.settings import CreateSettings, LockSettings
+
+if TYPE_CHECKING:
+    from cenv.install.conda import InstallResult, Reporter
+    from cenv.install.plan import InstallPlan
+    from cenv.lock.models import Lockfile
+    from cenv.spec import Spec
+
+__all__ = ["CreateResult", "choose_variant", "create", "is_lockfile", "lock_is_fresh", "read_lock"]
+
+
+@dataclass(frozen=True)
+class CreateResult:
+    prefix: Path
+    name: str | None  # the environment's name when it lives in an envs dir (`-n` or the spec's name)
+    lockfile: Path
+    lock_action: str  # "fresh" (reused), "locked" (solved now) or "given" (a lockfile was passed)
+    plan: InstallPlan
+    install: InstallResult | None  # None for --dry-run
+    warnings: tuple[str, ...]
+
+
+def choose_variant(spec: Spec, requested: str | None, platform: str) -> str | None:
+    """The variant to create: the one named, or for `auto` the highest CUDA the host's driver supports
+    (a CUDA-less variant when there is no driver)."""
+    from cenv.pipeline import variant_names
+
+    if not spec.variants:
+        if requested is not None and requested != "auto":
+            variant_names(spec, requested)  # raises: the spec has no variants
+        return None
+    if requested is None:
+        raise UserError(
+            "the spec declares variants: " + ", ".join(spec.variants),
+            hints=["pass `--variant NAME`, or `--variant auto` to pick by this host's CUDA driver"],
+        )
+    if requested != "auto":
+        return variant_names(spec, requested)[0]
+    from rattler import Version
+
+    from cenv.install.host import detect_host
+
+    driver = detect_host(cuda=True).get("__cuda")
+    cuda = {name: spec.with_variant(name).cuda_for(platform) for name in spec.variants}
+    usable = [
+        (Version(version), name)
+        for name, version in cuda.items()
+        if version is not None and driver is not None and Version(version) <= Version(driver.version)
+    ]
+    if usable:
+        return max(usable)[1]
+    cpu = [name for name, version in cuda.items() if version is None]
+    if cpu:
+        return cpu[0]
+    found = f"CUDA {driver.version}" if driver else "no CUDA driver"
+    raise UserError(
+        f"no variant fits this host ({found})",
+        hints=["the spec's variants: " + ", ".join(f"{n} (cuda {v})" for n, v in cuda.items())],
+    )
+
+
+def _lock_platforms(spec: Spec, platform: str, source: Path) -> tuple[str, ...]:
+    if not spec.platforms:
+        return (platform,)
+    if platform not in spec.platforms:
+        raise UserError(
+            f"{source}: the spec is locked for {', '.join(spec.platforms)}, not `{platform}`",
+            hints=[f"add `{platform}` to `platforms:` in the spec, or pass `--platform`"],
+        )
+    return ()
+
+
+def lock_is_fresh(lock_path: Path, spec: Spec, settings: LockSettings, platform: str) -> str | None:
+    """None if `lock_path` satisfies the spec with the assumptions a fresh lock would make (the same check
+    as `cenv lock --check`); otherwise why not."""
+    if not lock_path.exists():
+        return "no lockfile yet"
+    from cenv.lock.freshness import check_lock
+    from cenv.lock.importers import load_any_lock
+
+    try:
+        existing = load_any_lock(lock_path)
+    except LockfileError as exc:
+        return f"unreadable: {exc.message}"
+    if platform not in existing.platforms:
+        return f"no packages for {platform}"
+    reasons = check_lock(spec, settings, existing)
+    return str(reasons[0]) if reasons else None
+
+
+def create(settings: CreateSettings, reporter: Reporter | None = None) -> CreateResult:
+    """Create an environment from a spec (locking first unless its lockfile is fresh) or a lockfile."""
+    from cenv.install.conda import Reporter as NullReporter
+    from cenv.install.envs import pkgs_dir, resolve_prefix
+
+    reporter = reporter or NullReporter()
+    source = settings.source
+    if not source.exists():
+        raise UserError(f"`{source}`: no such file", hints=["give an environment spec or a lockfile"])
+    platform = settings.platform or host_platform()
+    if platform not in KNOWN_PLATFORMS or platform == "noarch":
+        raise UserError(f"unknown platform `{platform}`")
+    warnings: list[str] = []
+    env_vars: dict[str, str] = {}
+    spec_name: str | None = None
+    if is_lockfile(source):
+        lockfile = read_lock(source, platform)
+        lock_path, lock_action = source, "given"
+    else:
+        from cenv.pipeline import lock, lock_spec
+        from cenv.spec import load_spec
+
+        spec = load_spec([source])
+        warnings += spec.warnings
+        env_vars, spec_name = dict(spec.variables), spec.name
+        variant = choose_variant(spec, settings.variant, platform)
+        if variant is not None:
+            spec = spec.with_variant(variant)
+            reporter.message(f"variant {variant}")
+        lock_settings = LockSettings(
+            spec_paths=(source,),
+            platforms=_lock_platforms(spec, platform, source),
+            offline=settings.offline,
+            variant=variant,
+        )
+        lock_path = lock_settings.lockfile_path()
+        stale = lock_is_fresh(lock_path, spec, lock_settings, platform)
+        if stale is None:
+            lockfile = read_lock(lock_path, platform)
+            lock_action = "fresh"
+            reporter.message(f"using fresh lockfile {lock_path}")
+        elif settings.dry_run:
+            lockfile, _ = lock_spec(spec, lock_settings)
+            lock_action = "locked"
+            reporter.message(f"would lock {lock_path} ({stale}); not written in a dry run")
+        else:
+            reporter.message(f"locking {lock_path} ({stale})")
+            lockfile = lock(lock_settings).lockfile
+            lock_action = "locked"
+            reporter.message(f"locked {lock_path}")
+    name = settings.name or (spec_name if settings.prefix is None else None)
+    prefix = resolve_prefix(settings.prefix, settings.name, spec_name)
+    packages_dir = settings.pkgs_dir or pkgs_dir()
+    for warning in warnings:
+        reporter.warning(warning)
+    plan, install, more = asyncio.run(
+        _create_async(lockfile, platform, prefix, packages_dir, settings, env_vars, reporter)
+    )
+    return CreateResult(
+        prefix=prefix,
+        name=name,
+        lockfile=lock_path,
+        lock_action=lock_action,
+        plan=plan,
+        install=install,
+        warnings=tuple(warnings + more),
+    )
+
+
+async def _create_async(
+    lockfile: Lockfile,
+    platform: str,
+    prefix: Path,
+    packages_dir: Path,
+    settings: CreateSettings,
+    env_vars: dict[str, str],
+    reporter: Reporter,
+) -> tuple[InstallPlan, InstallResult | None, list[str]]:
+    from cenv.install.conda import install_plan, plan_install
+
+    plan, warnings = await plan_install(
+        lockfile,
+        platform,
+        prefix,
+        packages_dir,
+        force=settings.force,
+        env_vars=env_vars,
+        sizes=settings.dry_run and not settings.offline,
+    )
+    for warning in warnings:
+        reporter.warning(warning)
+    if settings.dry_run:
+        return plan, None, warnings
+    return plan, await install_plan(plan, reporter, offline=settings.offline), warnings

@@ -1,0 +1,66 @@
+"""`cenv export`: the lock's platform as an @EXPLICIT file, a hashed pip requirements file, or both with the
+commands a collaborator without cenv runs (`share`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cenv.lock.importers import read_lock
+from cenv.platforms import host_platform
+
+if TYPE_CHECKING:
+    from cenv.lock.models import Lockfile
+
+
+def _export_platform(lockfile: Lockfile, platform: str | None) -> str:
+    chosen = platform or host_platform()
+    if platform is None and chosen not in lockfile.platforms and len(lockfile.platforms) == 1:
+        chosen = lockfile.platforms[0]
+    return chosen
+
+
+@dataclass(frozen=True)
+class Export:
+    platform: str
+    files: list[tuple[str, str]]  # (file name, text)
+    commands: list[str]  # how a collaborator without cenv rebuilds the environment
+
+
+def export(lockfile_path: Path, fmt: str, platform: str | None, name: str | None = None) -> Export:
+    """`explicit`: the @EXPLICIT file; `requirements`: the hashed pip file; `share`: both plus commands."""
+    from cenv.lock.explicit import render_explicit
+    from cenv.pip_stage import render_requirements
+
+    lockfile = read_lock(lockfile_path)
+    chosen = _export_platform(lockfile, platform)
+    stem = lockfile_path.name.removesuffix(".yml").removesuffix(".yaml").removesuffix("-lock")
+    env = name or stem
+    explicit_name = f"{stem}.{chosen}.explicit.txt"
+    has_pip = bool(lockfile.packages_for(chosen, "pip"))
+    requirements_name = f"{stem}.{chosen}.requirements.txt" if has_pip else None
+    commands = sharing_commands(env, explicit_name, requirements_name)
+    if fmt == "requirements":
+        if chosen not in lockfile.platforms:
+            render_explicit(lockfile, chosen)  # raises the error that lists the lock's platforms
+        return Export(
+            chosen, [(f"{stem}.{chosen}.requirements.txt", render_requirements(lockfile, chosen))], []
+        )
+    header = ["Rebuild this environment without cenv:", *(f"  {c}" for c in commands)]
+    files = [(explicit_name, render_explicit(lockfile, chosen, header_lines=header))]
+    if fmt == "share" and requirements_name:
+        files.append((requirements_name, render_requirements(lockfile, chosen)))
+    return Export(chosen, files, commands)
+
+
+def sharing_commands(env: str, explicit_name: str, requirements_name: str | None) -> list[str]:
+    pip = (
+        f" && {{tool}} run -n {env} python -m pip install --no-deps --require-hashes -r {requirements_name}"
+        if requirements_name
+        else ""
+    )
+    return [
+        f"conda create -n {env} --file {explicit_name}" + pip.format(tool="conda"),
+        f"micromamba create -n {env} -f {explicit_name}" + pip.format(tool="micromamba"),
+    ]
