@@ -346,6 +346,16 @@ def test_offline_resolves_from_uv_cache(make_request: Callable[..., PipRequest],
         resolve_pip(replace(request, offline=True, requirements=("dep-a", "plat")), cache)
 
 
+def test_target_python_needs_no_interpreter(make_request: Callable[..., PipRequest], uv_cache: Path) -> None:
+    """A python version no local interpreter has (conda picks any X.Y.Z): uv must not try to download one."""
+    import time
+
+    started = time.perf_counter()
+    [dep] = resolve_pip(make_request("linux-64", "dep-a", python_version="3.12.98"), uv_cache)
+    assert dep.version == "1.1"
+    assert time.perf_counter() - started < 5  # a download attempt retries for ~10 s without network
+
+
 def test_graph_pass_beside_the_pylock_pass_and_its_fallback(
     make_request: Callable[..., PipRequest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -376,11 +376,13 @@ def _write_inputs(
     target, platform_env = python_platform(request.platform, request.virtual_packages)
     args = [
         "pip", "compile", str(work / "requirements.in"), *sources,
-        "--no-config", "--quiet", "--color", "never", "--no-header",
+        "--no-config", "--no-python-downloads", "--quiet", "--color", "never", "--no-header",
         "--python-version", _uv_python_version(request.python_version),
         "--python-platform", target,
         "-c", str(work / "constraints.txt"),
     ]  # fmt: skip
+    # --no-python-downloads: without it, uv fetches a managed interpreter for a `--python-version` that no
+    # local interpreter has (any X.Y.Z conda picked), seconds or a timeout per pass; it needs none to resolve.
     if cache_dir is not None:
         args += ["--cache-dir", str(cache_dir)]
     if request.exclude_newer is not None:
