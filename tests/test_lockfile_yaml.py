@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
+from cenv.lock.fastread import fast_load
 from cenv.lock.io import _Emitter, dump_lockfile, package_sort_key, read_lockfile, write_lockfile, yaml_scalar
 from cenv.lock.models import (
     GitMetadata,
@@ -410,3 +411,109 @@ def test_hostile_strings_survive_conda_lock_and_rattler(tmp_path: Path) -> None:
     records = environment.conda_repodata_records()["linux-64"]
     assert sorted(str(r.version) for r in records) == sorted(versions)
     assert {r.md5.hex() for r in records if r.md5} == {"0123456789" * 3 + "01"}
+
+
+# ------------------------------------------------------------------------ the fast reader (lock/fastread.py)
+#
+# fast_load must accept what the writer emits and, for any text at all, decline (None) or return exactly
+# what PyYAML loads. The oracle is PyYAML's C loader.
+
+
+@pytest.mark.skipif(not REALDATA.is_dir(), reason="shared realdata not present")
+@pytest.mark.parametrize("path", V1_LOCKS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_fast_reader_reads_the_writers_output_as_pyyaml_does(path: Path) -> None:
+    text = dump_lockfile(read_lockfile(path))
+    fast = fast_load(text)
+    assert fast is not None
+    assert fast == load(text)
+    original = path.read_text()
+    assert fast_load(original) in (None, load(original))  # other writers' layouts: declined or the same
+
+
+@fuzz
+@given(hostile_lockfiles())
+def test_fast_reader_on_hostile_lockfiles(lock: Lockfile) -> None:
+    text = dump_lockfile(lock)
+    fast = fast_load(text)
+    if (
+        "\n? " in text or "\n  ? " in text or "\n    ? " in text
+    ):  # very long keys: declined, PyYAML reads them
+        assert fast is None
+    else:
+        assert fast == load(text)
+
+
+_MUTATIONS = [
+    " ",
+    "  ",
+    "#",
+    ":",
+    ": ",
+    "-",
+    "- ",
+    "\n",
+    "\n  ",
+    "'",
+    '"',
+    "&a ",
+    "*a",
+    "!!str ",
+    "{",
+    "[",
+    "?",
+]
+_MUTATIONS += [
+    "|",
+    ">",
+    "\t",
+    "\r",
+    "x",
+    "1",
+    "0",
+    ".",
+    "~",
+    "null",
+    "\\",
+    "\ufeff",
+    "---\n",
+    "...\n",
+    ",",
+    "%",
+]
+
+
+@fuzz
+@given(
+    hostile_lockfiles(),
+    st.lists(
+        st.tuples(st.floats(0, 1), st.integers(0, 3), st.sampled_from(_MUTATIONS)), min_size=1, max_size=3
+    ),
+)
+def test_fast_reader_never_disagrees_with_pyyaml(lock: Lockfile, edits: list[tuple[float, int, str]]) -> None:
+    text = dump_lockfile(lock)
+    for where, delete, insert in edits:
+        at = int(where * len(text))
+        text = text[:at] + insert + text[at + delete :]
+    fast = fast_load(text)
+    if fast is None:
+        return
+    assert fast == load(text)
+
+
+def test_fast_reader_declines_what_it_does_not_know() -> None:
+    base = "version: 1\nmetadata:\n  platforms:\n  - linux-64\npackage: []\n"
+    assert fast_load(base) == load(base)
+    for text in (
+        base.replace("linux-64", "'linux-64'"),  # single quotes: not the writer's
+        base.replace("version: 1", "version: 1  # one"),  # comments after content
+        base.replace("version: 1", "version: 01"),  # an octal int in YAML 1.1
+        base.replace("version: 1", "version: 1.10"),  # a float
+        base.replace("linux-64", "yes"),  # a YAML 1.1 boolean
+        base + "version: 2\n",  # a duplicate key
+        base.replace("\n", "\r\n"),
+        base.replace("package: []", "package: &p []\nother: *p"),
+        "- a\n- b\n",
+        "",
+        "# only a comment\n",
+    ):
+        assert fast_load(text) is None, text

@@ -331,6 +331,11 @@ def load_yaml(text: str, path: Path) -> Any:
     Anchors and aliases are allowed, but they may not expand the document beyond `MAX_ALIAS_EXPANSION`
     (a "billion laughs" file would otherwise hang whatever walks the data) and may not be recursive.
     """
+    from cenv.lock.fastread import fast_load
+
+    data = fast_load(text)  # cenv's own output: no PyYAML import, no C parse
+    if data is not None:
+        return data
     import yaml  # type: ignore[import-untyped, unused-ignore]  # not needed to write a lockfile
 
     try:
