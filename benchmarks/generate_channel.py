@@ -533,8 +533,15 @@ ML_SPEC = (
 )
 
 
-def ml_spec_yaml(platforms: tuple[str, ...] = PLATFORMS) -> str:
+def ml_spec_yaml(
+    platforms: tuple[str, ...] = PLATFORMS, pip: tuple[str, ...] = (), index_url: str | None = None
+) -> str:
+    """The ML spec as environment.yml text; `pip`: a `pip:` part (benchmarks/pip_index.py's ML_PIP), with
+    `--index-url index_url` as its first line when given."""
     deps = "".join(f"  - {d}\n" for d in ML_SPEC)
+    if pip:
+        lines = ([f"--index-url {index_url}"] if index_url else []) + list(pip)
+        deps += "  - pip:\n" + "".join(f"    - {line}\n" for line in lines)
     return (
         f"name: ml-bench\nchannels:\n  - {CHANNEL}\nplatforms: [{', '.join(platforms)}]\n"
         f"channel-priority: strict\ndependencies:\n{deps}"

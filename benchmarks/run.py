@@ -7,11 +7,14 @@ What it does, in one run:
 
 1. generates (or reuses, under --workdir) a conda-forge-shaped channel with benchmarks/generate_channel.py and
    serves it on 127.0.0.1 with tests/support/http_server.py (ETag, Cache-Control, sharded repodata offered);
-2. locks the ML spec (generate_channel.ML_SPEC: python 3.11, pytorch, numpy, scipy, pandas and ~30 more) for
+2. locks the ML spec (generate_channel.ML_SPEC: python 3.11, pytorch, numpy, scipy, pandas and ~30 more,
+   plus a pip part, pip_index.ML_PIP: wandb, lightning, hydra-core, timm, accelerate, datasets, ... from a
+   local PEP 503 index of generated wheels served on 127.0.0.1, 38 PyPI packages per platform) for
    linux-64, osx-arm64 and win-64, once per CUDA variant (cpu: ``--cuda none``, cu12: ``--cuda 12.4``):
-   cold (empty cache) and warm (cache of the cold run), as a `cenv lock` process and as a raw py-rattler
-   process (benchmarks/raw_rattler_lock.py: one Gateway, the same platforms solved concurrently, no lockfile),
-   with the peak RSS of each process (/usr/bin/time -v, else RUSAGE_CHILDREN);
+   cold (empty caches, uv's included) and warm (caches of the cold run), as a `cenv lock` process and as a
+   raw py-rattler + uv process (benchmarks/raw_rattler_lock.py: one Gateway, the same platforms solved
+   concurrently, each followed by one `uv pip compile --format pylock.toml`, no lockfile), with the peak
+   RSS of each process (/usr/bin/time -v, else RUSAGE_CHILDREN);
 3. the same warm lock in-process (cenv.pipeline.lock vs rattler.solve) to separate start-up from the rest;
 4. checks from the server's request log that repodata came as shards (index + shards, no repodata.json);
 5. the same cold/warm lock with the shard index hidden (404), i.e. the full repodata.json.zst path;
@@ -45,6 +48,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -59,6 +64,15 @@ for _p in (str(REPO), str(HERE)):
 from common import precompile_cenv, sections  # noqa: E402
 from create_mirror import Mirror, build_mirror  # noqa: E402
 from generate_channel import CHANNEL, ML_SPEC, PLATFORMS, generate, ml_spec_yaml  # noqa: E402
+from pip_index import (  # noqa: E402
+    ML_PIP,
+    build_pip_index,
+    conda_versions,
+    pypi_server,
+    wheel_count,
+    write_mapping,
+)
+from raw_rattler_lock import Pip  # noqa: E402
 
 if TYPE_CHECKING:
     from cenv.settings import LockSettings
@@ -144,15 +158,35 @@ def classify(server: ChannelServer) -> dict[str, int]:
     return counts
 
 
+@contextmanager
+def uv_cache(path: Path) -> Iterator[None]:
+    """UV_CACHE_DIR for in-process cenv runs (cenv's uv processes inherit it)."""
+    saved = os.environ.get("UV_CACHE_DIR")
+    os.environ["UV_CACHE_DIR"] = str(path)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("UV_CACHE_DIR", None)
+        else:
+            os.environ["UV_CACHE_DIR"] = saved
+
+
 class Bench:
-    def __init__(self, args: argparse.Namespace, server: ChannelServer, work: Path) -> None:
+    def __init__(
+        self, args: argparse.Namespace, server: ChannelServer, work: Path, index_url: str, mapping: Path
+    ) -> None:
         self.args = args
         self.server = server
         self.work = work
+        self.index_url = index_url
+        self.mapping = mapping
         self.spec = work / "ml-spec.yml"
-        self.spec.write_text(ml_spec_yaml())
+        self.spec.write_text(ml_spec_yaml(pip=ML_PIP, index_url=index_url))
         self.spec_lines = work / "ml-spec.txt"
         self.spec_lines.write_text("\n".join(ML_SPEC) + "\n")
+        self.pip_lines = work / "ml-pip.txt"
+        self.pip_lines.write_text("\n".join(ML_PIP) + "\n")
         cenv_script = Path(sys.executable).parent / "cenv"
         self.cenv = [str(cenv_script)] if cenv_script.exists() else [sys.executable, "-m", "cenv"]
         self.counter = 0
@@ -170,9 +204,16 @@ class Bench:
         cmd = [*self.cenv, "lock", str(self.spec), *platforms, "--cuda", cuda]
         cmd += ["--channel-alias", self.server.url, "-o", str(out), "-q", *extra]
         self.server.reset_counters()
-        run = run_process(cmd, env={"CENV_CACHE_DIR": str(cache_root)})
+        run = run_process(
+            cmd, env={"CENV_CACHE_DIR": str(cache_root), "UV_CACHE_DIR": str(cache_root / "uv")}
+        )
         run.requests = classify(self.server)
         return run
+
+    def raw_pip(self, uv: Path) -> Pip:
+        import json
+
+        return Pip(ML_PIP, self.index_url, json.loads(self.mapping.read_text()), str(uv))
 
     def raw_lock(self, cache: Path, cuda: str) -> Run:
         platforms = [a for p in PLATFORMS for a in ("-p", p)]
@@ -183,6 +224,15 @@ class Bench:
             self.server.channel_url(CHANNEL),
         ]
         cmd += ["--cache", str(cache), "--specs", str(self.spec_lines), *platforms, "--cuda", cuda]
+        cmd += [
+            "--pip",
+            str(self.pip_lines),
+            "--index-url",
+            self.index_url,
+            "--pypi-mapping",
+            str(self.mapping),
+        ]
+        cmd += ["--uv-cache", str(cache.parent / "uv")]
         self.server.reset_counters()
         run = run_process(cmd)
         run.requests = classify(self.server)
@@ -219,9 +269,13 @@ class Bench:
         data = yaml.load(lockfile.read_text(), Loader=loader)
         torch = {p["platform"]: p["url"].rsplit("/", 1)[1] for p in data["package"] if p["name"] == "pytorch"}
         counts: dict[str, int] = {}
+        pip: dict[str, int] = {}
         for p in data["package"]:
-            counts[p["platform"]] = counts.get(p["platform"], 0) + 1
-        self.packages = counts
+            into = pip if p.get("manager") == "pip" else counts
+            into[p["platform"]] = into.get(p["platform"], 0) + 1
+        self.packages, self.pip_packages = counts, pip
+        if sorted(pip) != sorted(PLATFORMS) or min(pip.values()) < len(ML_PIP):
+            raise AssertionError(f"{variant}: pip packages per platform {pip}, expected all of {PLATFORMS}")
         for plat in ("linux-64", "win-64"):
             want = "cuda" if variant == "cu12" else "cpu"
             if want not in torch[plat]:
@@ -250,14 +304,16 @@ class Bench:
 
         settings = self.lock_settings("in-process", cache_root, cuda)
         raw_cache = str(cache_root / "repodata")
+        pip = self.raw_pip(cache_root / "uv")
         cenv_runs, raw_runs = [], []
         for _ in range(runs):
             started = time.perf_counter()
-            lock(settings)
+            with uv_cache(cache_root / "uv"):
+                lock(settings)
             cenv_runs.append(Run(time.perf_counter() - started))
             started = time.perf_counter()
             asyncio.run(
-                raw(self.server.channel_url(CHANNEL), raw_cache, list(ML_SPEC), list(PLATFORMS), cuda)
+                raw(self.server.channel_url(CHANNEL), raw_cache, list(ML_SPEC), list(PLATFORMS), cuda, pip)
             )
             raw_runs.append(Run(time.perf_counter() - started))
         return Sample(cenv_runs), Sample(raw_runs)
@@ -266,11 +322,12 @@ class Bench:
         from cenv.pipeline import lock
 
         settings = self.lock_settings("profile", cache_root, cuda)
-        lock(settings)
-        profiler = cProfile.Profile()
-        profiler.enable()
-        lock(settings)
-        profiler.disable()
+        with uv_cache(cache_root / "uv"):
+            lock(settings)
+            profiler = cProfile.Profile()
+            profiler.enable()
+            lock(settings)
+            profiler.disable()
         text = io.StringIO()
         stats = pstats.Stats(profiler, stream=text).sort_stats("cumulative")
         stats.print_stats(r"cenv|rattler|yaml|pydantic|asyncio/runners", 40)
@@ -302,7 +359,10 @@ class Bench:
             t = timed("plan + channels", t)
             records = asyncio.run(pipeline._solve_all(plans, channels, priority, None, settings))
             t = timed("solve (`asyncio.run(_solve_all)`)", t)
-            lockfile = pipeline.build_lockfile(spec, settings, plans, channels, records, priority, None)
+            with uv_cache(cache_root / "uv"):
+                pip = pipeline._pip_stage(spec, plans, records, None, settings)
+            t = timed("pip stage (uv, platforms in parallel)", t)
+            lockfile = pipeline.build_lockfile(spec, settings, plans, channels, records, priority, None, pip)
             t = timed("build_lockfile", t)
             dump_lockfile(lockfile)
             t = timed("dump_lockfile", t)
@@ -316,9 +376,10 @@ class Bench:
                     list(ML_SPEC),
                     list(PLATFORMS),
                     cuda,
+                    self.raw_pip(cache_root / "uv"),
                 )
             )
-            timed("raw rattler (gateway + solve)", t)
+            timed("raw rattler + uv (gateway + solve + pip compile)", t)
         return {name: Sample(r) for name, r in times.items()}
 
     def importtime(self, cache_root: Path, cuda: str, top: int = 10) -> list[tuple[str, float]]:
@@ -335,7 +396,10 @@ class Bench:
             "-q",
         ]
         proc = subprocess.run(
-            cmd, env={**os.environ, "CENV_CACHE_DIR": str(cache_root)}, capture_output=True, text=True
+            cmd,
+            env={**os.environ, "CENV_CACHE_DIR": str(cache_root), "UV_CACHE_DIR": str(cache_root / "uv")},
+            capture_output=True,
+            text=True,
         )
         found: list[tuple[str, float]] = []
         for line in proc.stderr.splitlines():
@@ -414,7 +478,7 @@ def measure_create(bench: Bench, variant: str) -> Created | str:
     from raw_rattler_install import install as raw_install
     from raw_rattler_install import records as raw_records
 
-    from cenv.pipeline import create
+    from cenv.create import create
     from cenv.settings import CreateSettings
 
     args = bench.args
@@ -579,16 +643,24 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
 
+    # the pip part's index: PyPI-only wheels plus the PyPI counterparts of what conda provides
+    started = time.perf_counter()
+    provided = conda_versions((channel_dir / CHANNEL).as_uri(), ML_SPEC, PLATFORMS, (None, VARIANTS["cu12"]))
+    index = build_pip_index(work / "pypi", provided)
+    mapping = write_mapping(work / "pypi-mapping.json")
+    os.environ["CENV_PYPI_MAPPING"] = str(mapping)  # cenv's conda -> PyPI names, as raw's --pypi-mapping
+    pip_s = time.perf_counter() - started
+
     rows: list[tuple[str, ...]] = []
     notes: list[str] = []
     checks: dict[str, tuple[bool | None, str]] = {}
-    with ChannelServer(channel_dir) as server:
-        bench = Bench(args, server, work)
+    with ChannelServer(channel_dir) as server, pypi_server(index.root) as pypi:
+        bench = Bench(args, server, work, pypi.url + "/simple", mapping)
         results: dict[str, dict[str, Sample]] = {}
         for variant in VARIANTS:
             print(f"locking {variant} (sharded) ...", file=sys.stderr)
             results[variant] = bench.cold_warm(variant, "")
-        packages = bench.packages
+        packages, pip_counts = bench.packages, bench.pip_packages
         for variant in VARIANTS:
             r = results[variant]
             for phase in ("cold", "warm"):
@@ -820,7 +892,7 @@ def main() -> None:
             "mirror, so the lock carries the archives' own hashes. cenv = `cenv create LOCK -p PREFIX -q` "
             "(CONDA_PKGS_DIRS and CENV_CACHE_DIR fresh for cold, the same for warm, "
             "CONDA_OVERRIDE_CUDA=12.4); raw = benchmarks/raw_rattler_install.py (`rattler.LockFile` records "
-            "-> `rattler.install`, its own cache) as a process; in-process = `cenv.pipeline.create` vs "
+            "-> `rattler.install`, its own cache) as a process; in-process = `cenv.create.create` vs "
             "`rattler.install` in one process (cold x1, warm = median). Requests column: archive "
             "downloads cenv/raw. The create cost does not depend on the channel's size."
         )
@@ -841,16 +913,25 @@ def main() -> None:
             for sub, s in stats.items()
         )
         + f" (seed {args.seed}; generated or reused in {gen_s:.0f} s)",
-        f"- spec: {len(ML_SPEC)} top-level names ({', '.join(ML_SPEC[:6])}, ...); locked packages per "
-        f"platform (cu12): {', '.join(f'{p} {n}' for p, n in packages.items())}",
+        f"- spec: {len(ML_SPEC)} top-level conda names ({', '.join(ML_SPEC[:6])}, ...) and a pip part of "
+        f"{len(ML_PIP)} PyPI-only requirements ({', '.join(ML_PIP[:5])}, ...; benchmarks/pip_index.py: "
+        f"{len(index.wheels)} generated wheels, {len(index.wheels) - wheel_count()} of them the PyPI "
+        "counterparts of conda-provided packages, on a local PEP 503 index served on 127.0.0.1 with PyPI's "
+        f"`max-age=600`; built in {pip_s:.1f} s); locked packages per platform (cu12): "
+        + ", ".join(f"{p} {n} conda + {pip_counts.get(p, 0)} pip" for p, n in packages.items()),
         f"- runs: cold x{args.cold_runs} (fresh cache each), warm x{args.warm_runs}, "
         f"start-up x{args.help_runs}; median seconds; RSS = peak resident set of the process (max over runs)"
         + ("" if args.no_precompile else "; cenv's bytecode compiled beforehand, as in an installed cenv"),
-        "- raw rattler = benchmarks/raw_rattler_lock.py: one `Gateway`, `rattler.solve` per platform with "
-        "`asyncio.gather`, same virtual packages, no lockfile written (the engine limit)",
+        "- raw rattler + uv = benchmarks/raw_rattler_lock.py: one `Gateway`, `rattler.solve` per platform "
+        "with "
+        "`asyncio.gather`, same virtual packages, each platform's solve followed by one `uv pip compile "
+        "--format pylock.toml --generate-hashes` (its python version, `--python-platform`, conda's python "
+        "distributions as `-c` pins and `--no-emit-package`), no lockfile written (the engine limit); cenv's "
+        "pip stage runs uv twice per platform (pylock + `# via` graph, concurrently when uv's cache allows)",
+        "- caches: cold = empty repodata and uv caches (UV_CACHE_DIR per run), warm = the cold run's",
         "- requests (cold, cenv) = shard index / shards / full repodata.json downloads / 304 answers",
         "",
-        "| what | cenv s | raw rattler s | ratio | cenv RSS MB | raw RSS MB | requests |",
+        "| what | cenv s | raw rattler+uv s | ratio | cenv RSS MB | raw RSS MB | requests |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -859,7 +940,7 @@ def main() -> None:
         lines.append(f"| {name} | {'n/a' if met is None else ('yes' if met else '**no**')} | {detail} |")
     if notes:
         lines += ["", *[f"- {n}" for n in notes]]
-    in_process = phases["raw rattler (gateway + solve)"].seconds
+    in_process = phases["raw rattler + uv (gateway + solve + pip compile)"].seconds
     lines += [
         "",
         GENERATED[1],
@@ -867,7 +948,7 @@ def main() -> None:
         f"Median of {len(phases['load_spec'].runs)} runs in one process, same cache; cenv's phases are the "
         "steps of `cenv.pipeline.lock` (write_lockfile repeats the dump).",
         "",
-        "| phase | ms | vs raw rattler solve |",
+        "| phase | ms | vs raw rattler + uv |",
         "| --- | ---: | ---: |",
     ]
     lines += [
