@@ -9,22 +9,23 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import http.client
 import os
 import secrets
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cenv
 from cenv.errors import InstallError
 from cenv.lock.models import LockedPackage
 from cenv.redact import redact
+
+if TYPE_CHECKING:
+    import http.client
 
 __all__ = [
     "FetchCancelled",
@@ -113,15 +114,27 @@ def local_path(url: str) -> str | None:
     """The file system path of a `file://` URL or a bare path (pixi.lock stores local packages so)."""
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme == "file":
-        return urllib.request.url2pathname(parsed.path)
+        return _url2pathname(parsed.path)
     if not parsed.scheme or (len(parsed.scheme) == 1 and url[1:3] in (":\\", ":/")):
         return url
     return None
 
 
+def _url2pathname(path: str) -> str:
+    # urllib.request's own function, without importing urllib.request (http.client, ssl, email: ~10 ms of
+    # start-up that a create from the package cache never needs)
+    if os.name == "nt":
+        from nturl2path import url2pathname
+
+        return url2pathname(path)
+    return urllib.parse.unquote(path)
+
+
 def _open(url: str) -> tuple[http.client.HTTPResponse, int | None]:
-    request = urllib.request.Request(url, headers={"User-Agent": f"cenv/{cenv.__version__}"})
-    response = urllib.request.urlopen(request, timeout=_TIMEOUT)
+    from urllib.request import Request, urlopen
+
+    request = Request(url, headers={"User-Agent": f"cenv/{cenv.__version__}"})
+    response = urlopen(request, timeout=_TIMEOUT)
     length = response.headers.get("Content-Length")
     return response, int(length) if length and length.isdigit() else None
 
@@ -136,11 +149,12 @@ def remote_size(package: LockedPackage) -> int | None:
         return None
     if parsed.scheme not in ("http", "https"):
         return None
-    request = urllib.request.Request(
-        package.url, method="HEAD", headers={"User-Agent": f"cenv/{cenv.__version__}"}
-    )
+    import http.client
+    from urllib.request import Request, urlopen
+
+    request = Request(package.url, method="HEAD", headers={"User-Agent": f"cenv/{cenv.__version__}"})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urlopen(request, timeout=10) as response:
             length = response.headers.get("Content-Length")
             return int(length) if length and length.isdigit() else None
     except (OSError, http.client.HTTPException):
@@ -148,7 +162,10 @@ def remote_size(package: LockedPackage) -> int | None:
 
 
 def _transient(exc: BaseException) -> bool:
-    if isinstance(exc, urllib.error.HTTPError):
+    import http.client
+    from urllib.error import HTTPError
+
+    if isinstance(exc, HTTPError):
         return exc.code >= 500 or exc.code == 429
     return isinstance(exc, OSError | http.client.HTTPException | _Truncated)
 
@@ -158,9 +175,12 @@ class _Truncated(Exception):
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, urllib.error.HTTPError):
+    import http.client
+    from urllib.error import HTTPError, URLError
+
+    if isinstance(exc, HTTPError):
         return f"HTTP {exc.code} {exc.reason}"
-    if isinstance(exc, urllib.error.URLError):
+    if isinstance(exc, URLError):
         return str(exc.reason)
     if isinstance(exc, http.client.IncompleteRead):
         return f"connection closed after {len(exc.partial)} bytes"
