@@ -193,10 +193,33 @@ def lock_spec(
     channels = _channels(settings, spec)
     priority = settings.channel_priority or spec.channel_priority
     exclude_newer = settings.exclude_newer or spec.exclude_newer
-    records = asyncio.run(_solve_all(plans, channels, priority, exclude_newer, settings, previous))
-    pip = _pip_stage(spec, plans, records, exclude_newer, settings)
+    solved = asyncio.run(_solve_and_pip(spec, plans, channels, priority, exclude_newer, settings, previous))
+    records = [platform_records for platform_records, _ in solved]
+    pip = [platform_pip for _, platform_pip in solved]
     lockfile = build_lockfile(spec, settings, plans, channels, records, priority, exclude_newer, pip)
     return lockfile, plans
+
+
+async def _solve_and_pip(
+    spec: Spec,
+    plans: list[PlatformPlan],
+    channels: list[ResolvedChannel],
+    priority: str,
+    exclude_newer: datetime | None,
+    settings: LockSettings,
+    previous: Lockfile | None,
+) -> list[tuple[list[rattler.RepoDataRecord], list[LockedPackage]]]:
+    """Every platform's conda solve, each followed at once by its pip stage: uv resolves one platform while
+    rattler still solves the others."""
+    gateway = make_gateway(offline=settings.offline, cache_dir=settings.cache_dir)
+
+    async def one(plan: PlatformPlan) -> tuple[list[rattler.RepoDataRecord], list[LockedPackage]]:
+        records = await _solve_one(gateway, plan, channels, priority, exclude_newer, settings, previous)
+        if not plan.pip:
+            return records, []
+        return records, await asyncio.to_thread(_pip_one, spec, plan, records, exclude_newer, settings)
+
+    return list(await asyncio.gather(*(one(plan) for plan in plans)))
 
 
 def _pip_stage(
@@ -206,44 +229,50 @@ def _pip_stage(
     exclude_newer: datetime | None,
     settings: LockSettings,
 ) -> list[list[LockedPackage]]:
-    """Resolve each platform's pip lines with uv after its conda solve (conda's packages stay pinned)."""
-    if not any(plan.pip for plan in plans):
-        return [[] for _ in plans]
+    """Every platform's pip stage after all solves (`lock_spec` overlaps them; benchmarks time this alone)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from cenv.errors import PipStageError
-    from cenv.pip_stage import PipRequest, resolve_pip, to_locked
-    from cenv.pypi_names import conda_to_pypi, dist_from_record
-
-    options = spec.pip_options
-
     def one(plan: PlatformPlan, platform_records: list[rattler.RepoDataRecord]) -> list[LockedPackage]:
-        if not plan.pip:
-            return []
-        python = next((r for r in platform_records if r.name.normalized == "python"), None)
-        if python is None:
-            raise PipStageError(
-                f"{plan.platform}: the spec has pip requirements but the conda solution has no python",
-                hints=["add `python` to the spec's dependencies"],
-            )
-        request = PipRequest(
-            platform=plan.platform,
-            python_version=str(python.version),
-            requirements=plan.pip,
-            conda_provided=conda_to_pypi(dist_from_record(r) for r in platform_records),
-            virtual_packages=plan.virtual_packages,
-            index_url=options.index_url,
-            extra_index_urls=options.extra_index_urls,
-            find_links=options.find_links,
-            pytorch_index=options.pytorch_index,
-            exclude_newer=exclude_newer,
-            offline=settings.offline,
-        )
-        return to_locked(resolve_pip(request), plan.platform)
+        return _pip_one(spec, plan, platform_records, exclude_newer, settings) if plan.pip else []
 
     # uv runs as a subprocess: platforms resolve in parallel threads.
     with ThreadPoolExecutor(max_workers=max(1, min(4, len(plans)))) as pool:
         return list(pool.map(one, plans, records))
+
+
+def _pip_one(
+    spec: Spec,
+    plan: PlatformPlan,
+    records: list[rattler.RepoDataRecord],
+    exclude_newer: datetime | None,
+    settings: LockSettings,
+) -> list[LockedPackage]:
+    """Resolve one platform's pip lines with uv after its conda solve (conda's packages stay pinned)."""
+    from cenv.errors import PipStageError
+    from cenv.pip_stage import PipRequest, resolve_pip, to_locked
+    from cenv.pypi_names import conda_to_pypi, dist_from_record
+
+    python = next((r for r in records if r.name.normalized == "python"), None)
+    if python is None:
+        raise PipStageError(
+            f"{plan.platform}: the spec has pip requirements but the conda solution has no python",
+            hints=["add `python` to the spec's dependencies"],
+        )
+    options = spec.pip_options
+    request = PipRequest(
+        platform=plan.platform,
+        python_version=str(python.version),
+        requirements=plan.pip,
+        conda_provided=conda_to_pypi(dist_from_record(r) for r in records),
+        virtual_packages=plan.virtual_packages,
+        index_url=options.index_url,
+        extra_index_urls=options.extra_index_urls,
+        find_links=options.find_links,
+        pytorch_index=options.pytorch_index,
+        exclude_newer=exclude_newer,
+        offline=settings.offline,
+    )
+    return to_locked(resolve_pip(request), plan.platform)
 
 
 async def _solve_all(
@@ -254,34 +283,43 @@ async def _solve_all(
     settings: LockSettings,
     previous: Lockfile | None = None,
 ) -> list[list[rattler.RepoDataRecord]]:
+    """Every platform's conda solve, concurrently (rattler releases the GIL while solving)."""
+    gateway = make_gateway(offline=settings.offline, cache_dir=settings.cache_dir)
+    return list(
+        await asyncio.gather(
+            *(_solve_one(gateway, p, channels, priority, exclude_newer, settings, previous) for p in plans)
+        )
+    )
+
+
+async def _solve_one(
+    gateway: rattler.Gateway,
+    plan: PlatformPlan,
+    channels: list[ResolvedChannel],
+    priority: str,
+    exclude_newer: datetime | None,
+    settings: LockSettings,
+    previous: Lockfile | None,
+) -> list[rattler.RepoDataRecord]:
     from cenv.solve import records_for_urls
 
-    gateway = make_gateway(offline=settings.offline, cache_dir=settings.cache_dir)
-
-    async def one(plan: PlatformPlan) -> list[rattler.RepoDataRecord]:
-        locked: list[rattler.RepoDataRecord] = []
-        if previous is not None and settings.update:
-            # --update PKG: every other package stays where the lock has it (a preference for the solver).
-            keep = {
-                p.name: p.url
-                for p in previous.packages_for(plan.platform, "conda")
-                if p.name not in settings.update
-            }
-            locked = await records_for_urls(gateway, tuple(channels), plan.platform, keep)
-        request = SolveRequest(
-            platform=plan.platform,
-            channels=tuple(channels),
-            specs=plan.specs,
-            virtual_packages=plan.virtual_packages,
-            channel_priority=priority,  # type: ignore[arg-type]
-            exclude_newer=exclude_newer,
-            locked=tuple(locked),
-            offline=settings.offline,
-        )
-        return await solve(request, gateway)
-
-    # Platforms solve concurrently: rattler releases the GIL while solving.
-    return list(await asyncio.gather(*(one(plan) for plan in plans)))
+    locked: list[rattler.RepoDataRecord] = []
+    if previous is not None and settings.update:
+        # --update PKG: every other package stays where the lock has it (a preference for the solver).
+        previous_conda = previous.packages_for(plan.platform, "conda")
+        keep = {p.name: p.url for p in previous_conda if p.name not in settings.update}
+        locked = await records_for_urls(gateway, tuple(channels), plan.platform, keep)
+    request = SolveRequest(
+        platform=plan.platform,
+        channels=tuple(channels),
+        specs=plan.specs,
+        virtual_packages=plan.virtual_packages,
+        channel_priority=priority,  # type: ignore[arg-type]
+        exclude_newer=exclude_newer,
+        locked=tuple(locked),
+        offline=settings.offline,
+    )
+    return await solve(request, gateway)
 
 
 def _previous_lock(settings: LockSettings) -> Lockfile | None:
