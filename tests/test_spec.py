@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -598,3 +599,82 @@ def test_import_is_light() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+# ---------------------------------------------------------- validated specs kept by content (spec/cache.py)
+
+
+@pytest.mark.parametrize("path", _real_env_files(), ids=lambda p: p.name)
+def test_cached_spec_is_the_same_spec(path: Path) -> None:
+    from cenv.spec.cache import _from_data, _to_data
+
+    try:
+        spec = load_spec([path])
+    except SpecError:
+        pytest.skip("not a loadable spec")
+    assert _from_data(json.loads(json.dumps(_to_data(spec)))) == spec
+    assert load_spec([path]) == spec  # the second read comes from the cache
+    assert load_spec([path]).content_hash() == spec.content_hash()
+
+
+def test_content_hash_is_pydantics_json(tmp_path: Path) -> None:
+    """The hash lockfiles store was computed from pydantic's JSON dump of the old pydantic models."""
+    import hashlib
+
+    from pydantic import TypeAdapter
+
+    spec = load_spec_text(
+        "name: x\nchannels: [conda-forge]\nexclude-newer: 2024-05-01T12:30:45.5+02:00\n"
+        "cuda: {linux-64: '12.4', osx-arm64: null}\nplatforms: [linux-64, osx-arm64]\n"
+        "pip-options: {index-url: 'https://x/simple', find-links: [a]}\n"
+        "variants: {cpu: {cuda: null}, gpu: {cuda: '12.1'}}\n"
+        "dependencies:\n  - conda-forge::numpy >=1.26  # [linux]\n  - pip:\n    - six==1.16.0\n"
+    )
+    data = TypeAdapter(Spec).dump_python(spec, mode="json", exclude={"sources", "warnings"})
+    for key in ("dependencies", "pip"):
+        for item in data[key]:
+            item.pop("location")
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert spec.content_hash() == hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def test_a_warm_spec_load_imports_neither_yaml_reader_nor_pydantic(tmp_path: Path) -> None:
+    path = _write(tmp_path, "name: x\ncategory: main\ndependencies:\n  - python 3.11.*\n")
+    probe = (
+        "import sys; from cenv.spec import load_spec; s = load_spec([sys.argv[1]]); "
+        "print(s.warnings, s.dependencies[0].location, 'pydantic' in sys.modules, 'ruamel' in sys.modules)"
+    )
+    runs = [
+        subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, check=True)
+        for _ in range(2)
+    ]
+    first, second = (r.stdout.strip() for r in runs)
+    assert first.endswith("True True")  # read and validated
+    assert second.endswith("False False")  # from the cache
+    assert first.rsplit(" ", 2)[0] == second.rsplit(" ", 2)[0]  # same warnings and locations
+    assert "category" in second and f"{path}:4" in second
+
+
+def test_the_cache_follows_edits_and_survives_damage(tmp_path: Path) -> None:
+    import os
+
+    path = _write(tmp_path, "dependencies: [python]\n")
+    assert [d.spec for d in load_spec([path]).dependencies] == ["python"]
+    path.write_text("dependencies: [python, numpy]\n")
+    assert [d.spec for d in load_spec([path]).dependencies] == ["python", "numpy"]
+    folder = Path(os.environ["CENV_CACHE_DIR"]) / "specs"
+    for entry in folder.iterdir():
+        entry.write_text('{"name": 1')  # truncated
+    assert [d.spec for d in load_spec([path]).dependencies] == ["python", "numpy"]
+    path.write_text("dependencies: [python, numpy]\nbogus: 1\n")
+    for _ in range(2):  # errors are never cached
+        with pytest.raises(SpecError, match=r"env\.yml:2: bogus: unknown key"):
+            load_spec([path])
+
+
+def test_an_unwritable_cache_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("CENV_CACHE_DIR", str(blocker))
+    path = _write(tmp_path, "dependencies: [python]\n")
+    assert load_spec([path]) == load_spec([path])

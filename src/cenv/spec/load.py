@@ -10,21 +10,22 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from cenv.errors import SpecError
+from cenv.spec.cache import MAX_SPEC_BYTES, read_spec_file
 from cenv.spec.models import (
     CHANNEL_PRIORITIES,
     KNOWN_PLATFORMS,
     ChannelPriority,
     CondaDependency,
     Location,
-    PipOptions,
     PipRequirement,
     Spec,
     known_selector_names,
@@ -33,7 +34,7 @@ from cenv.spec.models import (
 )
 from cenv.yaml_guard import ExpansionMeter, RecursiveAlias, TooLarge
 
-__all__ = ["SPEC_KEYS", "load_spec", "load_spec_text"]
+__all__ = ["MAX_SPEC_BYTES", "SPEC_KEYS", "load_spec", "load_spec_text", "spec_from_texts"]
 
 # Keys cenv reads. `platforms` is shared with conda-lock.
 SPEC_KEYS = (
@@ -57,8 +58,6 @@ _PIP_OPTION_KEYS = ("index-url", "extra-index-urls", "find-links", "pytorch-inde
 _SELECTOR_RE = re.compile(r"\[([^\[\]]+)\]\s*$")
 _MAX_SHOWN = 60
 _MAX_MESSAGE = 300
-# Spec files are a few KB; refuse anything absurdly large before the (pure-Python) YAML parser sees it.
-MAX_SPEC_BYTES = 4 * 1024 * 1024
 # YAML aliases share one object, but the readers below visit every occurrence: `[*big, *big, ...]` or nested
 # anchors ("billion laughs") would turn a small file into minutes of work and gigabytes of memory. Aliases may
 # add at most this many units (characters of strings plus one per node) to what the file itself holds.
@@ -710,27 +709,7 @@ def _read_document(text: str, file: str) -> _FilePart:
 
 
 def _read_file(path: Path, label: str) -> _FilePart:
-    try:
-        with path.open("rb") as handle:  # bounded: `/dev/zero` or a huge file must not fill memory
-            raw = handle.read(MAX_SPEC_BYTES + 1)
-        if len(raw) > MAX_SPEC_BYTES:
-            raise SpecError(
-                f"{label}: spec file too large (more than {MAX_SPEC_BYTES:,} bytes)",
-                ["an environment spec lists channels and packages; it is normally a few kilobytes"],
-            )
-        text = raw.decode("utf-8")
-    except FileNotFoundError:
-        raise SpecError(
-            f"{label}: spec file not found",
-            ["pass the path of an environment.yml, e.g. `-f environment.yml`"],
-        ) from None
-    except IsADirectoryError:
-        raise SpecError(f"{label}: is a directory, expected a spec file") from None
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise SpecError(f"{label}: cannot read the spec file: {exc.strerror or exc}") from None
-    return _read_document(text, label)
+    return _read_document(read_spec_file(path, label), label)
 
 
 # --------------------------------------------------------------------------------------------- composing
@@ -812,30 +791,38 @@ def _compose(parts: Sequence[_FilePart]) -> Spec:
         find_links.extend(u for u in part.find_links if u not in find_links)
         variants.update(part.variants)
         warnings.extend(part.warnings)
+    fields: dict[str, Any] = {
+        "name": name,
+        "channels": tuple(channels),
+        "nodefaults": nodefaults,
+        "dependencies": tuple(asdict(d) for d in deps),
+        "pip": tuple(asdict(r) for r in pip),
+        "variables": variables,
+        "platforms": tuple(platforms),
+        "cuda": cuda,
+        "channel_priority": channel_priority,
+        "exclude_newer": exclude_newer,
+        "pip_options": {
+            "index_url": index_url,
+            "extra_index_urls": tuple(extra_index_urls),
+            "find_links": tuple(find_links),
+            "pytorch_index": pytorch_index,
+        },
+        "variants": variants,
+        "sources": tuple(part.file for part in parts),
+        "warnings": tuple(warnings),
+    }
     try:
-        return Spec(
-            name=name,
-            channels=tuple(channels),
-            nodefaults=nodefaults,
-            dependencies=tuple(deps),
-            pip=tuple(pip),
-            variables=variables,
-            platforms=tuple(platforms),
-            cuda=cuda,
-            channel_priority=channel_priority,
-            exclude_newer=exclude_newer,
-            pip_options=PipOptions(
-                index_url=index_url,
-                extra_index_urls=tuple(extra_index_urls),
-                find_links=tuple(find_links),
-                pytorch_index=pytorch_index,
-            ),
-            variants=variants,
-            sources=tuple(part.file for part in parts),
-            warnings=tuple(warnings),
-        )
+        spec = _spec_adapter().validate_python(fields)
     except ValidationError as exc:
         raise _from_validation(exc, parts) from None
+    assert isinstance(spec, Spec)
+    return spec
+
+
+@lru_cache(maxsize=1)
+def _spec_adapter() -> TypeAdapter[Spec]:
+    return TypeAdapter(Spec)
 
 
 def _from_validation(exc: ValidationError, parts: Sequence[_FilePart]) -> SpecError:
@@ -865,6 +852,11 @@ def load_spec(paths: Sequence[str | Path]) -> Spec:
         raise SpecError("no spec files given", ["pass an environment.yml"])
     parts = [_read_file(Path(p), str(p)) for p in paths]
     return _compose(parts)
+
+
+def spec_from_texts(files: Sequence[tuple[str, str]]) -> Spec:
+    """Compose specs already read as (label, text) pairs (`cenv.spec.load_spec` reads them first)."""
+    return _compose([_read_document(text, label) for label, text in files])
 
 
 def load_spec_text(text: str, filename: str = "<string>") -> Spec:

@@ -1,6 +1,9 @@
 """The environment spec as plain, frozen data.
 
-`load.py` turns YAML files into a `Spec`; everything downstream reads only these models.
+`load.py` turns YAML files into a `Spec` and validates it with pydantic (`TypeAdapter(Spec)`; the
+`__pydantic_config__` below forbids extra keys); everything downstream reads only these dataclasses.
+They are stdlib dataclasses, not pydantic models, so that a spec read back from `cache.py` costs no pydantic
+import: that import and the model builds were ~60 ms of every warm `cenv lock` process (issue #6).
 Selectors follow conda-lock's comment style (`- cudatoolkit  # [linux64]`), see `selector_applies`.
 """
 
@@ -9,11 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Any, ClassVar, Literal
 
 from cenv.platforms import KNOWN_PLATFORMS
 
@@ -203,13 +205,14 @@ def normalize_cuda(value: object) -> str | None:
 
 # --------------------------------------------------------------------------------------------- models
 
-_FROZEN = ConfigDict(frozen=True, extra="forbid")
+_PYDANTIC: Any = {"extra": "forbid"}  # a pydantic ConfigDict; a plain dict, so pydantic is not imported here
 
 
-class Location(BaseModel):
+@dataclass(frozen=True)
+class Location:
     """Where something was written: a spec file and a 1-based line (None when unknown)."""
 
-    model_config = _FROZEN
+    __pydantic_config__: ClassVar[Any] = _PYDANTIC
 
     file: str
     line: int | None = None
@@ -218,10 +221,11 @@ class Location(BaseModel):
         return self.file if self.line is None else f"{self.file}:{self.line}"
 
 
-class PipOptions(BaseModel):
+@dataclass(frozen=True)
+class PipOptions:
     """Index options for the PyPI part, from `pip-options:` and option lines inside `pip:`."""
 
-    model_config = _FROZEN
+    __pydantic_config__: ClassVar[Any] = _PYDANTIC
 
     index_url: str | None = None
     extra_index_urls: tuple[str, ...] = ()
@@ -229,25 +233,27 @@ class PipOptions(BaseModel):
     pytorch_index: str | None = None
 
 
-class CondaDependency(BaseModel):
+@dataclass(frozen=True)
+class CondaDependency:
     """One conda match spec from `dependencies:`."""
 
-    model_config = _FROZEN
+    __pydantic_config__: ClassVar[Any] = _PYDANTIC
 
     spec: str
     name: str
+    location: Location
     channel: str | None = None
     selector: str | None = None
-    location: Location
 
     def applies_to(self, platform: str) -> bool:
         return selector_applies(self.selector, platform)
 
 
-class PipRequirement(BaseModel):
+@dataclass(frozen=True)
+class PipRequirement:
     """One line of the `pip:` sublist; kept as written (PEP 508, a URL, or `-e ...`)."""
 
-    model_config = _FROZEN
+    __pydantic_config__: ClassVar[Any] = _PYDANTIC
 
     requirement: str
     location: Location
@@ -268,67 +274,56 @@ class PipRequirement(BaseModel):
             return None
 
 
-def _cuda_setting(value: object) -> object:
+def _cuda_setting(value: object) -> str | dict[str, str | None] | None:
     """`cuda:` as written: one version for every platform, or a mapping of platform to version."""
     if isinstance(value, dict):
         return {str(k): normalize_cuda(v) for k, v in value.items()}
     return normalize_cuda(value)
 
 
-class Variant(BaseModel):
+@dataclass(frozen=True)
+class Variant:
     """A named flavour of the spec (`variants: {cu121: {cuda: "12.1"}, cpu: {cuda: null}}`)."""
 
-    model_config = _FROZEN
+    __pydantic_config__: ClassVar[Any] = _PYDANTIC
 
     cuda: str | dict[str, str | None] | None = None
 
-    @field_validator("cuda", mode="before")
-    @classmethod
-    def _check_cuda(cls, value: object) -> object:
-        return _cuda_setting(value)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cuda", _cuda_setting(self.cuda))
 
 
-class Spec(BaseModel):
+@dataclass(frozen=True)
+class Spec:
     """A whole environment spec: one file or several composed in order."""
 
-    model_config = _FROZEN
+    __pydantic_config__: ClassVar[Any] = _PYDANTIC
 
     name: str | None = None
     channels: tuple[str, ...] = ()
     nodefaults: bool = False
     dependencies: tuple[CondaDependency, ...] = ()
     pip: tuple[PipRequirement, ...] = ()
-    variables: dict[str, str] = Field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)
     platforms: tuple[str, ...] = ()
     cuda: str | dict[str, str | None] | None = None
     channel_priority: ChannelPriority = "strict"
     exclude_newer: datetime | None = None
-    pip_options: PipOptions = Field(default_factory=PipOptions)
-    variants: dict[str, Variant] = Field(default_factory=dict)
+    pip_options: PipOptions = field(default_factory=PipOptions)
+    variants: dict[str, Variant] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
 
-    @field_validator("platforms")
-    @classmethod
-    def _check_platforms(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for platform in value:
+    def __post_init__(self) -> None:
+        # load.py reports these with the file and line first; here they hold for any Spec
+        for platform in self.platforms:
             if platform not in KNOWN_PLATFORMS:
                 raise ValueError(f"unknown platform {platform!r}")
-        return value
-
-    @field_validator("cuda", mode="before")
-    @classmethod
-    def _check_cuda(cls, value: object) -> object:
-        return _cuda_setting(value)
-
-    @field_validator("exclude_newer")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+        object.__setattr__(self, "cuda", _cuda_setting(self.cuda))
+        if self.exclude_newer is not None:
+            when = self.exclude_newer
+            utc = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+            object.__setattr__(self, "exclude_newer", utc)
 
     def dependencies_for(self, platform: str) -> list[CondaDependency]:
         return [dep for dep in self.dependencies if dep.applies_to(platform)]
@@ -351,13 +346,42 @@ class Spec(BaseModel):
     def with_variant(self, name: str) -> Spec:
         """The spec as variant `name` locks it: its `cuda`, and no variants of its own."""
         variant = self.variants[name]
-        return self.model_copy(update={"cuda": variant.cuda, "variants": {}})
+        return replace(self, cuda=variant.cuda, variants={})
 
     def content_hash(self) -> str:
-        """sha256 of the semantic content: not the sources, warnings or where things were written."""
-        data = self.model_dump(mode="json", exclude={"sources", "warnings"})
-        for key in ("dependencies", "pip"):
-            for item in data[key]:
-                item.pop("location", None)
+        """sha256 of the semantic content: not the sources, warnings or where things were written.
+
+        The JSON is what pydantic's `dump_python(mode="json")` gave when these were pydantic models:
+        lockfiles store the hash (tests/test_spec.py checks that both agree)."""
+        data = {
+            "name": self.name,
+            "channels": list(self.channels),
+            "nodefaults": self.nodefaults,
+            "dependencies": [
+                {"spec": d.spec, "name": d.name, "channel": d.channel, "selector": d.selector}
+                for d in self.dependencies
+            ],
+            "pip": [{"requirement": r.requirement, "selector": r.selector} for r in self.pip],
+            "variables": dict(self.variables),
+            "platforms": list(self.platforms),
+            "cuda": self.cuda,
+            "channel_priority": self.channel_priority,
+            "exclude_newer": _json_datetime(self.exclude_newer),
+            "pip_options": {
+                "index_url": self.pip_options.index_url,
+                "extra_index_urls": list(self.pip_options.extra_index_urls),
+                "find_links": list(self.pip_options.find_links),
+                "pytorch_index": self.pip_options.pytorch_index,
+            },
+            "variants": {name: {"cuda": v.cuda} for name, v in self.variants.items()},
+        }
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _json_datetime(value: datetime | None) -> str | None:
+    """A UTC datetime as pydantic writes it in JSON mode: ISO 8601, `Z` for UTC."""
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text[: -len("+00:00")] + "Z" if text.endswith("+00:00") else text

@@ -1,0 +1,150 @@
+"""Specs that were read and validated before, kept by content in cenv's cache.
+
+A warm `cenv lock`, `lock --check` or `create SPEC` reads the same spec files again and again. Parsing them
+(ruamel.yaml, pure Python) and validating them (pydantic) is fast, but importing those two and building the
+validators is ~60 ms of every such process (issue #6). So a spec that loaded without error is stored as JSON
+under `<cache>/specs/<key>.json`, where the key hashes cenv's version and every file's label and text;
+`load.py` is not imported at all when the key is there. Errors are never cached: a bad spec always goes
+through the full reader, which names the file, line and key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import cenv
+from cenv.errors import SpecError
+from cenv.spec.models import CondaDependency, Location, PipOptions, PipRequirement, Spec, Variant
+
+__all__ = ["MAX_SPEC_BYTES", "cached_spec", "read_spec_file", "spec_key", "store_spec"]
+
+# Spec files are a few KB; refuse anything absurdly large before the (pure-Python) YAML parser sees it.
+MAX_SPEC_BYTES = 4 * 1024 * 1024
+_FORMAT = "1"  # bump when the stored layout changes
+_MAX_ENTRIES = 256  # older entries go when a new one is stored
+
+
+def read_spec_file(path: Path, label: str) -> str:
+    """The text of a spec file, read with a size limit; every failure is a one-line SpecError."""
+    try:
+        with path.open("rb") as handle:  # bounded: `/dev/zero` or a huge file must not fill memory
+            raw = handle.read(MAX_SPEC_BYTES + 1)
+        if len(raw) > MAX_SPEC_BYTES:
+            raise SpecError(
+                f"{label}: spec file too large (more than {MAX_SPEC_BYTES:,} bytes)",
+                ["an environment spec lists channels and packages; it is normally a few kilobytes"],
+            )
+        return raw.decode("utf-8")
+    except FileNotFoundError:
+        raise SpecError(
+            f"{label}: spec file not found",
+            ["pass the path of an environment.yml, e.g. `-f environment.yml`"],
+        ) from None
+    except IsADirectoryError:
+        raise SpecError(f"{label}: is a directory, expected a spec file") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise SpecError(f"{label}: cannot read the spec file: {exc.strerror or exc}") from None
+
+
+def spec_key(files: Sequence[tuple[str, str]]) -> str:
+    """The cache key of spec files given as (label, text): labels appear in locations and messages."""
+    digest = hashlib.sha256(f"cenv {cenv.__version__} spec cache {_FORMAT}\0".encode())
+    for label, text in files:
+        for value in (label, text):
+            data = value.encode("utf-8", "surrogateescape")
+            digest.update(f"{len(data)}\0".encode() + data)
+    return digest.hexdigest()
+
+
+def _folder() -> Path:
+    from cenv.env_vars import cache_root
+
+    return cache_root() / "specs"
+
+
+def cached_spec(key: str) -> Spec | None:
+    """The spec stored under `key`, or None (absent, unreadable or not in this cenv's layout)."""
+    try:
+        data = json.loads((_folder() / f"{key}.json").read_bytes())
+        return _from_data(data)
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def store_spec(key: str, spec: Spec) -> None:
+    """Keep `spec` under `key` (atomically; a cache that cannot be written is skipped)."""
+    folder = _folder()
+    with contextlib.suppress(OSError):
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{key}.json"
+        tmp = folder / f".{key}.{secrets.token_hex(4)}.tmp"
+        tmp.write_text(json.dumps(_to_data(spec), separators=(",", ":")), encoding="utf-8")
+        os.replace(tmp, target)
+        _prune(folder)
+
+
+def _prune(folder: Path) -> None:
+    entries = list(os.scandir(folder))
+    if len(entries) <= _MAX_ENTRIES:
+        return
+    entries.sort(key=lambda e: e.stat().st_mtime)
+    for entry in entries[: len(entries) - _MAX_ENTRIES]:
+        with contextlib.suppress(OSError):
+            os.unlink(entry.path)
+
+
+def _to_data(spec: Spec) -> dict[str, Any]:
+    data = asdict(spec)
+    data["exclude_newer"] = spec.exclude_newer.isoformat() if spec.exclude_newer else None
+    return data
+
+
+def _from_data(data: dict[str, Any]) -> Spec:
+    options = data["pip_options"]
+    when = data["exclude_newer"]
+    return Spec(
+        name=data["name"],
+        channels=tuple(data["channels"]),
+        nodefaults=data["nodefaults"],
+        dependencies=tuple(
+            CondaDependency(
+                spec=d["spec"],
+                name=d["name"],
+                location=Location(**d["location"]),
+                channel=d["channel"],
+                selector=d["selector"],
+            )
+            for d in data["dependencies"]
+        ),
+        pip=tuple(
+            PipRequirement(
+                requirement=r["requirement"], location=Location(**r["location"]), selector=r["selector"]
+            )
+            for r in data["pip"]
+        ),
+        variables=dict(data["variables"]),
+        platforms=tuple(data["platforms"]),
+        cuda=data["cuda"],
+        channel_priority=data["channel_priority"],
+        exclude_newer=datetime.fromisoformat(when) if when else None,
+        pip_options=PipOptions(
+            index_url=options["index_url"],
+            extra_index_urls=tuple(options["extra_index_urls"]),
+            find_links=tuple(options["find_links"]),
+            pytorch_index=options["pytorch_index"],
+        ),
+        variants={name: Variant(cuda=v["cuda"]) for name, v in data["variants"].items()},
+        sources=tuple(data["sources"]),
+        warnings=tuple(data["warnings"]),
+    )
