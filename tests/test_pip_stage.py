@@ -513,3 +513,21 @@ def test_conda_to_pypi_from_rattler_records(realdata: Path) -> None:
         provided.update(conda_to_pypi([dist_from_record(r) for r in records], MAPPING))
     assert {"certifi", "six", "setuptools"} <= set(provided)  # noarch python and python-dependent records
     assert not {"python", "python-abi", "openssl", "libzlib", "kernel-headers-linux-aarch64"} & set(provided)
+
+
+def test_uv_binary_lookup_is_thread_safe() -> None:
+    """Platforms run their pip stage in threads; `uv.find_uv_bin` reads `sysconfig`, whose first set-up
+    raced (`EXE` None -> TypeError) when two threads looked uv up at once in a fresh process."""
+    probe = (
+        "import threading, sysconfig\n"
+        "from cenv.pip_stage import _uv\n"
+        "assert getattr(sysconfig, '_CONFIG_VARS', None) is None, 'sysconfig already initialised'\n"
+        "barrier = threading.Barrier(8); found = []\n"
+        "def one():\n"
+        "    barrier.wait(); found.append(_uv())\n"
+        "threads = [threading.Thread(target=one) for _ in range(8)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+        "assert len(found) == 8 and len(set(found)) == 1, found\n"
+    )
+    for _ in range(5):
+        subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True)

@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -271,15 +272,25 @@ def torch_label(request: PipRequest) -> str | None:
 # ---------------------------------------------------------------------------------------------- uv
 
 
-def _uv() -> str:
-    try:
-        from uv import find_uv_bin
+_UV_LOCK = threading.Lock()
+_uv_path: str | None = None
 
-        return str(find_uv_bin())
-    except (ImportError, FileNotFoundError) as exc:
-        raise InternalError(
-            "uv is not installed next to cenv", hints=["reinstall cenv: it depends on `uv`"]
-        ) from exc
+
+def _uv() -> str:
+    """uv's binary, looked up once. Platforms run their pip stage in threads, and `find_uv_bin` reads
+    `sysconfig`, whose first initialisation is not thread-safe (two threads at once: `EXE` came back None)."""
+    global _uv_path
+    with _UV_LOCK:
+        if _uv_path is None:
+            try:
+                from uv import find_uv_bin
+
+                _uv_path = str(find_uv_bin())
+            except (ImportError, FileNotFoundError) as exc:
+                raise InternalError(
+                    "uv is not installed next to cenv", hints=["reinstall cenv: it depends on `uv`"]
+                ) from exc
+        return _uv_path
 
 
 def _uv_env(extra: Mapping[str, str]) -> dict[str, str]:
