@@ -34,6 +34,7 @@ __all__ = [
     "check_extracted",
     "check_linked_paths",
     "discard_cache_entry",
+    "stamp_matches",
     "unsafe_path",
 ]
 
@@ -400,13 +401,9 @@ def check_extracted(directory: Path, archive_sha256: str | None, *, trust_stamp:
     `trust_stamp`, an entry whose stamp still matches (one stat per file, no hashing) passed that check
     before and nothing in it changed since.
     """
+    if trust_stamp and stamp_matches(directory, archive_sha256):
+        return
     stamp = _stamp_path(directory)
-    if trust_stamp:
-        with contextlib.suppress(OSError):
-            recorded = stamp.read_text(encoding="ascii").strip()
-            declared = _declared(directory)
-            if declared is not None and recorded == _signature(directory, declared, archive_sha256):
-                return
     signature, to_hash = _scan(directory, archive_sha256)
     for rel, target, expected in to_hash:
         try:
@@ -416,6 +413,20 @@ def check_extracted(directory: Path, archive_sha256: str | None, *, trust_stamp:
         if got != expected:
             raise UnsafePackage(f"`{_brief(rel)}` does not match its sha256 in `info/paths.json`")
     _write_stamp(stamp, signature)
+
+
+def stamp_matches(directory: Path, archive_sha256: str | None) -> bool:
+    """Whether the extracted entry passed a full check for the archive `archive_sha256` (the stamp is keyed by
+    it) and nothing in it changed since: one stat per file, no hashing."""
+    try:
+        with open(
+            os.path.join(directory.parent, _STAMP_DIR, f"{directory.name}.json"), encoding="ascii"
+        ) as f:
+            recorded = f.read().strip()
+    except OSError:
+        return False
+    declared = _declared(directory)
+    return declared is not None and recorded == _signature(directory, declared, archive_sha256)
 
 
 def _write_stamp(stamp: Path, signature: str) -> None:
@@ -454,7 +465,28 @@ def check_linked_paths(prefix: Path) -> None:
     parent directory resolves inside `prefix` (nothing was written through a symbolic link)."""
     meta = prefix / "conda-meta"
     root = os.path.realpath(prefix)
-    parents: dict[str, bool] = {}
+    base = os.path.join(prefix, "")
+    parents: dict[str, bool] = {".": True, "": True}
+
+    def resolves_inside(directory: str) -> bool:
+        # One lstat per directory, its parent's answer reused (a realpath of each would lstat every
+        # component again); a symbolic link, rare, gets the full realpath. Iterative: paths can be deep.
+        unknown = []
+        while directory not in parents:
+            unknown.append(directory)
+            directory = directory.rpartition("/")[0]
+        known = parents[directory]
+        for directory in reversed(unknown):
+            if known:
+                try:
+                    is_link = stat.S_ISLNK(os.lstat(base + directory).st_mode)
+                except OSError:
+                    is_link = False  # not there: realpath would resolve it lexically, inside its parent
+                if is_link:
+                    known = _inside(os.path.realpath(base + directory), root)
+            parents[directory] = known
+        return known
+
     for record in sorted(meta.glob("*.json")):
         try:
             data = json.loads(record.read_bytes())
@@ -466,10 +498,7 @@ def check_linked_paths(prefix: Path) -> None:
             reason = unsafe_path(rel)
             if reason is not None:
                 raise UnsafePackage(f"`{record.stem}` installed `{_brief(rel)}`, which {reason}")
-            parent = rel.rpartition("/")[0] or "."  # strings, not Paths: this runs for every linked file
-            if parent not in parents:
-                parents[parent] = _inside(os.path.realpath(os.path.join(prefix, parent)), root)
-            if not parents[parent]:
+            if not resolves_inside(rel.rpartition("/")[0]):  # strings, not Paths: runs for every linked file
                 raise UnsafePackage(
                     f"`{record.stem}` installed `{_brief(rel)}` through a link leading outside"
                 )

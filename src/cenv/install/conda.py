@@ -32,6 +32,7 @@ from cenv.install.archive_guard import (
     check_extracted,
     check_linked_paths,
     discard_cache_entry,
+    stamp_matches,
 )
 from cenv.install.fetch import (
     Fetched,
@@ -163,19 +164,30 @@ async def _cache_state(
     archive is there, {file name: why its extracted entry cannot be linked})."""
     if not pkgs_dir.is_dir():
         return set(), set(), {}
+    # One worker thread, not one per package: the checks are GIL-bound Python (stat calls), and hundreds
+    # of threads contending for the GIL cost more than they overlap.
+    stamped = await asyncio.to_thread(
+        lambda: [
+            stamp_matches(pkgs_dir / dist_name(p.filename), p.hash.sha256 or p.hash.md5) for p in packages
+        ]
+    )
+    # A matching stamp is keyed by the archive's checksum: the entry was fully checked for this very archive.
+    cached = {p.filename for p, ok in zip(packages, stamped, strict=True) if ok}
+    rest = [p for p, ok in zip(packages, stamped, strict=True) if not ok]
+    archives: set[str] = set()
+    damaged: dict[str, str] = {}
+    if not rest:
+        return cached, archives, damaged
     from rattler import PackageCache
 
     index = await PackageCache(pkgs_dir).index()
-    cached, archives, damaged = set(), set(), {}
     candidates = []
-    for package in packages:
+    for package in rest:
         index_json = pkgs_dir / dist_name(package.filename) / "info" / "index.json"
         if index_json.is_file() and index.contains_record(_preliminary_record(package)):
             candidates.append(package)
         elif (pkgs_dir / package.filename).is_file():
             archives.add(package.filename)
-    # One worker thread, not one per package: the checks are GIL-bound Python (stat calls), and hundreds
-    # of threads contending for the GIL cost more than they overlap.
     reasons = await asyncio.to_thread(lambda: [_damage(p, pkgs_dir) for p in candidates])
     for package, reason in zip(candidates, reasons, strict=True):
         if reason is None:
