@@ -355,22 +355,25 @@ def _scan(directory: Path, archive_sha256: str | None) -> tuple[str, list[tuple[
     return _signature(directory, declared, archive_sha256), to_hash
 
 
-def _declared(directory: Path) -> list[dict[str, object]] | None:
+def _declared(directory: str | Path) -> list[dict[str, object]] | None:
     """paths.json's entries for the quick stamp comparison; None where only the full check will do."""
     try:
-        return _paths_json_entries((directory / "info" / "paths.json").read_bytes(), "`info/paths.json`")
+        with open(os.path.join(directory, "info", "paths.json"), "rb") as handle:
+            return _paths_json_entries(handle.read(), "`info/paths.json`")
     except (OSError, UnsafePackage):
         return None
 
 
-def _signature(directory: Path, declared: Iterable[Mapping[str, object]], archive_sha256: str | None) -> str:
+def _signature(
+    directory: str | Path, declared: Iterable[Mapping[str, object]], archive_sha256: str | None
+) -> str:
     """What a stamp records: every declared path's type, size, mtime and inode (a symbolic link's target),
     and paths.json's own. Editing a file in place changes its mtime, replacing it its inode. ctime is left
     out on purpose: hard-linking a file into an environment changes it, and anyone able to reset mtimes in
     the cache could as well rewrite the stamps, which live there too."""
     signature = hashlib.sha256(b"v2\0" + (archive_sha256.encode() if archive_sha256 else b"-"))
     try:
-        st = (directory / "info" / "paths.json").stat()
+        st = os.stat(os.path.join(directory, "info", "paths.json"))
         signature.update(f"{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0".encode())
     except OSError:
         signature.update(b"no paths.json\0")
@@ -415,14 +418,13 @@ def check_extracted(directory: Path, archive_sha256: str | None, *, trust_stamp:
     _write_stamp(stamp, signature)
 
 
-def stamp_matches(directory: Path, archive_sha256: str | None) -> bool:
+def stamp_matches(directory: str | Path, archive_sha256: str | None) -> bool:
     """Whether the extracted entry passed a full check for the archive `archive_sha256` (the stamp is keyed by
     it) and nothing in it changed since: one stat per file, no hashing."""
+    parent, name = os.path.split(os.fspath(directory))
     try:
-        with open(
-            os.path.join(directory.parent, _STAMP_DIR, f"{directory.name}.json"), encoding="ascii"
-        ) as f:
-            recorded = f.read().strip()
+        with open(os.path.join(parent, _STAMP_DIR, f"{name}.json"), encoding="ascii") as handle:
+            recorded = handle.read().strip()
     except OSError:
         return False
     declared = _declared(directory)

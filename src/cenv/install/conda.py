@@ -166,9 +166,11 @@ async def _cache_state(
         return set(), set(), {}
     # One worker thread, not one per package: the checks are GIL-bound Python (stat calls), and hundreds
     # of threads contending for the GIL cost more than they overlap.
+    root = os.fspath(pkgs_dir)
     stamped = await asyncio.to_thread(
         lambda: [
-            stamp_matches(pkgs_dir / dist_name(p.filename), p.hash.sha256 or p.hash.md5) for p in packages
+            stamp_matches(os.path.join(root, dist_name(p.filename)), p.hash.sha256 or p.hash.md5)
+            for p in packages
         ]
     )
     # A matching stamp is keyed by the archive's checksum: the entry was fully checked for this very archive.
