@@ -104,3 +104,38 @@ def test_lock_check_sees_pip_changes(tmp_path: Path, demo_channel: Path, pip_ind
     spec.write_text(spec.read_text().replace("      - needs-hello", "      - needs-hello\n      - piponly"))
     stale = cenv("lock", spec, "--check")
     assert stale.code == 1 and "pip-changed" in stale.stdout, stale.output
+
+
+def test_relock_reuses_the_pip_graph_only_for_the_same_inputs(
+    tmp_path: Path, demo_channel: Path, pip_index: WheelIndex, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plain re-lock takes the pip dependency graph from the lockfile it replaces when uv pins the same
+    artifacts for the same pip lines, virtual packages and conda packages: same bytes, no `# via` pass."""
+    from cenv import pip_stage
+    from cenv.pipeline import lock
+    from cenv.settings import LockSettings
+
+    passes: list[str] = []
+    real_start, real_compile = pip_stage._start_graph, pip_stage._compile_graph
+    monkeypatch.setattr(pip_stage, "_start_graph", lambda *a: passes.append("early") or real_start(*a))
+    monkeypatch.setattr(pip_stage, "_compile_graph", lambda *a: passes.append("pinned") or real_compile(*a))
+    spec = _spec(tmp_path, demo_channel, pip_index, ["needs-hello", "piponly"])
+    settings = LockSettings(spec_paths=(spec,), platforms=("linux-64",))
+    path = lock(settings).path
+    first = path.read_bytes()
+    assert passes and b"needs-hello" in first
+    passes.clear()
+    lock(settings)
+    assert passes == [] and path.read_bytes() == first
+    for changed in (
+        LockSettings(spec_paths=(spec,), platforms=("linux-64",), glibc="2.34"),  # other virtual packages
+        settings,  # back: the lock now on disk was made for __glibc 2.34
+    ):
+        passes.clear()
+        lock(changed)
+        assert passes, changed
+    assert path.read_bytes() == first
+    spec.write_text(spec.read_text().replace("      - piponly\n", ""))  # other pip lines
+    passes.clear()
+    lock(settings)
+    assert passes and b"piponly" not in path.read_bytes()

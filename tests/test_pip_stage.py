@@ -391,6 +391,39 @@ def test_graph_pass_beside_the_pylock_pass_and_its_fallback(
     assert [w.name for w in folder.iterdir()] == ["numpy-1.26.4-py3-none-any.whl"]
 
 
+def test_a_known_graph_for_the_same_artifacts_replaces_the_second_pass(
+    make_request: Callable[..., PipRequest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A re-lock that pins exactly the artifacts the lock being replaced has reuses its graph (no `# via`
+    pass at all); one different artifact and the graph is computed again."""
+    from cenv import pip_stage
+    from cenv.pip_stage import KnownGraph
+
+    passes: list[str] = []
+    real_start, real_compile = pip_stage._start_graph, pip_stage._compile_graph
+    monkeypatch.setattr(pip_stage, "_start_graph", lambda *a: passes.append("early") or real_start(*a))
+    monkeypatch.setattr(pip_stage, "_compile_graph", lambda *a: passes.append("pinned") or real_compile(*a))
+    index = WheelIndex(tmp_path / "index")
+    index.add("top", "1.0", requires=["mid>=1"])
+    index.add("mid", "1.0", requires=["numpy"])
+    index.add("numpy", "1.26.4")
+    index.write()
+    cache = tmp_path / "uv-cache"
+    with WheelIndexServer(index.root) as server:
+        request = make_request("linux-64", "top", conda={"numpy": "1.26.4"}, index_url=server.url + "/simple")
+        first = resolve_pip(request, cache)
+        known = KnownGraph(
+            artifacts=frozenset((p.name, p.version, p.url) for p in first),
+            dependencies={p.name: p.dependencies for p in first},
+        )
+        passes.clear()
+        assert resolve_pip(replace(request, known_graph=known), cache) == first
+        assert passes == []  # neither the speculative nor the pinned pass ran
+        stale = replace(known, artifacts=known.artifacts - {("mid", "1.0", by_name(first)["mid"].url)})
+        assert resolve_pip(replace(request, known_graph=stale), cache) == first
+        assert passes == ["pinned"]
+
+
 # ------------------------------------------------------------------------------------------ lock + install
 
 

@@ -15,6 +15,7 @@ afterwards, pinned to the pylock result.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -83,6 +84,20 @@ class PipRequest:
     torch_packages: tuple[str, ...] = ("torch", "torchvision", "torchaudio")  # () turns flavours off
     exclude_newer: datetime | None = None
     offline: bool = False
+    known_graph: KnownGraph | None = None  # from the lockfile being replaced, see KnownGraph
+
+
+@dataclass(frozen=True)
+class KnownGraph:
+    """The dependency graph an earlier lock of the same request recorded, and the artifacts it is for.
+
+    When uv pins exactly these artifacts again (same names, versions and files), their metadata, and so the
+    graph, is the same: it is reused instead of uv's second (`# via`) pass, which is most of the pip stage's
+    cost in a warm re-lock. Any difference and the second pass runs as usual.
+    """
+
+    artifacts: frozenset[tuple[str, str, str]]  # (normalised name, version, URL without credentials)
+    dependencies: Mapping[str, tuple[str, ...]]  # name -> the names it requires (conda-provided included)
 
 
 @dataclass(frozen=True)
@@ -695,7 +710,9 @@ def resolve_pip(request: PipRequest, cache_dir: Path | None = None) -> list[PipP
     with tempfile.TemporaryDirectory(prefix="cenv-pip-") as tmp:
         work = Path(tmp)
         inputs = _write_inputs(work, request, label, {}, cache_dir)
-        early: subprocess.Popen[str] | None = _start_graph(work, inputs)
+        known = request.known_graph
+        # With a known graph the second pass is probably not needed: do not start it speculatively.
+        early: subprocess.Popen[str] | None = _start_graph(work, inputs) if known is None else None
         try:
             locked = _compile_pylock(work, inputs, request)
             if label:
@@ -715,14 +732,20 @@ def resolve_pip(request: PipRequest, cache_dir: Path | None = None) -> list[PipP
             if early is not None:
                 _finish(early, kill=True)
             raise
-        graph = _early_graph(work, _finish(early), locked, request) if early is not None else None
-        if graph is None:
-            graph = _compile_graph(work, inputs, locked)
-    children: dict[str, list[str]] = {}
-    for child, parents in graph.via.items():
-        for parent in parents:
-            if parent:
-                children.setdefault(parent, []).append(child)
+        artifacts = frozenset((p.name, p.version, strip_credentials(p.url)) for p in locked)
+        if known is not None and artifacts == known.artifacts:
+            children = {name: list(deps) for name, deps in known.dependencies.items()}
+            requested = _requested_names(request.requirements)
+        else:
+            graph = _early_graph(work, _finish(early), locked, request) if early is not None else None
+            if graph is None:
+                graph = _compile_graph(work, inputs, locked)
+            children = {}
+            for child, parents in graph.via.items():
+                for parent in parents:
+                    if parent:
+                        children.setdefault(parent, []).append(child)
+            requested = {name for name, parents in graph.via.items() if "" in parents}
     return [
         PipPackage(
             name=p.name,
@@ -730,10 +753,22 @@ def resolve_pip(request: PipRequest, cache_dir: Path | None = None) -> list[PipP
             url=p.url,
             sha256=p.sha256,
             dependencies=tuple(sorted(set(children.get(p.name, ())))),
-            requested="" in graph.via.get(p.name, ()),
+            requested=p.name in requested,
         )
         for p in sorted(locked, key=lambda p: p.name)
     ]
+
+
+def _requested_names(requirements: Iterable[str]) -> set[str]:
+    """The projects the spec's pip lines name (what uv's `# via -r` marks); options and URLs without a name
+    are skipped."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    names = set()
+    for line in requirements:
+        with contextlib.suppress(InvalidRequirement):
+            names.add(_canonical(Requirement(line.strip()).name))
+    return names
 
 
 def to_locked(packages: Iterable[PipPackage], platform: str) -> list[LockedPackage]:
