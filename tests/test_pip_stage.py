@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -376,7 +377,13 @@ def test_graph_pass_beside_the_pylock_pass_and_its_fallback(
         request = make_request("linux-64", "top", conda={"numpy": "1.26.4"}, index_url=server.url + "/simple")
         cold = resolve_pip(request, cache)
         assert len(pinned) == 1  # cold cache: the offline pass could not see the index
+        graphs = Path(os.environ["CENV_CACHE_DIR"]) / "pip" / "graphs"
+        shutil.rmtree(graphs)  # no graph to reuse: the offline pass runs beside the pylock pass again
         assert resolve_pip(request, cache) == cold and len(pinned) == 1  # warm: the two passes agreed
+        assert resolve_pip(request, cache) == cold and len(pinned) == 1  # the cached graph
+        for entry in graphs.iterdir():
+            entry.write_text('{"artifacts": [["top"')  # a damaged cache entry is ignored
+        assert resolve_pip(request, cache) == cold
         index.add("mid", "1.1", requires=["numpy", "extra"])
         index.add("extra", "1.0")
         index.write()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -84,16 +85,17 @@ class PipRequest:
     torch_packages: tuple[str, ...] = ("torch", "torchvision", "torchaudio")  # () turns flavours off
     exclude_newer: datetime | None = None
     offline: bool = False
-    known_graph: KnownGraph | None = None  # from the lockfile being replaced, see KnownGraph
+    known_graph: KnownGraph | None = None  # None: the one cenv's cache holds for this request, if any
 
 
 @dataclass(frozen=True)
 class KnownGraph:
-    """The dependency graph an earlier lock of the same request recorded, and the artifacts it is for.
+    """The dependency graph an earlier resolution of the same request found, and the artifacts it is for.
 
-    When uv pins exactly these artifacts again (same names, versions and files), their metadata, and so the
-    graph, is the same: it is reused instead of uv's second (`# via`) pass, which is most of the pip stage's
-    cost in a warm re-lock. Any difference and the second pass runs as usual.
+    When uv pins exactly these artifacts again (same names, versions and files) for the same request (pip
+    lines, python, platform, conda pins, indexes), their metadata and so the graph are the same: it is
+    reused instead of uv's second (`# via`) pass, which was most of the pip stage's cost in a warm re-lock.
+    Any difference and the second pass runs as usual. cenv keeps the last one per request in its cache.
     """
 
     artifacts: frozenset[tuple[str, str, str]]  # (normalised name, version, URL without credentials)
@@ -710,7 +712,8 @@ def resolve_pip(request: PipRequest, cache_dir: Path | None = None) -> list[PipP
     with tempfile.TemporaryDirectory(prefix="cenv-pip-") as tmp:
         work = Path(tmp)
         inputs = _write_inputs(work, request, label, {}, cache_dir)
-        known = request.known_graph
+        key = _graph_key(request, label)
+        known = request.known_graph or _cached_graph(key)
         # With a known graph the second pass is probably not needed: do not start it speculatively.
         early: subprocess.Popen[str] | None = _start_graph(work, inputs) if known is None else None
         try:
@@ -746,6 +749,8 @@ def resolve_pip(request: PipRequest, cache_dir: Path | None = None) -> list[PipP
                     if parent:
                         children.setdefault(parent, []).append(child)
             requested = {name for name, parents in graph.via.items() if "" in parents}
+            dependencies = {p.name: tuple(sorted(set(children.get(p.name, ())))) for p in locked}
+            _store_graph(key, KnownGraph(artifacts=artifacts, dependencies=dependencies))
     return [
         PipPackage(
             name=p.name,
@@ -757,6 +762,59 @@ def resolve_pip(request: PipRequest, cache_dir: Path | None = None) -> list[PipP
         )
         for p in sorted(locked, key=lambda p: p.name)
     ]
+
+
+def _graph_key(request: PipRequest, label: str | None) -> str:
+    """What the dependency graph of a resolution may depend on, besides the artifacts uv picks."""
+    data = {
+        "format": 1,
+        "platform": request.platform,
+        "python": request.python_version,
+        "requirements": list(request.requirements),
+        "conda": sorted(request.conda_provided.items()),
+        "virtual": sorted(str(p) for p in request.virtual_packages.packages),
+        "indexes": [request.index_url, list(request.extra_index_urls), list(request.find_links)],
+        "torch": [request.pytorch_index, list(request.torch_packages), label],
+        "exclude_newer": request.exclude_newer.isoformat() if request.exclude_newer else None,
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()  # credentials: hashed only
+
+
+_MAX_GRAPHS = 512
+
+
+def _graph_file(key: str) -> Path:
+    from cenv.env_vars import cache_root
+
+    return cache_root() / "pip" / "graphs" / f"{key}.json"
+
+
+def _cached_graph(key: str) -> KnownGraph | None:
+    try:
+        data = json.loads(_graph_file(key).read_bytes())
+        return KnownGraph(
+            artifacts=frozenset((str(n), str(v), str(u)) for n, v, u in data["artifacts"]),
+            dependencies={str(k): tuple(map(str, v)) for k, v in data["dependencies"].items()},
+        )
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def _store_graph(key: str, graph: KnownGraph) -> None:
+    """Keep the last graph of this request (atomically; an unwritable cache is skipped)."""
+    path = _graph_file(key)
+    data = {"artifacts": sorted(graph.artifacts), "dependencies": dict(graph.dependencies)}
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+        entries = list(os.scandir(path.parent))
+        if len(entries) > _MAX_GRAPHS:  # the oldest go
+            entries.sort(key=lambda e: e.stat().st_mtime)
+            for entry in entries[: len(entries) - _MAX_GRAPHS]:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
 
 
 def _requested_names(requirements: Iterable[str]) -> set[str]:

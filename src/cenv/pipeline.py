@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import cenv
 from cenv.channels import ResolvedChannel, make_gateway, resolve_channels
 from cenv.env_vars import channel_alias as env_channel_alias
-from cenv.errors import LockfileError, UserError
+from cenv.errors import UserError
 from cenv.lock.importers import read_lock
 from cenv.lock.models import (
     CENV_LOCK_FORMAT,
@@ -49,7 +49,6 @@ if TYPE_CHECKING:
     import rattler
 
     from cenv.lock.freshness import StaleReason
-    from cenv.pip_stage import KnownGraph
 
 CUSTOM_SPEC_HASH = "cenv.spec-hash"
 CUSTOM_VARIANT = "cenv.variant"
@@ -160,9 +159,7 @@ def lock(settings: LockSettings) -> LockResult:
 def _lock_one(spec: Spec, settings: LockSettings) -> LockResult:
     started = time.perf_counter()
     previous = _previous_lock(settings) if settings.update is not None else None
-    # A plain re-lock reads the file it replaces only for its pip dependency graph (see KnownGraph).
-    earlier = previous if previous is not None else _earlier_lock(settings) if spec.pip else None
-    lockfile, plans = lock_spec(spec, settings, previous, earlier)
+    lockfile, plans = lock_spec(spec, settings, previous)
     path = settings.lockfile_path()
     from cenv.lock.io import write_lockfile
 
@@ -190,17 +187,14 @@ def check(settings: LockSettings) -> tuple[Path, list[StaleReason]]:
 
 
 def lock_spec(
-    spec: Spec, settings: LockSettings, previous: Lockfile | None = None, earlier: Lockfile | None = None
+    spec: Spec, settings: LockSettings, previous: Lockfile | None = None
 ) -> tuple[Lockfile, list[PlatformPlan]]:
-    """Solve (and resolve the pip part of) every platform. `previous`: the lock `--update` keeps packages of;
-    `earlier`: the lock being replaced, whose pip dependency graph may be reused."""
+    """Solve (and resolve the pip part of) every platform; `previous`: the lock `--update` keeps from."""
     plans = plan_lock(settings, spec)
     channels = _channels(settings, spec)
     priority = settings.channel_priority or spec.channel_priority
     exclude_newer = settings.exclude_newer or spec.exclude_newer
-    solved = asyncio.run(
-        _solve_and_pip(spec, plans, channels, priority, exclude_newer, settings, previous, earlier)
-    )
+    solved = asyncio.run(_solve_and_pip(spec, plans, channels, priority, exclude_newer, settings, previous))
     records = [platform_records for platform_records, _ in solved]
     pip = [platform_pip for _, platform_pip in solved]
     lockfile = build_lockfile(spec, settings, plans, channels, records, priority, exclude_newer, pip)
@@ -215,7 +209,6 @@ async def _solve_and_pip(
     exclude_newer: datetime | None,
     settings: LockSettings,
     previous: Lockfile | None,
-    earlier: Lockfile | None = None,
 ) -> list[tuple[list[rattler.RepoDataRecord], list[LockedPackage]]]:
     """Every platform's conda solve, each followed at once by its pip stage: uv resolves one platform while
     rattler still solves the others."""
@@ -225,8 +218,7 @@ async def _solve_and_pip(
         records = await _solve_one(gateway, plan, channels, priority, exclude_newer, settings, previous)
         if not plan.pip:
             return records, []
-        known = _known_pip_graph(earlier, plan, records)
-        return records, await asyncio.to_thread(_pip_one, spec, plan, records, exclude_newer, settings, known)
+        return records, await asyncio.to_thread(_pip_one, spec, plan, records, exclude_newer, settings)
 
     return list(await asyncio.gather(*(one(plan) for plan in plans)))
 
@@ -255,7 +247,6 @@ def _pip_one(
     records: list[rattler.RepoDataRecord],
     exclude_newer: datetime | None,
     settings: LockSettings,
-    known: KnownGraph | None = None,
 ) -> list[LockedPackage]:
     """Resolve one platform's pip lines with uv after its conda solve (conda's packages stay pinned)."""
     from cenv.errors import PipStageError
@@ -281,33 +272,8 @@ def _pip_one(
         pytorch_index=options.pytorch_index,
         exclude_newer=exclude_newer,
         offline=settings.offline,
-        known_graph=known,
     )
     return to_locked(resolve_pip(request), plan.platform)
-
-
-def _known_pip_graph(
-    earlier: Lockfile | None, plan: PlatformPlan, records: list[rattler.RepoDataRecord]
-) -> KnownGraph | None:
-    """The pip graph `earlier` recorded for this platform, when it was resolved for the same pip lines,
-    virtual packages and conda packages (so for the same python and the same conda-provided pins)."""
-    if earlier is None or not plan.pip:
-        return None
-    custom = earlier.metadata.custom
-    platform = plan.platform
-    if custom(CUSTOM_PIP_REQUESTED + platform) != "\n".join(strip_credentials(r) for r in plan.pip):
-        return None
-    if custom(CUSTOM_VIRTUAL_PACKAGES + platform) != format_virtual_packages(plan.virtual_packages.packages):
-        return None
-    if {p.filename for p in earlier.packages_for(platform, "conda")} != {r.file_name for r in records}:
-        return None
-    from cenv.pip_stage import KnownGraph
-
-    pip = earlier.packages_for(platform, "pip")
-    return KnownGraph(
-        artifacts=frozenset((p.name, p.version, p.url) for p in pip),
-        dependencies={p.name: tuple(p.dependencies) for p in pip},
-    )
 
 
 async def _solve_all(
@@ -355,14 +321,6 @@ async def _solve_one(
         offline=settings.offline,
     )
     return await solve(request, gateway)
-
-
-def _earlier_lock(settings: LockSettings) -> Lockfile | None:
-    """The lockfile a plain lock replaces, if it is readable (it only offers facts to reuse)."""
-    try:
-        return _previous_lock(settings)
-    except LockfileError:
-        return None
 
 
 def _previous_lock(settings: LockSettings) -> Lockfile | None:
