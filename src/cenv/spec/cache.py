@@ -60,7 +60,10 @@ def read_spec_file(path: Path, label: str) -> str:
 def spec_key(files: Sequence[tuple[str, str]]) -> str:
     """The cache key of spec files given as (label, text): labels appear in locations and messages."""
     # the reader's own modification time too: a development checkout changes it without a new version
-    reader = os.stat(Path(__file__).with_name("load.py")).st_mtime_ns
+    try:
+        reader = os.stat(Path(__file__).with_name("load.py")).st_mtime_ns
+    except OSError:
+        reader = 0
     digest = hashlib.sha256(f"cenv {cenv.__version__} {reader} spec cache {_FORMAT}\0".encode())
     for label, text in files:
         for value in (label, text):
