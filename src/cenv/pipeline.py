@@ -16,7 +16,6 @@ import cenv
 from cenv.channels import ResolvedChannel, make_gateway, resolve_channels
 from cenv.env_vars import channel_alias as env_channel_alias
 from cenv.errors import UserError
-from cenv.lock.importers import read_lock
 from cenv.lock.models import (
     CENV_LOCK_FORMAT,
     CUSTOM_CHANNEL_PRIORITY,
@@ -177,6 +176,7 @@ def _lock_one(spec: Spec, settings: LockSettings) -> LockResult:
 def check(settings: LockSettings) -> tuple[Path, list[StaleReason]]:
     """Whether the lockfile satisfies the spec(s), without solving: the typed reasons it is stale."""
     from cenv.lock.freshness import check_lock
+    from cenv.lock.importers import read_lock
 
     spec = load_spec(list(settings.spec_paths))
     if settings.variant is not None:

@@ -7,7 +7,6 @@ Solver backend: py-rattler (resolvo). Everything rattler-specific about solving 
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -226,6 +225,8 @@ async def _platforms_having(
 
 
 async def _did_you_mean(gateway: rattler.Gateway, request: SolveRequest, name: str) -> str:
+    import difflib  # only for this hint
+
     channels = ", ".join(c.name for c in request.channels)
     names_result = await gateway.names(
         [to_rattler(c) for c in request.channels], _subdirs(request.platform, "noarch")

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cenv.errors import LockfileError
-from cenv.lock.explicit import explicit_from_text
 from cenv.lock.io import brief, load_yaml, lockfile_from_data, package_sort_key, read_lock_text
 from cenv.lock.models import (
     LockChannel,
@@ -60,6 +59,8 @@ def load_any_lock(path: Path, platform: str | None = None) -> Lockfile:
 
     kind = detect_lock_format(text)
     if kind == "explicit":
+        from cenv.lock.explicit import explicit_from_text
+
         return explicit_from_text(text, path, platform=platform)
     if kind == "pixi":
         return read_pixi_lock(path, platform=platform)  # already narrowed; `platform` may be a v7 name
