@@ -927,8 +927,10 @@ def main() -> None:
         "`asyncio.gather`, same virtual packages, each platform's solve followed by one `uv pip compile "
         "--format pylock.toml --generate-hashes` (its python version, `--python-platform`, conda's python "
         "distributions as `-c` pins and `--no-emit-package`), no lockfile written (the engine limit); cenv's "
-        "pip stage runs uv twice per platform (pylock + `# via` graph, concurrently when uv's cache allows)",
-        "- caches: cold = empty repodata and uv caches (UV_CACHE_DIR per run), warm = the cold run's",
+        "pip stage runs uv twice per platform on a cold cache (pylock + `# via` graph, concurrently when "
+        "uv's cache allows) and once when its cache holds the graph of the same request and the same pins",
+        "- caches: cold = empty repodata, uv and cenv caches (UV_CACHE_DIR, CENV_CACHE_DIR per run), "
+        "warm = the cold run's",
         "- requests (cold, cenv) = shard index / shards / full repodata.json downloads / 304 answers",
         "",
         "| what | cenv s | raw rattler+uv s | ratio | cenv RSS MB | raw RSS MB | requests |",
