@@ -357,6 +357,15 @@ def test_target_python_needs_no_interpreter(make_request: Callable[..., PipReque
     assert time.perf_counter() - started < 5  # a download attempt retries for ~10 s without network
 
 
+def _three_levels(root: Path) -> WheelIndex:
+    """top -> mid -> numpy (numpy is what conda provides in these tests)."""
+    index = WheelIndex(root)
+    index.add("top", "1.0", requires=["mid>=1"])
+    index.add("mid", "1.0", requires=["numpy"])
+    index.add("numpy", "1.26.4")
+    return index.write()
+
+
 def test_graph_pass_beside_the_pylock_pass_and_its_fallback(
     make_request: Callable[..., PipRequest], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -367,11 +376,7 @@ def test_graph_pass_beside_the_pylock_pass_and_its_fallback(
     pinned: list[int] = []
     real = pip_stage._compile_graph
     monkeypatch.setattr(pip_stage, "_compile_graph", lambda *a: pinned.append(1) or real(*a))
-    index = WheelIndex(tmp_path / "index")
-    index.add("top", "1.0", requires=["mid>=1"])
-    index.add("mid", "1.0", requires=["numpy"])
-    index.add("numpy", "1.26.4")
-    index.write()
+    index = _three_levels(tmp_path / "index")
     cache = tmp_path / "uv-cache"
     with WheelIndexServer(index.root) as server:
         request = make_request("linux-64", "top", conda={"numpy": "1.26.4"}, index_url=server.url + "/simple")
@@ -410,11 +415,7 @@ def test_a_known_graph_for_the_same_artifacts_replaces_the_second_pass(
     real_start, real_compile = pip_stage._start_graph, pip_stage._compile_graph
     monkeypatch.setattr(pip_stage, "_start_graph", lambda *a: passes.append("early") or real_start(*a))
     monkeypatch.setattr(pip_stage, "_compile_graph", lambda *a: passes.append("pinned") or real_compile(*a))
-    index = WheelIndex(tmp_path / "index")
-    index.add("top", "1.0", requires=["mid>=1"])
-    index.add("mid", "1.0", requires=["numpy"])
-    index.add("numpy", "1.26.4")
-    index.write()
+    index = _three_levels(tmp_path / "index")
     cache = tmp_path / "uv-cache"
     with WheelIndexServer(index.root) as server:
         request = make_request("linux-64", "top", conda={"numpy": "1.26.4"}, index_url=server.url + "/simple")
