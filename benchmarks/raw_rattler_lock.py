@@ -1,10 +1,11 @@
 """The engine limit: the same work as `cenv lock`, done directly with py-rattler and uv and nothing else.
 
     python benchmarks/raw_rattler_lock.py --channel URL --cache DIR --specs FILE -p linux-64 ... [--cuda 12.4]
-        [--pip FILE --index-url URL [--pypi-mapping JSON] [--uv-cache DIR]]
+        [--pip FILE --index-url URL [--pypi-mapping JSON] [--uv-cache DIR]] [-o LOCKFILE]
 
 One Gateway, every platform solved concurrently (`asyncio.gather`), the same virtual packages cenv assumes
-by default (`__glibc 2.28`, `__osx 11.0`, `__linux 5.10`, `__archspec`), no lockfile written. With `--pip`,
+by default (`__glibc 2.28`, `__osx 11.0`, `__linux 5.10`, `__archspec`); with `-o`, the records written as
+rattler writes a lockfile itself (`rattler.LockFile.to_path`, pixi's format). With `--pip`,
 each platform's solve is followed at once by one `uv pip compile --format pylock.toml --generate-hashes`
 of those requirements for that platform (uv in the background, the platforms concurrently): the python
 version from its own solve, `--python-platform`, and every python distribution of the solve pinned with
@@ -65,14 +66,22 @@ def virtual_packages(platform: str, cuda: str | None) -> list[GenericVirtualPack
 
 
 async def lock(
-    channel: str, cache: str, specs: list[str], platforms: list[str], cuda: str | None, pip: Pip | None = None
+    channel: str,
+    cache: str,
+    specs: list[str],
+    platforms: list[str],
+    cuda: str | None,
+    pip: Pip | None = None,
+    output: str | None = None,
 ) -> dict[str, int]:
     gateway = rattler.Gateway(cache_dir=cache)
     channels = [rattler.Channel(channel.rstrip("/") + "/")]
     match_specs = [MatchSpec(s) for s in specs]
 
+    solved: dict[str, list[rattler.RepoDataRecord]] = {}
+
     async def one(platform: str, work: str) -> tuple[int, int]:
-        records = await rattler.solve(
+        records = solved[platform] = await rattler.solve(
             channels,
             match_specs,
             gateway=gateway,
@@ -84,10 +93,25 @@ async def lock(
     with tempfile.TemporaryDirectory(prefix="raw-lock-") as tmp:
         works = [os.path.join(tmp, p) for p in platforms]
         counts = await asyncio.gather(*(one(p, w) for p, w in zip(platforms, works, strict=True)))
+    if output:
+        write_lock(output, channels, solved)
     result = {p: n for p, (n, _) in zip(platforms, counts, strict=True)}
     if pip:
         result.update({f"pip {p}": n for p, (_, n) in zip(platforms, counts, strict=True)})
     return result
+
+
+def write_lock(
+    path: str, channels: list[rattler.Channel], solved: dict[str, list[rattler.RepoDataRecord]]
+) -> None:
+    """The conda part as rattler writes a lockfile itself (pixi's format); uv wrote the pip part."""
+    platforms = {p: rattler.LockPlatform(p) for p in solved}
+    lock_file = rattler.LockFile(list(platforms.values()))
+    lock_file.set_channels("default", [rattler.LockChannel(c.base_url) for c in channels])
+    for platform, records in solved.items():
+        for record in records:
+            lock_file.add_conda_package("default", platforms[platform], record)
+    lock_file.to_path(path)
 
 
 def conda_provided(records: list[rattler.RepoDataRecord], mapping: dict[str, str | None]) -> dict[str, str]:
@@ -145,6 +169,7 @@ def main() -> None:
     parser.add_argument("--index-url", help="the PEP 503 index for --pip")
     parser.add_argument("--pypi-mapping", help="JSON: conda name -> PyPI name (null: not on PyPI)")
     parser.add_argument("--uv-cache", help="uv's cache directory (default: uv's own)")
+    parser.add_argument("-o", "--output", help="write the conda part as rattler's own lockfile (pixi format)")
     args = parser.parse_args()
     with open(args.specs, encoding="utf-8") as lines:
         specs = [s.strip() for s in lines if s.strip()]
@@ -158,7 +183,7 @@ def main() -> None:
             with open(args.pypi_mapping, encoding="utf-8") as table:
                 mapping = json.load(table)
         pip = Pip(requirements, args.index_url, mapping, args.uv_cache)
-    result = asyncio.run(lock(args.channel, args.cache, specs, args.platforms, cuda, pip))
+    result = asyncio.run(lock(args.channel, args.cache, specs, args.platforms, cuda, pip, args.output))
     print(json.dumps(result), flush=True)
     # Leave like `cenv` does (cenv.cli._exit): rattler sometimes segfaults during interpreter shutdown
     # (exit 139 seen on cold runs), and both sides then skip the same teardown.

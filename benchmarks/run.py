@@ -13,7 +13,8 @@ What it does, in one run:
    linux-64, osx-arm64 and win-64, once per CUDA variant (cpu: ``--cuda none``, cu12: ``--cuda 12.4``):
    cold (empty caches, uv's included) and warm (caches of the cold run), as a `cenv lock` process and as a
    raw py-rattler + uv process (benchmarks/raw_rattler_lock.py: one Gateway, the same platforms solved
-   concurrently, each followed by one `uv pip compile --format pylock.toml`, no lockfile), with the peak
+   concurrently, each followed by one `uv pip compile --format pylock.toml`, then rattler's own lockfile
+   written with `LockFile.to_path`), with the peak
    RSS of each process (/usr/bin/time -v, else RUSAGE_CHILDREN);
 3. the same warm lock in-process (cenv.pipeline.lock vs rattler.solve) to separate start-up from the rest;
 4. checks from the server's request log that repodata came as shards (index + shards, no repodata.json);
@@ -232,7 +233,7 @@ class Bench:
             "--pypi-mapping",
             str(self.mapping),
         ]
-        cmd += ["--uv-cache", str(cache.parent / "uv")]
+        cmd += ["--uv-cache", str(cache.parent / "uv"), "-o", str(self.work / "raw-lock.yml")]
         self.server.reset_counters()
         run = run_process(cmd)
         run.requests = classify(self.server)
@@ -313,7 +314,15 @@ class Bench:
             cenv_runs.append(Run(time.perf_counter() - started))
             started = time.perf_counter()
             asyncio.run(
-                raw(self.server.channel_url(CHANNEL), raw_cache, list(ML_SPEC), list(PLATFORMS), cuda, pip)
+                raw(
+                    self.server.channel_url(CHANNEL),
+                    raw_cache,
+                    list(ML_SPEC),
+                    list(PLATFORMS),
+                    cuda,
+                    pip,
+                    str(self.work / "raw-in-process-lock.yml"),
+                )
             )
             raw_runs.append(Run(time.perf_counter() - started))
         return Sample(cenv_runs), Sample(raw_runs)
@@ -377,9 +386,10 @@ class Bench:
                     list(PLATFORMS),
                     cuda,
                     self.raw_pip(cache_root / "uv"),
+                    str(self.work / "raw-phases-lock.yml"),
                 )
             )
-            timed("raw rattler + uv (gateway + solve + pip compile)", t)
+            timed("raw rattler + uv (gateway + solve + pip compile + rattler's lockfile)", t)
         return {name: Sample(r) for name, r in times.items()}
 
     def importtime(self, cache_root: Path, cuda: str, top: int = 10) -> list[tuple[str, float]]:
@@ -926,7 +936,8 @@ def main() -> None:
         "with "
         "`asyncio.gather`, same virtual packages, each platform's solve followed by one `uv pip compile "
         "--format pylock.toml --generate-hashes` (its python version, `--python-platform`, conda's python "
-        "distributions as `-c` pins and `--no-emit-package`), no lockfile written (the engine limit); cenv's "
+        "distributions as `-c` pins and `--no-emit-package`), the conda part written with rattler's own "
+        "`LockFile.to_path` (pixi's format; uv's pylock.toml is the pip part): the engine limit; cenv's "
         "pip stage runs uv twice per platform on a cold cache (pylock + `# via` graph, concurrently when "
         "uv's cache allows) and once when its cache holds the graph of the same request and the same pins",
         "- caches: cold = empty repodata, uv and cenv caches (UV_CACHE_DIR, CENV_CACHE_DIR per run), "
@@ -942,7 +953,7 @@ def main() -> None:
         lines.append(f"| {name} | {'n/a' if met is None else ('yes' if met else '**no**')} | {detail} |")
     if notes:
         lines += ["", *[f"- {n}" for n in notes]]
-    in_process = phases["raw rattler + uv (gateway + solve + pip compile)"].seconds
+    in_process = phases["raw rattler + uv (gateway + solve + pip compile + rattler's lockfile)"].seconds
     lines += [
         "",
         GENERATED[1],
