@@ -396,16 +396,13 @@ def _signature(
     return signature.hexdigest()
 
 
-def check_extracted(directory: Path, archive_sha256: str | None, *, trust_stamp: bool = True) -> None:
+def check_extracted(directory: Path, archive_sha256: str | None) -> None:
     """Raise `UnsafePackage` unless the extracted package `directory` matches its `info/paths.json`.
 
-    A full check: every path is inside the entry and not under a symbolic link, has the declared type,
-    exists and has the declared size, and its sha256 matches; it writes a stamp (see `_signature`). With
-    `trust_stamp`, an entry whose stamp still matches (one stat per file, no hashing) passed that check
-    before and nothing in it changed since.
+    The full check: every path is inside the entry and not under a symbolic link, has the declared type,
+    exists and has the declared size, and its sha256 matches. It writes the stamp `stamp_matches` compares
+    (see `_signature`).
     """
-    if trust_stamp and stamp_matches(directory, archive_sha256):
-        return
     stamp = _stamp_path(directory)
     signature, to_hash = _scan(directory, archive_sha256)
     for rel, target, expected in to_hash:

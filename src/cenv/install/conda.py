@@ -202,7 +202,8 @@ async def _cache_state(
 
 
 def _damage(package: LockedPackage, pkgs_dir: Path) -> str | None:
-    """Why the extracted cache entry of `package` must not be linked, or None when it is intact."""
+    """Why the extracted cache entry of `package` (its stamp did not match) must not be linked, or None
+    when the full check passes (which stamps it)."""
     try:
         check_extracted(pkgs_dir / dist_name(package.filename), package.hash.sha256 or package.hash.md5)
     except UnsafePackage as exc:
@@ -465,9 +466,7 @@ async def _check_linked(plan: InstallPlan, staging: Path) -> None:
 
     def one(p: PlannedPackage) -> str | None:
         try:
-            check_extracted(
-                plan.pkgs_dir / p.dist, p.package.hash.sha256 or p.package.hash.md5, trust_stamp=False
-            )
+            check_extracted(plan.pkgs_dir / p.dist, p.package.hash.sha256 or p.package.hash.md5)
         except UnsafePackage as exc:
             return str(exc)
         return None
