@@ -366,11 +366,17 @@ class Bench:
             channels = pipeline._channels(settings, spec)
             priority = settings.channel_priority or spec.channel_priority
             t = timed("plan + channels", t)
-            records = asyncio.run(pipeline._solve_all(plans, channels, priority, None, settings))
-            t = timed("solve (`asyncio.run(_solve_all)`)", t)
             with uv_cache(cache_root / "uv"):
-                pip = pipeline._pip_stage(spec, plans, records, None, settings)
-            t = timed("pip stage (uv, platforms in parallel)", t)
+                solved = asyncio.run(
+                    pipeline._solve_and_pip(spec, plans, channels, priority, None, settings, None)
+                )
+            t = timed("solve + pip stage (each platform's uv after its solve, platforms concurrently)", t)
+            records = [platform_records for platform_records, _ in solved]
+            pip = [platform_pip for _, platform_pip in solved]
+            with uv_cache(cache_root / "uv"):
+                for plan, platform_records in zip(plans, records, strict=True):
+                    pipeline._pip_one(spec, plan, platform_records, None, settings)
+            t = timed("(the pip stage again, alone: the 3 platforms one after another)", t)
             lockfile = pipeline.build_lockfile(spec, settings, plans, channels, records, priority, None, pip)
             t = timed("build_lockfile", t)
             dump_lockfile(lockfile)

@@ -223,24 +223,6 @@ async def _solve_and_pip(
     return list(await asyncio.gather(*(one(plan) for plan in plans)))
 
 
-def _pip_stage(
-    spec: Spec,
-    plans: list[PlatformPlan],
-    records: list[list[rattler.RepoDataRecord]],
-    exclude_newer: datetime | None,
-    settings: LockSettings,
-) -> list[list[LockedPackage]]:
-    """Every platform's pip stage after all solves (`lock_spec` overlaps them; benchmarks time this alone)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def one(plan: PlatformPlan, platform_records: list[rattler.RepoDataRecord]) -> list[LockedPackage]:
-        return _pip_one(spec, plan, platform_records, exclude_newer, settings) if plan.pip else []
-
-    # uv runs as a subprocess: platforms resolve in parallel threads.
-    with ThreadPoolExecutor(max_workers=max(1, min(4, len(plans)))) as pool:
-        return list(pool.map(one, plans, records))
-
-
 def _pip_one(
     spec: Spec,
     plan: PlatformPlan,
@@ -274,23 +256,6 @@ def _pip_one(
         offline=settings.offline,
     )
     return to_locked(resolve_pip(request), plan.platform)
-
-
-async def _solve_all(
-    plans: list[PlatformPlan],
-    channels: list[ResolvedChannel],
-    priority: str,
-    exclude_newer: datetime | None,
-    settings: LockSettings,
-    previous: Lockfile | None = None,
-) -> list[list[rattler.RepoDataRecord]]:
-    """Every platform's conda solve, concurrently (rattler releases the GIL while solving)."""
-    gateway = make_gateway(offline=settings.offline, cache_dir=settings.cache_dir)
-    return list(
-        await asyncio.gather(
-            *(_solve_one(gateway, p, channels, priority, exclude_newer, settings, previous) for p in plans)
-        )
-    )
 
 
 async def _solve_one(
