@@ -10,7 +10,8 @@ pylock.toml carries no dependency graph, so a second `uv pip compile` writes a r
 `# via` annotations; its graph fills in `PipPackage.dependencies` and `requested`. That pass runs offline
 at the same time as the pylock pass (same inputs, so the same resolution); only when it cannot (a cold uv
 cache) or it resolved differently (the index changed in between, a pinned PyTorch label) is it repeated
-afterwards, pinned to the pylock result.
+afterwards, pinned to the pylock result. The graph is then kept in cenv's cache per request (`KnownGraph`):
+a re-lock that pins the same artifacts runs uv once.
 """
 
 from __future__ import annotations
