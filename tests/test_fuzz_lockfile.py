@@ -39,7 +39,7 @@ CONDA_LOCKS = [
         "legacy-no-version-conda-lock.yml",
     )
 ]
-EXPLICIT_LOCKS = sorted((LOCKS / "explicit").iterdir())
+EXPLICIT_LOCKS = sorted((LOCKS / "explicit").iterdir()) if (LOCKS / "explicit").is_dir() else []
 PIXI_LOCKS = [
     LOCKS / "pixi" / "cuda_virtual_dependency.lock",
     LOCKS / "pixi" / "pypi-numpy.lock",
