@@ -8,6 +8,7 @@ checked, and so is `cenv export`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -249,3 +250,23 @@ def test_repodata_cache_does_not_store_credentials(tmp_path: Path, server: Token
     for path in (tmp_path / "c").rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_cenvs_own_caches_never_hold_the_secret(tmp_path: Path, server: TokenPathServer, form: str) -> None:
+    """The spec cache and the pip stage's caches are cenv's own (unlike rattler's repodata cache, above):
+    a spec with credentials is not kept, and nothing else there carries them."""
+    spec_text = f"channels: ['{_channel(server, form)}']\ndependencies: [libcenv-base]\n"
+    for _ in range(2):
+        result = _lock(tmp_path, spec_text)
+        assert result.code == 0, result.output
+    own = [p for p in (tmp_path / "c").rglob("*") if p.is_file() and "repodata" not in p.parts]
+    for path in own:
+        assert SECRET.encode() not in path.read_bytes(), path
+    assert not (tmp_path / "c" / "specs").exists() or not any((tmp_path / "c" / "specs").iterdir())
+    clean = tmp_path / "clean.yml"
+    clean.write_text("channels: [conda-forge]\ndependencies: [python]\n")
+    from cenv.spec import load_spec
+
+    load_spec([clean])  # the autouse fixture's cache, not the one above: a spec without secrets is kept
+    assert any((Path(os.environ["CENV_CACHE_DIR"]) / "specs").iterdir())

@@ -23,6 +23,7 @@ from typing import Any
 
 import cenv
 from cenv.errors import SpecError
+from cenv.redact import redact
 from cenv.spec.models import CondaDependency, Location, PipOptions, PipRequirement, Spec, Variant
 
 __all__ = ["MAX_SPEC_BYTES", "cached_spec", "read_spec_file", "spec_key", "store_spec"]
@@ -88,13 +89,18 @@ def cached_spec(key: str) -> Spec | None:
 
 
 def store_spec(key: str, spec: Spec) -> None:
-    """Keep `spec` under `key` (atomically; a cache that cannot be written is skipped)."""
+    """Keep `spec` under `key` (atomically; a cache that cannot be written is skipped). A spec with
+    credentials in it (a channel or index URL with a token or password) is not kept: cenv writes secrets
+    nowhere, its cache included."""
+    text = json.dumps(_to_data(spec), separators=(",", ":"))
+    if redact(text) != text:
+        return
     folder = _folder()
     with contextlib.suppress(OSError):
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"{key}.json"
         tmp = folder / f".{key}.{secrets.token_hex(4)}.tmp"
-        tmp.write_text(json.dumps(_to_data(spec), separators=(",", ":")), encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, target)
         _prune(folder)
 
