@@ -182,19 +182,27 @@ async def _create_async(
     env_vars: dict[str, str],
     reporter: Reporter,
 ) -> tuple[InstallPlan, InstallResult | None, list[str]]:
-    from cenv.install.conda import install_plan, plan_install
+    from cenv.install.conda import CacheChanged, install_plan, plan_install
 
-    plan, warnings = await plan_install(
-        lockfile,
-        platform,
-        prefix,
-        packages_dir,
-        force=settings.force,
-        env_vars=env_vars,
-        sizes=settings.dry_run and not settings.offline,
-    )
-    for warning in warnings:
-        reporter.warning(warning)
-    if settings.dry_run:
-        return plan, None, warnings
-    return plan, await install_plan(plan, reporter, offline=settings.offline), warnings
+    speculative = True
+    while True:
+        plan, warnings = await plan_install(
+            lockfile,
+            platform,
+            prefix,
+            packages_dir,
+            force=settings.force,
+            env_vars=env_vars,
+            sizes=settings.dry_run and not settings.offline,
+            speculative=speculative,
+        )
+        for warning in warnings:
+            reporter.warning(warning)
+        if settings.dry_run:
+            return plan, None, warnings
+        try:
+            return plan, await install_plan(plan, reporter, offline=settings.offline), warnings
+        except CacheChanged:
+            if not speculative:
+                raise
+            speculative = False  # once more, every cached entry checked before anything is linked

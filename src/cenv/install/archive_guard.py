@@ -35,6 +35,7 @@ __all__ = [
     "check_linked_paths",
     "discard_cache_entry",
     "stamp_matches",
+    "stamp_metadata_matches",
     "unsafe_path",
 ]
 
@@ -367,16 +368,26 @@ def _declared(directory: str | Path) -> list[dict[str, object]] | None:
 def _signature(
     directory: str | Path, declared: Iterable[Mapping[str, object]], archive_sha256: str | None
 ) -> str:
-    """What a stamp records: every declared path's type, size, mtime and inode (a symbolic link's target),
-    and paths.json's own. Editing a file in place changes its mtime, replacing it its inode. ctime is left
-    out on purpose: hard-linking a file into an environment changes it, and anyone able to reset mtimes in
-    the cache could as well rewrite the stamps, which live there too."""
-    signature = hashlib.sha256(b"v2\0" + (archive_sha256.encode() if archive_sha256 else b"-"))
+    """What a stamp records, as `<metadata digest> <files digest>`: the archive's checksum and paths.json's
+    own size, mtime and inode; then every declared path's type, size, mtime and inode (a symbolic link's
+    target). Editing a file in place changes its mtime, replacing it its inode. ctime is left out on
+    purpose: hard-linking a file into an environment changes it, and anyone able to reset mtimes in the
+    cache could as well rewrite the stamps, which live there too."""
+    return f"{_metadata_digest(directory, archive_sha256)} {_files_digest(directory, declared)}"
+
+
+def _metadata_digest(directory: str | Path, archive_sha256: str | None) -> str:
+    digest = hashlib.sha256(b"v3\0" + (archive_sha256.encode() if archive_sha256 else b"-"))
     try:
         st = os.stat(os.path.join(directory, "info", "paths.json"))
-        signature.update(f"{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0".encode())
+        digest.update(f"{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0".encode())
     except OSError:
-        signature.update(b"no paths.json\0")
+        digest.update(b"no paths.json\0")
+    return digest.hexdigest()
+
+
+def _files_digest(directory: str | Path, declared: Iterable[Mapping[str, object]]) -> str:
+    digest = hashlib.sha256()
     base = os.path.join(directory, "")  # strings, not Paths: this runs for every file of every package
     lstat = os.lstat
     for item in declared:
@@ -385,15 +396,15 @@ def _signature(
         try:
             st = lstat(target)
         except OSError:
-            signature.update(f"{rel}\0missing\0".encode("utf-8", "surrogateescape"))
+            digest.update(f"{rel}\0missing\0".encode("utf-8", "surrogateescape"))
             continue
         if stat.S_ISLNK(st.st_mode):
             line = f"{rel}\0L{os.readlink(target)}\0"
         else:
             kind = stat.S_IFMT(st.st_mode)
             line = f"{rel}\0{kind}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0"
-        signature.update(line.encode("utf-8", "surrogateescape"))
-    return signature.hexdigest()
+        digest.update(line.encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
 
 
 def check_extracted(directory: Path, archive_sha256: str | None) -> None:
@@ -415,17 +426,33 @@ def check_extracted(directory: Path, archive_sha256: str | None) -> None:
     _write_stamp(stamp, signature)
 
 
-def stamp_matches(directory: str | Path, archive_sha256: str | None) -> bool:
-    """Whether the extracted entry passed a full check for the archive `archive_sha256` (the stamp is keyed by
-    it) and nothing in it changed since: one stat per file, no hashing."""
+def _recorded(directory: str | Path) -> tuple[str, str] | None:
+    """The stamp of an extracted entry: (metadata digest, files digest), or None."""
     parent, name = os.path.split(os.fspath(directory))
     try:
         with open(os.path.join(parent, _STAMP_DIR, f"{name}.json"), encoding="ascii") as handle:
-            recorded = handle.read().strip()
+            metadata, _, files = handle.read().strip().partition(" ")
     except OSError:
+        return None
+    return (metadata, files) if files else None
+
+
+def stamp_matches(directory: str | Path, archive_sha256: str | None) -> bool:
+    """Whether the extracted entry passed a full check for the archive `archive_sha256` (the stamp is keyed by
+    it) and nothing in it changed since: one stat per file, no hashing."""
+    recorded = _recorded(directory)
+    if recorded is None or recorded[0] != _metadata_digest(directory, archive_sha256):
         return False
     declared = _declared(directory)
-    return declared is not None and recorded == _signature(directory, declared, archive_sha256)
+    return declared is not None and recorded[1] == _files_digest(directory, declared)
+
+
+def stamp_metadata_matches(directory: str | Path, archive_sha256: str | None) -> bool:
+    """The part of `stamp_matches` that must hold before rattler links from an entry: it was fully checked
+    for this archive and its paths.json is the one checked (every path it lists is safe to link). A small
+    read and a stat; the per-file part may then run while rattler links (see `install_plan`)."""
+    recorded = _recorded(directory)
+    return recorded is not None and recorded[0] == _metadata_digest(directory, archive_sha256)
 
 
 def _write_stamp(stamp: Path, signature: str) -> None:

@@ -33,6 +33,7 @@ from cenv.install.archive_guard import (
     check_linked_paths,
     discard_cache_entry,
     stamp_matches,
+    stamp_metadata_matches,
 )
 from cenv.install.fetch import (
     Fetched,
@@ -52,7 +53,14 @@ from cenv.redact import redact
 if TYPE_CHECKING:
     import rattler
 
-__all__ = ["InstallResult", "Reporter", "install_plan", "plan_install", "virtual_requirements"]
+__all__ = [
+    "CacheChanged",
+    "InstallResult",
+    "Reporter",
+    "install_plan",
+    "plan_install",
+    "virtual_requirements",
+]
 
 STATE_FILE = "state"  # PREFIX/conda-meta/state: {"env_vars": {...}}, as conda writes it
 _MAX_PARALLEL = 5  # conda's default fetch_threads; more overflowed small listen backlogs (1 s SYN retries)
@@ -93,6 +101,15 @@ class Reporter:
 
     def link_done(self) -> None:
         pass
+
+
+class CacheChanged(Exception):
+    """A cached entry linked on the strength of its stamp's metadata turned out changed: the staged
+    environment was discarded; plan again with `speculative=False` (the entry then gets its full check)."""
+
+    def __init__(self, filenames: Sequence[str]) -> None:
+        super().__init__(", ".join(filenames))
+        self.filenames = tuple(filenames)
 
 
 @dataclass(frozen=True)
@@ -158,28 +175,30 @@ def _preliminary_record(package: LockedPackage) -> rattler.RepoDataRecord:
 
 
 async def _cache_state(
-    packages: Sequence[LockedPackage], pkgs_dir: Path
-) -> tuple[set[str], set[str], dict[str, str]]:
+    packages: Sequence[LockedPackage], pkgs_dir: Path, speculative: bool
+) -> tuple[set[str], set[str], dict[str, str], set[str]]:
     """(file names extracted in the cache with matching checksums and intact files, file names whose
-    archive is there, {file name: why its extracted entry cannot be linked})."""
+    archive is there, {file name: why its extracted entry cannot be linked}, and of the first the ones
+    whose files are still to be checked against their stamp while rattler links, when `speculative`)."""
     if not pkgs_dir.is_dir():
-        return set(), set(), {}
+        return set(), set(), {}, set()
+    root = os.fspath(pkgs_dir)
+    check = stamp_metadata_matches if speculative else stamp_matches
     # One worker thread, not one per package: the checks are GIL-bound Python (stat calls), and hundreds
     # of threads contending for the GIL cost more than they overlap.
-    root = os.fspath(pkgs_dir)
     stamped = await asyncio.to_thread(
         lambda: [
-            stamp_matches(os.path.join(root, dist_name(p.filename)), p.hash.sha256 or p.hash.md5)
-            for p in packages
+            check(os.path.join(root, dist_name(p.filename)), p.hash.sha256 or p.hash.md5) for p in packages
         ]
     )
     # A matching stamp is keyed by the archive's checksum: the entry was fully checked for this very archive.
     cached = {p.filename for p, ok in zip(packages, stamped, strict=True) if ok}
+    unverified = set(cached) if speculative else set()
     rest = [p for p, ok in zip(packages, stamped, strict=True) if not ok]
     archives: set[str] = set()
     damaged: dict[str, str] = {}
     if not rest:
-        return cached, archives, damaged
+        return cached, archives, damaged, unverified
     from rattler import PackageCache
 
     index = await PackageCache(pkgs_dir).index()
@@ -198,7 +217,7 @@ async def _cache_state(
         damaged[package.filename] = reason
         if (pkgs_dir / package.filename).is_file():
             archives.add(package.filename)
-    return cached, archives, damaged
+    return cached, archives, damaged, unverified
 
 
 def _damage(package: LockedPackage, pkgs_dir: Path) -> str | None:
@@ -230,10 +249,14 @@ async def plan_install(
     force: bool = False,
     env_vars: Mapping[str, str] | None = None,
     sizes: bool = False,
+    speculative: bool = True,
 ) -> tuple[InstallPlan, list[str]]:
     """Check the target and the host, then decide what to fetch. Returns the plan and warnings.
 
-    With `sizes`, archive sizes are looked up (stat for file://, HEAD for http) for a dry run.
+    With `sizes`, archive sizes are looked up (stat for file://, HEAD for http) for a dry run. With
+    `speculative`, cached entries whose paths.json passed their full check are planned as cached at once and
+    their files checked while rattler links (`install_plan` raises `CacheChanged` if one changed); without,
+    every file is checked first.
     """
     packages = lock.packages_for(platform, "conda")
     pip = lock.packages_for(platform, "pip")
@@ -259,7 +282,7 @@ async def plan_install(
         host = detect_host(cuda=needs_cuda(requirements) or any(vp.name == "__cuda" for vp in assumed))
         check_requirements(requirements, host)
         warnings += lock_assumption_warnings(assumed, host)
-    cached, archives, damaged = await _cache_state(packages, pkgs_dir)
+    cached, archives, damaged, unverified = await _cache_state(packages, pkgs_dir, speculative)
     for filename, reason in sorted(damaged.items()):
         warnings.append(
             f"package cache entry `{dist_name(filename)}` is damaged ({reason}); extracting it again"
@@ -281,6 +304,7 @@ async def plan_install(
         env_vars,
         pip=pip,
         damaged=damaged,
+        unverified=unverified,
     )
     return plan, warnings
 
@@ -431,6 +455,15 @@ async def _link(
     reporter.link_done()
 
 
+def _changed_entries(plan: InstallPlan) -> list[str]:
+    return [
+        p.filename
+        for p in plan.packages
+        if p.filename in plan.unverified
+        and not stamp_matches(plan.pkgs_dir / p.dist, p.package.hash.sha256 or p.package.hash.md5)
+    ]
+
+
 def _refused(planned: PlannedPackage, reason: str) -> InstallError:
     return InstallError(
         f"package `{planned.package.name}` ({planned.filename}) was refused: {reason}",
@@ -568,7 +601,21 @@ async def install_plan(
         if planned.filename in plan.damaged:
             await asyncio.to_thread(discard_cache_entry, plan.pkgs_dir, planned.dist)
     with staged_prefix(plan.prefix) as staged:
-        await _link(plan, staged.path, records, reporter)
+        # The unverified entries' files are checked against their stamps while rattler links (the paths it
+        # links are the checked ones: their paths.json matched); the staging is discarded if one changed.
+        verifying = (
+            asyncio.ensure_future(asyncio.to_thread(_changed_entries, plan)) if plan.unverified else None
+        )
+        try:
+            await _link(plan, staged.path, records, reporter)
+        except Exception:
+            changed = await verifying if verifying is not None else []
+            if changed:  # rattler tripped over the change (a file gone): plan again, checking first
+                raise CacheChanged(changed) from None
+            raise
+        changed = await verifying if verifying is not None else []
+        if changed:
+            raise CacheChanged(changed)
         await _check_linked(plan, staged.path)
         try:
             _restore_urls(staged.path, plan, fetched)

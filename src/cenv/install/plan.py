@@ -55,6 +55,8 @@ class InstallPlan:
     env_vars: Mapping[str, str] = field(default_factory=dict)
     pip: tuple[LockedPackage, ...] = ()  # installed with uv after the conda part, inside the same staging
     damaged: frozenset[str] = frozenset()  # file names whose extracted cache entry failed its check
+    # cached entries whose per-file stamp check runs while rattler links (their paths.json is the checked one)
+    unverified: frozenset[str] = frozenset()
 
     @property
     def to_fetch(self) -> list[PlannedPackage]:
@@ -95,6 +97,7 @@ def make_plan(
     env_vars: Mapping[str, str] | None = None,
     pip: Iterable[LockedPackage] = (),
     damaged: Iterable[str] = (),
+    unverified: Iterable[str] = (),
 ) -> InstallPlan:
     """Decide per package: `cached` if its file name is in `cached` (extracted entries with matching
     checksums), `archive` if in `archives` (archives in the cache), else `fetch`."""
@@ -114,4 +117,5 @@ def make_plan(
         env_vars=dict(env_vars or {}),
         pip=tuple(pip),
         damaged=frozenset(damaged),
+        unverified=frozenset(unverified),
     )
