@@ -392,6 +392,8 @@ def test_damaged_extracted_cache_entry_is_extracted_again(
     result = cenv("create", lock, "-p", tmp_path / "env")
     assert result.code == 0, result.output
     assert f"package cache entry `{dist}` is damaged" in result.stderr
+    # the first, speculative link (the entry's paths.json still matched its stamp) left no staging behind
+    assert sorted(p.name for p in tmp_path.iterdir() if "cenv-" in p.name) == []
     assert (tmp_path / "env/lib/victim.txt").read_text() == "original\n"
     assert not (tmp_path / "env/lib/victim.txt").is_symlink()
     assert (pkgs_dir() / dist / "lib/victim.txt").read_text() == "original\n"
