@@ -99,3 +99,43 @@ def test_cenv_lock_over_http_fetches_shards(tmp_path: Path) -> None:
     assert builds["linux-64"].startswith("pytorch-2.5.1-cuda120_")
     assert builds["win-64"].startswith("pytorch-2.5.1-cuda120_")
     assert builds["osx-arm64"].startswith("pytorch-2.5.1-cpu_")
+
+
+def test_ml_spec_pip_part_locks_from_the_generated_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """benchmarks/pip_index.py: the ML spec's pip part resolves against the generated index for each
+    platform, conda's python distributions stay conda's, and a re-lock gives the same bytes."""
+    from cenv.pipeline import lock
+    from cenv.settings import LockSettings
+
+    gen = _generator()
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    import pip_index
+
+    root = tmp_path / "www"
+    gen.generate(root, RECORDS, seed=0)
+    channel = (root / gen.CHANNEL).as_uri()
+    provided = pip_index.conda_versions(channel, gen.ML_SPEC, gen.PLATFORMS, (None,))
+    index = pip_index.build_pip_index(tmp_path / "pypi", provided)
+    assert len(list(index.files_dir.glob("*.whl"))) >= pip_index.wheel_count()
+    monkeypatch.setenv("CENV_PYPI_MAPPING", str(pip_index.write_mapping(tmp_path / "mapping.json")))
+    with pip_index.pypi_server(index.root) as pypi:
+        spec = tmp_path / "ml.yml"
+        spec.write_text(gen.ml_spec_yaml(pip=pip_index.ML_PIP, index_url=pypi.url + "/simple"))
+        settings = LockSettings(
+            spec_paths=(spec,),
+            lockfile=tmp_path / "ml-lock.yml",
+            platforms=gen.PLATFORMS,
+            cuda="none",
+            channel_alias=root.as_uri(),
+            cache_dir=tmp_path / "cache",
+        )
+        result = lock(settings)
+        first = result.path.read_bytes()
+        assert lock(settings).path.read_bytes() == first
+    for platform in gen.PLATFORMS:
+        pip = {p.name for p in result.lockfile.packages_for(platform, "pip")}
+        conda = {p.name for p in result.lockfile.packages_for(platform, "conda")}
+        assert len(pip) == pip_index.pip_distributions(), (platform, sorted(pip))
+        assert {"torch", "numpy", "pandas"}.isdisjoint(pip) and {"pytorch", "numpy"} <= conda
