@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from cenv.lock.models import Lockfile
     from cenv.spec import Spec
 
-__all__ = ["CreateResult", "choose_variant", "create", "is_lockfile", "lock_is_fresh", "read_lock"]
+__all__ = ["CreateResult", "choose_variant", "create", "fresh_lock", "is_lockfile", "read_lock"]
 
 
 @dataclass(frozen=True)
@@ -86,22 +86,26 @@ def _lock_platforms(spec: Spec, platform: str, source: Path) -> tuple[str, ...]:
     return ()
 
 
-def lock_is_fresh(lock_path: Path, spec: Spec, settings: LockSettings, platform: str) -> str | None:
-    """None if `lock_path` satisfies the spec with the assumptions a fresh lock would make (the same check
-    as `cenv lock --check`); otherwise why not."""
+def fresh_lock(
+    lock_path: Path, spec: Spec, settings: LockSettings, platform: str
+) -> tuple[Lockfile | None, str | None]:
+    """(the lock at `lock_path` narrowed to `platform`, None) if it satisfies the spec with the assumptions a
+    fresh lock would make (the same check as `cenv lock --check`); otherwise (None, why not)."""
     if not lock_path.exists():
-        return "no lockfile yet"
+        return None, "no lockfile yet"
     from cenv.lock.freshness import check_lock
-    from cenv.lock.importers import load_any_lock
+    from cenv.lock.importers import load_any_lock, select_platform
 
     try:
         existing = load_any_lock(lock_path)
     except LockfileError as exc:
-        return f"unreadable: {exc.message}"
+        return None, f"unreadable: {exc.message}"
     if platform not in existing.platforms:
-        return f"no packages for {platform}"
+        return None, f"no packages for {platform}"
     reasons = check_lock(spec, settings, existing)
-    return str(reasons[0]) if reasons else None
+    if reasons:
+        return None, str(reasons[0])
+    return select_platform(existing, platform, lock_path), None
 
 
 def create(settings: CreateSettings, reporter: Reporter | None = None) -> CreateResult:
@@ -140,9 +144,9 @@ def create(settings: CreateSettings, reporter: Reporter | None = None) -> Create
             variant=variant,
         )
         lock_path = lock_settings.lockfile_path()
-        stale = lock_is_fresh(lock_path, spec, lock_settings, platform)
-        if stale is None:
-            lockfile = read_lock(lock_path, platform)
+        fresh, stale = fresh_lock(lock_path, spec, lock_settings, platform)
+        if fresh is not None:
+            lockfile = fresh  # read once: the freshness check's copy
             lock_action = "fresh"
             reporter.message(f"using fresh lockfile {lock_path}")
         elif settings.dry_run:

@@ -28,7 +28,14 @@ from cenv.lock.models import (
 if TYPE_CHECKING:
     from rattler.lock import LockPlatform
 
-__all__ = ["detect_lock_format", "load_any_lock", "read_pixi_lock"]
+__all__ = [
+    "detect_lock_format",
+    "is_lockfile",
+    "load_any_lock",
+    "read_lock",
+    "read_pixi_lock",
+    "select_platform",
+]
 
 _EXPLICIT_LINE = re.compile(r"^\s*@EXPLICIT\s*$", re.MULTILINE)
 # `\d{1,4}`: a version with thousands of digits is not a pixi.lock (and `int()` would refuse it).
@@ -75,10 +82,11 @@ def load_any_lock(path: Path, platform: str | None = None) -> Lockfile:
             f"file `{path}` is not a lockfile cenv can read",
             hints=["cenv reads conda-lock v1 YAML, `@EXPLICIT` files and pixi.lock (v4 to v7)"],
         )
-    return _select_platform(lockfile_from_data(data, path), platform, path)
+    return select_platform(lockfile_from_data(data, path), platform, path)
 
 
-def _select_platform(lock: Lockfile, platform: str | None, path: Path) -> Lockfile:
+def select_platform(lock: Lockfile, platform: str | None, path: Path) -> Lockfile:
+    """`lock` with only `platform` (all of it for None); `path` names the file in the error."""
     if platform is None:
         return lock
     if platform not in lock.platforms:
