@@ -619,6 +619,19 @@ def fmt_req(req: dict[str, int]) -> str:
     return f"{req.get('index', 0)}/{req.get('shards', 0)}/{req.get('full', 0)}/{req.get('not_modified', 0)}"
 
 
+def lock_row(label: str, cenv: Sample, raw: Sample) -> tuple[str, ...]:
+    """A lock row of the table: times, ratio, peak RSS of both sides, the cenv side's requests."""
+    return (
+        label,
+        fmt_s(cenv.seconds),
+        fmt_s(raw.seconds),
+        ratio(cenv.seconds, raw.seconds),
+        fmt_mb(cenv.rss_mb),
+        fmt_mb(raw.rss_mb),
+        fmt_req(cenv.runs[0].requests),
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -682,17 +695,7 @@ def main() -> None:
             r = results[variant]
             for phase in ("cold", "warm"):
                 c, w = r[f"{phase} cenv"], r[f"{phase} raw"]
-                rows.append(
-                    (
-                        f"{phase} lock, {variant} (3 platforms)",
-                        fmt_s(c.seconds),
-                        fmt_s(w.seconds),
-                        ratio(c.seconds, w.seconds),
-                        fmt_mb(c.rss_mb),
-                        fmt_mb(w.rss_mb),
-                        fmt_req(c.runs[0].requests),
-                    )
-                )
+                rows.append(lock_row(f"{phase} lock, {variant} (3 platforms)", c, w))
         warm_total_cenv = sum(results[v]["warm cenv"].seconds for v in VARIANTS)
         warm_total_raw = sum(results[v]["warm raw"].seconds for v in VARIANTS)
         rows.append(
@@ -795,17 +798,7 @@ def main() -> None:
             server.fail_paths.clear()
             for phase in ("cold", "warm"):
                 c, w = full[f"{phase} cenv"], full[f"{phase} raw"]
-                rows.append(
-                    (
-                        f"{phase} lock, cu12, **no shards** (full repodata.json.zst)",
-                        fmt_s(c.seconds),
-                        fmt_s(w.seconds),
-                        ratio(c.seconds, w.seconds),
-                        fmt_mb(c.rss_mb),
-                        fmt_mb(w.rss_mb),
-                        fmt_req(c.runs[0].requests),
-                    )
-                )
+                rows.append(lock_row(f"{phase} lock, cu12, **no shards** (full repodata.json.zst)", c, w))
         print("start-up ...", file=sys.stderr)
         help_sample = bench.startup([*bench.cenv, "--help"], args.help_runs)
         floor = bench.startup([sys.executable, "-c", "pass"], args.help_runs)
