@@ -363,22 +363,19 @@ class Bench:
             t = time.perf_counter()
             spec = load_spec(list(settings.spec_paths))
             t = timed("load_spec", t)
-            plans = pipeline.plan_lock(settings, spec)
-            channels = pipeline._channels(settings, spec)
-            priority = settings.channel_priority or spec.channel_priority
+            plan = pipeline.plan_for(settings, spec)
+            channels = plan.channels()
             t = timed("plan + channels", t)
             with uv_cache(cache_root / "uv"):
-                solved = asyncio.run(
-                    pipeline._solve_and_pip(spec, plans, channels, priority, None, settings, None)
-                )
+                solved = asyncio.run(pipeline._solve_and_pip(spec, plan, channels, None))
             t = timed("solve + pip stage (each platform's uv after its solve, platforms concurrently)", t)
-            records = [platform_records for platform_records, _ in solved]
-            pip = [platform_pip for _, platform_pip in solved]
+            records = [platform_records for platform_records, _, _ in solved]
+            pip = [platform_pip for _, platform_pip, _ in solved]
             with uv_cache(cache_root / "uv"):
-                for plan, platform_records in zip(plans, records, strict=True):
-                    pipeline._pip_one(spec, plan, platform_records, None, settings)
+                for platform, platform_records in zip(plan.platforms, records, strict=True):
+                    pipeline._pip_one(spec, platform, platform_records, plan)
             t = timed("(the pip stage again, alone: the 3 platforms one after another)", t)
-            lockfile = pipeline.build_lockfile(spec, settings, plans, channels, records, priority, None, pip)
+            lockfile = pipeline.build_lockfile(spec, plan, channels, records, pip)
             t = timed("build_lockfile", t)
             dump_lockfile(lockfile)
             t = timed("dump_lockfile", t)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Callable
@@ -209,16 +211,28 @@ def test_existing_prefix_refused_force_replaces(demo_channel: Path, tmp_path: Pa
     assert (empty / "conda-meta").is_dir()
 
 
-def test_fresh_lock_reused_until_the_spec_changes(demo_channel: Path, tmp_path: Path) -> None:
+def test_fresh_lock_reused_stale_lock_stops_until_relock(demo_channel: Path, tmp_path: Path) -> None:
     spec = write_spec(tmp_path / "env.yml", str(demo_channel), deps=("libcenv-base",))
     assert "locked" in cenv("create", spec, "-p", tmp_path / "a").stderr
     again = cenv("create", spec, "-p", tmp_path / "b")
     assert f"using fresh lockfile {tmp_path / 'env-lock.yml'}" in again.stderr
     write_spec(spec, str(demo_channel), deps=("libcenv-mid",))
-    changed = cenv("create", spec, "-p", tmp_path / "c")
+    before = (tmp_path / "env-lock.yml").read_bytes()
+    stale = cenv("create", spec, "-p", tmp_path / "c")
+    # a stale lock is never rewritten unasked: exit 1, the reasons, the command that refreshes it
+    assert stale.code == 1, stale.output
+    assert "dependency `libcenv-mid` added" in stale.stderr and "--relock" in stale.stderr
+    assert (tmp_path / "env-lock.yml").read_bytes() == before and not (tmp_path / "c").exists()
+    printed = re.search(r"refresh it with `([^`]+)`", stale.stderr)
+    assert printed is not None, stale.stderr
+    assert cenv(*shlex.split(printed.group(1))[1:]).code == 0  # the printed command works as printed
+    assert cenv("create", spec, "-p", tmp_path / "c").code == 0
+    write_spec(spec, str(demo_channel), deps=("libcenv-mid",))
+    (tmp_path / "env-lock.yml").write_bytes(before)
+    changed = cenv("create", spec, "-p", tmp_path / "d", "--relock")
     assert changed.code == 0, changed.output
-    assert "locking" in changed.stderr and "dependency `libcenv-" in changed.stderr, changed.stderr
-    assert (tmp_path / "c" / "lib" / "libcenv-mid.txt").is_file()
+    assert "re-locking" in changed.stderr and "dependency `libcenv-" in changed.stderr, changed.stderr
+    assert (tmp_path / "d" / "lib" / "libcenv-mid.txt").is_file()
     lock = yaml.safe_load((tmp_path / "env-lock.yml").read_text())
     assert {p["name"] for p in lock["package"]} == {"libcenv-mid", "libcenv-base"}
 

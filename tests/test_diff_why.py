@@ -13,9 +13,11 @@ from tests.cli_helpers import REALDATA, cenv, mirror
 from cenv.errors import LockfileError
 from cenv.lock.diff import build_of, diff_locks, render_diff
 from cenv.lock.importers import load_any_lock
-from cenv.lock.models import (
+from cenv.lock.keys import (
     CUSTOM_REQUESTED,
     CUSTOM_VERSION,
+)
+from cenv.lock.models import (
     LockedPackage,
     Lockfile,
     LockMetadata,

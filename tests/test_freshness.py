@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from tests.cli_helpers import REALDATA, cenv, mirror
 
-from cenv.lock.freshness import CUSTOM_PIP_REQUESTED, StaleReason, check_lock, is_fresh
+from cenv.lock.freshness import StaleReason, check_lock, is_fresh
 from cenv.lock.importers import load_any_lock
 from cenv.lock.io import read_lockfile
-from cenv.lock.models import CUSTOM_FORMAT, Lockfile
-from cenv.settings import LockSettings
+from cenv.lock.keys import CUSTOM_FORMAT, CUSTOM_PIP_REQUESTED
+from cenv.lock.models import Lockfile
+from cenv.settings import ChannelPriority, LockSettings
 from cenv.spec import load_spec
 
 PANGEO_NAMES = ("pangeo-pytorch-notebook", "pangeo-notebook", "pangeo-base-notebook")
@@ -131,10 +132,12 @@ def test_settings_changes(pangeo: tuple[list[Path], LockSettings, Lockfile]) -> 
     assert "__cuda=12.0=0" in cuda[0].detail and "__cuda=12.6=0" in cuda[0].detail
     no_cuda = check_lock(spec, replace(settings, no_cuda=True), lock)
     assert "`__cuda=12.0=0` removed" in no_cuda[0].detail
-    glibc = check_lock(spec, replace(settings, glibc=None), lock)  # back to the default 2.28
+    # no flag: the lock remembers its `--glibc 2.34`; a flag changes it
+    assert check_lock(spec, replace(settings, glibc=None, cuda=None), lock) == []
+    glibc = check_lock(spec, replace(settings, glibc="2.28"), lock)
     assert _kinds(glibc) == {"virtual-packages-changed"} and "__glibc=2.28=0" in glibc[0].detail
 
-    assert _kinds(check_lock(spec, replace(settings, channel_priority="flexible"), lock)) == {
+    assert _kinds(check_lock(spec, replace(settings, channel_priority=ChannelPriority.FLEXIBLE), lock)) == {
         "priority-changed"
     }
     newer = check_lock(spec, replace(settings, exclude_newer=datetime(2025, 1, 1, tzinfo=timezone.utc)), lock)

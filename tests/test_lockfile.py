@@ -17,18 +17,19 @@ from cenv.errors import LockfileError
 from cenv.lock.explicit import dependency_order, read_explicit, render_explicit
 from cenv.lock.importers import detect_lock_format, load_any_lock
 from cenv.lock.io import dump_lockfile, read_lockfile, write_lockfile, write_text_atomic
-from cenv.lock.models import (
+from cenv.lock.keys import (
     CUSTOM_VERSION,
     CUSTOM_VIRTUAL_PACKAGES,
+)
+from cenv.lock.models import (
     LockedPackage,
     Lockfile,
     LockMetadata,
     PackageHash,
-    VirtualPackageSpec,
     dependencies_from_depends,
-    format_virtual_packages,
     locked_package_from_data,
 )
+from cenv.virtual_packages import VirtualPackageSpec, format_virtual_packages
 
 REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
 LOCKS = REALDATA / "locks"

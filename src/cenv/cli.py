@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 import cenv
+from cenv.settings import CHANNEL_PRIORITIES, EXPORT_FORMATS, ChannelPriority, ExportFormat
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,7 +60,7 @@ def cli() -> None:
 )
 @click.option("-c", "--channel", "channels", multiple=True, help="Channel (repeatable); replaces the spec's.")
 @click.option("--channel-alias", help="Base URL for channel names (default https://conda.anaconda.org).")
-@click.option("--channel-priority", type=click.Choice(["strict", "flexible", "disabled"]))
+@click.option("--channel-priority", type=click.Choice(CHANNEL_PRIORITIES))
 @click.option("--exclude-newer", help="Ignore packages published after this date/timestamp.")
 @click.option("--offline", is_flag=True, help="Use only cached repodata.")
 @click.option(
@@ -104,7 +105,11 @@ def lock_command(
 
     console = Console(quiet=quiet, json_output=json_output)
     specs, update_names = _split_update_args(specs, update)
+    from cenv.virtual_packages import check_version_flag
+
     cuda, no_cuda = _cuda_option(cuda)
+    glibc = check_version_flag("--glibc", glibc)
+    osx = check_version_flag("--osx", osx)
     settings = LockSettings(
         spec_paths=specs,
         lockfile=lockfile,
@@ -116,7 +121,7 @@ def lock_command(
         virtual_packages_file=virtual_packages_file,
         channels=channels,
         channel_alias=channel_alias,
-        channel_priority=channel_priority,  # type: ignore[arg-type]
+        channel_priority=ChannelPriority(channel_priority) if channel_priority else None,
         exclude_newer=_parse_datetime(exclude_newer),
         offline=offline,
         update=update_names,
@@ -137,9 +142,11 @@ def lock_command(
 
 
 def _lock_summary(result: LockResult) -> dict[str, object]:
+    from cenv.lock.keys import CUSTOM_VARIANT
+
     return {
         "lockfile": str(result.path),
-        "variant": result.lockfile.metadata.custom("cenv.variant"),
+        "variant": result.lockfile.metadata.custom(CUSTOM_VARIANT),
         "seconds": round(result.seconds, 3),
         "platforms": {
             vp.platform: {
@@ -152,7 +159,9 @@ def _lock_summary(result: LockResult) -> dict[str, object]:
 
 
 def _report_lock(result: LockResult, console: Console) -> None:
-    variant = result.lockfile.metadata.custom("cenv.variant")
+    from cenv.lock.keys import CUSTOM_VARIANT
+
+    variant = result.lockfile.metadata.custom(CUSTOM_VARIANT)
     label = f"[{variant}] " if variant else ""
     for vp in result.virtual_packages:
         assumed = " ".join(str(p) for p in vp.packages)
@@ -162,14 +171,24 @@ def _report_lock(result: LockResult, console: Console) -> None:
 
         changes = diff_locks(result.previous, result.lockfile)
         console.info(render_diff(changes) if changes.has_changes else "no package changed")
+        if result.moved:
+            console.info("other packages that had to change:")
+            for moved in result.moved:
+                console.info(f"  {moved}")
     console.info(f"wrote {result.path} in {result.seconds:.2f}s")
 
 
 def _cuda_option(value: str | None) -> tuple[str | None, bool]:
-    """`--cuda VERSION` -> (VERSION, False); `--cuda none` -> (None, True): no `__cuda` at all."""
-    if value is not None and value.lower() in ("none", "no", "false", "0"):
+    """`--cuda VERSION` -> (VERSION, False); `--cuda none` -> (None, True): no `__cuda` at all.
+    Anything else is exit 1 with a hint."""
+    from cenv.virtual_packages import check_version_flag
+
+    if value is not None and value.strip().lower() in ("no", "false"):
+        value = "none"
+    checked = check_version_flag("--cuda", value, allow_none=True)
+    if checked == "none":
         return None, True
-    return value, False
+    return checked, False
 
 
 def _split_update_args(
@@ -201,7 +220,8 @@ def _check(settings: LockSettings, console: Console) -> None:
     from cenv.errors import UserError
     from cenv.pipeline import check
 
-    path, reasons = check(settings)
+    plan, reasons = check(settings)
+    path = plan.output
     if console.json_output:
         console.json(
             {
@@ -219,7 +239,7 @@ def _check(settings: LockSettings, console: Console) -> None:
             console.data(f"{reason.kind}{where}: {reason.detail}")
     raise UserError(
         f"{path} is stale: {len(reasons)} reason{'s' if len(reasons) > 1 else ''}",
-        hints=[f"run `cenv lock {' '.join(str(p) for p in settings.spec_paths)}` to re-lock"],
+        hints=[f"run `{plan.lock_command()}` to re-lock"],
     )
 
 
@@ -228,8 +248,8 @@ def _check(settings: LockSettings, console: Console) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["explicit", "requirements", "share"]),
-    default="explicit",
+    type=click.Choice(EXPORT_FORMATS),
+    default=ExportFormat.EXPLICIT.value,
     show_default=True,
     help="explicit: @EXPLICIT (conda part); requirements: hashed pip file; share: both, into -o DIR.",
 )
@@ -249,8 +269,8 @@ def export_command(
     from cenv.lock.io import write_text_atomic
 
     console = Console()
-    result = export(lockfile, fmt, platform, name)
-    if fmt == "share":
+    result = export(lockfile, ExportFormat(fmt), platform, name)
+    if fmt == ExportFormat.SHARE:
         folder = output or Path.cwd()
         folder.mkdir(parents=True, exist_ok=True)
         for file_name, text in result.files:
@@ -306,7 +326,7 @@ def diff_command(
             no_cuda=no_cuda,
             channel_alias=channel_alias,
         )
-        after, _ = lock_spec(load_spec(list(new)), settings)
+        after, _ = lock_spec(load_spec(list(new)), settings, before)  # gaps from OLD's recorded inputs
     result = diff_locks(before, after)
     if json_output:
         Console().json(result.to_json())
@@ -353,6 +373,11 @@ def why_command(package: str, lockfile: Path | None, platform: str | None, json_
 @click.option(
     "--variant", help="Which of the spec's variants to create; `auto`: the best for this host's driver."
 )
+@click.option(
+    "--relock",
+    is_flag=True,
+    help="Re-lock a stale lockfile (with the inputs it recorded) instead of stopping with exit 1.",
+)
 @click.option("--json", "json_output", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no messages.")
 def create_command(
@@ -364,11 +389,13 @@ def create_command(
     force: bool,
     offline: bool,
     variant: str | None,
+    relock: bool,
     json_output: bool,
     quiet: bool,
 ) -> None:
-    """Create an environment from SOURCE: an environment spec (locked first unless its `<stem>-lock.yml`
-    is fresh) or a lockfile (cenv, conda-lock v1, `@EXPLICIT`, pixi.lock)."""
+    """Create an environment from SOURCE: an environment spec (its `<stem>-lock.yml` is installed when fresh,
+    made when missing; a stale one stops with exit 1 unless `--relock`) or a lockfile (cenv, conda-lock v1,
+    `@EXPLICIT`, pixi.lock), which is installed as it is and never solved."""
     import signal
 
     from cenv.console import Console
@@ -390,6 +417,7 @@ def create_command(
         force=force,
         offline=offline,
         variant=variant,
+        relock=relock,
     )
     reporter = make_reporter(console)
     try:

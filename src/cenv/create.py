@@ -1,4 +1,5 @@
-"""`cenv create`: a spec (locking first unless its lockfile is fresh) or a lockfile into a prefix.
+"""`cenv create`: a spec (its lockfile, which must be fresh or missing; `--relock` re-locks) or a lockfile
+into a prefix.
 
 Creating from a lockfile imports neither the spec models (pydantic), nor the channel and solve stages: those
 are imported only when a spec has to be read or locked, so `cenv create LOCK` starts fast (issue #6).
@@ -7,12 +8,12 @@ are imported only when a spec has to be read or locked, so `cenv create LOCK` st
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cenv.errors import LockfileError, UserError
-from cenv.lock.importers import is_lockfile, read_lock
+from cenv.lock.importers import is_lockfile, load_any_lock, read_lock
 from cenv.platforms import KNOWN_PLATFORMS, host_platform
 from cenv.settings import CreateSettings, LockSettings
 
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from cenv.install.conda import InstallResult, Reporter
     from cenv.install.plan import InstallPlan
     from cenv.lock.models import Lockfile
+    from cenv.plan import LockPlan
     from cenv.spec import Spec
 
 __all__ = ["CreateResult", "choose_variant", "create", "fresh_lock", "is_lockfile", "read_lock"]
@@ -75,37 +77,52 @@ def choose_variant(spec: Spec, requested: str | None, platform: str) -> str | No
     )
 
 
-def _lock_platforms(spec: Spec, platform: str, source: Path) -> tuple[str, ...]:
-    if not spec.platforms:
-        return (platform,)
-    if platform not in spec.platforms:
+def _check_platform(spec: Spec, platform: str, source: Path) -> None:
+    if spec.platforms and platform not in spec.platforms:
         raise UserError(
             f"{source}: the spec is locked for {', '.join(spec.platforms)}, not `{platform}`",
             hints=[f"add `{platform}` to `platforms:` in the spec, or pass `--platform`"],
         )
-    return ()
+
+
+def create_plan(settings: LockSettings, spec: Spec, existing: Lockfile | None, platform: str) -> LockPlan:
+    """The lock plan `create` checks the lockfile against: the lock's recorded inputs, plus `platform`."""
+    from cenv.pipeline import plan_for
+
+    plan = plan_for(settings, spec, existing)
+    if platform not in plan.platform_names:
+        plan = plan_for(replace(settings, platforms=(*plan.platform_names, platform)), spec, existing)
+    return plan
 
 
 def fresh_lock(
     lock_path: Path, spec: Spec, settings: LockSettings, platform: str
 ) -> tuple[Lockfile | None, str | None]:
-    """(the lock at `lock_path` narrowed to `platform`, None) if it satisfies the spec with the assumptions a
-    fresh lock would make (the same check as `cenv lock --check`); otherwise (None, why not)."""
+    """(the lock at `lock_path` narrowed to `platform`, None) if it satisfies the spec with the inputs it
+    recorded (the same check as `cenv lock --check -p PLATFORM`); otherwise (None, why not)."""
     if not lock_path.exists():
         return None, "no lockfile yet"
-    from cenv.lock.freshness import check_lock
-    from cenv.lock.importers import load_any_lock, select_platform
+    from cenv.lock.importers import select_platform
 
     try:
         existing = load_any_lock(lock_path)
     except LockfileError as exc:
         return None, f"unreadable: {exc.message}"
-    if platform not in existing.platforms:
-        return None, f"no packages for {platform}"
-    reasons = check_lock(spec, settings, existing)
+    reasons = stale_reasons(existing, spec, create_plan(settings, spec, existing, platform), platform)
     if reasons:
-        return None, str(reasons[0])
+        return None, "; ".join(reasons)
     return select_platform(existing, platform, lock_path), None
+
+
+def stale_reasons(existing: Lockfile, spec: Spec, plan: LockPlan, platform: str) -> list[str]:
+    from cenv.lock.freshness import check_lock
+
+    if platform not in existing.platforms:
+        return [f"no packages for {platform}"]
+    return [
+        r.detail if r.platform == platform else str(r)
+        for r in check_lock(spec, plan, existing, only=(platform,))
+    ]
 
 
 def create(settings: CreateSettings, reporter: Reporter | None = None) -> CreateResult:
@@ -127,7 +144,6 @@ def create(settings: CreateSettings, reporter: Reporter | None = None) -> Create
         lockfile = read_lock(source, platform)
         lock_path, lock_action = source, "given"
     else:
-        from cenv.pipeline import lock, lock_spec
         from cenv.spec import load_spec
 
         spec = load_spec([source])
@@ -137,27 +153,9 @@ def create(settings: CreateSettings, reporter: Reporter | None = None) -> Create
         if variant is not None:
             spec = spec.with_variant(variant)
             reporter.message(f"variant {variant}")
-        lock_settings = LockSettings(
-            spec_paths=(source,),
-            platforms=_lock_platforms(spec, platform, source),
-            offline=settings.offline,
-            variant=variant,
-        )
-        lock_path = lock_settings.lockfile_path()
-        fresh, stale = fresh_lock(lock_path, spec, lock_settings, platform)
-        if fresh is not None:
-            lockfile = fresh  # read once: the freshness check's copy
-            lock_action = "fresh"
-            reporter.message(f"using fresh lockfile {lock_path}")
-        elif settings.dry_run:
-            lockfile, _ = lock_spec(spec, lock_settings)
-            lock_action = "locked"
-            reporter.message(f"would lock {lock_path} ({stale}); not written in a dry run")
-        else:
-            reporter.message(f"locking {lock_path} ({stale})")
-            lockfile = lock(lock_settings).lockfile
-            lock_action = "locked"
-            reporter.message(f"locked {lock_path}")
+        _check_platform(spec, platform, source)
+        lock_settings = LockSettings(spec_paths=(source,), offline=settings.offline, variant=variant)
+        lockfile, lock_path, lock_action = _lock_for_spec(spec, lock_settings, platform, settings, reporter)
     name = settings.name or (spec_name if settings.prefix is None else None)
     prefix = resolve_prefix(settings.prefix, settings.name, spec_name)
     packages_dir = settings.pkgs_dir or pkgs_dir()
@@ -175,6 +173,52 @@ def create(settings: CreateSettings, reporter: Reporter | None = None) -> Create
         install=install,
         warnings=tuple(warnings + more),
     )
+
+
+def _lock_for_spec(
+    spec: Spec, lock_settings: LockSettings, platform: str, settings: CreateSettings, reporter: Reporter
+) -> tuple[Lockfile, Path, str]:
+    """The lock to install: a fresh one as it is; a missing one made now; a stale one is an error unless
+    `--relock` (a lockfile is a contract: nothing rewrites it unasked)."""
+    from cenv.lock.importers import select_platform
+    from cenv.pipeline import existing_lock, lock_with_plan, solve_plan
+
+    lock_path = lock_settings.lockfile_path()
+    existing = existing_lock(lock_path)
+    if existing is None and lock_path.exists():
+        existing = load_any_lock(lock_path)  # another tool's lock: stale (it records no inputs)
+    plan = create_plan(lock_settings, spec, existing, platform)
+    if existing is None:
+        if settings.dry_run:
+            reporter.message(f"would lock {lock_path} (no lockfile yet); not written in a dry run")
+            return select_platform(solve_plan(plan, spec)[0], platform, lock_path), lock_path, "locked"
+        reporter.message(f"locking {lock_path} (no lockfile yet)")
+        lock_with_plan(plan, spec, None)
+        reporter.message(f"locked {lock_path}")
+        return read_lock(lock_path, platform), lock_path, "locked"
+    reasons = stale_reasons(existing, spec, plan, platform)
+    if not reasons:
+        reporter.message(f"using fresh lockfile {lock_path}")
+        return select_platform(existing, platform, lock_path), lock_path, "fresh"
+    if not settings.relock:
+        raise UserError(
+            f"{lock_path} is stale for {platform}: " + "; ".join(reasons),
+            hints=[
+                f"refresh it with `{plan.lock_command()}`, then run this command again",
+                "or add `--relock` to re-lock now with the lock's recorded inputs",
+            ],
+        )
+    from cenv.lock.diff import diff_locks, render_diff
+
+    if settings.dry_run:
+        reporter.message(f"would re-lock {lock_path} ({'; '.join(reasons)}); not written in a dry run")
+        return select_platform(solve_plan(plan, spec)[0], platform, lock_path), lock_path, "locked"
+    reporter.message(f"re-locking {lock_path} ({'; '.join(reasons)})")
+    result = lock_with_plan(plan, spec, None)
+    changes = diff_locks(existing, result.lockfile)
+    reporter.message(render_diff(changes) if changes.has_changes else "no package changed")
+    reporter.message(f"locked {lock_path}")
+    return select_platform(result.lockfile, platform, lock_path), lock_path, "locked"
 
 
 async def _create_async(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from cenv.lock.importers import read_lock
 from cenv.platforms import host_platform
+from cenv.settings import ExportFormat
 
 if TYPE_CHECKING:
     from cenv.lock.models import Lockfile
@@ -28,7 +29,7 @@ class Export:
     commands: list[str]  # how a collaborator without cenv rebuilds the environment
 
 
-def export(lockfile_path: Path, fmt: str, platform: str | None, name: str | None = None) -> Export:
+def export(lockfile_path: Path, fmt: ExportFormat, platform: str | None, name: str | None = None) -> Export:
     """`explicit`: the @EXPLICIT file; `requirements`: the hashed pip file; `share`: both plus commands."""
     from cenv.lock.explicit import render_explicit
     from cenv.pip_stage import render_requirements
@@ -41,7 +42,7 @@ def export(lockfile_path: Path, fmt: str, platform: str | None, name: str | None
     has_pip = bool(lockfile.packages_for(chosen, "pip"))
     requirements_name = f"{stem}.{chosen}.requirements.txt" if has_pip else None
     commands = sharing_commands(env, explicit_name, requirements_name)
-    if fmt == "requirements":
+    if fmt == ExportFormat.REQUIREMENTS:
         if chosen not in lockfile.platforms:
             render_explicit(lockfile, chosen)  # raises the error that lists the lock's platforms
         return Export(
@@ -49,7 +50,7 @@ def export(lockfile_path: Path, fmt: str, platform: str | None, name: str | None
         )
     header = ["Rebuild this environment without cenv:", *(f"  {c}" for c in commands)]
     files = [(explicit_name, render_explicit(lockfile, chosen, header_lines=header))]
-    if fmt == "share" and requirements_name:
+    if fmt == ExportFormat.SHARE and requirements_name:
         files.append((requirements_name, render_requirements(lockfile, chosen)))
     return Export(chosen, files, commands)
 

@@ -8,57 +8,39 @@ import json
 import os
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cenv
-from cenv.channels import ResolvedChannel, make_gateway, resolve_channels
-from cenv.env_vars import channel_alias as env_channel_alias
+from cenv.channels import ResolvedChannel, make_gateway
 from cenv.errors import UserError
-from cenv.lock.models import (
+from cenv.lock.keys import (
     CENV_LOCK_FORMAT,
-    CUSTOM_CHANNEL_PRIORITY,
-    CUSTOM_EXCLUDE_NEWER,
     CUSTOM_FORMAT,
     CUSTOM_PIP_REQUESTED,
     CUSTOM_REQUESTED,
+    CUSTOM_SPEC_HASH,
     CUSTOM_VERSION,
-    CUSTOM_VIRTUAL_PACKAGES,
+)
+from cenv.lock.models import (
     LockChannel,
     LockedPackage,
     Lockfile,
     LockMetadata,
     PackageHash,
-    format_virtual_packages,
 )
-from cenv.platforms import KNOWN_PLATFORMS, host_platform
+from cenv.plan import LockPlan, PlatformPlan, resolve_plan
 from cenv.redact import strip_credentials
 from cenv.settings import LockSettings
 from cenv.solve import SolveRequest, solve
 from cenv.spec import Spec, load_spec
-from cenv.virtual_packages import (
-    VirtualPackageOptions,
-    VirtualPackages,
-    build_virtual_packages,
-    load_virtual_packages_file,
-)
+from cenv.virtual_packages import VirtualPackages, format_virtual_packages
 
 if TYPE_CHECKING:
     import rattler
 
     from cenv.lock.freshness import StaleReason
-
-CUSTOM_SPEC_HASH = "cenv.spec-hash"
-CUSTOM_VARIANT = "cenv.variant"
-
-
-@dataclass(frozen=True)
-class PlatformPlan:
-    platform: str
-    specs: tuple[str, ...]
-    virtual_packages: VirtualPackages
-    pip: tuple[str, ...] = ()  # the spec's pip lines for this platform
+    from cenv.update import Moved
 
 
 @dataclass(frozen=True)
@@ -69,53 +51,11 @@ class LockResult:
     warnings: tuple[str, ...]
     virtual_packages: tuple[VirtualPackages, ...]
     previous: Lockfile | None = None  # the lockfile this one replaced, read for --update
+    plan: LockPlan | None = None
+    moved: tuple[Moved, ...] = ()  # --update NAMES: the other packages that had to change, and why
 
     def count(self, platform: str) -> int:
         return len(self.lockfile.packages_for(platform))
-
-
-def _platforms(settings: LockSettings, spec: Spec) -> tuple[str, ...]:
-    platforms = settings.platforms or spec.platforms or (host_platform(),)
-    for platform in platforms:
-        if platform not in KNOWN_PLATFORMS or platform == "noarch":
-            raise UserError(
-                f"unknown platform `{platform}`",
-                hints=["valid platforms: " + ", ".join(p for p in KNOWN_PLATFORMS if p != "noarch")],
-            )
-    return tuple(dict.fromkeys(platforms))
-
-
-def plan_lock(settings: LockSettings, spec: Spec) -> list[PlatformPlan]:
-    file_overrides = (
-        load_virtual_packages_file(settings.virtual_packages_file) if settings.virtual_packages_file else {}
-    )
-    options = VirtualPackageOptions(
-        cuda=settings.cuda,
-        no_cuda=settings.no_cuda,
-        glibc=settings.glibc,
-        osx=settings.osx,
-        file_overrides=file_overrides,
-    )
-    plans = []
-    for platform in _platforms(settings, spec):
-        specs = tuple(d.spec for d in spec.dependencies_for(platform))
-        if not specs:
-            raise UserError(f"nothing to lock for {platform}: the spec has no conda dependencies")
-        vps = build_virtual_packages(platform, options, spec_cuda=spec.cuda_for(platform))
-        pip = tuple(r.requirement for r in spec.pip_for(platform))
-        plans.append(PlatformPlan(platform=platform, specs=specs, virtual_packages=vps, pip=pip))
-    return plans
-
-
-def _channels(settings: LockSettings, spec: Spec) -> list[ResolvedChannel]:
-    names = settings.channels or spec.channels
-    if not names:
-        raise UserError(
-            "no channels: the spec lists none and no `-c/--channel` was given",
-            hints=["add `channels: [conda-forge]` to the spec"],
-        )
-    alias = settings.channel_alias or env_channel_alias()
-    return resolve_channels(list(names), alias)
 
 
 def lock_all(settings: LockSettings) -> list[LockResult]:
@@ -155,26 +95,63 @@ def lock(settings: LockSettings) -> LockResult:
     return results[0]
 
 
+def existing_lock(path: Path) -> Lockfile | None:
+    """The cenv lockfile at `path`, or None when there is none or it cannot be read as one."""
+    if not path.exists():
+        return None
+    from cenv.errors import LockfileError
+    from cenv.lock.io import read_lockfile
+
+    try:
+        return read_lockfile(path)
+    except LockfileError:
+        return None
+
+
+def plan_for(settings: LockSettings, spec: Spec, existing: Lockfile | None = None) -> LockPlan:
+    """The lock plan for `settings` and `spec`, gaps filled from the existing lockfile's recorded inputs."""
+    from cenv.lock.freshness import recorded_inputs
+
+    return resolve_plan(settings, spec, recorded_inputs(existing))
+
+
 def _lock_one(spec: Spec, settings: LockSettings) -> LockResult:
+    existing = existing_lock(settings.lockfile_path())
+    plan = plan_for(settings, spec, existing)
+    return lock_with_plan(plan, spec, existing if settings.update is not None else None)
+
+
+def lock_with_plan(plan: LockPlan, spec: Spec, previous: Lockfile | None) -> LockResult:
+    """Solve `plan` and write its lockfile; `previous`: the lock `--update` keeps packages from."""
     started = time.perf_counter()
-    previous = _previous_lock(settings) if settings.update is not None else None
-    lockfile, plans = lock_spec(spec, settings, previous)
-    path = settings.lockfile_path()
+    if plan.update and previous is None:
+        raise UserError(
+            f"`--update {' '.join(plan.update)}`: there is no lockfile at {plan.output} to update",
+            hints=[f"lock first: `{plan.lock_command()}`"],
+        )
+    if previous is not None and plan.update:
+        from cenv.update import check_update_names
+
+        check_update_names(previous, plan.update, plan.platform_names)
+    lockfile, moved = solve_plan(plan, spec, previous)
     from cenv.lock.io import write_lockfile
 
-    write_lockfile(lockfile, path)
+    write_lockfile(lockfile, plan.output)
     return LockResult(
         lockfile=lockfile,
-        path=path,
+        path=plan.output,
         seconds=time.perf_counter() - started,
         warnings=spec.warnings,
-        virtual_packages=tuple(p.virtual_packages for p in plans),
+        virtual_packages=tuple(p.virtual_packages for p in plan.platforms),
         previous=previous,
+        plan=plan,
+        moved=tuple(moved),
     )
 
 
-def check(settings: LockSettings) -> tuple[Path, list[StaleReason]]:
-    """Whether the lockfile satisfies the spec(s), without solving: the typed reasons it is stale."""
+def check(settings: LockSettings) -> tuple[LockPlan, list[StaleReason]]:
+    """Whether the lockfile satisfies the spec(s), without solving: the typed reasons it is stale.
+    With `-p`, only those platforms are checked."""
     from cenv.lock.freshness import check_lock
     from cenv.lock.importers import read_lock
 
@@ -183,52 +160,51 @@ def check(settings: LockSettings) -> tuple[Path, list[StaleReason]]:
         variant_names(spec, settings.variant)
         spec = spec.with_variant(settings.variant)
     path = settings.lockfile_path()
-    return path, check_lock(spec, settings, read_lock(path))
+    lock = read_lock(path)
+    plan = plan_for(settings, spec, lock)
+    return plan, check_lock(spec, plan, lock, only=settings.platforms or None)
 
 
 def lock_spec(
     spec: Spec, settings: LockSettings, previous: Lockfile | None = None
-) -> tuple[Lockfile, list[PlatformPlan]]:
-    """Solve (and resolve the pip part of) every platform; `previous`: the lock `--update` keeps from."""
-    plans = plan_lock(settings, spec)
-    channels = _channels(settings, spec)
-    priority = settings.channel_priority or spec.channel_priority
-    exclude_newer = settings.exclude_newer or spec.exclude_newer
-    solved = asyncio.run(_solve_and_pip(spec, plans, channels, priority, exclude_newer, settings, previous))
-    records = [platform_records for platform_records, _ in solved]
-    pip = [platform_pip for _, platform_pip in solved]
-    lockfile = build_lockfile(spec, settings, plans, channels, records, priority, exclude_newer, pip)
-    return lockfile, plans
+) -> tuple[Lockfile, LockPlan]:
+    """Solve `spec` with `settings` (no recorded inputs), without writing: for `diff` and tools."""
+    plan = plan_for(settings, spec, previous)
+    lockfile, _ = solve_plan(plan, spec, previous if settings.update is not None else None)
+    return lockfile, plan
+
+
+def solve_plan(plan: LockPlan, spec: Spec, previous: Lockfile | None = None) -> tuple[Lockfile, list[Moved]]:
+    """Solve (and resolve the pip part of) every platform of `plan`; `previous`: the lock `--update` keeps
+    from. Returns the lockfile and, for `--update NAMES`, the other packages that had to move."""
+    channels = plan.channels()
+    solved = asyncio.run(_solve_and_pip(spec, plan, channels, previous))
+    records = [platform_records for platform_records, _, _ in solved]
+    pip = [platform_pip for _, platform_pip, _ in solved]
+    moved = [m for _, _, platform_moved in solved for m in platform_moved]
+    return build_lockfile(spec, plan, channels, records, pip), moved
 
 
 async def _solve_and_pip(
-    spec: Spec,
-    plans: list[PlatformPlan],
-    channels: list[ResolvedChannel],
-    priority: str,
-    exclude_newer: datetime | None,
-    settings: LockSettings,
-    previous: Lockfile | None,
-) -> list[tuple[list[rattler.RepoDataRecord], list[LockedPackage]]]:
+    spec: Spec, plan: LockPlan, channels: list[ResolvedChannel], previous: Lockfile | None
+) -> list[tuple[list[rattler.RepoDataRecord], list[LockedPackage], list[Moved]]]:
     """Every platform's conda solve, each followed at once by its pip stage: uv resolves one platform while
     rattler still solves the others."""
-    gateway = make_gateway(offline=settings.offline, cache_dir=settings.cache_dir)
+    gateway = make_gateway(offline=plan.offline, cache_dir=plan.cache_dir)
 
-    async def one(plan: PlatformPlan) -> tuple[list[rattler.RepoDataRecord], list[LockedPackage]]:
-        records = await _solve_one(gateway, plan, channels, priority, exclude_newer, settings, previous)
-        if not plan.pip:
-            return records, []
-        return records, await asyncio.to_thread(_pip_one, spec, plan, records, exclude_newer, settings)
+    async def one(
+        platform: PlatformPlan,
+    ) -> tuple[list[rattler.RepoDataRecord], list[LockedPackage], list[Moved]]:
+        records, moved = await _solve_one(gateway, platform, plan, channels, previous)
+        if not platform.pip:
+            return records, [], moved
+        return records, await asyncio.to_thread(_pip_one, spec, platform, records, plan), moved
 
-    return list(await asyncio.gather(*(one(plan) for plan in plans)))
+    return list(await asyncio.gather(*(one(p) for p in plan.platforms)))
 
 
 def _pip_one(
-    spec: Spec,
-    plan: PlatformPlan,
-    records: list[rattler.RepoDataRecord],
-    exclude_newer: datetime | None,
-    settings: LockSettings,
+    spec: Spec, platform: PlatformPlan, records: list[rattler.RepoDataRecord], plan: LockPlan
 ) -> list[LockedPackage]:
     """Resolve one platform's pip lines with uv after its conda solve (conda's packages stay pinned)."""
     from cenv.errors import PipStageError
@@ -238,75 +214,58 @@ def _pip_one(
     python = next((r for r in records if r.name.normalized == "python"), None)
     if python is None:
         raise PipStageError(
-            f"{plan.platform}: the spec has pip requirements but the conda solution has no python",
+            f"{platform.platform}: the spec has pip requirements but the conda solution has no python",
             hints=["add `python` to the spec's dependencies"],
         )
-    options = spec.pip_options
+    options = plan.pip_options
     request = PipRequest(
-        platform=plan.platform,
+        platform=platform.platform,
         python_version=str(python.version),
-        requirements=plan.pip,
+        requirements=platform.pip,
         conda_provided=conda_to_pypi(dist_from_record(r) for r in records),
-        virtual_packages=plan.virtual_packages,
+        virtual_packages=platform.virtual_packages,
         index_url=options.index_url,
         extra_index_urls=options.extra_index_urls,
         find_links=options.find_links,
         pytorch_index=options.pytorch_index,
-        exclude_newer=exclude_newer,
-        offline=settings.offline,
+        exclude_newer=plan.exclude_newer,
+        offline=plan.offline,
     )
-    return to_locked(resolve_pip(request), plan.platform)
+    return to_locked(resolve_pip(request), platform.platform)
 
 
 async def _solve_one(
     gateway: rattler.Gateway,
-    plan: PlatformPlan,
+    platform: PlatformPlan,
+    plan: LockPlan,
     channels: list[ResolvedChannel],
-    priority: str,
-    exclude_newer: datetime | None,
-    settings: LockSettings,
     previous: Lockfile | None,
-) -> list[rattler.RepoDataRecord]:
-    from cenv.solve import records_for_urls
-
-    locked: list[rattler.RepoDataRecord] = []
-    if previous is not None and settings.update:
-        # --update PKG: every other package stays where the lock has it (a preference for the solver).
-        previous_conda = previous.packages_for(plan.platform, "conda")
-        keep = {p.name: p.url for p in previous_conda if p.name not in settings.update}
-        locked = await records_for_urls(gateway, tuple(channels), plan.platform, keep)
+) -> tuple[list[rattler.RepoDataRecord], list[Moved]]:
     request = SolveRequest(
-        platform=plan.platform,
+        platform=platform.platform,
         channels=tuple(channels),
-        specs=plan.specs,
-        virtual_packages=plan.virtual_packages,
-        channel_priority=priority,  # type: ignore[arg-type]
-        exclude_newer=exclude_newer,
-        locked=tuple(locked),
-        offline=settings.offline,
+        specs=platform.specs,
+        virtual_packages=platform.virtual_packages,
+        channel_priority=plan.priority,
+        exclude_newer=plan.exclude_newer,
+        offline=plan.offline,
     )
-    return await solve(request, gateway)
+    if previous is not None and plan.update:
+        from cenv.update import solve_update
+
+        return await solve_update(gateway, request, previous, plan.update)
+    return await solve(request, gateway), []
 
 
-def _previous_lock(settings: LockSettings) -> Lockfile | None:
-    path = settings.lockfile_path()
-    if not path.exists():
-        return None
-    from cenv.lock.io import read_lockfile
-
-    return read_lockfile(path)
-
-
-def _content_hash(
-    spec_hash: str, plan: PlatformPlan, channels: list[ResolvedChannel], extra: dict[str, str]
-) -> str:
+def _content_hash(spec_hash: str, platform: PlatformPlan, plan: LockPlan, channels: list[str]) -> str:
     payload = {
         "spec": spec_hash,
-        "platform": plan.platform,
-        "specs": list(plan.specs),
-        "channels": [c.lock_name for c in channels],
-        "virtual_packages": format_virtual_packages(plan.virtual_packages.packages),
-        **extra,
+        "platform": platform.platform,
+        "specs": list(platform.specs),
+        "channels": channels,
+        "virtual_packages": format_virtual_packages(platform.virtual_packages.packages),
+        "priority": plan.priority.value,
+        "exclude_newer": plan.exclude_newer.isoformat() if plan.exclude_newer else "",
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
@@ -330,41 +289,33 @@ def locked_package(record: rattler.RepoDataRecord, platform: str) -> LockedPacka
 
 def build_lockfile(
     spec: Spec,
-    settings: LockSettings,
-    plans: list[PlatformPlan],
+    plan: LockPlan,
     channels: list[ResolvedChannel],
     records: list[list[rattler.RepoDataRecord]],
-    priority: str,
-    exclude_newer: datetime | None,
     pip: list[list[LockedPackage]] | None = None,
 ) -> Lockfile:
-    extra = {"priority": priority, "exclude_newer": exclude_newer.isoformat() if exclude_newer else ""}
     spec_hash = spec.content_hash()
     custom = {
         CUSTOM_VERSION: cenv.__version__,
         CUSTOM_FORMAT: CENV_LOCK_FORMAT,
-        CUSTOM_CHANNEL_PRIORITY: priority,
         CUSTOM_SPEC_HASH: spec_hash,
+        **plan.records(),
     }
-    if settings.variant is not None:
-        custom[CUSTOM_VARIANT] = settings.variant
-    if exclude_newer is not None:
-        custom[CUSTOM_EXCLUDE_NEWER] = exclude_newer.astimezone(timezone.utc).isoformat()
     packages: list[LockedPackage] = []
-    for index, (plan, platform_records) in enumerate(zip(plans, records, strict=True)):
-        custom[CUSTOM_VIRTUAL_PACKAGES + plan.platform] = format_virtual_packages(
-            plan.virtual_packages.packages
-        )
-        custom[CUSTOM_REQUESTED + plan.platform] = "\n".join(strip_credentials(s) for s in plan.specs)
-        packages.extend(locked_package(r, plan.platform) for r in platform_records)
-        if plan.pip:
-            custom[CUSTOM_PIP_REQUESTED + plan.platform] = "\n".join(strip_credentials(r) for r in plan.pip)
+    for index, (platform, platform_records) in enumerate(zip(plan.platforms, records, strict=True)):
+        custom[CUSTOM_REQUESTED + platform.platform] = "\n".join(strip_credentials(s) for s in platform.specs)
+        packages.extend(locked_package(r, platform.platform) for r in platform_records)
+        if platform.pip:
+            custom[CUSTOM_PIP_REQUESTED + platform.platform] = "\n".join(
+                strip_credentials(r) for r in platform.pip
+            )
             packages.extend(pip[index] if pip else ())
-    lock_dir = settings.lockfile_path().resolve().parent
+    lock_dir = plan.output.resolve().parent
+    names = [c.lock_name for c in channels]
     metadata = LockMetadata(
-        content_hash={p.platform: _content_hash(spec_hash, p, channels, extra) for p in plans},
-        channels=tuple(LockChannel(url=c.lock_name) for c in channels),
-        platforms=tuple(p.platform for p in plans),
+        content_hash={p.platform: _content_hash(spec_hash, p, plan, names) for p in plan.platforms},
+        channels=tuple(LockChannel(url=name) for name in names),
+        platforms=plan.platform_names,
         sources=tuple(_relative(Path(s), lock_dir) for s in spec.sources),
         custom_metadata=custom,
     )

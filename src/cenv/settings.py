@@ -4,10 +4,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from pathlib import Path
-from typing import Literal
 
-ChannelPriorityName = Literal["strict", "flexible", "disabled"]
+
+class ChannelPriority(str, Enum):
+    """conda's channel priority: `strict` takes a package name from the first channel that has it."""
+
+    STRICT = "strict"
+    FLEXIBLE = "flexible"
+    DISABLED = "disabled"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class ExportFormat(str, Enum):
+    """`cenv export --format`: @EXPLICIT, hashed pip requirements, or both with rebuild commands."""
+
+    EXPLICIT = "explicit"
+    REQUIREMENTS = "requirements"
+    SHARE = "share"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+CHANNEL_PRIORITIES: tuple[str, ...] = tuple(p.value for p in ChannelPriority)
+EXPORT_FORMATS: tuple[str, ...] = tuple(f.value for f in ExportFormat)
 
 
 @dataclass(frozen=True)
@@ -22,7 +46,7 @@ class LockSettings:
     virtual_packages_file: Path | None = None
     channels: tuple[str, ...] = ()  # -c: replaces the spec's channels
     channel_alias: str | None = None  # --channel-alias > CONDA_CHANNEL_ALIAS > https://conda.anaconda.org
-    channel_priority: ChannelPriorityName | None = None  # overrides the spec's
+    channel_priority: ChannelPriority | None = None  # overrides the spec's
     exclude_newer: datetime | None = None  # overrides the spec's
     offline: bool = False
     cache_dir: Path | None = None  # repodata cache; default under cenv's cache root
@@ -60,3 +84,4 @@ class CreateSettings:
     offline: bool = False  # no network: cached repodata and packages only
     pkgs_dir: Path | None = None  # default: first of CONDA_PKGS_DIRS, else <cenv cache>/pkgs
     variant: str | None = None  # a variant of the spec, or "auto" for the best one for this host's driver
+    relock: bool = False  # a stale lockfile is re-locked (with its recorded inputs) instead of an error

@@ -11,18 +11,17 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from cenv.channels import ResolvedChannel, channel_error, to_rattler, tolerant_local_channel
 from cenv.errors import SolveError, SpecError
 from cenv.platforms import COMMON_PLATFORMS
 from cenv.redact import redact
+from cenv.settings import ChannelPriority
 from cenv.virtual_packages import VirtualPackages
 
 if TYPE_CHECKING:
     import rattler
-
-ChannelPriorityName = Literal["strict", "flexible", "disabled"]
 
 
 @dataclass(frozen=True)
@@ -31,9 +30,10 @@ class SolveRequest:
     channels: tuple[ResolvedChannel, ...]
     specs: tuple[str, ...]
     virtual_packages: VirtualPackages
-    channel_priority: ChannelPriorityName = "strict"
+    channel_priority: ChannelPriority = ChannelPriority.STRICT
     exclude_newer: datetime | None = None
-    locked: tuple[rattler.RepoDataRecord, ...] = field(default=())
+    locked: tuple[rattler.RepoDataRecord, ...] = field(default=())  # preferred (soft)
+    pinned: tuple[rattler.RepoDataRecord, ...] = field(default=())  # required where the name appears
     offline: bool = False
 
 
@@ -76,10 +76,10 @@ async def solve(request: SolveRequest, gateway: rattler.Gateway) -> list[rattler
 
     requested, constraints = _requested(request.specs)
     priority = {
-        "strict": rattler.ChannelPriority.Strict,
-        "flexible": rattler.ChannelPriority.Flexible,
-        "disabled": rattler.ChannelPriority.Disabled,
-    }[request.channel_priority]
+        ChannelPriority.STRICT: rattler.ChannelPriority.Strict,
+        ChannelPriority.FLEXIBLE: rattler.ChannelPriority.Flexible,
+        ChannelPriority.DISABLED: rattler.ChannelPriority.Disabled,
+    }[ChannelPriority(request.channel_priority)]
     channels = [to_rattler(c) for c in request.channels]
     try:
         return await rattler.solve(
@@ -92,9 +92,12 @@ async def solve(request: SolveRequest, gateway: rattler.Gateway) -> list[rattler
             exclude_newer=request.exclude_newer,
             constraints=constraints,
             locked_packages=list(request.locked) or None,
+            pinned_packages=list(request.pinned) or None,
             timestamp_policy="allow-missing" if request.exclude_newer else "require-timestamp",
         )
     except SolverError as exc:
+        if request.pinned:  # `--update` tries pins first; the caller relaxes them
+            raise SolveError(f"no solution for {request.platform} with the locked packages pinned") from exc
         hints = await _explain(request, gateway, str(exc))
         message = _first_line(str(exc))
         raise SolveError(f"no solution for {request.platform}: {message}", hints=hints) from exc
@@ -197,7 +200,7 @@ async def _explain_inner(request: SolveRequest, gateway: rattler.Gateway, messag
             else:
                 hints.append(await _did_you_mean(gateway, request, name))
             continue
-        if request.channel_priority != "strict" or spec.channel is not None:
+        if request.channel_priority != ChannelPriority.STRICT or spec.channel is not None:
             continue
         first_channel, first_records = holders[0]
         if not any(spec.matches(r) for r in first_records):

@@ -6,19 +6,47 @@ and CLI flags (--cuda, --glibc, --osx) override the file. Each value records whe
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from cenv.errors import SpecError
-from cenv.lock.models import VirtualPackageSpec
+from cenv.errors import SpecError, UserError
 from cenv.platforms import archspec_of
 
 if TYPE_CHECKING:
     import rattler
 
-Source = Literal["default", "file", "flag", "spec"]
+# "lock": a flag recorded in an existing lockfile, re-applied (see cenv.plan)
+Source = Literal["flag", "env", "file", "spec", "lock", "default"]
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualPackageSpec:
+    """A virtual package assumed for a platform: name, version and build string."""
+
+    name: str
+    version: str
+    build: str = "0"
+
+    def __str__(self) -> str:
+        return f"{self.name}={self.version}={self.build}"
+
+    @classmethod
+    def parse(cls, text: str) -> VirtualPackageSpec:
+        name, _, rest = text.partition("=")
+        version, _, build = rest.partition("=")
+        return cls(name=name, version=version or "0", build=build or "0")
+
+
+def format_virtual_packages(packages: Iterable[VirtualPackageSpec]) -> str:
+    return ",".join(str(p) for p in sorted(packages, key=lambda p: p.name))
+
+
+def parse_virtual_packages(text: str) -> tuple[VirtualPackageSpec, ...]:
+    return tuple(VirtualPackageSpec.parse(part) for part in text.split(",") if part)
+
 
 DEFAULT_GLIBC = "2.28"
 DEFAULT_OSX = "11.0"
@@ -54,6 +82,25 @@ class VirtualPackages:
             GenericVirtualPackage(PackageName(p.name), Version(p.version), BuildString(p.build))
             for p in self.packages
         ]
+
+
+_VERSION = re.compile(r"^\d+(\.\d+){0,3}$")
+
+
+def check_version_flag(flag: str, value: str | None, *, allow_none: bool = False) -> str | None:
+    """`--cuda 12.4` / `--glibc 2.28` / `--osx 13.0`: a version, or (for --cuda) `none`; else UserError."""
+    if value is None:
+        return None
+    text = value.strip()
+    if allow_none and text.lower() == "none":
+        return "none"
+    if _VERSION.match(text):
+        return text
+    examples = {"--cuda": "12.4", "--glibc": "2.28", "--osx": "13.0"}
+    hint = f"give a version like `{flag} {examples.get(flag, '1.0')}`"
+    if allow_none:
+        hint += f", or `{flag} none` for a target without CUDA"
+    raise UserError(f"`{flag} {value}`: not a version", hints=[hint])
 
 
 def defaults_for(platform: str) -> dict[str, VirtualPackageSpec]:

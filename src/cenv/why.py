@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from cenv.errors import LockfileError
-from cenv.lock.models import (
+from cenv.lock.keys import (
     CUSTOM_PIP_REQUESTED,
     CUSTOM_REQUESTED,
+)
+from cenv.lock.models import (
     LockedPackage,
     Lockfile,
     dependencies_from_depends,

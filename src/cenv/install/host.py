@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from cenv.errors import InstallError
-from cenv.lock.models import VirtualPackageSpec
+from cenv.virtual_packages import VirtualPackageSpec
 
 __all__ = ["HostPackage", "check_requirements", "detect_host", "lock_assumption_warnings", "needs_cuda"]
 

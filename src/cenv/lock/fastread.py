@@ -15,7 +15,7 @@ import json
 import re
 from typing import Any
 
-from cenv.lock.io import yaml_scalar
+from cenv.lock.scalars import yaml_scalar
 
 __all__ = ["fast_load"]
 

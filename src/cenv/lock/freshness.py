@@ -1,7 +1,7 @@
 """Is a lockfile still what `cenv lock` would write for a spec? Typed reasons, no solve.
 
 `check_lock` compares what a fresh lock *would record* (the per-platform match specs, virtual packages,
-channels, platforms, channel priority and exclude-newer that `cenv.pipeline` would use) with the facts the
+channels, platforms, channel priority and exclude-newer of the lock plan, `cenv.plan`) with the facts the
 lock recorded in `metadata.custom_metadata`. Comparisons are semantic: editing a comment, reordering keys or
 dependencies, or respacing a match spec never makes a lock stale.
 """
@@ -14,26 +14,27 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 from cenv.errors import ChannelError
-from cenv.lock.models import (
+from cenv.lock.keys import (
     CENV_LOCK_FORMAT,
     CUSTOM_CHANNEL_PRIORITY,
     CUSTOM_EXCLUDE_NEWER,
     CUSTOM_FORMAT,
     CUSTOM_PIP_REQUESTED,
     CUSTOM_REQUESTED,
+    CUSTOM_SPEC_HASH,
     CUSTOM_VIRTUAL_PACKAGES,
-    Lockfile,
-    VirtualPackageSpec,
-    parse_virtual_packages,
 )
+from cenv.lock.models import (
+    Lockfile,
+)
+from cenv.virtual_packages import VirtualPackageSpec, parse_virtual_packages
 
 if TYPE_CHECKING:
+    from cenv.plan import LockPlan, RecordedInputs
     from cenv.settings import LockSettings
     from cenv.spec import Spec
 
-__all__ = ["CUSTOM_PIP_REQUESTED", "StaleKind", "StaleReason", "check_lock", "is_fresh"]
-
-# Written by the pip stage: the spec's pip lines for a platform, joined by "\n" (absent: no pip lines).
+__all__ = ["StaleKind", "StaleReason", "check_lock", "is_fresh"]
 
 StaleKind = Literal[
     "dependency-added",
@@ -65,15 +66,33 @@ class StaleReason:
         return {"kind": self.kind, "detail": self.detail, "platform": self.platform}
 
 
-def is_fresh(spec: Spec, settings: LockSettings, lock: Lockfile) -> bool:
+def is_fresh(spec: Spec, settings: LockSettings | LockPlan, lock: Lockfile) -> bool:
     return not check_lock(spec, settings, lock)
 
 
-def check_lock(spec: Spec, settings: LockSettings, lock: Lockfile) -> list[StaleReason]:
-    """Why `lock` differs from what `cenv lock` would record for `spec` with `settings`; empty when fresh.
+def recorded_inputs(lock: Lockfile | None) -> RecordedInputs | None:
+    """What a cenv lockfile recorded about how it was made (None for other tools' locks)."""
+    from cenv.plan import RecordedInputs
 
-    Does not solve and does no network I/O. Raises what `plan_lock` raises for an unusable spec or settings
-    (an unknown platform, a platform with nothing to lock, a bad virtual-packages file).
+    if lock is None or not lock.written_by_cenv:
+        return None
+    channels = tuple(c.url for c in lock.metadata.channels)
+    return RecordedInputs.from_metadata(lock.metadata.custom_metadata, lock.platforms, channels)
+
+
+def check_lock(
+    spec: Spec,
+    plan: LockSettings | LockPlan,
+    lock: Lockfile,
+    *,
+    only: tuple[str, ...] | None = None,
+) -> list[StaleReason]:
+    """Why `lock` differs from what `cenv lock` would record for `spec` with `plan`; empty when fresh.
+
+    `plan` may be the settings (the flags given now): the plan is then resolved with the lock's recorded
+    inputs. `only`: check these platforms alone (`lock --check -p P`, `create` for one platform).
+    Does not solve and does no network I/O. Raises what `resolve_plan` raises for an unusable spec or
+    settings (an unknown platform, a platform with nothing to lock, a bad virtual-packages file).
     """
     if not lock.written_by_cenv:
         return [
@@ -90,30 +109,38 @@ def check_lock(spec: Spec, settings: LockSettings, lock: Lockfile) -> list[Stale
                 f"the lockfile has cenv lock format `{fmt}`, newer than this cenv's `{CENV_LOCK_FORMAT}`",
             )
         ]
+    from cenv.plan import LockPlan, resolve_plan
 
-    from cenv.pipeline import CUSTOM_SPEC_HASH, plan_lock
-
+    if not isinstance(plan, LockPlan):
+        plan = resolve_plan(plan, spec, recorded_inputs(lock))
     reasons: list[StaleReason] = []
-    plans = plan_lock(settings, spec)
     locked_platforms = lock.platforms
-    planned = [p.platform for p in plans]
-    added = [p for p in planned if p not in locked_platforms]
-    removed = [p for p in locked_platforms if p not in planned]
-    if added or removed:
-        parts = [f"`{p}` added" for p in added] + [f"`{p}` removed" for p in removed]
-        reasons.append(StaleReason("platforms-changed", "platforms: " + ", ".join(parts)))
+    planned = list(plan.platform_names)
+    if only is not None:
+        planned = [p for p in planned if p in only] + [p for p in only if p not in planned]
+        missing = [p for p in planned if p not in locked_platforms]
+        if missing:
+            parts = [f"`{p}` is not in the lock" for p in missing]
+            reasons.append(StaleReason("platforms-changed", "platforms: " + ", ".join(parts)))
+    else:
+        added = [p for p in planned if p not in locked_platforms]
+        removed = [p for p in locked_platforms if p not in planned]
+        if added or removed:
+            parts = [f"`{p}` added" for p in added] + [f"`{p}` removed" for p in removed]
+            reasons.append(StaleReason("platforms-changed", "platforms: " + ", ".join(parts)))
 
-    reasons.extend(_check_channels(spec, settings, lock))
-    reasons.extend(_check_priority(spec, settings, lock))
-    reasons.extend(_check_exclude_newer(spec, settings, lock))
+    reasons.extend(_check_channels(plan, lock))
+    reasons.extend(_check_priority(plan, lock))
+    reasons.extend(_check_exclude_newer(plan, lock))
 
     spec_hash_equal = lock.metadata.custom(CUSTOM_SPEC_HASH) == spec.content_hash()
-    for plan in plans:
-        if plan.platform not in locked_platforms:
+    for platform in plan.platforms:
+        if platform.platform not in locked_platforms or platform.platform not in planned:
             continue
-        reasons.extend(_check_requested(plan.platform, plan.specs, lock, spec_hash_equal))
-        reasons.extend(_check_pip(plan.platform, [r.requirement for r in spec.pip_for(plan.platform)], lock))
-        reasons.extend(_check_virtual_packages(plan.platform, plan.virtual_packages.packages, lock))
+        name = platform.platform
+        reasons.extend(_check_requested(name, platform.specs, lock, spec_hash_equal))
+        reasons.extend(_check_pip(name, list(platform.pip), lock))
+        reasons.extend(_check_virtual_packages(name, platform.virtual_packages.packages, lock))
     return reasons
 
 
@@ -127,14 +154,12 @@ def _format_number(text: str) -> int:
 # ---------------------------------------------------------------------------------------------- lock-wide
 
 
-def _check_channels(spec: Spec, settings: LockSettings, lock: Lockfile) -> list[StaleReason]:
-    from cenv.channels import resolve_channels
-    from cenv.env_vars import channel_alias
+def _check_channels(plan: LockPlan, lock: Lockfile) -> list[StaleReason]:
     from cenv.redact import strip_credentials
 
-    names = list(settings.channels or spec.channels)
+    names = list(plan.channel_names)
     try:
-        wanted = [c.lock_name for c in resolve_channels(names, settings.channel_alias or channel_alias())]
+        wanted = [c.lock_name for c in plan.channels()]
     except ChannelError:  # e.g. a local channel folder that is gone: compare the names as written
         wanted = [strip_credentials(n.strip().rstrip("/")) for n in names]
     locked = [c.url for c in lock.metadata.channels]
@@ -153,16 +178,16 @@ def _names(items: list[str]) -> str:
     return ", ".join(f"`{i}`" for i in items) or "none"
 
 
-def _check_priority(spec: Spec, settings: LockSettings, lock: Lockfile) -> list[StaleReason]:
-    wanted = settings.channel_priority or spec.channel_priority
+def _check_priority(plan: LockPlan, lock: Lockfile) -> list[StaleReason]:
+    wanted = plan.priority.value
     locked = lock.metadata.custom(CUSTOM_CHANNEL_PRIORITY) or "strict"
     if wanted == locked:
         return []
     return [StaleReason("priority-changed", f"channel priority `{locked}` -> `{wanted}`")]
 
 
-def _check_exclude_newer(spec: Spec, settings: LockSettings, lock: Lockfile) -> list[StaleReason]:
-    wanted = _utc(settings.exclude_newer or spec.exclude_newer)
+def _check_exclude_newer(plan: LockPlan, lock: Lockfile) -> list[StaleReason]:
+    wanted = _utc(plan.exclude_newer)
     text = lock.metadata.custom(CUSTOM_EXCLUDE_NEWER)
     locked = _utc(_parse_time(text)) if text else None
     if wanted == locked and (text is None or locked is not None):

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import re
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -28,6 +27,7 @@ from cenv.lock.models import (  # dependencies_from_depends is re-exported for t
     SchemaError,
     dependencies_from_depends,
 )
+from cenv.lock.scalars import yaml_scalar
 from cenv.yaml_guard import ExpansionMeter, RecursiveAlias, TooLarge
 
 __all__ = [
@@ -74,43 +74,8 @@ def package_sort_key(package: LockedPackage) -> tuple[str, str, str]:
 # YAML 1.2 (rattler's serde_yaml) alike, else as a JSON-style double-quoted string, which both read back
 # exactly. The layout is PyYAML's block style: two-space indents, sequences not indented under their key.
 
-# Plain scalars: a conservative character set, no indicator first, no `: ` / ` #`, no trailing space or `:`.
-_PLAIN = re.compile(
-    r"[A-Za-z0-9_./()^$+=<~](?:[A-Za-z0-9_./()^$+=<>~!,*|@%;&?:#-]|(?<!:) (?![ #]))*(?<![ :])"
-)
-# Plain text that a YAML 1.1 or 1.2 loader would read as something other than a string: numbers (ints,
-# floats with or without a dot or exponent, hex/octal/binary, sexagesimal), timestamps, inf/nan.
-_NOT_A_STRING = re.compile(
-    r"""[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)(?:[eE][-+]?[0-9]+)?
-    |[-+]?0[xXoObB][0-9a-fA-F_]+
-    |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?
-    |[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt\ ].*)?
-    |(?i:[-+]?\.?(?:inf|infinity|nan))""",
-    re.VERBOSE,
-)
-# YAML 1.1 booleans and nulls (any capitalisation), the merge key and PyYAML's `=` value tag.
-_RESERVED_WORDS = frozenset(("", "y", "n", "yes", "no", "true", "false", "on", "off", "null", "~", "<<", "="))
-_NEEDS_ESCAPE = re.compile('["\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]')
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b", "\f": "\\f"}
 # YAML allows implicit (`key: value`) keys up to 1024 characters; longer ones use the explicit `? key` form.
 _MAX_SIMPLE_KEY = 1000
-
-
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    return _ESCAPES.get(char) or f"\\u{ord(char):04x}"
-
-
-def yaml_scalar(value: str) -> str:
-    """`value` as a YAML scalar that every YAML 1.1/1.2 loader reads back as exactly this string."""
-    if (
-        _PLAIN.fullmatch(value)
-        and value.lower() not in _RESERVED_WORDS
-        and not _NOT_A_STRING.fullmatch(value)
-        and not value.startswith("...")  # a document end marker at the start of a line
-    ):
-        return value
-    return '"' + _NEEDS_ESCAPE.sub(_escape, value) + '"'
 
 
 class _Emitter:

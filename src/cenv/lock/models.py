@@ -1,7 +1,7 @@
 """The lockfile model: conda-lock v1 with cenv's own facts in `metadata.custom_metadata`.
 
 conda-lock's parser forbids extra keys, so everything cenv adds lives in the string-to-string
-`custom_metadata` map under `cenv.*` keys (see CUSTOM_* below).
+`custom_metadata` map under `cenv.*` keys (declared in `cenv.lock.keys`).
 
 Plain frozen dataclasses with a small schema check (`Lockfile.from_data`), not pydantic models: the schema is
 fixed and flat, and importing pydantic and building its models costs a `cenv create LOCK` process more time
@@ -12,21 +12,14 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, NamedTuple
 
-Manager = Literal["conda", "pip"]
+from cenv.lock.keys import CUSTOM_VERSION, CUSTOM_VIRTUAL_PACKAGES
+from cenv.virtual_packages import VirtualPackageSpec, parse_virtual_packages
 
-# Keys cenv writes into metadata.custom_metadata.
-CUSTOM_VERSION = "cenv.version"
-CUSTOM_FORMAT = "cenv.format"
-CUSTOM_EXCLUDE_NEWER = "cenv.exclude-newer"
-CUSTOM_VIRTUAL_PACKAGES = "cenv.virtual-packages."  # + platform, value "__cuda=12.1=0,__glibc=2.28=0"
-CUSTOM_CHANNEL_PRIORITY = "cenv.channel-priority"
-CUSTOM_REQUESTED = "cenv.requested."  # + platform, value: the match specs solved for, joined by "\n"
-CUSTOM_PIP_REQUESTED = "cenv.pip-requested."  # + platform, value: the spec's pip lines, joined by "\n"
-CENV_LOCK_FORMAT = "1"
+Manager = Literal["conda", "pip"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,32 +100,6 @@ class LockMetadata:
 
     def custom(self, key: str) -> str | None:
         return (self.custom_metadata or {}).get(key)
-
-
-@dataclass(frozen=True, slots=True)
-class VirtualPackageSpec:
-    """A virtual package assumed for a platform: name, version and build string."""
-
-    name: str
-    version: str
-    build: str = "0"
-
-    def __str__(self) -> str:
-        return f"{self.name}={self.version}={self.build}"
-
-    @classmethod
-    def parse(cls, text: str) -> VirtualPackageSpec:
-        name, _, rest = text.partition("=")
-        version, _, build = rest.partition("=")
-        return cls(name=name, version=version or "0", build=build or "0")
-
-
-def format_virtual_packages(packages: Iterable[VirtualPackageSpec]) -> str:
-    return ",".join(str(p) for p in sorted(packages, key=lambda p: p.name))
-
-
-def parse_virtual_packages(text: str) -> tuple[VirtualPackageSpec, ...]:
-    return tuple(VirtualPackageSpec.parse(part) for part in text.split(",") if part)
 
 
 @dataclass(frozen=True, slots=True)

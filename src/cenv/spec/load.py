@@ -581,7 +581,7 @@ def _read_channel_priority(ctx: _Ctx, part: _FilePart, value: Any, line: int | N
             f"expected one of {', '.join(CHANNEL_PRIORITIES)}, got `{shown}`",
             _did_you_mean(shown, CHANNEL_PRIORITIES),
         )
-    part.channel_priority = value.strip()
+    part.channel_priority = ChannelPriority(value.strip())
 
 
 def _to_utc(value: Any) -> datetime | None:
@@ -759,7 +759,7 @@ def _compose(parts: Sequence[_FilePart]) -> Spec:
     variables: dict[str, str] = {}
     platforms: list[str] = []
     cuda: Any = None
-    channel_priority: ChannelPriority = "strict"
+    channel_priority: ChannelPriority = ChannelPriority.STRICT
     exclude_newer: datetime | None = None
     index_url: str | None = None
     pytorch_index: str | None = None

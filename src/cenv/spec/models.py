@@ -15,9 +15,10 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from cenv.platforms import KNOWN_PLATFORMS
+from cenv.settings import CHANNEL_PRIORITIES, ChannelPriority
 
 __all__ = [
     "CHANNEL_PRIORITIES",
@@ -35,8 +36,6 @@ __all__ = [
     "selector_names",
 ]
 
-ChannelPriority = Literal["strict", "flexible", "disabled"]
-CHANNEL_PRIORITIES: tuple[str, ...] = ("strict", "flexible", "disabled")
 
 _UNIX_OSES = frozenset({"linux", "osx", "freebsd", "ios", "iossimulator", "android", "zos"})
 _CUDA_OSES = frozenset({"linux", "win"})
@@ -307,7 +306,7 @@ class Spec:
     variables: dict[str, str] = field(default_factory=dict)
     platforms: tuple[str, ...] = ()
     cuda: str | dict[str, str | None] | None = None
-    channel_priority: ChannelPriority = "strict"
+    channel_priority: ChannelPriority = ChannelPriority.STRICT
     exclude_newer: datetime | None = None
     pip_options: PipOptions = field(default_factory=PipOptions)
     variants: dict[str, Variant] = field(default_factory=dict)
@@ -320,6 +319,7 @@ class Spec:
             if platform not in KNOWN_PLATFORMS:
                 raise ValueError(f"unknown platform {platform!r}")
         object.__setattr__(self, "cuda", _cuda_setting(self.cuda))
+        object.__setattr__(self, "channel_priority", ChannelPriority(self.channel_priority))
         if self.exclude_newer is not None:
             when = self.exclude_newer
             utc = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
@@ -365,7 +365,7 @@ class Spec:
             "variables": dict(self.variables),
             "platforms": list(self.platforms),
             "cuda": self.cuda,
-            "channel_priority": self.channel_priority,
+            "channel_priority": self.channel_priority.value,
             "exclude_newer": _json_datetime(self.exclude_newer),
             "pip_options": {
                 "index_url": self.pip_options.index_url,

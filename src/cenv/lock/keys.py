@@ -1,0 +1,43 @@
+"""Every key cenv writes into a lockfile's `metadata.custom_metadata`, declared once.
+
+conda-lock's parser forbids extra keys anywhere else, so cenv's facts live in that string-to-string map.
+Keys ending in `.` take a platform (`cenv.virtual-packages.linux-64`). Values are plain strings; lists are
+joined by "\\n", virtual packages are `__cuda=12.1=0,__glibc=2.28=0`, sources are `name=source,...`.
+"""
+
+from __future__ import annotations
+
+CENV_LOCK_FORMAT = "1"
+
+CUSTOM_VERSION = "cenv.version"  # the cenv that wrote the lock (its presence means "written by cenv")
+CUSTOM_FORMAT = "cenv.format"  # CENV_LOCK_FORMAT at writing time
+CUSTOM_SPEC_HASH = "cenv.spec-hash"  # Spec.content_hash() of the composed spec
+CUSTOM_VARIANT = "cenv.variant"  # the spec variant this lock is for
+CUSTOM_CHANNEL_PRIORITY = "cenv.channel-priority"
+CUSTOM_EXCLUDE_NEWER = "cenv.exclude-newer"  # ISO 8601, UTC
+CUSTOM_VIRTUAL_PACKAGES = "cenv.virtual-packages."  # + platform: "__cuda=12.1=0,__glibc=2.28=0"
+CUSTOM_REQUESTED = "cenv.requested."  # + platform: the match specs solved for, joined by "\n"
+CUSTOM_PIP_REQUESTED = "cenv.pip-requested."  # + platform: the spec's pip lines, joined by "\n"
+
+# The lock plan's inputs (cenv.plan): enough for a later command with no flags to plan the same lock.
+CUSTOM_VIRTUAL_PACKAGE_SOURCES = "cenv.virtual-package-sources."  # + platform: "__cuda=flag,__glibc=default"
+CUSTOM_INPUT_SOURCES = "cenv.input-sources"  # "platforms=flag,channels=spec,channel-priority=spec,..."
+CUSTOM_CHANNEL_ALIAS = "cenv.channel-alias"  # the alias bare channel names went through (credentials removed)
+CUSTOM_CHANNELS_RESOLVED = "cenv.channels-resolved"  # each channel's URL through the alias, joined by "\n"
+CUSTOM_PIP_OPTIONS = "cenv.pip-options"  # "index-url=URL\nextra-index-url=URL\n..." (credentials removed)
+
+
+def format_pairs(pairs: dict[str, str]) -> str:
+    """`{"a": "x", "b": "y"}` -> `a=x,b=y` (sorted, so the same map always gives the same bytes)."""
+    return ",".join(f"{k}={v}" for k, v in sorted(pairs.items()))
+
+
+def parse_pairs(text: str | None) -> dict[str, str]:
+    if not text:
+        return {}
+    pairs = {}
+    for part in text.split(","):
+        key, sep, value = part.partition("=")
+        if sep:
+            pairs[key.strip()] = value.strip()
+    return pairs
