@@ -47,7 +47,22 @@ def parse_match_spec(text: str) -> rattler.MatchSpec:
         raise SpecError(f"invalid match spec `{text}`: {exc}") from exc
 
 
-def _requested(specs: Sequence[str]) -> tuple[list[rattler.MatchSpec], list[rattler.MatchSpec]]:
+def _through_alias(text: str, channels: Sequence[ResolvedChannel]) -> str:
+    """`conda-forge::python` -> `<conda-forge's URL>::python`: rattler would resolve the name through its own
+    default alias (conda.anaconda.org), so a mirror's or custom channel's records would never match."""
+    prefix, sep, rest = text.partition("::")
+    if not sep:
+        return text
+    name = prefix.strip().rstrip("/")
+    for channel in channels:
+        if channel.name.strip().rstrip("/") == name:
+            return f"{channel.url.rstrip('/')}::{rest}"
+    return text
+
+
+def _requested(
+    specs: Sequence[str], channels: Sequence[ResolvedChannel] = ()
+) -> tuple[list[rattler.MatchSpec], list[rattler.MatchSpec]]:
     """Split specs into bare names to request and full specs as constraints.
 
     rattler's gateway filters records by the requested spec *before* applying strict channel priority,
@@ -60,7 +75,7 @@ def _requested(specs: Sequence[str]) -> tuple[list[rattler.MatchSpec], list[ratt
     requested: list[rattler.MatchSpec] = []
     constraints: list[rattler.MatchSpec] = []
     for text in specs:
-        spec = parse_match_spec(text)
+        spec = parse_match_spec(_through_alias(text, channels))
         name = spec.name.normalized if hasattr(spec.name, "normalized") else str(spec.name)
         if spec.channel is not None or str(spec) == name:
             requested.append(spec)
@@ -74,7 +89,7 @@ async def solve(request: SolveRequest, gateway: rattler.Gateway) -> list[rattler
     import rattler
     from rattler.exceptions import GatewayError, SolverError
 
-    requested, constraints = _requested(request.specs)
+    requested, constraints = _requested(request.specs, request.channels)
     priority = {
         ChannelPriority.STRICT: rattler.ChannelPriority.Strict,
         ChannelPriority.FLEXIBLE: rattler.ChannelPriority.Flexible,

@@ -1,0 +1,129 @@
+"""Issue #12: the lockfile remembers how it was made (one resolved plan); create never re-locks unasked.
+
+Driven through the CLI with the demo channel (`python` + `cenv-accel`, whose cuda build needs `__cuda >=12`).
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conda_lock.lockfile import parse_conda_lock_file
+from tests.cli_helpers import REALDATA, cenv, mirror
+from tests.create_support import write_spec
+from tests.support.http_server import ChannelServer
+
+CUDA = {"CONDA_OVERRIDE_CUDA": "12.0"}
+
+
+def _app(tmp_path: Path, channel: str, *deps: str) -> Path:
+    return write_spec(tmp_path / "app.yml", channel, deps=("python", "cenv-accel", *deps))
+
+
+def _variant(prefix: Path) -> str:
+    return (prefix / "share" / "cenv-accel" / "variant").read_text().strip()
+
+
+def test_cuda_lock_is_installed_as_locked_and_stale_lock_stops(demo_channel: Path, tmp_path: Path) -> None:
+    spec = _app(tmp_path, str(demo_channel))
+    lock = tmp_path / "app-lock.yml"
+    assert cenv("lock", spec, "-p", "linux-64", "--cuda", "12.0").code == 0
+    before = lock.read_bytes()
+    custom = yaml.safe_load(before)["metadata"]["custom_metadata"]
+    assert "__cuda=flag" in custom["cenv.virtual-package-sources.linux-64"]
+    parse_conda_lock_file(lock)  # conda-lock's strict parser still reads the recorded inputs
+
+    created = cenv("create", spec, "-p", tmp_path / "x", env=CUDA)
+    assert created.code == 0, created.output
+    assert _variant(tmp_path / "x") == "cuda" and lock.read_bytes() == before
+    assert cenv("lock", spec, "--check").code == 0  # no flags: the lock's own inputs
+
+    _app(tmp_path, str(demo_channel), "hello-cenv")
+    stale = cenv("create", spec, "-p", tmp_path / "y", env=CUDA)
+    assert stale.code == 1 and "hello-cenv" in stale.stderr, stale.output
+    assert not (tmp_path / "y").exists() and lock.read_bytes() == before
+
+    relocked = cenv("create", spec, "-p", tmp_path / "y", "--relock", env=CUDA)
+    assert relocked.code == 0, relocked.output
+    assert "hello-cenv" in relocked.stderr and _variant(tmp_path / "y") == "cuda"
+    custom = yaml.safe_load(lock.read_text())["metadata"]["custom_metadata"]
+    assert "__cuda=12.0=0" in custom["cenv.virtual-packages.linux-64"]
+
+
+def test_printed_refresh_command_works_as_printed(demo_channel: Path, tmp_path: Path) -> None:
+    spec = _app(tmp_path, str(demo_channel))
+    out = tmp_path / "locks" / "other-lock.yml"
+    out.parent.mkdir()
+    assert cenv("lock", spec, "-p", "linux-64", "--cuda", "12.0", "-o", out).code == 0
+    assert cenv("lock", spec, "-o", out, "--check").code == 0
+    _app(tmp_path, str(demo_channel), "hello-cenv")
+    stale = cenv("lock", spec, "-o", out, "--check")
+    assert stale.code == 1
+    hint = next(line for line in stale.stderr.splitlines() if "cenv lock" in line)
+    command = shlex.split(hint.split("`")[1])
+    assert "-o" in command and "--cuda" in command and "12.0" in command, hint
+    assert cenv(*command[1:]).code == 0
+    assert cenv("lock", spec, "-o", out, "--check").code == 0
+
+
+def test_check_one_platform_of_a_multi_platform_lock(channel_factory: Any, tmp_path: Path) -> None:
+    channel = channel_factory("tools").package("tool", "1.0").write_repodata().path
+    spec = write_spec(tmp_path / "tools.yml", str(channel), deps=("tool",))
+    assert cenv("lock", spec, "-p", "linux-64", "-p", "osx-arm64", "-p", "win-64").code == 0
+    checked = cenv("lock", spec, "--check", "-p", "linux-64")
+    assert checked.code == 0, checked.output
+    assert cenv("lock", spec, "--check").code == 0
+
+
+@pytest.mark.parametrize(
+    "args", [("--cuda", "twelve"), ("--glibc", "new"), ("--osx", "sonoma"), ("--update", "nosuchpkg")]
+)
+def test_bad_flags_exit_1(demo_channel: Path, tmp_path: Path, args: tuple[str, ...]) -> None:
+    spec = _app(tmp_path, str(demo_channel))
+    assert cenv("lock", spec, "-p", "linux-64").code == 0
+    before = (tmp_path / "app-lock.yml").read_bytes()
+    result = cenv("lock", spec, *args)
+    assert result.code == 1 and "hint:" in result.stderr and "Traceback" not in result.output, result.output
+    assert (tmp_path / "app-lock.yml").read_bytes() == before
+
+
+def test_update_unknown_name_says_did_you_mean(demo_channel: Path, tmp_path: Path) -> None:
+    spec = _app(tmp_path, str(demo_channel))
+    assert cenv("lock", spec, "-p", "linux-64").code == 0
+    result = cenv("lock", spec, "--update", "cenv-acel")
+    assert result.code == 1 and "did you mean `cenv-accel`" in result.stderr, result.output
+
+
+def test_channel_pinned_spec_behind_a_file_alias(demo_channel: Path, tmp_path: Path) -> None:
+    alias = mirror(tmp_path / "mirror", **{"conda-forge": demo_channel})
+    spec = write_spec(tmp_path / "app.yml", "conda-forge", deps=("conda-forge::python", "cenv-accel"))
+    result = cenv("lock", spec, "-p", "linux-64", "--channel-alias", alias)
+    assert result.code == 0, result.output
+    assert cenv("lock", spec, "--check").code == 0  # the alias is remembered
+
+
+def test_channel_pinned_spec_behind_an_http_alias(
+    demo_channel: Path, tmp_path: Path, http_channel_server: object
+) -> None:
+    server: ChannelServer = http_channel_server(demo_channel.parent)  # type: ignore[operator]
+    spec = write_spec(tmp_path / "app.yml", "demo", deps=("demo::python", "cenv-accel"))
+    result = cenv("lock", spec, "-p", "linux-64", "--channel-alias", server.url)
+    assert result.code == 0, result.output
+
+
+PYTORCH_GPU = Path(__file__).resolve().parents[1] / "environments" / "pytorch-gpu.yml"
+
+
+@pytest.mark.skipif(not (REALDATA / "channels").is_dir(), reason="needs ../shared/realdata")
+def test_three_platform_cuda_lock_checks_with_no_other_flag(tmp_path: Path) -> None:
+    channel = REALDATA / "channels" / "pytorch-gpu-multiplatform"
+    alias = mirror(tmp_path / "mirror", **{"conda-forge": channel})
+    out = tmp_path / "other-lock.yml"
+    platforms = ("-p", "linux-64", "-p", "win-64", "-p", "osx-arm64")
+    made = cenv("lock", PYTORCH_GPU, *platforms, "--cuda", "12.6", "-o", out, "--channel-alias", alias)
+    assert made.code == 0, made.output
+    checked = cenv("lock", PYTORCH_GPU, "-o", out, "--check")
+    assert checked.code == 0, checked.output
