@@ -21,7 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from cenv.pip_stage import PipRequest, python_platform, resolve_pip  # noqa: E402
+from cenv.pip import PipRequest, python_platform, resolve_pip  # noqa: E402
 from cenv.virtual_packages import VirtualPackageOptions, build_virtual_packages  # noqa: E402
 
 

@@ -111,14 +111,14 @@ def test_relock_reuses_the_pip_graph_only_for_the_same_inputs(
 ) -> None:
     """A re-lock takes the pip dependency graph from cenv's cache when uv pins the same artifacts for the same
     request (pip lines, virtual packages, conda pins): same bytes, no `# via` pass."""
-    from cenv import pip_stage
+    from cenv.pip import graph
     from cenv.pipeline import lock
     from cenv.settings import LockSettings
 
     passes: list[str] = []
-    real_start, real_compile = pip_stage._start_graph, pip_stage._compile_graph
-    monkeypatch.setattr(pip_stage, "_start_graph", lambda *a: passes.append("early") or real_start(*a))
-    monkeypatch.setattr(pip_stage, "_compile_graph", lambda *a: passes.append("pinned") or real_compile(*a))
+    real_start, real_compile = graph.start_graph, graph.compile_graph
+    monkeypatch.setattr(graph, "start_graph", lambda *a: passes.append("early") or real_start(*a))
+    monkeypatch.setattr(graph, "compile_graph", lambda *a: passes.append("pinned") or real_compile(*a))
     spec = _spec(tmp_path, demo_channel, pip_index, ["needs-hello", "piponly"])
     settings = LockSettings(spec_paths=(spec,), platforms=("linux-64",))
     path = lock(settings).path

@@ -18,16 +18,10 @@ from tests.support import REALDATA
 from tests.support.wheel_factory import WheelIndex, WheelIndexServer
 
 from cenv.errors import InstallError, PipStageError
+from cenv.install.pip import install_pip
 from cenv.lock.models import Lockfile, LockMetadata
-from cenv.pip_stage import (
-    PipRequest,
-    install_pip,
-    python_platform,
-    render_requirements,
-    resolve_pip,
-    to_locked,
-    torch_label,
-)
+from cenv.lock.requirements import render_requirements
+from cenv.pip import PipRequest, python_platform, resolve_pip, to_locked, torch_label
 from cenv.pypi_names import CENV_PYPI_MAPPING, CondaDist, conda_to_pypi
 from cenv.virtual_packages import VirtualPackageOptions, build_virtual_packages
 
@@ -371,11 +365,11 @@ def test_graph_pass_beside_the_pylock_pass_and_its_fallback(
 ) -> None:
     """The `# via` pass runs offline next to the pylock pass; a cold cache or a changed index sends it
     round again, pinned to the pylock result. Every path gives the same graph for the same resolution."""
-    from cenv import pip_stage
+    from cenv.pip import graph
 
     pinned: list[int] = []
-    real = pip_stage._compile_graph
-    monkeypatch.setattr(pip_stage, "_compile_graph", lambda *a: pinned.append(1) or real(*a))
+    real = graph.compile_graph
+    monkeypatch.setattr(graph, "compile_graph", lambda *a: pinned.append(1) or real(*a))
     index = _three_levels(tmp_path / "index")
     cache = tmp_path / "uv-cache"
     with WheelIndexServer(index.root) as server:
@@ -408,13 +402,12 @@ def test_a_known_graph_for_the_same_artifacts_replaces_the_second_pass(
 ) -> None:
     """A re-lock that pins exactly the artifacts the lock being replaced has reuses its graph (no `# via`
     pass at all); one different artifact and the graph is computed again."""
-    from cenv import pip_stage
-    from cenv.pip_stage import KnownGraph
+    from cenv.pip import KnownGraph, graph
 
     passes: list[str] = []
-    real_start, real_compile = pip_stage._start_graph, pip_stage._compile_graph
-    monkeypatch.setattr(pip_stage, "_start_graph", lambda *a: passes.append("early") or real_start(*a))
-    monkeypatch.setattr(pip_stage, "_compile_graph", lambda *a: passes.append("pinned") or real_compile(*a))
+    real_start, real_compile = graph.start_graph, graph.compile_graph
+    monkeypatch.setattr(graph, "start_graph", lambda *a: passes.append("early") or real_start(*a))
+    monkeypatch.setattr(graph, "compile_graph", lambda *a: passes.append("pinned") or real_compile(*a))
     index = _three_levels(tmp_path / "index")
     cache = tmp_path / "uv-cache"
     with WheelIndexServer(index.root) as server:
@@ -561,11 +554,11 @@ def test_uv_binary_lookup_is_thread_safe() -> None:
     raced (`EXE` None -> TypeError) when two threads looked uv up at once in a fresh process."""
     probe = (
         "import threading, sysconfig\n"
-        "from cenv.pip_stage import _uv\n"
+        "from cenv.pip.uv import uv_binary\n"
         "assert getattr(sysconfig, '_CONFIG_VARS', None) is None, 'sysconfig already initialised'\n"
         "barrier = threading.Barrier(8); found = []\n"
         "def one():\n"
-        "    barrier.wait(); found.append(_uv())\n"
+        "    barrier.wait(); found.append(uv_binary())\n"
         "threads = [threading.Thread(target=one) for _ in range(8)]\n"
         "[t.start() for t in threads]; [t.join() for t in threads]\n"
         "assert len(found) == 8 and len(set(found)) == 1, found\n"

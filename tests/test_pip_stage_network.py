@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from cenv.pip_stage import PipRequest, resolve_pip
+from cenv.pip import PipRequest, resolve_pip
 from cenv.virtual_packages import VirtualPackageOptions, build_virtual_packages
 
 pytestmark = pytest.mark.network

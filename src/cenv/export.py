@@ -32,7 +32,7 @@ class Export:
 def export(lockfile_path: Path, fmt: ExportFormat, platform: str | None, name: str | None = None) -> Export:
     """`explicit`: the @EXPLICIT file; `requirements`: the hashed pip file; `share`: both plus commands."""
     from cenv.lock.explicit import render_explicit
-    from cenv.pip_stage import render_requirements
+    from cenv.lock.requirements import render_requirements
 
     lockfile = read_lock(lockfile_path)
     chosen = _export_platform(lockfile, platform)

@@ -208,7 +208,7 @@ def _pip_one(
 ) -> list[LockedPackage]:
     """Resolve one platform's pip lines with uv after its conda solve (conda's packages stay pinned)."""
     from cenv.errors import PipStageError
-    from cenv.pip_stage import PipRequest, resolve_pip, to_locked
+    from cenv.pip import PipRequest, resolve_pip, to_locked
     from cenv.pypi_names import conda_to_pypi, dist_from_record
 
     python = next((r for r in records if r.name.normalized == "python"), None)

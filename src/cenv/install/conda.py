@@ -531,7 +531,7 @@ def _restore_urls(staging: Path, plan: InstallPlan, fetched: Mapping[str, Fetche
 
 def _install_pip(plan: InstallPlan, staging: Path, reporter: Reporter, offline: bool) -> None:
     """The lock's PyPI packages, hash-checked by uv, into the staged prefix's own interpreter."""
-    from cenv.pip_stage import install_pip
+    from cenv.install.pip import install_pip
 
     python = staging / ("python.exe" if plan.platform.startswith("win-") else "bin/python")
     if not python.exists():

@@ -1,0 +1,84 @@
+"""Running uv: its binary, the environment it sees, foreground and background runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from collections.abc import Mapping, Sequence
+
+from cenv.errors import InternalError
+
+_UV_ENV_KEPT = (
+    "UV_CACHE_DIR",
+    "UV_NATIVE_TLS",
+    "UV_SYSTEM_CERTS",
+    "UV_HTTP_TIMEOUT",
+    "UV_CONCURRENT_DOWNLOADS",
+)
+_UV_LOCK = threading.Lock()
+_uv_path: str | None = None
+
+
+def uv_binary() -> str:
+    """uv's binary, looked up once. Platforms run their pip stage in threads, and `find_uv_bin` reads
+    `sysconfig`, whose first initialisation is not thread-safe (two threads at once: `EXE` came back None)."""
+    global _uv_path
+    with _UV_LOCK:
+        if _uv_path is None:
+            try:
+                from uv import find_uv_bin
+
+                _uv_path = str(find_uv_bin())
+            except (ImportError, FileNotFoundError) as exc:
+                raise InternalError(
+                    "uv is not installed next to cenv", hints=["reinstall cenv: it depends on `uv`"]
+                ) from exc
+        return _uv_path
+
+
+def uv_env(extra: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UV_") or k in _UV_ENV_KEPT}
+    env.pop("MACOSX_DEPLOYMENT_TARGET", None)
+    env.pop("VIRTUAL_ENV", None)
+    env.pop("CONDA_PREFIX", None)
+    env["NO_COLOR"] = "1"
+    env.update(extra)
+    return env
+
+
+def run_uv(args: Sequence[str], env: Mapping[str, str], what: str) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(
+            [uv_binary(), *args],
+            env=dict(env),
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+        )
+    except OSError as exc:
+        raise InternalError(f"cannot run uv for {what}: {exc}") from exc
+
+
+def start_uv(args: Sequence[str], env: Mapping[str, str], what: str) -> subprocess.Popen[str]:
+    """uv in the background; :func:`_finish` collects it."""
+    try:
+        return subprocess.Popen(
+            [uv_binary(), *args],
+            env=dict(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+        )
+    except OSError as exc:
+        raise InternalError(f"cannot run uv for {what}: {exc}") from exc
+
+
+def finish_uv(proc: subprocess.Popen[str], *, kill: bool = False) -> subprocess.CompletedProcess[str]:
+    if kill:
+        proc.kill()
+    stdout, stderr = proc.communicate()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
