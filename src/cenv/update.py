@@ -85,7 +85,7 @@ def _moved(
             continue
         because = "no longer needed"
         if new is not None:
-            because = "a newer build was preferred"
+            because = "no single requirement found: moved with the packages around it"
             for other in records:
                 for dep in other.depends or []:
                     try:
