@@ -460,11 +460,12 @@ def _print_plan(console: Any, plan: Any) -> None:
     )
     for planned in plan.packages:
         where = "download" if planned.action == "fetch" else "from cache"
-        size = f" ({human_size(planned.size)})" if planned.action == "fetch" else ""
+        known = planned.action == "fetch" and planned.size is not None
+        size = f" ({human_size(planned.size)})" if known else ""
         console.info(f"  {where:<10} {planned.package.name} {planned.package.version}{size}")
+    total = f" ({human_size(plan.fetch_size)})" if plan.fetch_size is not None else ""
     console.info(
-        f"{len(plan.to_fetch)} to download ({human_size(plan.fetch_size)}), "
-        f"{len(plan.from_cache)} to link from the package cache"
+        f"{len(plan.to_fetch)} to download{total}, {len(plan.from_cache)} to link from the package cache"
     )
 
 

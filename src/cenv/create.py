@@ -241,7 +241,7 @@ async def _create_async(
             packages_dir,
             force=settings.force,
             env_vars=env_vars,
-            sizes=settings.dry_run and not settings.offline,
+            sizes=False,  # a dry run makes no round trip per package: a lock records no sizes
             speculative=speculative,
         )
         for warning in warnings:
