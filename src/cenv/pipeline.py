@@ -195,7 +195,8 @@ async def _solve_and_pip(
     async def one(
         platform: PlatformPlan,
     ) -> tuple[list[rattler.RepoDataRecord], list[LockedPackage], list[Moved]]:
-        records, moved = await _solve_one(gateway, platform, plan, channels, previous)
+        where = {d.name: str(d.location) for d in spec.dependencies_for(platform.platform)}
+        records, moved = await _solve_one(gateway, platform, plan, channels, previous, where)
         if not platform.pip:
             return records, [], moved
         return records, await asyncio.to_thread(_pip_one, spec, platform, records, plan), moved
@@ -240,6 +241,7 @@ async def _solve_one(
     plan: LockPlan,
     channels: list[ResolvedChannel],
     previous: Lockfile | None,
+    where: dict[str, str],
 ) -> tuple[list[rattler.RepoDataRecord], list[Moved]]:
     request = SolveRequest(
         platform=platform.platform,
@@ -249,6 +251,7 @@ async def _solve_one(
         channel_priority=plan.priority,
         exclude_newer=plan.exclude_newer,
         offline=plan.offline,
+        where=where,
     )
     if previous is not None and plan.update:
         from cenv.update import solve_update

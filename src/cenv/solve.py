@@ -8,7 +8,7 @@ Solver backend: py-rattler (resolvo). Everything rattler-specific about solving 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -34,6 +34,7 @@ class SolveRequest:
     exclude_newer: datetime | None = None
     locked: tuple[rattler.RepoDataRecord, ...] = field(default=())  # preferred (soft)
     pinned: tuple[rattler.RepoDataRecord, ...] = field(default=())  # required where the name appears
+    where: Mapping[str, str] = field(default_factory=dict)  # package name -> "spec file:line"
     offline: bool = False
 
 
@@ -113,9 +114,7 @@ async def solve(request: SolveRequest, gateway: rattler.Gateway) -> list[rattler
     except SolverError as exc:
         if request.pinned:  # `--update` tries pins first; the caller relaxes them
             raise SolveError(f"no solution for {request.platform} with the locked packages pinned") from exc
-        hints = await _explain(request, gateway, str(exc))
-        message = _first_line(str(exc))
-        raise SolveError(f"no solution for {request.platform}: {message}", hints=hints) from exc
+        raise await _solve_error(request, gateway, str(exc)) from exc
     except GatewayError as exc:
         if "invalid type: null" in str(exc):
             repaired = [tolerant_local_channel(c) for c in request.channels]
@@ -123,6 +122,41 @@ async def solve(request: SolveRequest, gateway: rattler.Gateway) -> list[rattler
                 fixed = tuple(r or c for r, c in zip(repaired, request.channels, strict=True))
                 return await solve(replace(request, channels=fixed), gateway)
         raise channel_error(exc, list(request.channels), request.offline) from exc
+
+
+async def _solve_error(request: SolveRequest, gateway: rattler.Gateway, text: str) -> SolveError:
+    """SolveError for resolvo's `text`: all unknown names at once, else its explanation in cenv's words."""
+    from cenv.solve_errors import summarize, unknown_message, unknown_names, virtual_package_hints
+
+    written = {_name_of(s): s for s in request.specs}
+    try:
+        names = await _channel_names(gateway, request)
+    except Exception:  # best effort: the solver's own explanation still stands
+        names = []
+    unknown = unknown_names(written, set(names)) if names else []
+    if unknown:
+        channels = ", ".join(c.name for c in request.channels)
+        others = [p for p in COMMON_PLATFORMS if p not in (request.platform, "noarch")]
+        elsewhere = {n: await _platforms_having(gateway, request.channels, others, n) for n in unknown}
+        message, hints = unknown_message(
+            request.platform, unknown, written, request.where, names, channels, elsewhere
+        )
+        return SolveError(message, hints=hints)
+    hints = virtual_package_hints(text, request.virtual_packages)
+    hints += [h for h in await _explain(request, gateway, text) if not (hints and "__cuda" in h)]
+    return SolveError(f"no solution for {request.platform}: {summarize(text, written)}", hints=hints)
+
+
+def _name_of(text: str) -> str:
+    spec = parse_match_spec(text)
+    return spec.name.normalized if spec.name is not None else text
+
+
+async def _channel_names(gateway: rattler.Gateway, request: SolveRequest) -> list[str]:
+    found = await gateway.names(
+        [to_rattler(c) for c in request.channels], _subdirs(request.platform, "noarch")
+    )
+    return sorted({str(n.normalized) for n in found})
 
 
 async def records_for_urls(
