@@ -517,6 +517,8 @@ def run_command(prefix: Path | None, name: str | None, command: tuple[str, ...])
 def _exit(code: int) -> None:
     # rattler sometimes segfaults during interpreter shutdown after a failed fetch (ENGINE-NOTES):
     # flush and leave without running finalizers so the exit code is ours.
+    if "cenv.net" in sys.modules:
+        sys.modules["cenv.net"].cleanup()  # the private auth file (os._exit skips atexit)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
