@@ -23,6 +23,7 @@ import shutil
 import tempfile
 import threading
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -34,13 +35,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Credential",
+    "HttpError",
     "Network",
+    "exists",
     "host_of",
     "network",
     "split_credentials",
+    "stream",
 ]
 
 RATTLER_AUTH_FILE = "RATTLER_AUTH_FILE"
+_RETRIES = 2  # 3 attempts in all for a 5xx, 429 or a refused connection, with back-off
 
 
 @dataclass(frozen=True)
@@ -210,8 +215,9 @@ class Network:
             if mirrors:
                 lines.append("[mirrors]")
                 lines += [f"{json.dumps(k)} = {json.dumps(v)}" for k, v in mirrors.items()]
-            return Client.from_config(RattlerConfig.from_toml("\n".join(lines)), user_agent=agent)
-        middlewares: list[object] = [RetryMiddleware(3)]
+            config = RattlerConfig.from_toml("\n".join(lines))
+            return Client.from_config(config, max_retries=_RETRIES, user_agent=agent)
+        middlewares: list[object] = [RetryMiddleware(_RETRIES)]
         if mirrors:
             middlewares.append(MirrorMiddleware(mirrors))
         middlewares.append(AuthenticationMiddleware())
@@ -245,3 +251,66 @@ def cleanup() -> None:
     for directory in _LIVE_DIRS:
         shutil.rmtree(directory, ignore_errors=True)
     _LIVE_DIRS.clear()
+
+
+class HttpError(Exception):
+    """A request that failed after the client's retries; `status` when the server answered."""
+
+    def __init__(self, message: str, status: int | None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def reason(self) -> str:
+        """`HTTP 401 Unauthorized` when the server answered, else the transport's own words."""
+        import re
+
+        found = re.search(r"\((\d{3}) ([^)]*)\) for url", str(self))
+        return f"HTTP {found.group(1)} {found.group(2)}" if found else str(self)
+
+
+def _status(message: str) -> int | None:
+    import re
+
+    found = re.search(r"\((\d{3}) [^)]*\) for url", message)
+    return int(found.group(1)) if found else None
+
+
+def _failure(exc: BaseException) -> HttpError:
+    from cenv.redact import redact
+
+    lines = [line.strip().removeprefix("Caused by: ") for line in str(exc).splitlines() if line.strip()]
+    text = redact("; ".join(lines) or type(exc).__name__)
+    return HttpError(text, _status(text))
+
+
+def stream(url: str, write: Callable[[bytes], object]) -> None:
+    """GET `url` through the one client, calling `write` with each chunk of the body (from this thread).
+    Raises HttpError (message redacted) when it fails after the client's retries."""
+    import asyncio
+
+    from rattler.package_streaming import download_to_writer
+
+    net = network()
+    clean = net.clean(url)
+
+    class _Writer:
+        def write(self, data: bytes) -> int:
+            write(data)
+            return len(data)
+
+    try:
+        asyncio.run(download_to_writer(net.client(), clean, _Writer()))
+    except Exception as exc:
+        raise _failure(exc) from exc
+
+
+def exists(url: str) -> bool:
+    """Whether GET `url` answers 2xx (a 4xx is False); HttpError when the server cannot be reached."""
+    try:
+        stream(url, lambda data: None)
+    except HttpError as exc:
+        if exc.status is not None and 400 <= exc.status < 500:
+            return False
+        raise
+    return True

@@ -345,7 +345,7 @@ def resolve_plan(settings: LockSettings, spec: Spec, recorded: RecordedInputs | 
 
 
 def _config_source(config: Config, key: str) -> InputSource:
-    """"env" for a CONDA_* variable, "file" for a .condarc."""
+    """ "env" for a CONDA_* variable, "file" for a .condarc."""
     return "env" if config.sources.get(key, "").startswith("CONDA_") else "file"
 
 
