@@ -240,7 +240,9 @@ def test_redact_hides_every_secret_we_test_with() -> None:
 
 
 @pytest.mark.parametrize("form", FORMS)
-def test_repodata_cache_does_not_store_credentials(tmp_path: Path, server: TokenPathServer, form: str) -> None:
+def test_repodata_cache_does_not_store_credentials(
+    tmp_path: Path, server: TokenPathServer, form: str
+) -> None:
     """Credentials are taken out of channel URLs before rattler sees them (its cache records URLs,
     `*.info.json` and `*.shards-cache-v1`): they reach the server through rattler's auth middleware."""
     result = _lock(tmp_path, f"channels: ['{_channel(server, form)}']\ndependencies: [libcenv-base]\n")

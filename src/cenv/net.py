@@ -125,6 +125,12 @@ class Network:
         self._lock = threading.Lock()
         self._auth_dir: Path | None = None
         self._export_environment()
+        # credentials written into .condarc URLs: found again by host when a lockfile (which never
+        # holds them) is installed
+        for url in (*config.channels, *config.default_channels, *config.custom_channels.values()):
+            self.clean(url)
+        if config.channel_alias:
+            self.clean(config.channel_alias)
 
     # ------------------------------------------------------------------ credentials
     def clean(self, url: str) -> str:
