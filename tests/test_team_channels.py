@@ -230,3 +230,87 @@ def test_mirror_list_whose_first_mirror_is_down(tmp_path: Path, home: Path, serv
         created = cenv("create", tmp_path / "env-lock.yml", "-p", tmp_path / "env")
         assert created.code == 0, created.output
         assert server.count("*.conda") > 0
+
+
+def test_condarc_drives_channels_alias_dirs_and_priority(
+    tmp_path: Path, home: Path, served_root: Path
+) -> None:
+    """A real .condarc in HOME: `channel_alias` (bare names), `custom_channels`, `envs_dirs` (`-n`),
+    `pkgs_dirs` (the package cache), `channel_priority`; `CONDARC` adds a file; a variable beats both."""
+    envs, pkgs = tmp_path / "envs", tmp_path / "pkgs"
+    (home / ".condarc").write_text(
+        f"channel_alias: {served_root.as_uri()}\n"
+        f"envs_dirs: [{envs}]\npkgs_dirs: [{pkgs}]\nchannel_priority: flexible\n"
+    )
+    spec = tmp_path / "env.yml"
+    spec.write_text("channels: [demo]\ndependencies: [cenv-demo-app]\n")
+    created = cenv("create", spec, "-n", "teamenv")
+    assert created.code == 0, created.output
+    assert (envs / "teamenv" / "conda-meta").is_dir()
+    assert any(p.name.startswith("cenv-demo-app-") for p in pkgs.iterdir())
+    lock_text = (tmp_path / "env-lock.yml").read_text()
+    assert "cenv.channel-priority: flexible" in lock_text or "flexible" in lock_text
+    custom = tmp_path / "custom"
+    custom.mkdir()
+    (custom / "mine").symlink_to(served_root / "demo", target_is_directory=True)
+    extra = tmp_path / "extra.condarc"
+    extra.write_text(f"custom_channels:\n  mine: {custom.as_uri()}\n")
+    spec.write_text("channels: [mine]\ndependencies: [cenv-demo-app]\n")
+    variables = {"CONDARC": str(extra), "CONDA_CHANNEL_ALIAS": "https://alias.invalid"}
+    locked = cenv("lock", spec, "-o", tmp_path / "mine-lock.yml", env=variables)
+    assert locked.code == 0, locked.output  # custom_channels wins over the alias for that name
+    assert f"{custom.as_uri()}/mine/" in (tmp_path / "mine-lock.yml").read_text()
+
+
+def test_load_config_precedence(tmp_path: Path, home: Path) -> None:
+    from cenv.config import load_config
+
+    (home / ".condarc").write_text(
+        "channels: [a, b]\nchannel_alias: https://from-file\nssl_verify: false\n"
+        "remote_read_timeout_secs: 12\nproxy_servers: {https: 'http://proxy:3128'}\noffline: true\n"
+    )
+    extra = tmp_path / "more.condarc"
+    extra.write_text("channels: [c]\n")
+    env = {"HOME": str(home), "CONDARC": str(extra), "CONDA_CHANNEL_ALIAS": "https://from-env"}
+    config = load_config(env)
+    assert config.channels == ("c", "a", "b")  # conda: the higher-precedence file's entries first
+    assert (
+        config.channel_alias == "https://from-env"
+        and config.sources["channel_alias"] == "CONDA_CHANNEL_ALIAS"
+    )
+    assert config.ssl_verify is False and config.remote_read_timeout_secs == 12 and config.offline
+    assert config.proxy_servers == {"https": "http://proxy:3128"}
+    assert config.condarc_files == (home / ".condarc", extra)
+    assert load_config({**env, "CONDA_OFFLINE": "false"}).offline is False
+    (home / ".condarc").write_text("channel_priority: sometimes\n")
+    from cenv.errors import UserError
+
+    with pytest.raises(UserError, match="channel_priority"):
+        load_config(env)
+
+
+def test_info_shows_sources_never_secrets(tmp_path: Path, home: Path, served_root: Path) -> None:
+    auth = home / "auth.json"
+    auth.write_text(json.dumps({"auth.example": {"BearerToken": SECRET}}))
+    (home / ".netrc").write_text(f"machine netrc.example login u password {SECRET}\n")
+    (home / ".netrc").chmod(0o600)
+    (home / ".condarc").write_text(
+        f"channels: ['https://{USER}:{SECRET}@secret.example/chan', conda-forge]\n"
+        "custom_channels: {mine: 'https://mine.example'}\n"
+    )
+    config = home / ".config" / "rattler" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[mirrors]\n"https://conda.anaconda.org/conda-forge" = ["https://mirror.example/cf"]\n')
+    result = cenv("info", "--json", env={"RATTLER_AUTH_FILE": str(auth)})
+    assert result.code == 0, result.output
+    info = json.loads(result.stdout)
+    assert SECRET not in result.output
+    assert str(home / ".condarc") in info["config_files"] and str(config) in info["config_files"]
+    assert info["credentials"]["secret.example"] == "channel url"
+    assert info["credentials"]["auth.example"].startswith("RATTLER_AUTH_FILE")
+    assert info["credentials"]["netrc.example"] == "~/.netrc"
+    assert info["mirrors"] == {"https://conda.anaconda.org/conda-forge": ["https://mirror.example/cf"]}
+    assert "https://conda.anaconda.org/conda-forge" in [c["url"] for c in info["channels"]]
+    assert info["virtual_packages"] and info["engines"]["py-rattler"]
+    text = cenv("info", env={"RATTLER_AUTH_FILE": str(auth)})
+    assert text.code == 0 and "secret.example: channel url" in text.stdout and SECRET not in text.output

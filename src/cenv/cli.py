@@ -359,6 +359,21 @@ def why_command(package: str, lockfile: Path | None, platform: str | None, json_
         raise click.exceptions.Exit(1)
 
 
+@cli.command("info")
+@click.option("--json", "json_output", is_flag=True, help="Print the same as JSON.")
+def info_command(json_output: bool) -> None:
+    """Show what cenv resolved here: versions, config files, channels and mirrors, cache and env dirs,
+    where credentials come from (per host, never the secret), this machine's virtual packages."""
+    from cenv.console import Console
+    from cenv.info import gather_info, render_info
+
+    info = gather_info()
+    if json_output:
+        Console(json_output=True).json(info)
+    else:
+        Console().data(render_info(info))
+
+
 # ---------------------------------------------------------------- create / run
 
 
