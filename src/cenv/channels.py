@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cenv.config import Config, current_config
 from cenv.env_vars import DEFAULT_CHANNEL_ALIAS, cache_root
 from cenv.errors import ChannelError
 from cenv.redact import redact, strip_credentials
@@ -45,9 +46,13 @@ def _is_path(text: str) -> bool:
     )
 
 
-def resolve_channels(names: tuple[str, ...] | list[str], alias: str | None = None) -> list[ResolvedChannel]:
-    """Turn spec channel names into URLs. `alias` replaces https://conda.anaconda.org for bare names."""
-    base = (alias or DEFAULT_CHANNEL_ALIAS).rstrip("/")
+def resolve_channels(
+    names: tuple[str, ...] | list[str], alias: str | None = None, config: Config | None = None
+) -> list[ResolvedChannel]:
+    """Turn spec channel names into URLs. `alias` replaces https://conda.anaconda.org for bare names;
+    `config` (.condarc) supplies `default_channels` for `defaults`, `custom_channels` and its own alias."""
+    config = config or current_config()
+    base = (alias or config.channel_alias or DEFAULT_CHANNEL_ALIAS).rstrip("/")
     if _is_path(base):
         base = Path(base).expanduser().resolve().as_uri()
     resolved: list[ResolvedChannel] = []
@@ -56,7 +61,11 @@ def resolve_channels(names: tuple[str, ...] | list[str], alias: str | None = Non
         if not name:
             raise ChannelError("channels: empty channel name")
         if name == "defaults":
-            resolved.extend(ResolvedChannel(name=url, url=url) for url in _DEFAULTS)
+            defaults = config.default_channels or _DEFAULTS
+            resolved.extend(resolve_channels([d for d in defaults if d != "defaults"], alias, config))
+        elif name in config.custom_channels:
+            base_url = config.custom_channels[name].rstrip("/")
+            resolved.append(ResolvedChannel(name=name, url=f"{base_url}/{name}"))
         elif _is_url(name):
             resolved.append(ResolvedChannel(name=name, url=name))
         elif _is_path(name):
@@ -79,23 +88,40 @@ def resolve_channels(names: tuple[str, ...] | list[str], alias: str | None = Non
 
 
 def to_rattler(channel: ResolvedChannel) -> rattler.Channel:
+    """The channel for rattler, without credentials: they go to the network layer by host, so rattler's
+    repodata cache (which records URLs) never holds them."""
     from rattler import Channel
 
-    return Channel(channel.url.rstrip("/") + "/")
+    from cenv.net import network
+
+    return Channel(network().clean(channel.url).rstrip("/") + "/")
 
 
 def repodata_cache_dir() -> Path:
     return cache_root() / "repodata"
 
 
-def make_gateway(offline: bool = False, cache_dir: Path | None = None) -> rattler.Gateway:
-    """A repodata gateway with cenv's cache; offline uses only what a previous fetch cached."""
+def make_gateway(
+    offline: bool = False, cache_dir: Path | None = None, channels: list[ResolvedChannel] | None = None
+) -> rattler.Gateway:
+    """A repodata gateway with cenv's cache and the one network client; offline uses only what a previous
+    fetch cached. `channels`: their credentials are registered before the client is built."""
     from rattler import Gateway, SourceConfig
 
+    from cenv.net import network
+
+    net = network()
+    for channel in channels or ():
+        net.clean(channel.url)
     cache = cache_dir or repodata_cache_dir()
     os.makedirs(cache, exist_ok=True)
-    config = SourceConfig(cache_action="force-cache-only" if offline else "cache-or-fetch")
-    return Gateway(cache_dir=cache, default_config=config)
+    source = SourceConfig(cache_action="force-cache-only" if offline else "cache-or-fetch")
+    return Gateway(
+        cache_dir=cache,
+        default_config=source,
+        client=net.client(),
+        max_concurrent_requests=net.concurrency,
+    )
 
 
 def tolerant_local_channel(channel: ResolvedChannel) -> ResolvedChannel | None:
@@ -135,6 +161,8 @@ def channel_error(exc: BaseException, channels: list[ResolvedChannel], offline: 
     # rattler appends "Caused by: ..." lines; keep the chain on one line.
     text = redact("; ".join(line.removeprefix("Caused by: ") for line in lines) or type(exc).__name__)
     hints = []
+    if "certificate" in text.lower() or "UnknownIssuer" in text:
+        return _tls_error(text, channels)
     if offline:
         hints.append("--offline uses only repodata cached by an earlier online lock; run once without it")
     if "expected a sequence" in text or "invalid type" in text:
@@ -148,3 +176,24 @@ def channel_error(exc: BaseException, channels: list[ResolvedChannel], offline: 
         hints.append("every channel needs a noarch/repodata.json, even an empty one")
     hints.append("channels: " + ", ".join(c.display for c in channels))
     return ChannelError(f"could not load repodata: {text}", hints=hints)
+
+
+def _tls_error(text: str, channels: list[ResolvedChannel]) -> ChannelError:
+    import re
+    import urllib.parse
+
+    from cenv.net import host_of
+
+    url = re.search(r"https://[^\s)]+", text)
+    host = host_of(url.group(0)) if url else ", ".join(dict.fromkeys(host_of(c.url) for c in channels))
+    port = urllib.parse.urlsplit(url.group(0)).port if url else None
+    where = f"{host}:{port}" if port else host
+    reason = text.rsplit("; ", 1)[-1]
+    return ChannelError(
+        f"the TLS certificate of {where} does not verify: {reason}",
+        hints=[
+            "for a private certificate authority, set `ssl_verify: /path/to/ca.pem` in .condarc, "
+            "or SSL_CERT_FILE / REQUESTS_CA_BUNDLE",
+            "channels: " + ", ".join(c.display for c in channels),
+        ],
+    )

@@ -359,6 +359,21 @@ def why_command(package: str, lockfile: Path | None, platform: str | None, json_
         raise click.exceptions.Exit(1)
 
 
+@cli.command("info")
+@click.option("--json", "json_output", is_flag=True, help="Print the same as JSON.")
+def info_command(json_output: bool) -> None:
+    """Show what cenv resolved here: versions, config files, channels and mirrors, cache and env dirs,
+    where credentials come from (per host, never the secret), this machine's virtual packages."""
+    from cenv.console import Console
+    from cenv.info import gather_info, render_info
+
+    info = gather_info()
+    if json_output:
+        Console(json_output=True).json(info)
+    else:
+        Console().data(render_info(info))
+
+
 # ---------------------------------------------------------------- create / run
 
 
@@ -518,6 +533,8 @@ def run_command(prefix: Path | None, name: str | None, command: tuple[str, ...])
 def _exit(code: int) -> None:
     # rattler sometimes segfaults during interpreter shutdown after a failed fetch (ENGINE-NOTES):
     # flush and leave without running finalizers so the exit code is ours.
+    if "cenv.net" in sys.modules:
+        sys.modules["cenv.net"].cleanup()  # the private auth file (os._exit skips atexit)
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

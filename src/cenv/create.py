@@ -156,6 +156,7 @@ def create(settings: CreateSettings, reporter: Reporter | None = None) -> Create
         _check_platform(spec, platform, source)
         lock_settings = LockSettings(spec_paths=(source,), offline=settings.offline, variant=variant)
         lockfile, lock_path, lock_action = _lock_for_spec(spec, lock_settings, platform, settings, reporter)
+    lockfile = _credentials_to_network(lockfile)
     name = settings.name or (spec_name if settings.prefix is None else None)
     prefix = resolve_prefix(settings.prefix, settings.name, spec_name)
     packages_dir = settings.pkgs_dir or pkgs_dir()
@@ -219,6 +220,20 @@ def _lock_for_spec(
     reporter.message(render_diff(changes) if changes.has_changes else "no package changed")
     reporter.message(f"locked {lock_path}")
     return select_platform(result.lockfile, platform, lock_path), lock_path, "locked"
+
+
+def _credentials_to_network(lockfile: Lockfile) -> Lockfile:
+    """Package URLs with credentials (an `@EXPLICIT` file with `user:pass@` URLs): the credentials go to
+    the network layer by host, and nothing written from the plan (conda-meta) holds them."""
+    if not any("@" in p.url or "/t/" in p.url for p in lockfile.package):
+        return lockfile
+    from dataclasses import replace
+
+    from cenv.net import network
+
+    net = network()
+    packages = tuple(replace(p, url=net.clean(p.url)) for p in lockfile.package)
+    return replace(lockfile, package=packages)
 
 
 async def _create_async(

@@ -190,7 +190,7 @@ async def _solve_and_pip(
 ) -> list[tuple[list[rattler.RepoDataRecord], list[LockedPackage], list[Moved]]]:
     """Every platform's conda solve, each followed at once by its pip stage: uv resolves one platform while
     rattler still solves the others."""
-    gateway = make_gateway(offline=plan.offline, cache_dir=plan.cache_dir)
+    gateway = make_gateway(offline=plan.offline, cache_dir=plan.cache_dir, channels=channels)
 
     async def one(
         platform: PlatformPlan,

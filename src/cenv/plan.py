@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cenv.channels import ResolvedChannel, resolve_channels
+from cenv.config import Config, current_config
 from cenv.env_vars import DEFAULT_CHANNEL_ALIAS
-from cenv.env_vars import channel_alias as env_channel_alias
 from cenv.errors import UserError
 from cenv.lock.keys import (
     CUSTOM_CHANNEL_ALIAS,
@@ -266,23 +266,25 @@ def resolve_plan(settings: LockSettings, spec: Spec, recorded: RecordedInputs | 
         platforms, sources["platforms"] = (host_platform(),), "default"
     platforms = _check_platforms(platforms)
 
+    config = current_config()  # .condarc files and CONDA_* variables (cenv.config)
     if settings.channels:
         channels, sources["channels"] = settings.channels, "flag"
     elif recorded.carried("channels") and recorded.channels:
         channels, sources["channels"] = recorded.channels, "lock"
+    elif not spec.channels and config.channels:
+        channels, sources["channels"] = config.channels, _config_source(config, "channels")
     else:
         channels, sources["channels"] = spec.channels, "spec"
     if not channels:
         raise UserError(
-            "no channels: the spec lists none and no `-c/--channel` was given",
+            "no channels: the spec lists none, no `-c/--channel` was given and no .condarc has `channels`",
             hints=["add `channels: [conda-forge]` to the spec"],
         )
 
-    env_alias = env_channel_alias()
     if settings.channel_alias:
         alias, sources["channel-alias"] = settings.channel_alias, "flag"
-    elif env_alias:
-        alias, sources["channel-alias"] = env_alias, "env"
+    elif config.channel_alias:
+        alias, sources["channel-alias"] = config.channel_alias, _config_source(config, "channel_alias")
     elif recorded.carried("channel-alias") and recorded.channel_alias:
         alias, sources["channel-alias"] = recorded.channel_alias, "lock"
     else:
@@ -290,6 +292,10 @@ def resolve_plan(settings: LockSettings, spec: Spec, recorded: RecordedInputs | 
 
     if settings.channel_priority is not None:
         priority, sources["channel-priority"] = settings.channel_priority, "flag"
+    elif spec.channel_priority == ChannelPriority.STRICT and config.channel_priority:
+        # the spec's default (strict) gives way to `channel_priority` of .condarc / CONDA_CHANNEL_PRIORITY
+        priority = ChannelPriority(config.channel_priority)
+        sources["channel-priority"] = _config_source(config, "channel_priority")
     elif (
         spec.channel_priority == ChannelPriority.STRICT
         and recorded.carried("channel-priority")
@@ -331,11 +337,16 @@ def resolve_plan(settings: LockSettings, spec: Spec, recorded: RecordedInputs | 
         pip_options=spec.pip_options,
         variant=settings.variant,
         sources=sources,
-        offline=settings.offline,
+        offline=settings.offline or config.offline,
         cache_dir=settings.cache_dir,
         update=settings.update,
         output_given=settings.lockfile is not None,
     )
+
+
+def _config_source(config: Config, key: str) -> InputSource:
+    """ "env" for a CONDA_* variable, "file" for a .condarc."""
+    return "env" if config.sources.get(key, "").startswith("CONDA_") else "file"
 
 
 def _virtual_packages(

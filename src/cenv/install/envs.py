@@ -5,38 +5,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from cenv.env_vars import CONDA_ENVS_PATH, CONDA_PKGS_DIRS, cache_root
+from cenv.env_vars import CONDA_ENVS_PATH, cache_root
 from cenv.errors import InstallError, UserError
 
 __all__ = ["envs_dirs", "find_named_env", "named_env_prefix", "pkgs_dir", "resolve_prefix"]
 
 
-def _split_paths(value: str) -> list[Path]:
-    parts = [p for chunk in value.split(os.pathsep) for p in chunk.split(",")]
-    return [Path(p.strip()).expanduser() for p in parts if p.strip()]
-
-
-def _condarc_envs_dirs() -> list[Path]:
-    condarc = Path.home() / ".condarc"
-    if not condarc.is_file():
-        return []
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
-
-    try:
-        data = YAML(typ="safe").load(condarc.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, YAMLError):
-        return []
-    dirs = data.get("envs_dirs") if isinstance(data, dict) else None
-    if not isinstance(dirs, list):
-        return []
-    return [Path(os.path.expandvars(str(d))).expanduser() for d in dirs if str(d).strip()]
-
-
 def envs_dirs() -> list[Path]:
-    """Candidate directories for named environments, in conda's order of preference."""
-    dirs = _split_paths(os.environ.get(CONDA_ENVS_PATH, ""))
-    dirs += _condarc_envs_dirs()
+    """Candidate directories for named environments, in conda's order of preference: CONDA_ENVS_PATH /
+    CONDA_ENVS_DIRS, then `envs_dirs` of the .condarc files, then ~/.conda/envs."""
+    from cenv.config import current_config
+
+    dirs = [Path(os.path.expandvars(str(d))).expanduser() for d in current_config().envs_dirs]
     dirs.append(Path.home() / ".conda" / "envs")
     return list(dict.fromkeys(dirs))
 
@@ -99,8 +79,10 @@ def resolve_prefix(prefix: Path | None, name: str | None, default_name: str | No
 
 
 def pkgs_dir() -> Path:
-    """The package cache shared with conda: the first entry of CONDA_PKGS_DIRS, else cenv's cache `pkgs`."""
-    dirs = _split_paths(os.environ.get(CONDA_PKGS_DIRS, ""))
+    """The package cache shared with conda: the first of CONDA_PKGS_DIRS or `pkgs_dirs`, else <cache>/pkgs."""
+    from cenv.config import current_config
+
+    dirs = current_config().pkgs_dirs  # CONDA_PKGS_DIRS, then .condarc `pkgs_dirs`
     if dirs:
         return Path(os.path.abspath(dirs[0]))
     return Path(os.path.abspath(cache_root() / "pkgs"))

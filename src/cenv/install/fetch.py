@@ -17,7 +17,7 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import cenv
 from cenv.errors import InstallError
@@ -25,7 +25,7 @@ from cenv.lock.models import LockedPackage
 from cenv.redact import redact
 
 if TYPE_CHECKING:
-    import http.client
+    pass
 
 __all__ = [
     "FetchCancelled",
@@ -130,13 +130,26 @@ def _url2pathname(path: str) -> str:
     return urllib.parse.unquote(path)
 
 
-def _open(url: str) -> tuple[http.client.HTTPResponse, int | None]:
-    from urllib.request import Request, urlopen
+def _download(url: str, out: BinaryIO, hasher: _Hasher, progress: Callable[[int], None], cancel: Any) -> None:
+    """Stream `url` through the one network client (connection reuse, retries, mirrors, credentials by
+    host, proxies, TLS: cenv.net) into `out`, hashing as it goes."""
+    from cenv.net import HttpError, stream
 
-    request = Request(url, headers={"User-Agent": f"cenv/{cenv.__version__}"})
-    response = urlopen(request, timeout=_TIMEOUT)
-    length = response.headers.get("Content-Length")
-    return response, int(length) if length and length.isdigit() else None
+    def write(data: bytes) -> None:
+        if cancel is not None and cancel.is_set():
+            raise FetchCancelled
+        out.write(data)
+        hasher.update(data)
+        progress(len(data))
+
+    try:
+        stream(url, write)
+    except HttpError as exc:
+        if exc.status is not None:
+            raise  # the client already retried what a retry can fix
+        raise _Truncated(f"the connection failed after {hasher.size} bytes ({exc})") from exc
+    if cancel is not None and cancel.is_set():
+        raise FetchCancelled
 
 
 def remote_size(package: LockedPackage) -> int | None:
@@ -165,8 +178,12 @@ def _transient(exc: BaseException) -> bool:
     import http.client
     from urllib.error import HTTPError
 
+    from cenv.net import HttpError
+
     if isinstance(exc, HTTPError):
         return exc.code >= 500 or exc.code == 429
+    if isinstance(exc, HttpError):
+        return False  # the network client retried statuses worth retrying already
     return isinstance(exc, OSError | http.client.HTTPException | _Truncated)
 
 
@@ -178,8 +195,12 @@ def _describe(exc: BaseException) -> str:
     import http.client
     from urllib.error import HTTPError, URLError
 
+    from cenv.net import HttpError
+
     if isinstance(exc, HTTPError):
         return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, HttpError) and exc.status is not None:
+        return exc.reason
     if isinstance(exc, URLError):
         return str(exc.reason)
     if isinstance(exc, http.client.IncompleteRead):
@@ -222,22 +243,21 @@ def fetch_archive(
                         f"package `{package.name}`: cannot read {source}: {exc.strerror or exc}",
                         hints=["the local channel changed since the lock was made; lock again"],
                     ) from exc
-                expected_length = None
+                with reader, open(tmp, "wb") as out:
+                    while chunk := reader.read(_CHUNK):
+                        if cancel is not None and cancel.is_set():
+                            raise FetchCancelled
+                        out.write(chunk)
+                        hasher.update(chunk)
+                        progress(len(chunk))
             else:
-                reader, expected_length = _open(package.url)  # type: ignore[assignment]
-            with reader, open(tmp, "wb") as out:
-                while chunk := reader.read(_CHUNK):
-                    if cancel is not None and cancel.is_set():
-                        raise FetchCancelled
-                    out.write(chunk)
-                    hasher.update(chunk)
-                    transferred += len(chunk)
-                    progress(len(chunk))
-            if expected_length is not None and hasher.size != expected_length:
-                raise _Truncated(f"got {hasher.size} of {expected_length} bytes")
+                with open(tmp, "wb") as out:
+                    _download(package.url, out, hasher, progress, cancel)
+            transferred += hasher.size
         except BaseException as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()
+            transferred += hasher.size
             progress(-hasher.size)
             if isinstance(exc, InstallError | FetchCancelled) or not isinstance(exc, Exception):
                 raise

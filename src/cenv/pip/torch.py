@@ -9,7 +9,7 @@ from pathlib import Path
 from cenv.errors import PipStageError
 from cenv.pip.models import PipRequest
 from cenv.pip.requirements import canonical, is_plain_requirement, requirement_name
-from cenv.redact import redact, strip_credentials
+from cenv.redact import redact
 
 DEFAULT_PYTORCH_INDEX = "https://download.pytorch.org/whl"
 #: CUDA labels of the PyTorch index, highest first; probed in this order.
@@ -40,30 +40,23 @@ def _version_key(version: str) -> tuple[int, int]:
 
 
 def _probe(url: str, offline: bool) -> bool:
-    """Does `url` (a PEP 503 project page) exist? file:// is checked on disk; HTTP with a GET."""
-    import urllib.error
+    """Does `url` (a PEP 503 project page) exist? file:// is checked on disk; HTTP with a GET through the
+    one network client (credentials in the URL or stored for its host, proxies, TLS: cenv.net)."""
     import urllib.parse
     import urllib.request
+
+    from cenv.net import HttpError, exists
 
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme == "file":
         return Path(urllib.request.url2pathname(parsed.path)).is_dir()
     if offline:
         return False
-    request = urllib.request.Request(strip_credentials(url), method="GET")
-    if parsed.username:
-        import base64
-
-        token = f"{urllib.parse.unquote(parsed.username)}:{urllib.parse.unquote(parsed.password or '')}"
-        request.add_header("Authorization", "Basic " + base64.b64encode(token.encode()).decode())
     try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return int(response.status) == 200
-    except urllib.error.HTTPError:
-        return False
-    except (urllib.error.URLError, OSError) as exc:
+        return exists(url)
+    except HttpError as exc:
         raise PipStageError(
-            f"cannot reach the PyTorch index {redact(url)}: {redact(str(getattr(exc, 'reason', exc)))}",
+            f"cannot reach the PyTorch index {redact(url)}: {exc.reason}",
             hints=["set `pip-options: pytorch-index:` to a reachable mirror"],
         ) from exc
 

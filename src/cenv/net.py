@@ -1,0 +1,322 @@
+"""The one HTTP client configuration: repodata (rattler's Gateway), package archives and the pip stage's
+index probes all go through what this module sets up.
+
+rattler's networking `Client` is the transport (the Gateway and `install()` take it; archives stream through
+`download_to_writer`): connection reuse, retries with back-off (`RetryMiddleware`), mirrors with fail-over
+(`MirrorMiddleware`) and credentials (`AuthenticationMiddleware`: `RATTLER_AUTH_FILE`, the keyring,
+`~/.netrc`). httpx would have been a fourth stack beside rattler's own and uv's.
+
+Credentials never reach rattler inside a URL: `user:pass@` and `/t/<token>/` are taken out of channel and
+package URLs (so rattler's repodata cache, which records URLs, never holds them) and handed to rattler's
+authentication middleware by host through a private (0600, in a 0700 directory) auth file that merges the
+user's own `RATTLER_AUTH_FILE`; it is removed when the process ends. Proxies (`proxy_servers`, unless
+`HTTPS_PROXY`/`HTTP_PROXY` are set) and a CA bundle (`ssl_verify: PATH`, `REQUESTS_CA_BUNDLE`) are exported
+to this process's environment once, where rattler, uv and urllib all read them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import tempfile
+import threading
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from cenv.config import Config, current_config
+
+if TYPE_CHECKING:
+    import rattler.networking
+
+__all__ = [
+    "Credential",
+    "HttpError",
+    "Network",
+    "exists",
+    "host_of",
+    "network",
+    "split_credentials",
+    "stream",
+]
+
+RATTLER_AUTH_FILE = "RATTLER_AUTH_FILE"
+_RETRIES = 2  # 3 attempts in all for a 5xx, 429 or a refused connection, with back-off
+
+
+@dataclass(frozen=True)
+class Credential:
+    host: str
+    kind: Literal["basic", "conda-token", "bearer"]
+    secret: str
+    username: str = ""
+    source: str = "url"  # where it was found: "url", "RATTLER_AUTH_FILE", "~/.netrc", ...
+
+    def rattler_entry(self) -> dict[str, object]:
+        if self.kind == "basic":
+            return {"BasicHTTP": {"username": self.username, "password": self.secret}}
+        if self.kind == "conda-token":
+            return {"CondaToken": self.secret}
+        return {"BearerToken": self.secret}
+
+
+def host_of(url: str) -> str:
+    return (urllib.parse.urlsplit(url).hostname or "").lower()
+
+
+def split_credentials(url: str) -> tuple[str, Credential | None]:
+    """(`url` without its credentials, the credential it carried): `user:pass@`, `token@`, `/t/<token>/`."""
+    if "@" not in url and "/t/" not in url:
+        return url, None
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return url, None
+    host = parts.hostname.lower()
+    netloc = host if ":" not in host else f"[{host}]"
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    credential: Credential | None = None
+    path = parts.path
+    if path.startswith("/t/") and path.count("/") >= 3:
+        _, _, token, rest = path.split("/", 3)
+        if token:
+            credential = Credential(host, "conda-token", urllib.parse.unquote(token))
+            path = "/" + rest
+    if parts.username is not None:
+        user = urllib.parse.unquote(parts.username)
+        if parts.password is not None:
+            credential = Credential(host, "basic", urllib.parse.unquote(parts.password), username=user)
+        else:  # `https://TOKEN@host`: anaconda.org and quetz read a bare user part as a token
+            credential = Credential(host, "conda-token", user)
+    return urllib.parse.urlunsplit((parts.scheme, netloc, path, parts.query, parts.fragment)), credential
+
+
+def _read_auth_file(path: Path) -> dict[str, object]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _netrc_hosts() -> dict[str, str]:
+    import netrc
+
+    path = Path(os.environ.get("NETRC") or Path.home() / ".netrc")
+    try:
+        hosts = netrc.netrc(str(path)).hosts
+    except (OSError, netrc.NetrcParseError):
+        return {}
+    return {host.lower(): str(path) for host in hosts}
+
+
+class Network:
+    """What every request of this process uses: one rattler Client (built on first use), the request
+    concurrency, and the credentials found so far per host."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._credentials: dict[str, Credential] = {}
+        self._client: rattler.networking.Client | None = None
+        self._lock = threading.Lock()
+        self._auth_dir: Path | None = None
+        self._export_environment()
+        # credentials written into .condarc URLs: found again by host when a lockfile (which never
+        # holds them) is installed
+        for url in (*config.channels, *config.default_channels, *config.custom_channels.values()):
+            self.clean(url)
+        if config.channel_alias:
+            self.clean(config.channel_alias)
+
+    # ------------------------------------------------------------------ credentials
+    def clean(self, url: str) -> str:
+        """`url` without credentials; those it carried are remembered for its host."""
+        stripped, credential = split_credentials(url)
+        if credential is not None:
+            with self._lock:
+                if self._credentials.get(credential.host) != credential:
+                    self._credentials.setdefault(credential.host, credential)
+                    self._client = None  # rebuilt with the new host's credential on next use
+        return stripped
+
+    def credential_sources(self) -> dict[str, str]:
+        """host -> where its credential comes from (never the credential itself)."""
+        sources: dict[str, str] = {}
+        sources.update(dict.fromkeys(_netrc_hosts(), "~/.netrc"))
+        files = [(self.config.auth_file, "authentication-override-file")]
+        files.append((self._user_auth(), RATTLER_AUTH_FILE))
+        for path, label in files:
+            if path is not None:
+                for host in _read_auth_file(path):
+                    sources[host] = f"{label} ({path})"
+        for host in self._credentials:
+            sources[host] = "channel url"
+        return dict(sorted(sources.items()))
+
+    def _user_auth(self) -> Path | None:
+        value = os.environ.get(RATTLER_AUTH_FILE)
+        if not value or (self._auth_dir is not None and Path(value).parent == self._auth_dir):
+            return None
+        return Path(value)
+
+    def _write_auth_file(self) -> None:
+        """A private auth file: the user's (RATTLER_AUTH_FILE or authentication-override-file) plus the
+        credentials taken out of URLs; RATTLER_AUTH_FILE points at it for rattler's middleware."""
+        user = self._user_auth() or self.config.auth_file
+        if not self._credentials and self.config.auth_file is None:
+            return
+        merged = _read_auth_file(user) if user is not None else {}
+        for host, credential in self._credentials.items():
+            merged[host] = credential.rattler_entry()
+        if self._auth_dir is None:
+            self._auth_dir = Path(tempfile.mkdtemp(prefix="cenv-auth-"))  # 0700
+            atexit.register(shutil.rmtree, self._auth_dir, True)
+            _LIVE_DIRS.append(self._auth_dir)
+        path = self._auth_dir / "credentials.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(merged, handle)
+        os.environ[RATTLER_AUTH_FILE] = str(path)
+
+    # ------------------------------------------------------------------ transport
+    def _export_environment(self) -> None:
+        """Proxies and the CA bundle, once, where rattler, uv and urllib read them."""
+        config = self.config
+        for scheme in ("http", "https"):
+            proxy = config.proxy_servers.get(scheme)
+            if proxy and not (os.environ.get(f"{scheme.upper()}_PROXY") or os.environ.get(f"{scheme}_proxy")):
+                os.environ[f"{scheme.upper()}_PROXY"] = proxy
+        if isinstance(config.ssl_verify, str) and os.environ.get("SSL_CERT_FILE") != config.ssl_verify:
+            os.environ["SSL_CERT_FILE"] = config.ssl_verify
+
+    @property
+    def concurrency(self) -> int:
+        return self.config.concurrency
+
+    def client(self) -> rattler.networking.Client:
+        """The rattler Client: retries, mirrors with fail-over, credentials; TLS as configured."""
+        with self._lock:
+            if self._client is None:
+                self._write_auth_file()
+                self._client = self._build()
+            return self._client
+
+    def _build(self) -> rattler.networking.Client:
+        from rattler.networking import AuthenticationMiddleware, Client, MirrorMiddleware, RetryMiddleware
+
+        import cenv
+
+        agent = f"cenv/{cenv.__version__}"
+        mirrors = {_slash(k): [_slash(m) for m in v] for k, v in self.config.mirrors.items()}
+        if self.config.ssl_verify is False:
+            from rattler import Config as RattlerConfig
+
+            lines = ["tls-no-verify = true"]
+            if os.environ.get(RATTLER_AUTH_FILE):
+                lines.append(f"authentication-override-file = {json.dumps(os.environ[RATTLER_AUTH_FILE])}")
+            if mirrors:
+                lines.append("[mirrors]")
+                lines += [f"{json.dumps(k)} = {json.dumps(v)}" for k, v in mirrors.items()]
+            config = RattlerConfig.from_toml("\n".join(lines))
+            return Client.from_config(config, max_retries=_RETRIES, user_agent=agent)
+        middlewares: list[object] = [RetryMiddleware(_RETRIES)]
+        if mirrors:
+            middlewares.append(MirrorMiddleware(mirrors))
+        middlewares.append(AuthenticationMiddleware())
+        return Client(middlewares, user_agent=agent)  # type: ignore[arg-type]
+
+
+def _slash(url: str) -> str:
+    return url.rstrip("/") + "/"
+
+
+_LIVE_DIRS: list[Path] = []
+_CURRENT: Network | None = None
+_CURRENT_LOCK = threading.Lock()
+
+
+def network(config: Config | None = None) -> Network:
+    """This process's Network, for the current configuration (rebuilt when the configuration changed)."""
+    global _CURRENT
+    config = config or current_config()
+    with _CURRENT_LOCK:
+        if _CURRENT is None or _CURRENT.config != config:
+            previous = _CURRENT
+            _CURRENT = Network(config)
+            if previous is not None:
+                _CURRENT._credentials.update(previous._credentials)
+        return _CURRENT
+
+
+def cleanup() -> None:
+    """Remove the private auth files (the CLI leaves through os._exit, which skips atexit)."""
+    for directory in _LIVE_DIRS:
+        shutil.rmtree(directory, ignore_errors=True)
+    _LIVE_DIRS.clear()
+
+
+class HttpError(Exception):
+    """A request that failed after the client's retries; `status` when the server answered."""
+
+    def __init__(self, message: str, status: int | None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def reason(self) -> str:
+        """`HTTP 401 Unauthorized` when the server answered, else the transport's own words."""
+        import re
+
+        found = re.search(r"\((\d{3}) ([^)]*)\) for url", str(self))
+        return f"HTTP {found.group(1)} {found.group(2)}" if found else str(self)
+
+
+def _status(message: str) -> int | None:
+    import re
+
+    found = re.search(r"\((\d{3}) [^)]*\) for url", message)
+    return int(found.group(1)) if found else None
+
+
+def _failure(exc: BaseException) -> HttpError:
+    from cenv.redact import redact
+
+    lines = [line.strip().removeprefix("Caused by: ") for line in str(exc).splitlines() if line.strip()]
+    text = redact("; ".join(lines) or type(exc).__name__)
+    return HttpError(text, _status(text))
+
+
+def stream(url: str, write: Callable[[bytes], object]) -> None:
+    """GET `url` through the one client, calling `write` with each chunk of the body (from this thread).
+    Raises HttpError (message redacted) when it fails after the client's retries."""
+    import asyncio
+
+    from rattler.package_streaming import download_to_writer
+
+    net = network()
+    clean = net.clean(url)
+
+    class _Writer:
+        def write(self, data: bytes) -> int:
+            write(data)
+            return len(data)
+
+    try:
+        asyncio.run(download_to_writer(net.client(), clean, _Writer()))
+    except Exception as exc:
+        raise _failure(exc) from exc
+
+
+def exists(url: str) -> bool:
+    """Whether GET `url` answers 2xx (a 4xx is False); HttpError when the server cannot be reached."""
+    try:
+        stream(url, lambda data: None)
+    except HttpError as exc:
+        if exc.status is not None and 400 <= exc.status < 500:
+            return False
+        raise
+    return True
