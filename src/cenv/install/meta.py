@@ -1,0 +1,225 @@
+"""conda-meta as conda writes it: the per-package records and `conda-meta/history`.
+
+rattler writes `conda-meta/<dist>.json` itself; this module completes them the way conda's `PrefixRecord`
+(conda/models/records.py) has them, whatever state the package cache was in:
+- `size` and `package_tarball_full_path` from the archive in the package cache, `package_type` for noarch
+  packages (`noarch_python`, `noarch_generic`);
+- `requested_spec` / `requested_specs` for the packages the spec asked for;
+- `paths_data` for symlinks as conda records them: `sha256_in_prefix` and `size_in_bytes` of the file the
+  link points to (rattler hashes the link's target text, and `conda doctor` then reports the link altered:
+  conda/conda#14836);
+- the `.pyc` files compiled at link time (`path_type: pyc_file`), as conda's CompileMultiPycAction adds them;
+- files readable by the group and others as the umask allows (rattler writes them 0600).
+
+`conda-meta/history` gets one revision in conda's format (conda/history.py): `==> date <==`, `# cmd:`, the
+`+channel/subdir::name-version-build` lines, and `# update specs: [...]`, which is what
+`conda env export --from-history` reads back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cenv.env_vars import DEFAULT_CHANNEL_ALIAS
+from cenv.redact import redact, strip_credentials
+
+__all__ = [
+    "PackageFacts",
+    "canonical_channel",
+    "finish_records",
+    "history_text",
+    "requested_by_name",
+    "spec_name",
+    "write_history",
+    "write_readable",
+]
+
+_NOARCH_TYPES = {"python": "noarch_python", "generic": "noarch_generic"}
+
+
+@dataclass(frozen=True)
+class PackageFacts:
+    """What cenv knows about one linked package beyond rattler's record."""
+
+    dist: str  # name-version-build, the record's file stem
+    archive: Path  # the archive's path in the package cache (it may have been cleaned away)
+    pyc_files: tuple[str, ...] = ()  # prefix-relative .pyc paths compiled at link time
+
+
+def spec_name(spec: str) -> str:
+    """The package name a match spec asks for (`conda-forge::numpy >=1` -> `numpy`)."""
+    from rattler import MatchSpec
+
+    try:
+        name = MatchSpec(spec).name
+    except Exception:  # a spec rattler cannot read names no package
+        return ""
+    return name.normalized if name is not None else ""
+
+
+def requested_by_name(specs: Iterable[str]) -> dict[str, list[str]]:
+    """{package name: the specs asking for it} for the specs a lock was solved for."""
+    result: dict[str, list[str]] = {}
+    for spec in specs:
+        name = spec_name(spec)
+        if name and not name.startswith("__"):
+            result.setdefault(name, []).append(spec)
+    return result
+
+
+def write_readable(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically, mode 0666 less the umask (0644 typically), as conda writes."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _link_target(staging: Path, final: Path, link: Path) -> Path:
+    """Where a symlink in the staged prefix points (an absolute link into the final prefix: into staging)."""
+    target = Path(os.readlink(link))
+    if target.is_absolute():
+        try:
+            return staging / target.relative_to(final)
+        except ValueError:
+            return target
+    return link.parent / target
+
+
+def _fix_softlinks(record: dict[str, Any], staging: Path, final: Path) -> None:
+    """conda records a symlink with the checksum and size of the file it points to (conda-build's
+    paths.json does too); `conda doctor` follows the link and compares. Links to nothing or to a
+    directory keep what rattler wrote: conda doctor skips them."""
+    paths = (record.get("paths_data") or {}).get("paths") or []
+    for entry in paths:
+        if entry.get("path_type") != "softlink":
+            continue
+        link = staging / entry["_path"]
+        try:
+            target = _link_target(staging, final, link)
+            if not target.is_file():
+                continue
+            entry["sha256_in_prefix"] = _sha256(target)
+            entry["size_in_bytes"] = target.stat().st_size
+        except OSError:
+            continue
+
+
+def _add_pyc(record: dict[str, Any], pyc_files: Sequence[str]) -> None:
+    if not pyc_files:
+        return
+    files = list(record.get("files") or [])
+    known = set(files)
+    new = [p for p in pyc_files if p not in known]
+    record["files"] = files + new
+    paths_data = record.setdefault("paths_data", {"paths_version": 1, "paths": []})
+    paths_data.setdefault("paths", []).extend({"_path": p, "path_type": "pyc_file"} for p in new)
+
+
+def _complete(
+    record: dict[str, Any],
+    facts: PackageFacts | None,
+    requested: Mapping[str, Sequence[str]],
+    staging: Path,
+    final: Path,
+) -> dict[str, Any]:
+    if facts is not None:
+        if record.get("size") is None:
+            # an archive cleaned from the cache leaves rattler's record as it is
+            with contextlib.suppress(OSError):
+                record["size"] = facts.archive.stat().st_size
+        record["package_tarball_full_path"] = str(facts.archive)
+        _add_pyc(record, facts.pyc_files)
+    package_type = _NOARCH_TYPES.get(str(record.get("noarch") or ""))
+    if package_type is not None:
+        record["package_type"] = package_type
+    asked = list(requested.get(str(record.get("name", "")), ()))
+    if asked:
+        record["requested_spec"] = asked[0]
+        record["requested_specs"] = asked
+    _fix_softlinks(record, staging, final)
+    return record
+
+
+def finish_records(
+    staging: Path,
+    final: Path,
+    facts: Iterable[PackageFacts],
+    requested: Mapping[str, Sequence[str]],
+) -> list[dict[str, Any]]:
+    """Complete every `conda-meta/*.json` of the staged prefix (see the module doc); returns the records."""
+    by_dist = {f.dist: f for f in facts}
+    records = []
+    for path in sorted((staging / "conda-meta").glob("*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(record, dict):
+            continue
+        record = _complete(record, by_dist.get(path.stem), requested, staging, final)
+        write_readable(path, json.dumps(record, indent=2) + "\n")
+        records.append(record)
+    return records
+
+
+def canonical_channel(channel: str) -> str:
+    """conda's `Channel.canonical_name`: `conda-forge` for the default channel alias, else the URL
+    (credentials removed)."""
+    channel = strip_credentials(channel.rstrip("/"))
+    prefix = DEFAULT_CHANNEL_ALIAS + "/"
+    if channel.startswith(prefix):
+        return channel[len(prefix) :]
+    for main in ("https://repo.anaconda.com/", "http://repo.anaconda.com/"):
+        if channel.startswith(main + "pkgs/"):
+            return channel[len(main) :]
+    return channel
+
+
+def _dist_str(record: Mapping[str, Any]) -> str:
+    """conda's `PackageRecord.dist_str()`: `channel/subdir::name-version-build`."""
+    channel = canonical_channel(str(record.get("channel") or ""))
+    subdir = str(record.get("subdir") or "")
+    head = f"{channel}/{subdir}" if subdir else channel
+    return f"{head}::{record['name']}-{record['version']}-{record['build']}"
+
+
+def history_text(
+    records: Iterable[Mapping[str, Any]], command: str, specs: Sequence[str], when: float | None = None
+) -> str:
+    """One revision of `conda-meta/history` as conda writes it for a create.
+
+    No `# conda version:` line: conda compares it with its own version, and cenv's is not conda's.
+    """
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when))
+    lines = [f"==> {stamp} <==", f"# cmd: {redact(command)}"]
+    lines += sorted(f"+{_dist_str(r)}" for r in records)
+    if specs:
+        # conda writes the Python repr of a list of strings; conda parses it back with literal_eval
+        lines.append(f"# update specs: {[redact(s) for s in specs]!r}")
+    return "\n".join(lines) + "\n"
+
+
+def write_history(
+    staging: Path, records: Iterable[Mapping[str, Any]], command: str, specs: Sequence[str]
+) -> None:
+    write_readable(staging / "conda-meta" / "history", history_text(records, command, specs))
