@@ -108,7 +108,7 @@ class Finisher:
             } | {str(r["name"]) for r in link_scripts.scripts_of(staging, records, "pre-unlink")}
             self.report.skipped = sorted(with_scripts)
             return
-        runs = link_scripts.run_post_link(staging, records)
+        runs = link_scripts.run_post_link(staging, records, self.plan.prefix)
         self.report.post_link = [run.package for run in runs]
         self.report.messages = link_scripts.take_messages(staging)
 

@@ -7,13 +7,16 @@ script appends to `PREFIX/.messages.txt` is shown to the user and the file remov
 script fails the transaction; a failing pre-unlink script is only reported.
 
 cenv runs post-link scripts in the staged prefix (so `PREFIX` is the staging directory: the environment
-does not exist at its final path until the create succeeds), dependencies first.
+does not exist at its final path until the create succeeds), dependencies first. Files the scripts create
+or change that contain the staging path get the final path instead (written as new files: a linked file
+may be a hard link into the package cache).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -151,11 +154,51 @@ def _log(run: ScriptRun) -> Path | None:
     return path
 
 
-def run_post_link(prefix: Path, records: Sequence[Mapping[str, Any]]) -> list[ScriptRun]:
-    """Run the post-link scripts of `records` (already in link order); raises `InstallError` on the first
-    failure, naming the package and showing the end of its output."""
-    runs = []
-    for record in scripts_of(prefix, records, "post-link"):
+def _snapshot(prefix: Path) -> dict[str, tuple[int, int]]:
+    """{path: (inode, mtime_ns)} of every regular file under `prefix`."""
+    found: dict[str, tuple[int, int]] = {}
+    for root, _dirs, names in os.walk(prefix):
+        for name in names:
+            path = os.path.join(root, name)
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                found[path] = (info.st_ino, info.st_mtime_ns)
+    return found
+
+
+def _relocate_changed(before: Mapping[str, tuple[int, int]], staging: Path, final: Path) -> None:
+    """Files the scripts created or changed: the staging path replaced with the final one."""
+    old, new = os.fsencode(staging), os.fsencode(final)
+    for path, key in _snapshot(staging).items():
+        if before.get(path) == key:
+            continue
+        try:
+            data = Path(path).read_bytes()
+        except OSError:
+            continue
+        if old not in data:
+            continue
+        fresh = Path(path).with_name(f".{Path(path).name}.cenv-relocate")
+        fresh.write_bytes(data.replace(old, new))
+        shutil.copymode(path, fresh)
+        os.replace(fresh, path)
+
+
+def run_post_link(
+    prefix: Path, records: Sequence[Mapping[str, Any]], final: Path | None = None
+) -> list[ScriptRun]:
+    """Run the post-link scripts of `records` (already in link order) in the staged `prefix`; raises
+    `InstallError` on the first failure, naming the package and showing the end of its output. With `final`,
+    what the scripts wrote is relocated from `prefix` to `final`."""
+    runs: list[ScriptRun] = []
+    with_scripts = scripts_of(prefix, records, "post-link")
+    if not with_scripts:
+        return runs
+    before = _snapshot(prefix) if final is not None else {}
+    for record in with_scripts:
         run = _run(prefix, record, "post-link")
         if not run.ok:
             log = _log(run)
@@ -169,6 +212,8 @@ def run_post_link(prefix: Path, records: Sequence[Mapping[str, Any]]) -> list[Sc
             ]
             raise InstallError(f"the post-link script of `{run.package}` failed", hints=hints)
         runs.append(run)
+    if final is not None and final != prefix:
+        _relocate_changed(before, prefix, final)
     return runs
 
 

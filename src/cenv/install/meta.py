@@ -108,12 +108,20 @@ def _link_target(staging: Path, final: Path, link: Path) -> Path:
     return link.parent / target
 
 
-def _fix_softlinks(record: dict[str, Any], staging: Path, final: Path) -> None:
+def _fix_paths(record: dict[str, Any], staging: Path, final: Path) -> None:
     """conda records a symlink with the checksum and size of the file it points to (conda-build's
     paths.json does too); `conda doctor` follows the link and compares. Links to nothing or to a
     directory keep what rattler wrote: conda doctor skips them."""
     paths = (record.get("paths_data") or {}).get("paths") or []
     for entry in paths:
+        if (
+            entry.get("path_type") == "hardlink"
+            and "sha256" in entry
+            and "sha256_in_prefix" not in entry
+            and "prefix_placeholder" not in entry
+        ):
+            entry["sha256_in_prefix"] = entry["sha256"]  # linked unchanged; conda records it for every file
+            continue
         if entry.get("path_type") != "softlink":
             continue
         link = staging / entry["_path"]
@@ -125,6 +133,18 @@ def _fix_softlinks(record: dict[str, Any], staging: Path, final: Path) -> None:
             entry["size_in_bytes"] = target.stat().st_size
         except OSError:
             continue
+
+
+def _insert_after(record: dict[str, Any], after: str, key: str, value: object) -> dict[str, Any]:
+    """`record` with `key` placed where rattler writes it when it knows it (same bytes either way)."""
+    if after not in record:
+        return {**record, key: value}
+    result: dict[str, Any] = {}
+    for name, existing in record.items():
+        result[name] = existing
+        if name == after:
+            result[key] = value
+    return result
 
 
 def _add_pyc(record: dict[str, Any], pyc_files: Sequence[str]) -> None:
@@ -149,7 +169,7 @@ def _complete(
         if record.get("size") is None:
             # an archive cleaned from the cache leaves rattler's record as it is
             with contextlib.suppress(OSError):
-                record["size"] = facts.archive.stat().st_size
+                record = _insert_after(record, "sha256", "size", facts.archive.stat().st_size)
         record["package_tarball_full_path"] = str(facts.archive)
         _add_pyc(record, facts.pyc_files)
     package_type = _NOARCH_TYPES.get(str(record.get("noarch") or ""))
@@ -159,7 +179,7 @@ def _complete(
     if asked:
         record["requested_spec"] = asked[0]
         record["requested_specs"] = asked
-    _fix_softlinks(record, staging, final)
+    _fix_paths(record, staging, final)
     return record
 
 
