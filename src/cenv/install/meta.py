@@ -72,7 +72,7 @@ def requested_by_name(specs: Iterable[str]) -> dict[str, list[str]]:
     for spec in specs:
         name = spec_name(spec)
         if name and not name.startswith("__"):
-            result.setdefault(name, []).append(spec)
+            result.setdefault(name, []).append(strip_credentials(spec))  # conda-meta is world-readable
     return result
 
 
@@ -235,7 +235,7 @@ def history_text(
     lines += sorted(f"+{_dist_str(r)}" for r in records)
     if specs:
         # conda writes the Python repr of a list of strings; conda parses it back with literal_eval
-        lines.append(f"# update specs: {[redact(s) for s in specs]!r}")
+        lines.append(f"# update specs: {[strip_credentials(s) for s in specs]!r}")
     return "\n".join(lines) + "\n"
 
 
