@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-__all__ = ["compile_bytecode", "noarch_sources", "pip_sources", "pyc_path", "python_version"]
+__all__ = ["Compilation", "compile_bytecode", "noarch_sources", "pip_sources", "pyc_path", "python_version"]
 
 _TIMEOUT_S = 600
 
@@ -72,28 +72,61 @@ def pip_sources(prefix: Path, site_packages: str) -> list[str]:
     return found
 
 
-def compile_bytecode(python: Path, prefix: Path, sources: Sequence[str], version: str) -> set[str]:
-    """Compile prefix-relative `sources` with `python` (run inside `prefix`); returns the `.pyc` paths that
-    exist afterwards. A file that does not compile (a Python 2 leftover) is skipped, as conda skips it."""
-    if not sources:
-        return set()
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as listing:
-        listing.write("".join(f"{s}\n" for s in sources))
-    try:
+class Compilation:
+    """One `compileall` run of prefix-relative sources with the environment's python, started at once;
+    `wait()` returns the `.pyc` paths that exist afterwards. A file that does not compile (a Python 2
+    leftover) is skipped, as conda skips it; a python that cannot run leaves the environment without
+    bytecode, as it would be with conda."""
+
+    def __init__(self, python: Path, prefix: Path, sources: Sequence[str], version: str) -> None:
+        self.prefix = prefix
+        self.expected = [pyc_path(s, version) for s in sources]
+        self._process: subprocess.Popen[bytes] | None = None
+        self._listing: str | None = None
+        if not sources:
+            return
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as listing:
+            listing.write("".join(f"{s}\n" for s in sources))
+        self._listing = listing.name
         command = [str(python), "-Wi", "-m", "compileall", "-q", "-l", "-i", listing.name, "-j", "0"]
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        # bytecode is an optimisation: the environment works without it, as with conda
-        with contextlib.suppress(OSError, subprocess.TimeoutExpired):
-            subprocess.run(
+        try:
+            self._process = subprocess.Popen(
                 command,
                 cwd=prefix,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                timeout=_TIMEOUT_S,
-                check=False,
             )
-    finally:
-        os.unlink(listing.name)
-    return {pyc for pyc in (pyc_path(s, version) for s in sources) if (prefix / pyc).is_file()}
+        except OSError:
+            self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self._listing is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._listing)
+            self._listing = None
+
+    def wait(self) -> set[str]:
+        try:
+            if self._process is not None:
+                try:
+                    self._process.wait(timeout=_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    self._process.kill()
+                    self._process.wait()
+        finally:
+            self._cleanup()
+        return {pyc for pyc in self.expected if (self.prefix / pyc).is_file()}
+
+    def cancel(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        self._cleanup()
+
+
+def compile_bytecode(python: Path, prefix: Path, sources: Sequence[str], version: str) -> set[str]:
+    """Compile prefix-relative `sources` with `python` (run inside `prefix`); the `.pyc` paths that exist."""
+    return Compilation(python, prefix, sources, version).wait()

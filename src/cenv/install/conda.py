@@ -627,15 +627,14 @@ async def install_plan(
         try:
             _restore_urls(staged.path, plan, fetched)
             _write_state(staged.path, plan.env_vars)
-            await asyncio.to_thread(finisher.after_link, staged.path)
+            await asyncio.to_thread(finisher.after_link, staged.path)  # post-link scripts, bytecode starts
+            if plan.pip:
+                _install_pip(plan, staged.path, reporter, offline)
+            await asyncio.to_thread(finisher.complete, staged.path)  # conda-meta, history, prefix root
         except OSError as exc:
             raise InstallError(f"cannot finish the environment: {exc}") from exc
-        if plan.pip:
-            _install_pip(plan, staged.path, reporter, offline)
-        try:
-            await asyncio.to_thread(finisher.complete, staged.path)
-        except OSError as exc:
-            raise InstallError(f"cannot finish the environment: {exc}") from exc
+        finally:
+            finisher.abort()  # a compilation still running when something failed
         finisher.before_commit()
         staged.commit(replace=plan.replaces_existing)
     finisher.after_commit()

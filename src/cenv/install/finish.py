@@ -93,9 +93,15 @@ class Finisher:
         self.plan = plan
         self.options = options or FinishOptions()
         self.report = FinishReport()
+        self._compilations: list[tuple[bytecode.Compilation, dict[str, list[str]]]] = []
 
     def after_link(self, staging: Path) -> None:
-        """Post-link scripts (dependencies first), or the note that they were skipped; the Menu note."""
+        """Post-link scripts (dependencies first), or the note that they were skipped; the Menu note. Then
+        the noarch python packages start compiling (while the pip part installs and records complete)."""
+        self._run_link_scripts(staging)
+        self._start_compile(staging, _records(staging), noarch=True)
+
+    def _run_link_scripts(self, staging: Path) -> None:
         records = link_scripts.dependency_order(_records(staging))
         self.report.menu = sorted(
             str(r["name"])
@@ -113,38 +119,59 @@ class Finisher:
         self.report.messages = link_scripts.take_messages(staging)
 
     def complete(self, staging: Path) -> None:
-        """Bytecode, conda-meta records and history, a clean prefix root (after the pip part)."""
+        """Bytecode, conda-meta records and history, a clean prefix root (after the pip part). The
+        records are completed while the environment's python compiles."""
         plan = self.plan
         records = _records(staging)
-        version = bytecode.python_version(records)
-        pyc_by_dist: dict[str, tuple[str, ...]] = {}
-        if version is not None and _python(staging, plan.platform).exists():
-            site = _site_packages(plan.platform, version)
-            noarch = {
-                f"{r['name']}-{r['version']}-{r['build']}": bytecode.noarch_sources(r, site) for r in records
-            }
-            pip_sources = bytecode.pip_sources(staging, site) if plan.pip else []
-            sources = [s for group in noarch.values() for s in group] + pip_sources
-            compiled = bytecode.compile_bytecode(_python(staging, plan.platform), staging, sources, version)
-            self.report.pyc_files = len(compiled)
-            for dist, group in noarch.items():
-                pycs = tuple(p for p in (bytecode.pyc_path(s, version) for s in group) if p in compiled)
-                if pycs:
-                    pyc_by_dist[dist] = pycs
-        facts = [
-            meta.PackageFacts(
-                dist=p.dist, archive=plan.pkgs_dir / p.filename, pyc_files=pyc_by_dist.get(p.dist, ())
-            )
-            for p in plan.packages
-        ]
+        if plan.pip:
+            self._start_compile(staging, records, noarch=False)
+        facts = [meta.PackageFacts(dist=p.dist, archive=plan.pkgs_dir / p.filename) for p in plan.packages]
         specs = list(self.options.requested) or _roots(records)
-        finished = meta.finish_records(staging, plan.prefix, facts, meta.requested_by_name(specs))
-        meta.write_history(staging, finished, self.options.command, specs)
-        owned = {f for r in finished for f in r.get("files") or ()}
+        finished = meta.complete_records(staging, plan.prefix, facts, meta.requested_by_name(specs))
+        by_dist = {f"{r['name']}-{r['version']}-{r['build']}": r for r in finished.values()}
+        while self._compilations:
+            compilation, pyc_by_dist = self._compilations.pop(0)
+            compiled = compilation.wait()
+            self.report.pyc_files += len(compiled)
+            for dist, pycs in pyc_by_dist.items():
+                record = by_dist.get(dist)
+                if record is not None:
+                    meta.add_pyc(record, [p for p in pycs if p in compiled])
+        meta.write_records(finished)
+        meta.write_history(staging, finished.values(), self.options.command, specs)
+        owned = {f for r in finished.values() for f in r.get("files") or ()}
         for name in _FOREIGN_ROOT_FILES:
             path = staging / name
             if name not in owned and (path.is_file() or path.is_symlink()):
                 path.unlink()
+
+    def abort(self) -> None:
+        """Stop compilations still running (the staging directory is about to be removed)."""
+        while self._compilations:
+            self._compilations.pop()[0].cancel()
+
+    def _start_compile(self, staging: Path, records: Sequence[Mapping[str, Any]], noarch: bool) -> None:
+        """Start compiling the noarch python packages' modules (`noarch`) or the pip part's."""
+        plan = self.plan
+        version = bytecode.python_version(records)
+        python = _python(staging, plan.platform)
+        if version is None or not python.exists():
+            return
+        site = _site_packages(plan.platform, version)
+        if noarch:
+            sources = {
+                f"{r['name']}-{r['version']}-{r['build']}": bytecode.noarch_sources(r, site) for r in records
+            }
+            every = [s for group in sources.values() for s in group]
+            pyc_by_dist = {
+                dist: [bytecode.pyc_path(s, version) for s in group]
+                for dist, group in sources.items()
+                if group
+            }
+        else:
+            every, pyc_by_dist = bytecode.pip_sources(staging, site), {}
+        if every:
+            self._compilations.append((bytecode.Compilation(python, staging, every, version), pyc_by_dist))
 
     def before_commit(self) -> None:
         """The replaced environment's pre-unlink scripts (conda reports their failures and goes on)."""

@@ -19,10 +19,10 @@ rattler writes `conda-meta/<dist>.json` itself; this module completes them the w
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
-import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,13 +34,16 @@ from cenv.redact import redact, strip_credentials
 
 __all__ = [
     "PackageFacts",
+    "add_pyc",
     "canonical_channel",
+    "complete_records",
     "finish_records",
     "history_text",
     "requested_by_name",
     "spec_name",
     "write_history",
     "write_readable",
+    "write_records",
 ]
 
 _NOARCH_TYPES = {"python": "noarch_python", "generic": "noarch_generic"}
@@ -76,17 +79,36 @@ def requested_by_name(specs: Iterable[str]) -> dict[str, list[str]]:
     return result
 
 
-def write_readable(path: Path, text: str) -> None:
-    """Write `text` to `path` atomically, mode 0666 less the umask (0644 typically), as conda writes."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+@functools.cache
+def _umask() -> int:
+    """The process umask, read without changing it where the system says it (Linux)."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: the classic read-by-setting (once per process)
+    os.umask(mask)
+    return mask
+
+
+def write_readable(path: Path, text: str) -> None:
+    """Write `text` to `path` in the staged prefix, mode 0666 less the umask (0644 typically), as conda
+    writes conda-meta. Overwritten in place and then cut to length: nothing else sees the staging
+    directory, and ext4 flushes a file renamed over another or truncated to zero before it is rewritten
+    (measured 2-4 ms each here: about 1 s for 300 records)."""
+    data = text.encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.ftruncate(fd, len(data))
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o666 & ~_umask())  # rattler created them 0600
+    finally:
+        os.close(fd)
 
 
 def _sha256(path: Path) -> str:
@@ -183,23 +205,42 @@ def _complete(
     return record
 
 
+def complete_records(
+    staging: Path,
+    final: Path,
+    facts: Iterable[PackageFacts],
+    requested: Mapping[str, Sequence[str]],
+) -> dict[Path, dict[str, Any]]:
+    """Every `conda-meta/*.json` of the staged prefix, completed in memory (see the module doc)."""
+    by_dist = {f.dist: f for f in facts}
+    records: dict[Path, dict[str, Any]] = {}
+    for path in sorted((staging / "conda-meta").glob("*.json")):
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(record, dict):
+            records[path] = _complete(record, by_dist.get(path.stem), requested, staging, final)
+    return records
+
+
+def add_pyc(record: dict[str, Any], pyc_files: Sequence[str]) -> None:
+    """Record `.pyc` files compiled for the package as conda does (`files` and `path_type: pyc_file`)."""
+    _add_pyc(record, pyc_files)
+
+
+def write_records(records: Mapping[Path, Mapping[str, Any]]) -> None:
+    for path, record in records.items():
+        write_readable(path, json.dumps(record, indent=2) + "\n")
+
+
 def finish_records(
     staging: Path,
     final: Path,
     facts: Iterable[PackageFacts],
     requested: Mapping[str, Sequence[str]],
 ) -> list[dict[str, Any]]:
-    """Complete every `conda-meta/*.json` of the staged prefix (see the module doc); returns the records."""
-    by_dist = {f.dist: f for f in facts}
-    records = []
-    for path in sorted((staging / "conda-meta").glob("*.json")):
-        record = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(record, dict):
-            continue
-        record = _complete(record, by_dist.get(path.stem), requested, staging, final)
-        write_readable(path, json.dumps(record, indent=2) + "\n")
-        records.append(record)
-    return records
+    """Complete and write every `conda-meta/*.json` of the staged prefix; returns the records."""
+    records = complete_records(staging, final, facts, requested)
+    write_records(records)
+    return list(records.values())
 
 
 def canonical_channel(channel: str) -> str:
