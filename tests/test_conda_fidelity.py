@@ -286,3 +286,44 @@ def test_environments_txt_as_conda_keeps_it(tmp_path: Path) -> None:
     assert path.read_text() == f"{live}\n"
     unregister_env(live)
     assert path.read_text() == ""
+
+
+def test_history_without_recorded_specs_names_the_top_level_packages(
+    tmp_path: Path, fid_channel: ChannelFactory
+) -> None:
+    """An `@EXPLICIT` file records no specs: the history asks for what nothing else depends on."""
+    spec = _spec(tmp_path, fid_channel, deps=("python", "plink", "linky"))
+    assert cenv("lock", spec).code == 0
+    explicit = tmp_path / "explicit.txt"
+    exported = cenv(
+        "export", tmp_path / "fid-lock.yml", "--format", "explicit", "-p", "linux-64", "-o", explicit
+    )
+    assert exported.code == 0, exported.output
+    prefix = tmp_path / "env"
+    assert cenv("create", explicit, "-p", prefix, "--no-link-scripts").code == 0
+    assert set(conda_reader.requested_names(prefix)) == {"python", "plink", "linky"}
+
+
+def test_history_lines_and_specs_as_conda_writes_them() -> None:
+    from cenv.install.meta import canonical_channel, history_text
+
+    record = {"name": "numpy", "version": "2.1.3", "build": "py311h_0", "subdir": "linux-64"}
+    forge = {**record, "channel": "https://conda.anaconda.org/conda-forge"}
+    private = {**record, "name": "private", "channel": "https://user:secret@host.example/t/tok123/chan"}
+    text = history_text(
+        [forge, private],
+        "cenv create env.yml -c https://user:secret@host.example/chan",
+        ["numpy >=2", "https://user:secret@host.example/chan::private"],
+        when=0,
+    )
+    lines = text.splitlines()
+    assert (
+        lines[0]
+        == "==> " + __import__("time").strftime("%Y-%m-%d %H:%M:%S", __import__("time").localtime(0)) + " <=="
+    )
+    assert lines[1].startswith("# cmd: cenv create env.yml -c https://user:***@host.example/chan")
+    assert "+conda-forge/linux-64::numpy-2.1.3-py311h_0" in lines
+    assert "+https://host.example/chan/linux-64::private-2.1.3-py311h_0" in lines
+    assert lines[-1] == "# update specs: ['numpy >=2', 'https://host.example/chan::private']"
+    assert "secret" not in text and "tok123" not in text
+    assert canonical_channel("https://repo.anaconda.com/pkgs/main") == "pkgs/main"
