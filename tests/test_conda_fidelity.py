@@ -10,6 +10,7 @@ import json
 import os
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -317,10 +318,7 @@ def test_history_lines_and_specs_as_conda_writes_them() -> None:
         when=0,
     )
     lines = text.splitlines()
-    assert (
-        lines[0]
-        == "==> " + __import__("time").strftime("%Y-%m-%d %H:%M:%S", __import__("time").localtime(0)) + " <=="
-    )
+    assert lines[0] == f"==> {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(0))} <=="
     assert lines[1].startswith("# cmd: cenv create env.yml -c https://user:***@host.example/chan")
     assert "+conda-forge/linux-64::numpy-2.1.3-py311h_0" in lines
     assert "+https://host.example/chan/linux-64::private-2.1.3-py311h_0" in lines
