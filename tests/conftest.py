@@ -36,6 +36,8 @@ def isolate_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPa
     monkeypatch.setenv("CENV_CACHE_DIR", str(cenv_cache))
     monkeypatch.setenv("XDG_CACHE_HOME", str(root / "xdg-cache"))
     monkeypatch.setenv("NO_COLOR", "1")
+    # create registers environments in ~/.conda/environments.txt: never the user's own
+    monkeypatch.setenv("HOME", str(root / "home"))
     for name in list(os.environ):
         if name.startswith("CONDA_OVERRIDE_") or name in _REMOVED_ENV:
             monkeypatch.delenv(name, raising=False)

@@ -85,6 +85,12 @@ def test_lock_and_create_with_pip(tmp_path: Path, demo_channel: Path, pip_index:
     ran = cenv("run", "-p", prefix, "--", "piponly")
     assert ran.code == 0 and "piponly works" in ran.stdout, ran.output
     assert files_containing(prefix, b".cenv-tmp") == []
+    # The pip part is compiled to bytecode too, and nothing of uv's (`.lock`) is left in the prefix root.
+    site = prefix / "lib" / f"python{PY}" / "site-packages"
+    tag = f"cpython-{PY.replace('.', '')}"
+    assert (site / "piponly" / "__pycache__" / f"__init__.{tag}.pyc").is_file()
+    assert (site / "hello_cenv" / "__pycache__" / f"__init__.{tag}.pyc").is_file()  # conda's noarch part
+    assert not (prefix / ".lock").exists() and not (prefix / "CACHEDIR.TAG").exists()
 
 
 def test_pip_conflict_with_conda_is_an_error(

@@ -58,7 +58,7 @@ def test_run_passes_exit_codes_and_arguments_through(activ_env: Path) -> None:
 
 def test_run_errors(activ_env: Path, tmp_path: Path) -> None:
     missing = cenv("run", "-p", activ_env, "--", "no-such-command-xyz")
-    assert missing.code == 1
+    assert missing.code == 127  # as a shell, and `conda run`, exit for a command not found
     assert "error: command `no-such-command-xyz` not found" in missing.stderr
     not_env = cenv("run", "-p", tmp_path, "--", "true")
     assert not_env.code == 1 and "is not a conda environment" in not_env.stderr

@@ -393,6 +393,11 @@ def info_command(json_output: bool) -> None:
     is_flag=True,
     help="Re-lock a stale lockfile (with the inputs it recorded) instead of stopping with exit 1.",
 )
+@click.option(
+    "--no-link-scripts",
+    is_flag=True,
+    help="Do not run packages' post-link / pre-unlink scripts (say which were skipped).",
+)
 @click.option("--json", "json_output", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no messages.")
 def create_command(
@@ -405,6 +410,7 @@ def create_command(
     offline: bool,
     variant: str | None,
     relock: bool,
+    no_link_scripts: bool,
     json_output: bool,
     quiet: bool,
 ) -> None:
@@ -433,6 +439,7 @@ def create_command(
         offline=offline,
         variant=variant,
         relock=relock,
+        link_scripts=not no_link_scripts,
     )
     reporter = make_reporter(console)
     try:
@@ -449,6 +456,8 @@ def create_command(
             "warnings": list(result.warnings),
         }
         payload.update(result.plan.summary() if result.install is None else result.install.summary())
+        if result.install is not None:
+            payload["warnings"] = list(result.warnings) + list(result.install.warnings)
         console.json(payload)
         return
     if result.install is None:

@@ -246,6 +246,14 @@ async def _create_async(
     reporter: Reporter,
 ) -> tuple[InstallPlan, InstallResult | None, list[str]]:
     from cenv.install.conda import CacheChanged, install_plan, plan_install
+    from cenv.install.finish import FinishOptions
+    from cenv.lock.keys import CUSTOM_REQUESTED
+
+    requested = lockfile.metadata.custom(CUSTOM_REQUESTED + platform) or ""
+    finish = FinishOptions(
+        requested=tuple(s for s in requested.split("\n") if s.strip()),
+        link_scripts=settings.link_scripts,
+    )
 
     speculative = True
     while True:
@@ -264,7 +272,8 @@ async def _create_async(
         if settings.dry_run:
             return plan, None, warnings
         try:
-            return plan, await install_plan(plan, reporter, offline=settings.offline), warnings
+            installed = await install_plan(plan, reporter, offline=settings.offline, finish=finish)
+            return plan, installed, warnings
         except CacheChanged:
             if not speculative:
                 raise

@@ -56,3 +56,9 @@ class LockfileError(UserError):
 
 class InstallError(UserError):
     """An environment that cannot be created."""
+
+
+class CommandNotFound(UserError):
+    """`cenv run`: the command is not in the environment nor on PATH: exit 127, as a shell does."""
+
+    exit_code = 127

@@ -85,3 +85,4 @@ class CreateSettings:
     pkgs_dir: Path | None = None  # default: first of CONDA_PKGS_DIRS, else <cenv cache>/pkgs
     variant: str | None = None  # a variant of the spec, or "auto" for the best one for this host's driver
     relock: bool = False  # a stale lockfile is re-locked (with its recorded inputs) instead of an error
+    link_scripts: bool = True  # run packages' post-link / pre-unlink scripts (--no-link-scripts: False)

@@ -184,6 +184,10 @@ class ChannelFactory:
         summary: str | None = None,
         features: str | None = None,
         extra_index: Mapping[str, object] | None = None,
+        post_link: str | None = None,
+        pre_unlink: str | None = None,
+        menu: Mapping[str, object] | None = None,
+        env_vars: Mapping[str, str] | None = None,
     ) -> BuiltPackage:
         """Write one package archive into ``<channel>/<subdir>/``, remember its record and return it.
 
@@ -192,6 +196,9 @@ class ChannelFactory:
         ``"name = module:func"`` strings written to ``info/link.json``. ``prefix_files`` contain
         :data:`PREFIX_PLACEHOLDER` and are recorded in ``info/has_prefix`` and ``info/paths.json``.
         ``symlinks`` maps a path in the package to a link target (relative or absolute).
+        ``post_link`` / ``pre_unlink`` are shell script bodies written where conda-build puts them
+        (``bin/.<name>-post-link.sh``, ``bin/.<name>-pre-unlink.sh``); ``menu`` is a menuinst document
+        (``Menu/<name>.json``); ``env_vars`` is written to ``etc/conda/env_vars.d/<name>.json``.
         """
         if fmt not in (".conda", ".tar.bz2"):
             raise ValueError(f"fmt must be '.conda' or '.tar.bz2', not {fmt!r}")
@@ -211,8 +218,16 @@ class ChannelFactory:
         members: dict[str, _Member] = {}
         entries: list[_PathEntry] = []
         has_prefix_lines: list[str] = []
+        files = dict(files or {})
+        for action, body in (("post-link", post_link), ("pre-unlink", pre_unlink)):
+            if body is not None:
+                files[f"bin/.{name}-{action}.sh"] = body
+        if menu is not None:
+            files[f"Menu/{name}.json"] = json.dumps(menu, indent=2, sort_keys=True) + "\n"
+        if env_vars is not None:
+            files[f"etc/conda/env_vars.d/{name}.json"] = json.dumps(dict(env_vars), indent=2) + "\n"
 
-        for rel, content in sorted((files or {}).items()):
+        for rel, content in sorted(files.items()):
             data = _to_bytes(content)
             mode = 0o755 if data.startswith(b"#!") else 0o644
             members[rel] = _Member(rel, data, mode)

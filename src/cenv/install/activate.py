@@ -1,8 +1,11 @@
 """Run a command inside an environment, as `conda run` would after `conda activate`.
 
-Activation: PREFIX's bin directories first on PATH, CONDA_PREFIX / CONDA_DEFAULT_ENV / CONDA_SHLVL, the
-spec's `variables` (stored at create time in `conda-meta/state` like conda's `env_vars`), and the packages'
-`etc/conda/activate.d/*.sh` scripts, sourced by bash right before the command replaces it.
+Activation: PREFIX's bin directories first on PATH, CONDA_PREFIX / CONDA_DEFAULT_ENV / CONDA_SHLVL, then the
+environment variables in conda's order (`_get_environment_env_vars` in conda/activate.py): the packages'
+`etc/conda/env_vars.d/*.json` files in name order, then the spec's `variables` (stored at create time in
+`conda-meta/state` like conda's `env_vars`), which win over the packages'; a value `***unset***` unsets the
+variable. Last, the packages' `etc/conda/activate.d/*.sh` scripts, sourced by bash right before the command
+replaces it. A command that is not found exits 127, as a shell does.
 """
 
 from __future__ import annotations
@@ -16,9 +19,18 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from cenv.errors import UserError
+from cenv.errors import CommandNotFound, UserError
 
-__all__ = ["activate_scripts", "activation_env", "run_in_env", "stored_env_vars"]
+__all__ = [
+    "activate_scripts",
+    "activation_env",
+    "environment_env_vars",
+    "package_env_vars",
+    "run_in_env",
+    "stored_env_vars",
+]
+
+UNSET = "***unset***"  # conda's CONDA_ENV_VARS_UNSET_VAR
 
 
 def _bin_dirs(prefix: Path) -> list[Path]:
@@ -47,6 +59,33 @@ def stored_env_vars(prefix: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in env_vars.items()} if isinstance(env_vars, dict) else {}
 
 
+def package_env_vars(prefix: Path) -> dict[str, str]:
+    """The packages' `etc/conda/env_vars.d/*.json` maps, merged in file name order (later files win)."""
+    directory = prefix / "etc" / "conda" / "env_vars.d"
+    merged: dict[str, str] = {}
+    try:
+        paths = sorted(p for p in directory.iterdir() if p.is_file())
+    except OSError:
+        return merged
+    for path in paths:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UserError(
+                f"cannot read `{path}`: {exc}", hints=["a package shipped a broken file"]
+            ) from exc
+        if isinstance(data, dict):
+            merged.update({str(k): str(v) for k, v in data.items()})
+    return merged
+
+
+def environment_env_vars(prefix: Path) -> dict[str, str]:
+    """conda's `_get_environment_env_vars`: env_vars.d first, then conda-meta/state over them."""
+    merged = package_env_vars(prefix)
+    merged.update(stored_env_vars(prefix))
+    return merged
+
+
 def activation_env(prefix: Path, base: Mapping[str, str], name: str | None = None) -> dict[str, str]:
     """The environment variables of an activated `prefix`, starting from `base`."""
     env = dict(base)
@@ -56,7 +95,11 @@ def activation_env(prefix: Path, base: Mapping[str, str], name: str | None = Non
     env["CONDA_DEFAULT_ENV"] = name or str(prefix)
     env["CONDA_SHLVL"] = "1"
     env["CONDA_PROMPT_MODIFIER"] = f"({name or prefix.name}) "
-    env.update(stored_env_vars(prefix))
+    for key, value in environment_env_vars(prefix).items():
+        if value == UNSET:
+            env.pop(key, None)
+        else:
+            env[key] = value
     return env
 
 
@@ -79,7 +122,7 @@ def run_in_env(prefix: Path, command: Sequence[str], name: str | None = None) ->
     env = activation_env(prefix, os.environ, name)
     executable = shutil.which(command[0], path=env["PATH"])
     if executable is None:
-        raise UserError(
+        raise CommandNotFound(
             f"command `{command[0]}` not found in the environment or on PATH",
             hints=[f"installed commands are in `{_bin_dirs(prefix)[-1]}`"],
         )

@@ -43,6 +43,7 @@ from cenv.install.fetch import (
     remote_size,
     verify_file,
 )
+from cenv.install.finish import Finisher, FinishOptions
 from cenv.install.host import check_requirements, detect_host, lock_assumption_warnings, needs_cuda
 from cenv.install.plan import InstallPlan, PlannedPackage, dist_name, make_plan
 from cenv.install.prefix import check_target, staged_prefix
@@ -123,6 +124,7 @@ class InstallResult:
     seconds: float
     warnings: tuple[str, ...] = ()
     replaced: bool = False
+    conda_steps: Mapping[str, object] | None = None  # link scripts, menu entries, bytecode (finish.py)
 
     def summary(self) -> dict[str, object]:
         return {
@@ -135,6 +137,7 @@ class InstallResult:
             "seconds": round(self.seconds, 3),
             "replaced": self.replaced,
             "warnings": list(self.warnings),
+            **(self.conda_steps or {}),
         }
 
 
@@ -576,10 +579,14 @@ def _write_state(staging: Path, env_vars: Mapping[str, str]) -> None:
 
 
 async def install_plan(
-    plan: InstallPlan, reporter: Reporter | None = None, offline: bool = False
+    plan: InstallPlan,
+    reporter: Reporter | None = None,
+    offline: bool = False,
+    finish: FinishOptions | None = None,
 ) -> InstallResult:
     """Create the environment described by `plan` atomically; on any failure the target is untouched."""
     reporter = reporter or Reporter()
+    finisher = Finisher(plan, finish)
     started = time.perf_counter()
     fetched = await _fetch_all(plan, reporter, offline)
     await _check_archives(plan, fetched)
@@ -620,11 +627,18 @@ async def install_plan(
         try:
             _restore_urls(staged.path, plan, fetched)
             _write_state(staged.path, plan.env_vars)
+            await asyncio.to_thread(finisher.after_link, staged.path)  # post-link scripts, bytecode starts
+            if plan.pip:
+                _install_pip(plan, staged.path, reporter, offline)
+            await asyncio.to_thread(finisher.complete, staged.path)  # conda-meta, history, prefix root
         except OSError as exc:
             raise InstallError(f"cannot finish the environment: {exc}") from exc
-        if plan.pip:
-            _install_pip(plan, staged.path, reporter, offline)
+        finally:
+            finisher.abort()  # a compilation still running when something failed
+        finisher.before_commit()
         staged.commit(replace=plan.replaces_existing)
+    finisher.after_commit()
+    _report_finish(finisher, reporter)
     transferred = sum(f.transferred for f in fetched.values())
     downloaded = sum(1 for f in fetched.values() if f.transferred)
     return InstallResult(
@@ -636,4 +650,27 @@ async def install_plan(
         from_cache=len(plan.packages) - downloaded,
         seconds=time.perf_counter() - started,
         replaced=plan.replaces_existing,
+        warnings=tuple(finisher.report.warnings),
+        conda_steps=finisher.report.summary(),
     )
+
+
+def _names(names: Sequence[str]) -> str:
+    return ", ".join(names)
+
+
+def _report_finish(finisher: Finisher, reporter: Reporter) -> None:
+    """The conda steps' one-line notes: which link scripts ran or were skipped, menu entries, messages."""
+    report = finisher.report
+    if report.post_link:
+        reporter.message(f"ran post-link scripts of: {_names(report.post_link)}")
+    if report.pre_unlink:
+        reporter.message(f"ran pre-unlink scripts of the replaced environment: {_names(report.pre_unlink)}")
+    if report.skipped:
+        reporter.warning(f"link scripts not run (--no-link-scripts): {_names(report.skipped)}")
+    if report.menu:
+        reporter.message(f"menu entries not installed (cenv does not run menuinst): {_names(report.menu)}")
+    for line in report.messages:
+        reporter.message(line)
+    for warning in report.warnings:
+        reporter.warning(warning)
