@@ -359,6 +359,49 @@ def why_command(package: str, lockfile: Path | None, platform: str | None, json_
         raise click.exceptions.Exit(1)
 
 
+@cli.command("pack")
+@click.argument("lockfile", type=click.Path(path_type=Path))
+@click.option(
+    "-p", "--platform", "platforms", multiple=True, help="Platform to pack (repeatable; default all)."
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="FILE.tar, or a new folder (default: <lock stem>.pack.tar beside the lockfile).",
+)
+@click.option("--json", "json_output", is_flag=True, help="Print a machine-readable summary on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no messages.")
+def pack_command(
+    lockfile: Path, platforms: tuple[str, ...], output: Path | None, json_output: bool, quiet: bool
+) -> None:
+    """Pack LOCKFILE's conda archives and pip artifacts, a channel index and the rewritten lockfile into one
+    file that `cenv create FILE.tar -p PREFIX` installs on a machine without network."""
+    from cenv.console import Console
+    from cenv.pack.build import pack
+    from cenv.progress import human_size, make_reporter
+
+    console = Console(quiet=quiet, json_output=json_output)
+    if output is None:
+        stem = lockfile.name.removesuffix(".yml").removesuffix(".yaml").removesuffix("-lock")
+        output = lockfile.with_name(f"{stem}.pack.tar")
+    reporter = make_reporter(console)
+    try:
+        result = pack(lockfile, output, platforms, reporter)
+    finally:
+        reporter.close()
+    if json_output:
+        console.json(result.summary())
+        return
+    for platform in result.platforms:
+        console.info(f"{platform}: {result.conda[platform]} conda, {result.pip[platform]} pip packages")
+    console.info(
+        f"wrote {result.output} ({result.files} files, {human_size(result.size)}; "
+        f"{result.downloaded} downloaded) in {result.seconds:.2f}s"
+    )
+    console.info(f"on the target machine: cenv create {result.output.name} -p PREFIX")
+
+
 # ---------------------------------------------------------------- create / run
 
 
@@ -394,8 +437,9 @@ def create_command(
     quiet: bool,
 ) -> None:
     """Create an environment from SOURCE: an environment spec (its `<stem>-lock.yml` is installed when fresh,
-    made when missing; a stale one stops with exit 1 unless `--relock`) or a lockfile (cenv, conda-lock v1,
-    `@EXPLICIT`, pixi.lock), which is installed as it is and never solved."""
+    made when missing; a stale one stops with exit 1 unless `--relock`), a lockfile (cenv, conda-lock v1,
+    `@EXPLICIT`, pixi.lock), which is installed as it is and never solved, or a `cenv pack` tar or folder
+    (installed with no network)."""
     import signal
 
     from cenv.console import Console
@@ -421,7 +465,14 @@ def create_command(
     )
     reporter = make_reporter(console)
     try:
-        result = create(settings, reporter)
+        from cenv.pack import is_pack
+
+        if is_pack(source):  # a `cenv pack` tar or folder: checked, then installed with no network
+            from cenv.pack.unpack import create_from_pack
+
+            result = create_from_pack(settings, reporter)
+        else:
+            result = create(settings, reporter)
     finally:
         reporter.close()
     if json_output:
