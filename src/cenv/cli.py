@@ -414,7 +414,8 @@ def pack_command(
 @click.option("--force", is_flag=True, help="Replace an existing environment at the target.")
 @click.option("--offline", is_flag=True, help="Use only cached repodata and packages.")
 @click.option(
-    "--variant", help="Which of the spec's variants to create; `auto`: the best for this host's driver."
+    "--variant",
+    help="Which of the spec's variants to create (default `auto`: the best for this host's driver).",
 )
 @click.option(
     "--relock",
@@ -460,7 +461,7 @@ def create_command(
         dry_run=dry_run,
         force=force,
         offline=offline,
-        variant=variant,
+        variant=variant or "auto",  # `cenv create ml.yml` picks the variant for this host
         relock=relock,
     )
     reporter = make_reporter(console)
