@@ -85,6 +85,11 @@ def packed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Packed]:
         assert created.code == 0, created.output
         made = cenv("pack", lock, "-o", root / "ml.tar", "--json", env=_env(root, "pack"))
         assert made.code == 0, made.output
+        # With the package cache of the direct create, the conda archives come from there (pip: fetched).
+        again = cenv("pack", lock, "-o", root / "again.tar", "--json", env=_env(root, "direct"))
+        assert again.code == 0, again.output
+        assert json.loads(again.stdout)["downloaded"] == 2
+        assert (root / "again.tar").read_bytes() == (root / "ml.tar").read_bytes()  # same lock, same bytes
     yield Packed(root, lock, root / "ml.tar", direct, json.loads(made.stdout))
 
 
@@ -328,6 +333,10 @@ def test_pack_one_of_two_platforms_and_bad_input(
     assert json.loads(made.stdout)["platforms"] == {"osx-arm64": {"conda": 1, "pip": 0}}
     with tarfile.open(tmp_path / "one.tar") as tar:
         assert not [n for n in tar.getnames() if "linux-64" in n]
+    # That pack has nothing for this machine: exit 1 naming what it holds, nothing created.
+    elsewhere = cenv("create", tmp_path / "one.tar", "-p", tmp_path / "env", "--platform", "linux-64")
+    assert elsewhere.code == 1 and "osx-arm64" in elsewhere.stderr, elsewhere.output
+    assert not (tmp_path / "env").exists()
     missing = cenv("pack", lock, "-p", "win-64", "-o", tmp_path / "win.tar")
     assert missing.code == 1 and "win-64" in missing.stderr and not (tmp_path / "win.tar").exists()
     # A pack whose archive vanished from the channel: exit 1, nothing written, no staging left.
@@ -335,3 +344,30 @@ def test_pack_one_of_two_platforms_and_bad_input(
     gone = cenv("pack", lock, "-o", tmp_path / "gone.tar")
     assert gone.code == 1 and "Traceback" not in gone.stderr, gone.output
     assert sorted(p.name for p in tmp_path.iterdir() if "gone" in p.name) == []
+
+
+def test_pack_an_explicit_file_into_a_folder(
+    tmp_path: Path, channel_factory: Callable[..., ChannelFactory]
+) -> None:
+    """An `@EXPLICIT` file (md5 only) packs too; a folder output is a pack that `cenv create` takes."""
+    ch = channel_factory("plain")
+    ch.package("libplain", "1.0", subdir="linux-64", files={"share/plain.txt": "plain\n"})
+    ch.package("plain-data", "1.0", depends=["libplain"], files={"share/plain-data.txt": "data\n"})
+    ch.write_repodata()
+    spec = tmp_path / "plain.yml"
+    spec.write_text(f"channels: [{ch.url}]\nplatforms: [linux-64]\ndependencies:\n  - plain-data\n")
+    assert cenv("lock", spec).code == 0
+    explicit = tmp_path / "plain.txt"
+    exported = cenv("export", tmp_path / "plain-lock.yml", "-p", "linux-64", "-o", explicit)
+    assert exported.code == 0 and "sha256" not in explicit.read_text(), exported.output
+    folder = tmp_path / "pack"
+    made = cenv("pack", explicit, "-o", folder)
+    assert made.code == 0, made.output
+    manifest = json.loads((folder / "cenv-pack.json").read_text())
+    assert manifest["lockfile"] == "plain-lock.yml" and manifest["platforms"] == ["linux-64"]
+    assert sorted(p.name for p in folder.iterdir()) == ["cenv-pack.json", "channel", "explicit-linux-64.txt",
+                                                        "plain-lock.yml"]  # fmt: skip
+    prefix = tmp_path / "env"
+    created = cenv("create", folder, "-p", prefix, "--platform", "linux-64")
+    assert created.code == 0, created.output
+    assert (prefix / "share" / "plain-data.txt").read_text() == "data\n"

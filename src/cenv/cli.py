@@ -378,6 +378,7 @@ def pack_command(
     """Pack LOCKFILE's conda archives and pip artifacts, a channel index and the rewritten lockfile into one
     file that `cenv create FILE.tar -p PREFIX` installs on a machine without network."""
     from cenv.console import Console
+    from cenv.install.envs import pkgs_dir
     from cenv.pack.build import pack
     from cenv.progress import human_size, make_reporter
 
@@ -387,7 +388,7 @@ def pack_command(
         output = lockfile.with_name(f"{stem}.pack.tar")
     reporter = make_reporter(console)
     try:
-        result = pack(lockfile, output, platforms, reporter)
+        result = pack(lockfile, output, platforms, reporter, pkgs_dir=pkgs_dir())  # cached archives: no fetch
     finally:
         reporter.close()
     if json_output:

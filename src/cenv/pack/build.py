@@ -14,6 +14,7 @@ import concurrent.futures
 import contextlib
 import dataclasses
 import hashlib
+import json
 import os
 import shutil
 import tarfile
@@ -217,13 +218,26 @@ def _index_channel(channel: Path, subdirs: set[str]) -> list[PackFile]:
         asyncio.run(index_fs(channel, write_zst=False, write_shards=False, force=True))
     except Exception as exc:  # rattler's own exception types
         raise PackError(f"cannot index the pack's channel: {exc}") from exc
+    shutil.rmtree(channel / ".tmp", ignore_errors=True)  # the indexer's scratch folder
     entries = []
     for repodata in sorted(channel.glob("*/repodata.json")):
-        data = repodata.read_bytes()
+        data = _without_index_time(repodata.read_bytes())
+        repodata.write_bytes(data)
         entries.append(
             PackFile(repodata.relative_to(channel.parent).as_posix(), _hash_bytes(data), len(data))
         )
     return entries
+
+
+def _without_index_time(data: bytes) -> bytes:
+    """repodata without the indexer's `indexed_timestamp`: the same lock packs to the same bytes, and an
+    `--exclude-newer` cut-off on the pack's channel judges the packages' own `timestamp` (rattler prefers
+    `indexed_timestamp`, which would be the time of packing)."""
+    repodata = json.loads(data)
+    for key in ("packages", "packages.conda"):
+        for record in (repodata.get(key) or {}).values():
+            record.pop("indexed_timestamp", None)
+    return (json.dumps(repodata, indent=1, sort_keys=True) + "\n").encode("utf-8")
 
 
 def _write_text(staging: Path, path: str, text: str) -> PackFile:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import tarfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -139,6 +138,8 @@ def is_pack(path: Path) -> bool:
         return (path / MANIFEST).is_file()
     if not path.is_file() or path.name.endswith((".yml", ".yaml", ".txt", ".lock", ".json")):
         return False
+    import tarfile  # here: `cenv create LOCK` asks first, and should not pay for it
+
     try:
         return tarfile.is_tarfile(path)
     except OSError:
