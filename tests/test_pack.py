@@ -93,25 +93,22 @@ def packed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Packed]:
     yield Packed(root, lock, root / "ml.tar", direct, json.loads(made.stdout))
 
 
-def _conda_meta(prefix: Path) -> dict[str, str]:
+def _conda_meta(prefix: Path) -> dict[str, tuple[str, str, str]]:
     records = {}
     for path in (prefix / "conda-meta").glob("*.json"):
         record = json.loads(path.read_text())
-        records[record["name"]] = record["sha256"]
+        records[record["name"]] = (record["sha256"], record["url"], record["channel"])
     return records
 
 
 def _freeze(prefix: Path) -> list[str]:
-    """`uv pip freeze`, each `name @ URL` cut to `name @ FILE`: the same artifact, wherever it was read."""
     result = subprocess.run(
         [find_uv_bin(), "pip", "freeze", "--python", str(prefix / "bin" / "python")],
         capture_output=True,
         text=True,
         check=True,
     )
-    lines = [line.split(" @ ")[0] + " @ " + line.rsplit("/", 1)[-1] if " @ " in line else line
-             for line in result.stdout.splitlines()]  # fmt: skip
-    return sorted(lines)
+    return sorted(result.stdout.splitlines())
 
 
 def test_pack_holds_a_channel_the_pip_artifacts_and_a_manifest(packed: Packed) -> None:
@@ -153,7 +150,17 @@ def test_create_from_the_pack_offline_equals_a_direct_create(packed: Packed, tmp
     assert _conda_meta(prefix) == _conda_meta(packed.direct)
     assert len(_conda_meta(prefix)) == 6
     assert _freeze(prefix) == _freeze(packed.direct)
-    assert "needs-hello @ needs_hello-1.0-py3-none-any.whl" in _freeze(prefix)
+    # The records name where each package came from, as a direct create's do (not the pack's temporary copy).
+    assert any(line.startswith("needs-hello @ http://127.0.0.1:") for line in _freeze(prefix)), _freeze(
+        prefix
+    )
+    for direct_url in packed.direct.glob("lib/python*/site-packages/*.dist-info/direct_url.json"):
+        ours = prefix / direct_url.relative_to(packed.direct)
+        assert ours.read_bytes() == direct_url.read_bytes()
+        record = [line for line in (ours.parent / "RECORD").read_text().splitlines() if "direct_url" in line]
+        assert record and all(
+            line in (direct_url.parent / "RECORD").read_text().splitlines() for line in record
+        ), record  # the wheel RECORD's hash of the rewritten file holds
     ran = cenv("run", "-p", prefix, "--", "piponly")
     assert ran.code == 0 and "piponly works" in ran.stdout, ran.output
     assert [p.name for p in scratch.iterdir()] == []  # no temporary copy of the pack is left behind

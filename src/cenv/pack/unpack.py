@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import json
 import os
 import shutil
 import tarfile
@@ -195,4 +196,62 @@ def create_from_pack(settings: CreateSettings, reporter: Reporter | None = None)
         if reporter is not None:
             reporter.message(f"checked {len(opened.manifest.files)} files of {settings.source}")
         result = create(dataclasses.replace(settings, source=opened.lockfile, offline=True), reporter)
+        if result.install is not None:
+            restore_origins(result.prefix, opened)
     return dataclasses.replace(result, lockfile=settings.source, lock_action="pack")
+
+
+def restore_origins(prefix: Path, opened: OpenedPack) -> None:
+    """Record where each package came from before it was packed, as a direct create does: the conda-meta
+    records' `url`/`channel` and the pip packages' `direct_url.json` (what `uv pip freeze` shows) would
+    otherwise name the pack's temporary folder. The files are byte-identical to those sources: both hashes
+    were checked. Runs after the environment is in place; each file is replaced atomically."""
+    origins = {
+        urllib.parse.unquote((opened.root / path).as_uri()): entry.source
+        for path, entry in opened.manifest.files.items()
+        if entry.source is not None
+    }
+    if not origins:
+        return
+    from rattler import PrefixRecord
+
+    for meta in sorted((prefix / "conda-meta").glob("*.json")):
+        record = PrefixRecord.from_path(meta)
+        source = origins.get(urllib.parse.unquote(str(record.url)))
+        if source is not None:
+            record.url = source
+            record.channel = source.rsplit("/", 2)[0]
+            fresh = meta.with_name(f".{meta.name}.cenv-origin")
+            record.write_to_path(fresh, True)
+            os.replace(fresh, meta)
+    for direct_url in sorted(prefix.glob("lib/python*/site-packages/*.dist-info/direct_url.json")) + sorted(
+        prefix.glob("Lib/site-packages/*.dist-info/direct_url.json")
+    ):
+        data = json.loads(direct_url.read_text(encoding="utf-8"))
+        source = origins.get(urllib.parse.unquote(str(data.get("url")))) if isinstance(data, dict) else None
+        if source is not None:
+            data["url"] = source
+            text = json.dumps(data, separators=(",", ":"))
+            _replace_text(direct_url, text)
+            _update_record(direct_url.parent / "RECORD", f"{direct_url.parent.name}/{direct_url.name}", text)
+
+
+def _replace_text(path: Path, text: str) -> None:
+    fresh = path.with_name(f".{path.name}.cenv-origin")
+    fresh.write_text(text, encoding="utf-8")
+    os.replace(fresh, path)
+
+
+def _update_record(record: Path, member: str, text: str) -> None:
+    """The wheel RECORD line of `member` with the hash and size of its new `text`."""
+    import base64
+
+    if not record.is_file():
+        return
+    data = text.encode("utf-8")
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    lines = record.read_text(encoding="utf-8").splitlines()
+    changed = [
+        f"{member},sha256={digest},{len(data)}" if line.split(",", 1)[0] == member else line for line in lines
+    ]
+    _replace_text(record, "\n".join(changed) + "\n")
