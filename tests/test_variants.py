@@ -103,8 +103,10 @@ def test_create_variant_auto_follows_the_driver(tmp_path: Path, demo_channel: Pa
     assert _accel_build(tmp_path / "cpu").startswith("cpu"), _accel_build(tmp_path / "cpu")
     named = cenv("create", spec, "-p", tmp_path / "named", "--variant", "cpu", "--dry-run")
     assert named.code == 0, named.output
-    missing = cenv("create", spec, "-p", tmp_path / "none")
-    assert missing.code == 1 and "--variant" in missing.stderr, missing.output
+    # No --variant: `auto` (issue #17: `cenv create ml.yml` works for a spec with variants).
+    default = cenv("create", spec, "-p", tmp_path / "default", env={"CONDA_OVERRIDE_CUDA": ""})
+    assert default.code == 0 and "variant cpu" in default.stderr, default.output
+    assert _accel_build(tmp_path / "default").startswith("cpu")
 
 
 def test_variants_pick_pip_torch_flavours(tmp_path: Path, demo_channel: Path) -> None:

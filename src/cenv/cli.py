@@ -374,6 +374,50 @@ def info_command(json_output: bool) -> None:
         Console().data(render_info(info))
 
 
+@cli.command("pack")
+@click.argument("lockfile", type=click.Path(path_type=Path))
+@click.option(
+    "-p", "--platform", "platforms", multiple=True, help="Platform to pack (repeatable; default all)."
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path),
+    help="FILE.tar, or a new folder (default: <lock stem>.pack.tar beside the lockfile).",
+)
+@click.option("--json", "json_output", is_flag=True, help="Print a machine-readable summary on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no messages.")
+def pack_command(
+    lockfile: Path, platforms: tuple[str, ...], output: Path | None, json_output: bool, quiet: bool
+) -> None:
+    """Pack LOCKFILE's conda archives and pip artifacts, a channel index and the rewritten lockfile into one
+    file that `cenv create FILE.tar -p PREFIX` installs on a machine without network."""
+    from cenv.console import Console
+    from cenv.install.envs import pkgs_dir
+    from cenv.pack.build import pack
+    from cenv.progress import human_size, make_reporter
+
+    console = Console(quiet=quiet, json_output=json_output)
+    if output is None:
+        stem = lockfile.name.removesuffix(".yml").removesuffix(".yaml").removesuffix("-lock")
+        output = lockfile.with_name(f"{stem}.pack.tar")
+    reporter = make_reporter(console)
+    try:
+        result = pack(lockfile, output, platforms, reporter, pkgs_dir=pkgs_dir())  # cached archives: no fetch
+    finally:
+        reporter.close()
+    if json_output:
+        console.json(result.summary())
+        return
+    for platform in result.platforms:
+        console.info(f"{platform}: {result.conda[platform]} conda, {result.pip[platform]} pip packages")
+    console.info(
+        f"wrote {result.output} ({result.files} files, {human_size(result.size)}; "
+        f"{result.downloaded} downloaded) in {result.seconds:.2f}s"
+    )
+    console.info(f"on the target machine: cenv create {result.output.name} -p PREFIX")
+
+
 # ---------------------------------------------------------------- create / run
 
 
@@ -386,7 +430,8 @@ def info_command(json_output: bool) -> None:
 @click.option("--force", is_flag=True, help="Replace an existing environment at the target.")
 @click.option("--offline", is_flag=True, help="Use only cached repodata and packages.")
 @click.option(
-    "--variant", help="Which of the spec's variants to create; `auto`: the best for this host's driver."
+    "--variant",
+    help="Which of the spec's variants to create (default `auto`: the best for this host's driver).",
 )
 @click.option(
     "--relock",
@@ -415,8 +460,9 @@ def create_command(
     quiet: bool,
 ) -> None:
     """Create an environment from SOURCE: an environment spec (its `<stem>-lock.yml` is installed when fresh,
-    made when missing; a stale one stops with exit 1 unless `--relock`) or a lockfile (cenv, conda-lock v1,
-    `@EXPLICIT`, pixi.lock), which is installed as it is and never solved."""
+    made when missing; a stale one stops with exit 1 unless `--relock`), a lockfile (cenv, conda-lock v1,
+    `@EXPLICIT`, pixi.lock), which is installed as it is and never solved, or a `cenv pack` tar or folder
+    (installed with no network)."""
     import signal
 
     from cenv.console import Console
@@ -437,13 +483,20 @@ def create_command(
         dry_run=dry_run,
         force=force,
         offline=offline,
-        variant=variant,
+        variant=variant or "auto",  # `cenv create ml.yml` picks the variant for this host
         relock=relock,
         link_scripts=not no_link_scripts,
     )
     reporter = make_reporter(console)
     try:
-        result = create(settings, reporter)
+        from cenv.pack import is_pack
+
+        if is_pack(source):  # a `cenv pack` tar or folder: checked, then installed with no network
+            from cenv.pack.unpack import create_from_pack
+
+            result = create_from_pack(settings, reporter)
+        else:
+            result = create(settings, reporter)
     finally:
         reporter.close()
     if json_output:

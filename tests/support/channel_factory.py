@@ -191,10 +191,11 @@ class ChannelFactory:
     ) -> BuiltPackage:
         """Write one package archive into ``<channel>/<subdir>/``, remember its record and return it.
 
-        ``files`` are regular files (a ``#!`` first line makes them executable). For ``noarch="python"`` put
-        modules under ``site-packages/`` and scripts under ``python-scripts/``; ``entry_points`` are
-        ``"name = module:func"`` strings written to ``info/link.json``. ``prefix_files`` contain
-        :data:`PREFIX_PLACEHOLDER` and are recorded in ``info/has_prefix`` and ``info/paths.json``.
+        ``files`` are regular files (a ``#!`` first line or an ELF header makes them executable). For
+        ``noarch="python"`` put modules under ``site-packages/`` and scripts under ``python-scripts/``;
+        ``entry_points`` are ``"name = module:func"`` strings written to ``info/link.json``.
+        ``prefix_files`` contain :data:`PREFIX_PLACEHOLDER` and are recorded in ``info/has_prefix`` and
+        ``info/paths.json``.
         ``symlinks`` maps a path in the package to a link target (relative or absolute).
         ``post_link`` / ``pre_unlink`` are shell script bodies written where conda-build puts them
         (``bin/.<name>-post-link.sh``, ``bin/.<name>-pre-unlink.sh``); ``menu`` is a menuinst document
@@ -229,7 +230,7 @@ class ChannelFactory:
 
         for rel, content in sorted(files.items()):
             data = _to_bytes(content)
-            mode = 0o755 if data.startswith(b"#!") else 0o644
+            mode = 0o755 if data.startswith((b"#!", b"\x7fELF")) else 0o644  # scripts and executables
             members[rel] = _Member(rel, data, mode)
             entries.append(_PathEntry(rel, "hardlink", hashlib.sha256(data).hexdigest(), len(data)))
         for rel, content in sorted((prefix_files or {}).items()):

@@ -1,0 +1,257 @@
+"""Open a pack (a tar or its unpacked folder) for `cenv create`: every file checked before anything is used.
+
+A tar is read member by member into a private temporary folder; the whole pack is refused (exit 1, nothing
+created) when a member's name would land outside that folder, a member is a link or a device, a name occurs
+twice, or a file differs from the manifest's sha256 and size. The pack's lockfile is then copied with its
+relative URLs turned into `file://` URLs of the checked files, so the ordinary create path installs it with
+no network; it verifies each archive against the lock's own hash once more when it copies it into the package
+cache, and uv checks each wheel's hash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.parse
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+from cenv.pack.manifest import MANIFEST, Manifest, PackError, PackFile, safe_member_name
+
+if TYPE_CHECKING:
+    from cenv.create import CreateResult
+    from cenv.install.conda import Reporter
+    from cenv.lock.models import LockedPackage
+    from cenv.settings import CreateSettings
+
+__all__ = ["OpenedPack", "create_from_pack", "open_pack"]
+
+_CHUNK = 1 << 20
+_TAMPERED = "the pack changed after `cenv pack` wrote it: do not trust it; make it again from the lockfile"
+
+
+@dataclass(frozen=True)
+class OpenedPack:
+    source: Path
+    root: Path  # the checked files: the folder itself, or a temporary copy of the tar's members
+    manifest: Manifest
+    lockfile: Path  # the pack's lockfile with absolute file:// URLs into `root`
+
+
+def _mismatch(where: Path, entry: PackFile, sha256: str, size: int) -> PackError | None:
+    if size == entry.size and sha256 == entry.sha256:
+        return None
+    detail = f"size {size}, expected {entry.size}" if size != entry.size else "sha256 differs"
+    return PackError(f"{where}: `{entry.path}` does not match the pack's manifest ({detail})", [_TAMPERED])
+
+
+def _copy_hashed(reader: IO[bytes], target: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "xb") as out:
+        while chunk := reader.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            out.write(chunk)
+    return digest.hexdigest(), size
+
+
+def _hash_file(path: Path) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def _check_members(source: Path, members: list[tarfile.TarInfo]) -> dict[str, tarfile.TarInfo]:
+    """Every member judged before one byte is written: safe names, plain files and folders, no repeats."""
+    files: dict[str, tarfile.TarInfo] = {}
+    for member in members:
+        name = member.name.removeprefix("./")
+        if not safe_member_name(name):
+            raise PackError(
+                f"{source}: refusing the pack: member `{member.name}` would land outside its folder",
+                [_TAMPERED],
+            )
+        if member.isdir():
+            continue
+        if not member.isfile():
+            raise PackError(
+                f"{source}: refusing the pack: member `{member.name}` is a link or a special file",
+                [_TAMPERED],
+            )
+        if name in files:
+            raise PackError(f"{source}: refusing the pack: member `{name}` occurs twice", [_TAMPERED])
+        files[name] = member
+    return files
+
+
+def _extract_tar(source: Path, root: Path) -> Manifest:
+    try:
+        with tarfile.open(source, "r:*") as tar:
+            files = _check_members(source, tar.getmembers())
+            if MANIFEST not in files:
+                raise PackError(
+                    f"{source}: not a cenv pack (no {MANIFEST})", hints=["make one with `cenv pack`"]
+                )
+            reader = tar.extractfile(files[MANIFEST])
+            assert reader is not None  # a regular file
+            manifest = Manifest.from_bytes(reader.read(), str(source))
+            missing = sorted(set(manifest.files) - set(files))
+            if missing:
+                raise PackError(f"{source}: `{missing[0]}` is missing from the pack", [_TAMPERED])
+            for name, entry in sorted(manifest.files.items(), key=lambda item: files[item[0]].offset):
+                reader = tar.extractfile(files[name])
+                assert reader is not None
+                sha256, size = _copy_hashed(reader, root / name)
+                error = _mismatch(source, entry, sha256, size)
+                if error is not None:
+                    raise error
+            return manifest
+    except (tarfile.TarError, EOFError) as exc:
+        raise PackError(f"{source}: not a readable tar ({exc})", hints=["copy the pack again"]) from exc
+
+
+def _check_folder(source: Path) -> Manifest:
+    manifest = Manifest.from_bytes((source / MANIFEST).read_bytes(), str(source))
+    real_root = os.path.realpath(source)
+    for name, entry in sorted(manifest.files.items()):
+        path = source / name
+        if path.is_symlink() or not os.path.realpath(path).startswith(real_root + os.sep):
+            raise PackError(f"{source}: `{name}` is a link or lies outside the pack's folder", [_TAMPERED])
+        if not path.is_file():
+            raise PackError(f"{source}: `{name}` is missing from the pack", [_TAMPERED])
+        sha256, size = _hash_file(path)
+        error = _mismatch(source, entry, sha256, size)
+        if error is not None:
+            raise error
+    return manifest
+
+
+def _absolute(package: LockedPackage, root: Path, manifest: Manifest, source: Path) -> LockedPackage:
+    url = package.url
+    entry = manifest.files.get(url)
+    if urllib.parse.urlsplit(url).scheme or entry is None:
+        raise PackError(
+            f"{source}: the pack's lockfile points outside the pack (`{package.name}`: {url})", [_TAMPERED]
+        )
+    locked = package.hash.sha256
+    if locked and locked.lower() != entry.sha256:
+        raise PackError(f"{source}: `{url}` does not match the pack's lockfile (sha256)", [_TAMPERED])
+    return dataclasses.replace(package, url=(root / url).as_uri(), source=None)
+
+
+def _open(source: Path, made: list[Path]) -> OpenedPack:
+    from cenv.lock.io import read_lockfile, write_lockfile
+
+    if source.is_dir():
+        root = source
+        manifest = _check_folder(source)
+    else:
+        root = Path(tempfile.mkdtemp(prefix="cenv-pack-"))
+        made.append(root)
+        manifest = _extract_tar(source, root)
+    lock = read_lockfile(root / manifest.lockfile)
+    packages = tuple(_absolute(p, root, manifest, source) for p in lock.package)
+    work = Path(tempfile.mkdtemp(prefix="cenv-pack-lock-"))
+    made.append(work)
+    lockfile = work / manifest.lockfile
+    write_lockfile(dataclasses.replace(lock, package=packages), lockfile)
+    return OpenedPack(source=source, root=root, manifest=manifest, lockfile=lockfile)
+
+
+@contextlib.contextmanager
+def open_pack(source: Path) -> Iterator[OpenedPack]:
+    """Check the pack at `source` completely and yield it; temporary files go when the block ends."""
+    source = Path(os.path.abspath(source))
+    made: list[Path] = []
+    try:
+        try:
+            opened = _open(source, made)
+        except OSError as exc:
+            raise PackError(f"cannot read the pack `{source}`: {exc.strerror or exc}") from exc
+        yield opened
+    finally:
+        for path in made:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def create_from_pack(settings: CreateSettings, reporter: Reporter | None = None) -> CreateResult:
+    """`cenv create PACK`: the pack checked, then its lockfile installed with no network at all."""
+    from cenv.create import create
+
+    with open_pack(settings.source) as opened:
+        if reporter is not None:
+            reporter.message(f"checked {len(opened.manifest.files)} files of {settings.source}")
+        result = create(dataclasses.replace(settings, source=opened.lockfile, offline=True), reporter)
+        if result.install is not None:
+            restore_origins(result.prefix, opened)
+    return dataclasses.replace(result, lockfile=settings.source, lock_action="pack")
+
+
+def restore_origins(prefix: Path, opened: OpenedPack) -> None:
+    """Record where each package came from before it was packed, as a direct create does: the conda-meta
+    records' `url`/`channel` and the pip packages' `direct_url.json` (what `uv pip freeze` shows) would
+    otherwise name the pack's temporary folder. The files are byte-identical to those sources: both hashes
+    were checked. Runs after the environment is in place; each file is replaced atomically."""
+    origins = {
+        urllib.parse.unquote((opened.root / path).as_uri()): entry.source
+        for path, entry in opened.manifest.files.items()
+        if entry.source is not None
+    }
+    if not origins:
+        return
+    from rattler import PrefixRecord
+
+    for meta in sorted((prefix / "conda-meta").glob("*.json")):
+        record = PrefixRecord.from_path(meta)
+        source = origins.get(urllib.parse.unquote(str(record.url)))
+        if source is not None:
+            record.url = source
+            record.channel = source.rsplit("/", 2)[0]
+            fresh = meta.with_name(f".{meta.name}.cenv-origin")
+            record.write_to_path(fresh, True)
+            os.replace(fresh, meta)
+    for direct_url in sorted(prefix.glob("lib/python*/site-packages/*.dist-info/direct_url.json")) + sorted(
+        prefix.glob("Lib/site-packages/*.dist-info/direct_url.json")
+    ):
+        data = json.loads(direct_url.read_text(encoding="utf-8"))
+        source = origins.get(urllib.parse.unquote(str(data.get("url")))) if isinstance(data, dict) else None
+        if source is not None:
+            data["url"] = source
+            text = json.dumps(data, separators=(",", ":"))
+            _replace_text(direct_url, text)
+            _update_record(direct_url.parent / "RECORD", f"{direct_url.parent.name}/{direct_url.name}", text)
+
+
+def _replace_text(path: Path, text: str) -> None:
+    fresh = path.with_name(f".{path.name}.cenv-origin")
+    fresh.write_text(text, encoding="utf-8")
+    os.replace(fresh, path)
+
+
+def _update_record(record: Path, member: str, text: str) -> None:
+    """The wheel RECORD line of `member` with the hash and size of its new `text`."""
+    import base64
+
+    if not record.is_file():
+        return
+    data = text.encode("utf-8")
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    lines = record.read_text(encoding="utf-8").splitlines()
+    changed = [
+        f"{member},sha256={digest},{len(data)}" if line.split(",", 1)[0] == member else line for line in lines
+    ]
+    _replace_text(record, "\n".join(changed) + "\n")
