@@ -8,8 +8,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.realdata import REALDATA
+
 REPO = Path(__file__).resolve().parents[1]
-REALDATA = REPO.parent / "shared" / "realdata"
+__all__ = ["REALDATA", "REPO", "Result", "cenv", "mirror"]
 
 
 @dataclass

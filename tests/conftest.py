@@ -17,9 +17,8 @@ if str(_ROOT) not in sys.path:
 
 from tests.support.channel_factory import ChannelFactory, build_demo_channel  # noqa: E402
 from tests.support.http_server import ChannelServer  # noqa: E402
-
-#: Real-world data shared between checkouts (read-only), see ../shared/realdata/README.md.
-REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+from tests.support.network import pypi_problem, unreachable_message  # noqa: E402
+from tests.support.realdata import REALDATA, require, session_problem  # noqa: E402
 
 _REMOVED_ENV = ("CONDA_CHANNEL_ALIAS", "CONDA_PKGS_DIRS", "CONDA_ENVS_PATH")
 
@@ -76,7 +75,36 @@ def http_channel_server() -> Iterator[Callable[[Path], ChannelServer]]:
         server.stop()
 
 
+# ---------------------------------------------------- the real-world layer (tests/support/realdata.py)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "realdata(*relpaths): reads ../shared/realdata (or those paths under it): skips where it is absent, "
+        "fails when CI is set",
+    )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    problem = session_problem()
+    if problem:
+        raise pytest.UsageError(problem)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for mark in item.iter_markers("realdata"):
+        require(*mark.args)
+    if item.get_closest_marker("network") is not None:  # see tests/support/network.py: fail, never skip
+        problem = pypi_problem()
+        if problem:
+            pytest.fail(unreachable_message(problem), pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def realdata() -> Path:
-    """``../shared/realdata`` (read-only real-world repodata, specs and lockfiles)."""
+    """``../shared/realdata`` (read-only real-world repodata, specs and lockfiles); skips the test where it
+    is absent (fails it when CI is set)."""
+    require()
     return REALDATA

@@ -315,7 +315,7 @@ def test_factory_rejects_invalid_packages(channel_factory: Callable[..., Channel
 
 
 def test_realdata_constant_points_at_shared_data(realdata: Path) -> None:
-    assert realdata == REALDATA
+    assert realdata == REALDATA == Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
     assert (REALDATA / "README.md").is_file()
 
 

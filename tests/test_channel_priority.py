@@ -15,6 +15,7 @@ import yaml
 from tests.cli_helpers import REALDATA, cenv
 
 MULTI = REALDATA / "channels" / "pixi-sample-multichannel"
+pytestmark = pytest.mark.realdata("channels/pixi-sample-multichannel")  # every test locks on it
 
 
 def _low_channel(root: Path) -> Path:

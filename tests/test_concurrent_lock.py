@@ -7,11 +7,15 @@ whichever finishes last wins whole; no temporary file stays behind.
 from __future__ import annotations
 
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from tests.support.http_server import ChannelServer
 
 from cenv.lock.io import read_lockfile
 
@@ -19,7 +23,10 @@ SPEC_A = "name: a\nplatforms: [linux-64]\ndependencies: [libcenv-base]\n"
 SPEC_B = "name: b\nplatforms: [linux-64]\ndependencies: [cenv-demo-app]\n"
 
 
-def _start(spec: Path, lockfile: Path, channel: Path, cache: Path) -> subprocess.Popen[str]:
+HOLD_SECONDS = 8.0  # how long the server holds linux-64 back; the kill comes within milliseconds
+
+
+def _start(spec: Path, lockfile: Path, channel: Path | str, cache: Path) -> subprocess.Popen[str]:
     env = dict(os.environ, CENV_CACHE_DIR=str(cache))
     return subprocess.Popen(
         [sys.executable, "-m", "cenv", "lock", str(spec), "-o", str(lockfile), "-c", str(channel), "-q"],
@@ -92,7 +99,10 @@ def _same_except_paths(data: bytes, alone: bytes) -> None:
 
 
 def test_interrupted_writer_leaves_old_lockfile(tmp_path: Path, demo_channel: Path) -> None:
-    """A run killed while solving does not touch an existing lockfile nor leave a temporary file."""
+    """A run killed while it locks does not touch an existing lockfile nor leave a temporary file.
+
+    The channel is served over HTTP with its linux-64 repodata held back, so the victim is killed inside
+    `cenv lock` (it has fetched noarch and waits for linux-64), never before it started."""
     spec = tmp_path / "a.yml"
     spec.write_text(SPEC_A)
     target = tmp_path / "out" / "conda-lock.yml"
@@ -100,8 +110,18 @@ def test_interrupted_writer_leaves_old_lockfile(tmp_path: Path, demo_channel: Pa
     first = _start(spec, target, demo_channel, tmp_path / "c1")
     assert first.wait(timeout=300) == 0
     before = target.read_bytes()
-    victim = _start(spec, target, demo_channel, tmp_path / "c2")
-    victim.kill()
-    victim.wait(timeout=60)
+    other = tmp_path / "b.yml"  # a different lock, so that a partial or early write would show
+    other.write_text(SPEC_B)
+    root = tmp_path / "www"
+    shutil.copytree(demo_channel, root / "demo")
+    with ChannelServer(root) as server:
+        server.delay_paths["/demo/linux-64/*"] = HOLD_SECONDS
+        victim = _start(other, target, server.channel_url("demo"), tmp_path / "c2")
+        deadline = time.monotonic() + 120  # a generous wait for start-up, not a timing assertion
+        while server.count("/demo/noarch/*") == 0 and victim.poll() is None:
+            assert time.monotonic() < deadline, "cenv lock never fetched the channel"
+            time.sleep(0.02)
+        victim.kill()
+        assert victim.wait(timeout=60) == -signal.SIGKILL, victim.communicate()  # killed, not finished
     assert target.read_bytes() == before
     assert [p.name for p in target.parent.iterdir()] == [target.name]

@@ -114,6 +114,7 @@ def test_build_from_filename() -> None:
     assert build_of(_pkg("requests", "2.0", manager="pip")) is None
 
 
+@pytest.mark.realdata("locks/pangeo-notebook", "locks/pangeo-pytorch-notebook")
 def test_diff_real_conda_locks_through_cli() -> None:
     result = cenv("diff", PANGEO, PANGEO_TORCH, "--json")
     assert result.code == 0, result.output
@@ -138,6 +139,7 @@ def test_diff_real_conda_locks_through_cli() -> None:
     assert "linux-64:" in text and "+ pytorch" in text and "osx-arm64: platform removed" in text
 
 
+@pytest.mark.realdata("locks/pangeo-ml-notebook")
 def test_diff_same_lock_in_two_formats_is_empty() -> None:
     explicit = LOCKS / "pangeo-ml-notebook" / "conda-linux-64.lock"
     conda_lock = LOCKS / "pangeo-ml-notebook" / "conda-lock.yml"
@@ -146,6 +148,7 @@ def test_diff_same_lock_in_two_formats_is_empty() -> None:
     assert "linux-64: no changes" in result.stdout
 
 
+@pytest.mark.realdata("locks/rattler-lock-samples")
 def test_diff_pixi_conda_to_pypi() -> None:
     result = cenv(
         "diff", LOCKS / "rattler-lock-samples" / "v4_numpy-lock.yml",
@@ -190,6 +193,7 @@ def torch_locks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {name: out for name, (out, _) in runs.items()}
 
 
+@pytest.mark.realdata("channels/pytorch-gpu-multiplatform")
 def test_diff_cuda_against_cpu_lock(torch_locks: dict[str, Path]) -> None:
     result = cenv("diff", torch_locks["cpu"], torch_locks["gpu"], "--json")
     assert result.code == 0, result.output
@@ -200,6 +204,7 @@ def test_diff_cuda_against_cpu_lock(torch_locks: dict[str, Path]) -> None:
     assert osx["counts"]["unchanged"] > 0
 
 
+@pytest.mark.realdata("channels/pytorch-gpu-multiplatform")
 def test_diff_rebuilt_and_upgraded_after_exclude_newer(torch_locks: dict[str, Path]) -> None:
     result = cenv("diff", torch_locks["old"], torch_locks["new"], "--json")
     assert result.code == 0, result.output
@@ -258,6 +263,7 @@ def test_why_not_locked_and_virtual() -> None:
     assert "linux-64" in err.value.hints[0]
 
 
+@pytest.mark.realdata("locks/pangeo-pytorch-notebook")
 def test_why_foreign_lock_uses_top_level_roots() -> None:
     lock = load_any_lock(PANGEO_TORCH)
     result = explain(lock, "cuda-version", "linux-64")
@@ -269,6 +275,7 @@ def test_why_foreign_lock_uses_top_level_roots() -> None:
     assert lengths == sorted(lengths)
 
 
+@pytest.mark.realdata("channels/pytorch-gpu-multiplatform")
 def test_why_cli_on_cenv_lock(torch_locks: dict[str, Path]) -> None:
     gpu = torch_locks["gpu"]
     workdir = gpu.parent
@@ -285,6 +292,7 @@ def test_why_cli_on_cenv_lock(torch_locks: dict[str, Path]) -> None:
     assert no_platform.code == 0 or "-p/--platform" in no_platform.stderr
 
 
+@pytest.mark.realdata("locks/pangeo-notebook")
 def test_default_lockfile_and_platform(tmp_path: Path) -> None:
     with pytest.raises(LockfileError) as err:
         default_lockfile(tmp_path)

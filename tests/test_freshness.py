@@ -21,6 +21,13 @@ from cenv.spec import load_spec
 PANGEO_NAMES = ("pangeo-pytorch-notebook", "pangeo-notebook", "pangeo-base-notebook")
 PANGEO_VP = REALDATA / "specs" / "pangeo-pytorch-notebook" / "virtual-packages.yml"
 MULTI = REALDATA / "channels" / "pytorch-gpu-multiplatform"
+# Every test locks real repodata (the pangeo reproduction or the multi-platform pytorch channel).
+pytestmark = pytest.mark.realdata(
+    *(f"specs/{name}" for name in PANGEO_NAMES),
+    "channels/pangeo-cuda",
+    "channels/pytorch-gpu-multiplatform",
+    "locks/pangeo-pytorch-notebook",
+)
 
 
 def _kinds(reasons: list[StaleReason]) -> set[str]:

@@ -14,6 +14,14 @@ PANGEO = [
     for n in ("pangeo-pytorch-notebook", "pangeo-notebook", "pangeo-base-notebook")
 ]
 PANGEO_VP = REALDATA / "specs" / "pangeo-pytorch-notebook" / "virtual-packages.yml"
+# Every test here locks real repodata (the demo channel's lock tests: test_create.py, test_variants.py).
+pytestmark = pytest.mark.realdata(
+    *(str(p.parent.relative_to(REALDATA)) for p in PANGEO),
+    "channels/pangeo-cuda",
+    "channels/pytorch-gpu-multiplatform",
+    "channels/conda-forge-py39-subchannel",
+    "locks/pangeo-pytorch-notebook",
+)
 
 
 def _versions(lock_path: Path, platform: str = "linux-64") -> dict[str, str]:

@@ -1,28 +1,37 @@
-"""The network path: channels over a real HTTP server on 127.0.0.1 (ETag, cache, --offline, errors)."""
+"""The network path: channels over a real HTTP server on 127.0.0.1 (ETag, cache, --offline, errors).
+
+The served channel is the demo channel of real archives (tests/support), so this runs in a fresh clone.
+"""
 
 from __future__ import annotations
 
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
-from tests.cli_helpers import REALDATA, cenv
+from tests.cli_helpers import cenv
 from tests.support.http_server import ChannelServer
 
-SPEC = "name: np\nchannels: [conda-forge]\nplatforms: [linux-64]\ndependencies:\n  - curl >=8.17\n  - zstd\n"
+SPEC = (
+    "name: np\nchannels: [conda-forge]\nplatforms: [linux-64]\n"
+    "dependencies:\n  - cenv-demo-app\n  - hello-cenv >=0.2\n"
+)
 
 
-def _served_root(tmp_path: Path) -> Path:
+@pytest.fixture
+def served_root(tmp_path: Path, demo_channel: Path) -> Path:
+    """A web root whose `conda-forge` channel is a copy of the demo channel."""
     root = tmp_path / "www"
-    shutil.copytree(REALDATA / "channels" / "pytorch-gpu-multiplatform", root / "conda-forge")
+    shutil.copytree(demo_channel, root / "conda-forge")
     return root
 
 
-def test_lock_over_http_then_offline(tmp_path: Path) -> None:
+def test_lock_over_http_then_offline(tmp_path: Path, served_root: Path) -> None:
     spec = tmp_path / "np.yml"
     spec.write_text(SPEC)
     cache = {"CENV_CACHE_DIR": str(tmp_path / "cache")}
-    with ChannelServer(_served_root(tmp_path)) as server:
+    with ChannelServer(served_root) as server:
         first = cenv("lock", spec, "--channel-alias", server.url, env=cache)
         assert first.code == 0, first.output
         repodata = "/conda-forge/linux-64/repodata.json*"
@@ -40,8 +49,8 @@ def test_lock_over_http_then_offline(tmp_path: Path) -> None:
         assert all(r.status in (304, 404) for r in server.log if "repodata" in r.path), server.log
         url = server.url
     data = yaml.safe_load((tmp_path / "np-lock.yml").read_text())
-    curl = next(p for p in data["package"] if p["name"] == "curl")
-    assert curl["url"].startswith(url + "/conda-forge/linux-64/")
+    tool = next(p for p in data["package"] if p["name"] == "cenv-demo-tool")
+    assert tool["url"].startswith(url + "/conda-forge/linux-64/")
     before = (tmp_path / "np-lock.yml").read_bytes()
     # The server is gone: --offline still locks from the cache, identically.
     offline = cenv("lock", spec, "--channel-alias", url, "--offline", env=cache)
@@ -64,10 +73,10 @@ def test_offline_without_cache_is_a_clear_error(tmp_path: Path) -> None:
     assert result.stderr.startswith("error:") and "hint:" in result.stderr and "--offline" in result.stderr
 
 
-def test_server_error_is_a_clear_error(tmp_path: Path) -> None:
+def test_server_error_is_a_clear_error(tmp_path: Path, served_root: Path) -> None:
     spec = tmp_path / "np.yml"
     spec.write_text(SPEC)
-    with ChannelServer(_served_root(tmp_path)) as server:
+    with ChannelServer(served_root) as server:
         for name in (
             "repodata.json",
             "repodata.json.zst",
@@ -82,10 +91,10 @@ def test_server_error_is_a_clear_error(tmp_path: Path) -> None:
     assert "error:" in result.stderr and "Traceback" not in result.output
 
 
-def test_credentials_never_reach_lockfile_or_output(tmp_path: Path) -> None:
+def test_credentials_never_reach_lockfile_or_output(tmp_path: Path, served_root: Path) -> None:
     spec = tmp_path / "np.yml"
     secret = "s3cr3t-t0ken"
-    with ChannelServer(_served_root(tmp_path)) as server:
+    with ChannelServer(served_root) as server:
         channel = f"http://user:{secret}@127.0.0.1:{server.port}/conda-forge"
         spec.write_text(SPEC.replace("[conda-forge]", f"['{channel}']"))
         result = cenv("lock", spec, "--json", env={"CENV_CACHE_DIR": str(tmp_path / "c")})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 import yaml
 from tests.cli_helpers import REALDATA, cenv, mirror
 
@@ -23,6 +24,7 @@ def _version(lock: Path, name: str, platform: str = "linux-64") -> str:
     return next(p["version"] for p in data["package"] if p["name"] == name and p["platform"] == platform)
 
 
+@pytest.mark.realdata("channels/pytorch-gpu-multiplatform")
 def test_exclude_newer_flag_and_spec_key(tmp_path: Path) -> None:
     alias = mirror(tmp_path / "m", **{"conda-forge": MULTI})
     spec = _spec(tmp_path, "channels: [conda-forge]\nplatforms: [linux-64]\ndependencies: [curl]\n")
@@ -49,9 +51,11 @@ def test_bad_exclude_newer_is_exit_1(tmp_path: Path) -> None:
     assert result.code == 1 and "error:" in result.stderr and "Traceback" not in result.output
 
 
-def test_channel_flag_replaces_spec_channels_and_env_alias(tmp_path: Path) -> None:
-    alias = mirror(tmp_path / "m", **{"cf": MULTI})
-    spec = _spec(tmp_path, "channels: [does-not-exist]\nplatforms: [linux-64]\ndependencies: [curl]\n")
+def test_channel_flag_replaces_spec_channels_and_env_alias(tmp_path: Path, demo_channel: Path) -> None:
+    alias = mirror(tmp_path / "m", **{"cf": demo_channel})
+    spec = _spec(
+        tmp_path, "channels: [does-not-exist]\nplatforms: [linux-64]\ndependencies: [cenv-demo-app]\n"
+    )
     result = cenv("lock", spec, "-c", "cf", env={"CONDA_CHANNEL_ALIAS": alias})
     assert result.code == 0, result.output
     data = yaml.safe_load((tmp_path / "env-lock.yml").read_text())
@@ -59,10 +63,15 @@ def test_channel_flag_replaces_spec_channels_and_env_alias(tmp_path: Path) -> No
     assert all(p["url"].startswith(alias + "/cf/") for p in data["package"])
 
 
-def test_local_path_channel(tmp_path: Path) -> None:
-    spec = _spec(tmp_path, f"channels: [{MULTI.as_posix()}]\nplatforms: [linux-64]\ndependencies: [curl]\n")
+def test_local_path_channel(tmp_path: Path, demo_channel: Path) -> None:
+    spec = _spec(
+        tmp_path,
+        f"channels: [{demo_channel.as_posix()}]\nplatforms: [linux-64]\ndependencies: [cenv-demo-app]\n",
+    )
     result = cenv("lock", spec)
     assert result.code == 0, result.output
+    urls = [p["url"] for p in yaml.safe_load((tmp_path / "env-lock.yml").read_text())["package"]]
+    assert urls and all(u.startswith(demo_channel.as_uri() + "/") for u in urls), urls
 
 
 def test_spec_error_names_file_line_and_key(tmp_path: Path) -> None:
@@ -88,14 +97,15 @@ def test_missing_spec_file(tmp_path: Path) -> None:
     assert result.code == 1 and "nope.yml" in result.stderr and "Traceback" not in result.output
 
 
-def test_unknown_package_did_you_mean(tmp_path: Path) -> None:
-    alias = mirror(tmp_path / "m", **{"conda-forge": MULTI})
-    spec = _spec(tmp_path, "channels: [conda-forge]\nplatforms: [linux-64]\ndependencies: [pytorc]\n")
+def test_unknown_package_did_you_mean(tmp_path: Path, demo_channel: Path) -> None:
+    alias = mirror(tmp_path / "m", **{"conda-forge": demo_channel})
+    spec = _spec(tmp_path, "channels: [conda-forge]\nplatforms: [linux-64]\ndependencies: [cenv-demo-ap]\n")
     result = cenv("lock", spec, "--channel-alias", alias)
     assert result.code == 1, result.output
-    assert "did you mean" in result.stderr and "`pytorch`" in result.stderr, result.stderr
+    assert "did you mean" in result.stderr and "`cenv-demo-app`" in result.stderr, result.stderr
 
 
+@pytest.mark.realdata("channels/conda-forge-py39-subchannel")
 def test_package_for_other_platform_only(tmp_path: Path) -> None:
     alias = mirror(tmp_path / "m", **{"conda-forge": PY39})
     spec = _spec(tmp_path, "channels: [conda-forge]\nplatforms: [linux-64]\ndependencies: [m2w64-gcc-libs]\n")
@@ -104,19 +114,21 @@ def test_package_for_other_platform_only(tmp_path: Path) -> None:
     assert "exists only for" in result.stderr and "win-64" in result.stderr, result.stderr
 
 
-def test_prefix_is_ignored_with_warning_and_json_summary(tmp_path: Path) -> None:
-    alias = mirror(tmp_path / "m", **{"conda-forge": MULTI})
+def test_prefix_is_ignored_with_warning_and_json_summary(tmp_path: Path, demo_channel: Path) -> None:
+    alias = mirror(tmp_path / "m", **{"conda-forge": demo_channel})
     spec = _spec(
-        tmp_path, "channels: [conda-forge]\nplatforms: [linux-64]\ndependencies: [curl]\nprefix: /opt/x\n"
+        tmp_path,
+        "channels: [conda-forge]\nplatforms: [linux-64]\ndependencies: [cenv-demo-app]\nprefix: /opt/x\n",
     )
     result = cenv("lock", spec, "--channel-alias", alias, "--json")
     assert result.code == 0, result.output
     assert "warning:" in result.stderr and "prefix" in result.stderr
     summary = json.loads(result.stdout)
-    assert summary["platforms"]["linux-64"]["packages"] > 5
+    assert summary["platforms"]["linux-64"]["packages"] >= 4  # app, tool, mid, base
     assert "__glibc=2.28=0" in summary["platforms"]["linux-64"]["virtual_packages"]
 
 
+@pytest.mark.realdata("channels/pytorch-gpu-multiplatform")
 def test_glibc_and_osx_flags_recorded(tmp_path: Path) -> None:
     alias = mirror(tmp_path / "m", **{"conda-forge": MULTI})
     spec = _spec(
@@ -129,6 +141,7 @@ def test_glibc_and_osx_flags_recorded(tmp_path: Path) -> None:
     assert "__osx=13.0=0" in custom["cenv.virtual-packages.osx-arm64"]
 
 
+@pytest.mark.realdata("channels/conda-forge-numpy")
 def test_repodata_with_null_depends_is_read_as_empty(tmp_path: Path) -> None:
     """conda-forge-numpy's real repodata has `"depends": null` records, which rattler refuses; cenv reads a
     repaired copy whose `info.base_url` keeps the package URLs pointing at the original channel."""

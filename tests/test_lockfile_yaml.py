@@ -17,6 +17,7 @@ from conda_lock.lockfile import parse_conda_lock_file
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
+from tests.support.realdata import REALDATA
 
 from cenv.lock.fastread import fast_load
 from cenv.lock.io import _Emitter, dump_lockfile, package_sort_key, read_lockfile, write_lockfile, yaml_scalar
@@ -32,10 +33,10 @@ from cenv.lock.models import (
     TimeMetadata,
 )
 
-REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
+V1_NAMES = ("pangeo-pytorch-notebook", "pangeo-notebook", "pangeo-ml-notebook")
+needs_v1_locks = pytest.mark.realdata("locks/conda-lock-v1", *(f"locks/{name}" for name in V1_NAMES))
 V1_LOCKS = sorted((REALDATA / "locks" / "conda-lock-v1").glob("*.y*ml")) + [
-    REALDATA / "locks" / name / "conda-lock.yml"
-    for name in ("pangeo-pytorch-notebook", "pangeo-notebook", "pangeo-ml-notebook")
+    REALDATA / "locks" / name / "conda-lock.yml" for name in V1_NAMES
 ]
 YAML12 = YAML(typ="safe", pure=True)
 
@@ -117,7 +118,7 @@ def load(text: str) -> Any:
 # ------------------------------------------------------------------------ equivalence on real lockfiles
 
 
-@pytest.mark.skipif(not REALDATA.is_dir(), reason="shared realdata not present")
+@needs_v1_locks
 @pytest.mark.parametrize("path", V1_LOCKS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_real_locks_dump_to_the_same_data_as_pyyaml(path: Path) -> None:
     lock = read_lockfile(path)
@@ -419,7 +420,7 @@ def test_hostile_strings_survive_conda_lock_and_rattler(tmp_path: Path) -> None:
 # what PyYAML loads. The oracle is PyYAML's C loader.
 
 
-@pytest.mark.skipif(not REALDATA.is_dir(), reason="shared realdata not present")
+@needs_v1_locks
 @pytest.mark.parametrize("path", V1_LOCKS, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_fast_reader_reads_the_writers_output_as_pyyaml_does(path: Path) -> None:
     text = dump_lockfile(read_lockfile(path))
@@ -517,3 +518,21 @@ def test_fast_reader_declines_what_it_does_not_know() -> None:
         "# only a comment\n",
     ):
         assert fast_load(text) is None, text
+
+
+def test_a_lock_written_by_conda_lock_dumps_and_fast_reads_as_pyyaml(
+    tmp_path: Path, demo_channel: Path
+) -> None:
+    """The two real-lockfile checks above, on a lock conda-lock's own writer made from the demo channel."""
+    from tests.support.foreign_locks import write_conda_lock
+
+    path = tmp_path / "conda-lock.yml"
+    write_conda_lock(path, demo_channel)
+    lock = read_lockfile(path)
+    text = dump_lockfile(lock)
+    assert load(text) == load(old_dump(lock))
+    assert YAML12.load(text) == load(text)
+    assert read_lockfile_text(text, path) == lock
+    assert fast_load(text) == load(text)
+    original = path.read_text()
+    assert fast_load(original) in (None, load(original))

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support import REALDATA
+from tests.support.realdata import REALDATA, realdata_path
 from tests.support.wheel_factory import WheelIndex, WheelIndexServer
 
 from cenv.errors import InstallError, PipStageError
@@ -25,7 +27,18 @@ from cenv.pip import PipRequest, python_platform, resolve_pip, to_locked, torch_
 from cenv.pypi_names import CENV_PYPI_MAPPING, CondaDist, conda_to_pypi
 from cenv.virtual_packages import VirtualPackageOptions, build_virtual_packages
 
-MAPPING = REALDATA / "mappings" / "parselmouth-conda-forge-compressed_mapping.json"
+MAPPING_RELPATH = "mappings/parselmouth-conda-forge-compressed_mapping.json"
+MAPPING = REALDATA / MAPPING_RELPATH
+#: The entries of parselmouth's conda-forge mapping that the tests below use, as that file has them.
+MINI_MAPPING = {
+    "pytorch": "torch",
+    "matplotlib-base": "matplotlib",
+    "typing_extensions": "typing-extensions",
+    "python": None,
+    "libzlib": None,
+    "openssl": None,
+    "numpy": "numpy",
+}
 PLAT_TAGS = {
     "linux-64": "py3-none-manylinux_2_17_x86_64",
     "linux-aarch64": "py3-none-manylinux_2_17_aarch64",
@@ -341,14 +354,50 @@ def test_offline_resolves_from_uv_cache(make_request: Callable[..., PipRequest],
         resolve_pip(replace(request, offline=True, requirements=("dep-a", "plat")), cache)
 
 
-def test_target_python_needs_no_interpreter(make_request: Callable[..., PipRequest], uv_cache: Path) -> None:
-    """A python version no local interpreter has (conda picks any X.Y.Z): uv must not try to download one."""
-    import time
+class _RecordingProxy(http.server.ThreadingHTTPServer):
+    """An HTTP proxy on 127.0.0.1 that records each request (`CONNECT host:443`, `GET url`) and refuses it."""
 
-    started = time.perf_counter()
-    [dep] = resolve_pip(make_request("linux-64", "dep-a", python_version="3.12.98"), uv_cache)
+    def __init__(self) -> None:
+        self.requests: list[str] = []
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _refuse(self) -> None:
+                proxy.requests.append(f"{self.command} {self.path}")
+                self.send_error(403)
+
+            do_CONNECT = do_GET = do_HEAD = _refuse
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+def test_target_python_needs_no_interpreter(
+    make_request: Callable[..., PipRequest], uv_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A python version no local interpreter has (conda picks any X.Y.Z): uv must not try to download one.
+
+    Every request outside 127.0.0.1 goes to a recording proxy; without `--no-python-downloads` and `--python`
+    uv asks it for releases.astral.sh and github.com (a managed interpreter), and this test fails."""
+    proxy = _RecordingProxy()
+    try:
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+            monkeypatch.setenv(name, proxy.url)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+        monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+        [dep] = resolve_pip(make_request("linux-64", "dep-a", python_version="3.12.98"), uv_cache)
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
     assert dep.version == "1.1"
-    assert time.perf_counter() - started < 5  # a download attempt retries for ~10 s without network
+    assert proxy.requests == []
 
 
 def _three_levels(root: Path) -> WheelIndex:
@@ -497,7 +546,23 @@ def test_install_pip_and_tampered_hash(
 # ------------------------------------------------------------------------------------------ names
 
 
-def test_conda_to_pypi_names() -> None:
+@pytest.fixture(params=["fixture", pytest.param("parselmouth", marks=pytest.mark.realdata(MAPPING_RELPATH))])
+def mapping_file(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """A conda -> PyPI mapping in parselmouth's compressed layout: the project's own excerpt, and the real
+    conda-forge file where ../shared/realdata is present."""
+    if request.param == "parselmouth":
+        return MAPPING
+    path = tmp_path / "compressed_mapping.json"
+    path.write_text(json.dumps(MINI_MAPPING))
+    return path
+
+
+def test_mini_mapping_agrees_with_parselmouth() -> None:
+    real = json.loads(realdata_path(MAPPING_RELPATH).read_text())
+    assert {name: real[name] for name in MINI_MAPPING} == MINI_MAPPING
+
+
+def test_conda_to_pypi_names(mapping_file: Path) -> None:
     records = [
         CondaDist("pytorch", "2.3.0", None, True),
         CondaDist("matplotlib-base", "3.8.4", None, True),
@@ -511,7 +576,7 @@ def test_conda_to_pypi_names() -> None:
         ("numpy", "1.26.4", None),
         ("not-in-mapping", "1.0", None),
     ]
-    assert conda_to_pypi(records, MAPPING) == {
+    assert conda_to_pypi(records, mapping_file) == {
         "torch": "2.3.0",
         "matplotlib": "3.8.4",
         "typing-extensions": "4.12.2",
@@ -521,11 +586,13 @@ def test_conda_to_pypi_names() -> None:
     }
 
 
-def test_conda_to_pypi_mapping_sources(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_conda_to_pypi_mapping_sources(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mapping_file: Path
+) -> None:
     records = [CondaDist("pytorch", "2.3.0", None, True), CondaDist("py_lib", "1.0", None, True)]
     # no mapping anywhere: the normalised conda name
     assert conda_to_pypi(records) == {"pytorch": "2.3.0", "py-lib": "1.0"}
-    monkeypatch.setenv(CENV_PYPI_MAPPING, str(MAPPING))
+    monkeypatch.setenv(CENV_PYPI_MAPPING, str(mapping_file))
     assert conda_to_pypi(records) == {"torch": "2.3.0", "py-lib": "1.0"}
     custom = tmp_path / "mapping.json"
     custom.write_text(json.dumps({"py_lib": "Py-Library", "pytorch": None}))
@@ -535,6 +602,7 @@ def test_conda_to_pypi_mapping_sources(monkeypatch: pytest.MonkeyPatch, tmp_path
         conda_to_pypi(records)
 
 
+@pytest.mark.realdata(MAPPING_RELPATH, "channels/conda-forge-py39-subchannel")
 def test_conda_to_pypi_from_rattler_records(realdata: Path) -> None:
     import rattler
 

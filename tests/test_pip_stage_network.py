@@ -1,4 +1,7 @@
-"""The pip stage against real PyPI (marked `network`; a few seconds each)."""
+"""The pip stage against real PyPI, a few seconds each.
+
+Marked `network`: runs by default and fails without PyPI (tests/support/network.py).
+"""
 
 from __future__ import annotations
 

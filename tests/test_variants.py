@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 from tests.cli_helpers import REALDATA, cenv, mirror
 
@@ -16,6 +17,7 @@ def _load(path: Path) -> dict:
     return yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
 
 
+@pytest.mark.realdata("channels/pytorch-gpu-multiplatform")
 def test_one_lockfile_per_variant(tmp_path: Path) -> None:
     from conda_lock.lockfile import parse_conda_lock_file
 
