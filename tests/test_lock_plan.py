@@ -117,7 +117,7 @@ def test_channel_pinned_spec_behind_an_http_alias(
 PYTORCH_GPU = Path(__file__).resolve().parents[1] / "environments" / "pytorch-gpu.yml"
 
 
-@pytest.mark.skipif(not (REALDATA / "channels").is_dir(), reason="needs ../shared/realdata")
+@pytest.mark.realdata("channels/pytorch-gpu-multiplatform")
 def test_three_platform_cuda_lock_checks_with_no_other_flag(tmp_path: Path) -> None:
     channel = REALDATA / "channels" / "pytorch-gpu-multiplatform"
     alias = mirror(tmp_path / "mirror", **{"conda-forge": channel})

@@ -33,7 +33,7 @@ def test_ml_example_declares_what_the_readme_says() -> None:
     assert "cenv create ml.yml" in readme and "cenv lock ml.yml --platform linux-64 --cuda 12.1" in readme
 
 
-@pytest.mark.skipif(not MIRROR.is_dir(), reason=f"{MIRROR} (../shared/realdata) not present")
+@pytest.mark.realdata("channels/pytorch-gpu-multiplatform")
 def test_ml_example_locks_cuda_builds_on_linux_and_windows_and_cpu_on_apple(tmp_path: Path) -> None:
     index = WheelIndex(tmp_path / "pypi")
     index.add("prodigyopt", "1.1.2", files={"prodigyopt/__init__.py": "class Prodigy: ...\n"})
