@@ -342,3 +342,19 @@ def test_proxy_variables_and_no_proxy(
         )
         assert direct.code == 0, direct.output
         assert len(proxy.seen) == seen  # not one connection through the proxy
+
+
+def test_ssl_verify_false_and_a_token_from_the_auth_file(
+    tmp_path: Path, home: Path, served_root: Path, ca: object
+) -> None:
+    """`ssl_verify: false` (conda's switch for a self-signed server): the certificate is not checked, the
+    credentials still come from the auth file."""
+    with AuthChannelServer(served_root, token=SECRET, tls=ca) as server:
+        auth = home / "auth.json"
+        auth.write_text(json.dumps({"127.0.0.1": {"CondaToken": SECRET}}))
+        (home / ".condarc").write_text("ssl_verify: false\n")
+        spec = _spec(tmp_path, f"{server.url}/demo")
+        locked = cenv("lock", spec, env={"RATTLER_AUTH_FILE": str(auth)})
+        assert locked.code == 0, locked.output
+        assert not server.denied and server.count("*repodata*") > 0
+        assert _scan(tmp_path, allowed=(auth,)) == []
