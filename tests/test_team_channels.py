@@ -314,3 +314,47 @@ def test_info_shows_sources_never_secrets(tmp_path: Path, home: Path, served_roo
     assert info["virtual_packages"] and info["engines"]["py-rattler"]
     text = cenv("info", env={"RATTLER_AUTH_FILE": str(auth)})
     assert text.code == 0 and "secret.example: channel url" in text.stdout and SECRET not in text.output
+
+
+def test_proxy_variables_and_no_proxy(
+    tmp_path: Path, home: Path, served_root: Path, proxy: ConnectProxy
+) -> None:
+    """`proxy_servers` (.condarc) carries plain-HTTP channel traffic; `HTTP_PROXY` beats it; `NO_PROXY`
+    naming the host sends it direct."""
+    with AuthChannelServer(served_root) as server:
+        (home / ".condarc").write_text("proxy_servers:\n  http: http://127.0.0.1:9\n")  # nothing listens
+        spec = _spec(tmp_path, f"{server.url}/demo")
+        via_env = cenv("lock", spec, env={"HTTP_PROXY": proxy.url})
+        assert via_env.code == 0, via_env.output
+        assert f"127.0.0.1:{server.port}" in proxy.seen
+        seen = len(proxy.seen)
+        (home / ".condarc").write_text(f"proxy_servers:\n  http: {proxy.url}\n")
+        via_condarc = cenv("lock", spec, env={"CENV_CACHE_DIR": str(tmp_path / "c2")})
+        assert via_condarc.code == 0, via_condarc.output
+        assert len(proxy.seen) > seen
+        seen = len(proxy.seen)
+        direct = cenv(
+            "create",
+            spec,
+            "-p",
+            tmp_path / "env",
+            env={"NO_PROXY": "127.0.0.1", "CENV_CACHE_DIR": str(tmp_path / "c3")},
+        )
+        assert direct.code == 0, direct.output
+        assert len(proxy.seen) == seen  # not one connection through the proxy
+
+
+def test_ssl_verify_false_and_a_token_from_the_auth_file(
+    tmp_path: Path, home: Path, served_root: Path, ca: object
+) -> None:
+    """`ssl_verify: false` (conda's switch for a self-signed server): the certificate is not checked, the
+    credentials still come from the auth file."""
+    with AuthChannelServer(served_root, token=SECRET, tls=ca) as server:
+        auth = home / "auth.json"
+        auth.write_text(json.dumps({"127.0.0.1": {"CondaToken": SECRET}}))
+        (home / ".condarc").write_text("ssl_verify: false\n")
+        spec = _spec(tmp_path, f"{server.url}/demo")
+        locked = cenv("lock", spec, env={"RATTLER_AUTH_FILE": str(auth)})
+        assert locked.code == 0, locked.output
+        assert not server.denied and server.count("*repodata*") > 0
+        assert _scan(tmp_path, allowed=(auth,)) == []
