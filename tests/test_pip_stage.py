@@ -62,6 +62,7 @@ class Indexes:
         self.pypi.add("dep-a", "1.1")
         self.pypi.add("torch", "2.3.0", requires=["numpy"])  # PyPI's plain build, as macOS gets it
         self.pypi.add("torchvision", "0.18.0", requires=["torch==2.3.0"])
+        self.pypi.add("uses-torch", "1.0", requires=["torchvision"])  # torch only through a dependency
         self.pypi.write()
         # PyTorch-style index: <torch>/<label>/<project>/, wheels in <torch>/files
         self.torch_root = root / "torch"
@@ -253,6 +254,24 @@ def test_torchvision_alone_binds_torch_to_the_same_flavour(
     assert packages["torchvision"].version == "0.18.0+cu121"
     assert packages["torch"].version == "2.3.0+cu121"
     assert packages["torchvision"].dependencies == ("torch",)
+
+
+def test_torch_pulled_in_by_another_package_follows_the_cuda_rules(
+    make_request: Callable[..., PipRequest], uv_cache: Path, indexes: Indexes
+) -> None:
+    """torch and torchvision that only a dependency asks for come from the PyTorch index for the target's
+    CUDA (or `cpu`), like listed ones; macOS keeps PyPI's plain build."""
+    cuda = by_name(
+        resolve_pip(make_request("linux-64", "uses-torch", cuda="12.1", conda={"numpy": "1.26.4"}), uv_cache)
+    )
+    assert cuda["torch"].version == "2.3.0+cu121" and cuda["torchvision"].version == "0.18.0+cu121"
+    assert cuda["torch"].url.startswith(indexes.torch_root.as_uri())
+    assert cuda["uses-torch"].requested and not cuda["torch"].requested
+    assert cuda["uses-torch"].dependencies == ("torchvision",)
+    cpu = by_name(resolve_pip(make_request("linux-64", "uses-torch", conda={"numpy": "1.26.4"}), uv_cache))
+    assert cpu["torch"].version == "2.3.0+cpu" and cpu["torchvision"].version == "0.18.0+cpu"
+    mac = by_name(resolve_pip(make_request("osx-arm64", "uses-torch", conda={"numpy": "1.26.4"}), uv_cache))
+    assert mac["torch"].version == "2.3.0" and mac["torch"].url.startswith(indexes.pypi.files_dir.as_uri())
 
 
 def test_no_cuda_gets_cpu(make_request: Callable[..., PipRequest], uv_cache: Path) -> None:

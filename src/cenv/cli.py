@@ -76,6 +76,11 @@ def cli() -> None:
     help="Re-solve PKG (repeatable) keeping every other locked package; alone: re-solve all.",
 )
 @click.option("--variant", help="Lock only this one of the spec's `variants` (default: all of them).")
+@click.option(
+    "--pip-fallback",
+    is_flag=True,
+    help="Conda dependencies no channel has go to the pip stage when the index has that exact name.",
+)
 @click.option("--json", "json_output", is_flag=True, help="Print a machine-readable summary.")
 @click.option("-q", "--quiet", is_flag=True)
 def lock_command(
@@ -94,6 +99,7 @@ def lock_command(
     check: bool,
     update: tuple[str, ...],
     variant: str | None,
+    pip_fallback: bool,
     json_output: bool,
     quiet: bool,
 ) -> None:
@@ -126,6 +132,7 @@ def lock_command(
         offline=offline,
         update=update_names,
         variant=variant,
+        pip_fallback=pip_fallback,
     )
     if check:
         _check(settings, console)

@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING
 
 import cenv
 from cenv.channels import ResolvedChannel, make_gateway
-from cenv.errors import UserError
+from cenv.errors import SolveError, UserError
 from cenv.lock.keys import (
     CENV_LOCK_FORMAT,
     CUSTOM_FORMAT,
+    CUSTOM_PIP_EDITABLE,
+    CUSTOM_PIP_FALLBACK,
     CUSTOM_PIP_REQUESTED,
     CUSTOM_REQUESTED,
     CUSTOM_SPEC_HASH,
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
     import rattler
 
     from cenv.lock.freshness import StaleReason
+    from cenv.pip.lines import PipLine
+    from cenv.spec.models import CondaDependency
     from cenv.update import Moved
 
 
@@ -137,11 +141,17 @@ def lock_with_plan(plan: LockPlan, spec: Spec, previous: Lockfile | None) -> Loc
     from cenv.lock.io import write_lockfile
 
     write_lockfile(lockfile, plan.output)
+    recorded = (lockfile.metadata.custom(CUSTOM_PIP_FALLBACK + p) or "" for p in plan.platform_names)
+    fell_back = sorted({name for value in recorded for name in value.split()})
+    warnings = spec.warnings
+    if fell_back:
+        names = ", ".join(f"`{n}`" for n in fell_back)
+        warnings += (f"no channel has {names}: taken from the package index by the pip stage (pip-fallback)",)
     return LockResult(
         lockfile=lockfile,
         path=plan.output,
         seconds=time.perf_counter() - started,
-        warnings=spec.warnings,
+        warnings=warnings,
         virtual_packages=tuple(p.virtual_packages for p in plan.platforms),
         previous=previous,
         plan=plan,
@@ -178,38 +188,60 @@ def solve_plan(plan: LockPlan, spec: Spec, previous: Lockfile | None = None) -> 
     """Solve (and resolve the pip part of) every platform of `plan`; `previous`: the lock `--update` keeps
     from. Returns the lockfile and, for `--update NAMES`, the other packages that had to move."""
     channels = plan.channels()
-    solved = asyncio.run(_solve_and_pip(spec, plan, channels, previous))
+    fallback: dict[str, list[str]] = {}
+    solved = asyncio.run(_solve_and_pip(spec, plan, channels, previous, fallback))
     records = [platform_records for platform_records, _, _ in solved]
     pip = [platform_pip for _, platform_pip, _ in solved]
     moved = [m for _, _, platform_moved in solved for m in platform_moved]
-    return build_lockfile(spec, plan, channels, records, pip), moved
+    return build_lockfile(spec, plan, channels, records, pip, fallback), moved
 
 
 async def _solve_and_pip(
-    spec: Spec, plan: LockPlan, channels: list[ResolvedChannel], previous: Lockfile | None
+    spec: Spec,
+    plan: LockPlan,
+    channels: list[ResolvedChannel],
+    previous: Lockfile | None,
+    fallback_names: dict[str, list[str]] | None = None,
 ) -> list[tuple[list[rattler.RepoDataRecord], list[LockedPackage], list[Moved]]]:
     """Every platform's conda solve, each followed at once by its pip stage: uv resolves one platform while
-    rattler still solves the others."""
+    rattler still solves the others. `fallback_names` receives, per platform, the conda names the pip stage
+    took instead (`pip-fallback`)."""
     gateway = make_gateway(offline=plan.offline, cache_dir=plan.cache_dir, channels=channels)
+    fallback_names = {} if fallback_names is None else fallback_names
 
     async def one(
         platform: PlatformPlan,
     ) -> tuple[list[rattler.RepoDataRecord], list[LockedPackage], list[Moved]]:
         where = {d.name: str(d.location) for d in spec.dependencies_for(platform.platform)}
-        records, moved = await _solve_one(gateway, platform, plan, channels, previous, where)
-        if not platform.pip:
+        extra: tuple[CondaDependency, ...] = ()
+        try:
+            records, moved = await _solve_one(gateway, platform, plan, channels, previous, where)
+        except SolveError as exc:
+            extra = await _pip_fallback(gateway, spec, platform, plan, channels, exc)
+            fallback_names[platform.platform] = [d.name for d in extra]
+            names = {d.name for d in extra}
+            narrowed = replace(platform, specs=tuple(s for s in platform.specs if _spec_name(s) not in names))
+            records, moved = await _solve_one(gateway, narrowed, plan, channels, previous, where)
+        if not platform.pip and not extra:
             return records, [], moved
-        return records, await asyncio.to_thread(_pip_one, spec, platform, records, plan), moved
+        pip = await asyncio.to_thread(_pip_one, spec, platform, records, plan, extra)
+        return records, pip, moved
 
     return list(await asyncio.gather(*(one(p) for p in plan.platforms)))
 
 
 def _pip_one(
-    spec: Spec, platform: PlatformPlan, records: list[rattler.RepoDataRecord], plan: LockPlan
+    spec: Spec,
+    platform: PlatformPlan,
+    records: list[rattler.RepoDataRecord],
+    plan: LockPlan,
+    extra: tuple[CondaDependency, ...] = (),
 ) -> list[LockedPackage]:
-    """Resolve one platform's pip lines with uv after its conda solve (conda's packages stay pinned)."""
+    """Resolve one platform's pip lines with uv after its conda solve (conda's packages stay pinned);
+    `extra`: conda dependencies the pip stage takes instead (`pip-fallback`)."""
     from cenv.errors import PipStageError
     from cenv.pip import PipRequest, resolve_pip, to_locked
+    from cenv.pip.lines import PipLine
     from cenv.pypi_names import conda_to_pypi, dist_from_record
 
     python = next((r for r in records if r.name.normalized == "python"), None)
@@ -222,7 +254,7 @@ def _pip_one(
     request = PipRequest(
         platform=platform.platform,
         python_version=str(python.version),
-        requirements=platform.pip,
+        requirements=platform.pip + tuple(d.name for d in extra),
         conda_provided=conda_to_pypi(dist_from_record(r) for r in records),
         virtual_packages=platform.virtual_packages,
         index_url=options.index_url,
@@ -231,6 +263,9 @@ def _pip_one(
         pytorch_index=options.pytorch_index,
         exclude_newer=plan.exclude_newer,
         offline=plan.offline,
+        lines=_pip_lines(spec, platform.platform)
+        + tuple(PipLine(d.name, str(d.location), None) for d in extra),
+        lock_dir=plan.output.resolve().parent,
     )
     return to_locked(resolve_pip(request), platform.platform)
 
@@ -296,6 +331,7 @@ def build_lockfile(
     channels: list[ResolvedChannel],
     records: list[list[rattler.RepoDataRecord]],
     pip: list[list[LockedPackage]] | None = None,
+    pip_fallback: dict[str, list[str]] | None = None,
 ) -> Lockfile:
     spec_hash = spec.content_hash()
     custom = {
@@ -308,11 +344,19 @@ def build_lockfile(
     for index, (platform, platform_records) in enumerate(zip(plan.platforms, records, strict=True)):
         custom[CUSTOM_REQUESTED + platform.platform] = "\n".join(strip_credentials(s) for s in platform.specs)
         packages.extend(locked_package(r, platform.platform) for r in platform_records)
+        fallback = (pip_fallback or {}).get(platform.platform)
+        if fallback:
+            custom[CUSTOM_PIP_FALLBACK + platform.platform] = "\n".join(sorted(fallback))
+            if not platform.pip:
+                packages.extend(pip[index] if pip else ())
         if platform.pip:
             custom[CUSTOM_PIP_REQUESTED + platform.platform] = "\n".join(
                 strip_credentials(r) for r in platform.pip
             )
             packages.extend(pip[index] if pip else ())
+            editable = _pip_editable(spec, plan, platform.platform, pip[index] if pip else [])
+            if editable:
+                custom[CUSTOM_PIP_EDITABLE + platform.platform] = "\n".join(editable)
     lock_dir = plan.output.resolve().parent
     names = [c.lock_name for c in channels]
     metadata = LockMetadata(
@@ -323,6 +367,66 @@ def build_lockfile(
         custom_metadata=custom,
     )
     return Lockfile(version=1, metadata=metadata, package=tuple(packages))
+
+
+def _spec_name(spec: str) -> str:
+    from cenv.solve import parse_match_spec
+
+    return str(parse_match_spec(spec).name.normalized)
+
+
+async def _pip_fallback(
+    gateway: rattler.Gateway,
+    spec: Spec,
+    platform: PlatformPlan,
+    plan: LockPlan,
+    channels: list[ResolvedChannel],
+    error: SolveError,
+) -> tuple[CondaDependency, ...]:
+    """The conda dependencies no channel has that the package index has by that exact name, when the
+    fallback is on; otherwise `error`, saying which are on the index. Re-raises `error` when none is."""
+    from cenv.pip.fallback import missing_from_channels, on_index
+
+    dependencies = spec.dependencies_for(platform.platform)
+    missing = await missing_from_channels(gateway, channels, platform.platform, dependencies)
+    if not missing:
+        raise error
+    found = await asyncio.to_thread(
+        on_index, [d.name for d in missing], plan.pip_options.index_url, plan.offline
+    )
+    chosen = tuple(d for d in missing if found and d.name in found)
+    if chosen and not plan.pip_options.fallback:
+        raise _on_pypi_error(chosen, error)
+    if not chosen or len(chosen) < len(missing):
+        raise error
+    return chosen
+
+
+def _on_pypi_error(chosen: tuple[CondaDependency, ...], error: SolveError) -> SolveError:
+    first = chosen[0]
+    others = ", ".join(f"`{d.name}` ({d.location})" for d in chosen[1:])
+    return SolveError(
+        f"`{first.name}` ({first.location}) is on PyPI: move it under `pip:` or set `pip-fallback: true`",
+        hints=[*([f"also on PyPI and in no channel: {others}"] if others else []), error.message],
+    )
+
+
+def _pip_editable(spec: Spec, plan: LockPlan, platform: str, packages: list[LockedPackage]) -> list[str]:
+    if not any(r.requirement.startswith(("-e", "--editable")) for r in spec.pip_for(platform)):
+        return []
+    from cenv.pip.resolve import editable_names
+
+    return editable_names(_pip_lines(spec, platform), packages, plan.output.resolve().parent)
+
+
+def _pip_lines(spec: Spec, platform: str) -> tuple[PipLine, ...]:
+    """The spec's pip lines for `platform` with their file:line and the folder relative paths start from."""
+    from cenv.pip.lines import PipLine
+
+    return tuple(
+        PipLine(r.requirement, str(r.location), str(Path(r.location.file).resolve().parent))
+        for r in spec.pip_for(platform)
+    )
 
 
 def _relative(path: Path, base: Path) -> str:

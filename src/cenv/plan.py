@@ -334,7 +334,8 @@ def resolve_plan(settings: LockSettings, spec: Spec, recorded: RecordedInputs | 
         channel_alias=alias,
         priority=priority,
         exclude_newer=exclude_newer,
-        pip_options=spec.pip_options,
+        # --pip-fallback turns the spec's `pip-fallback` on
+        pip_options=replace(spec.pip_options, fallback=True) if settings.pip_fallback else spec.pip_options,
         variant=settings.variant,
         sources=sources,
         offline=settings.offline or config.offline,

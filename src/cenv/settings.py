@@ -53,6 +53,7 @@ class LockSettings:
     # --update: None = plain lock; () = re-solve everything; names = keep every other locked package
     update: tuple[str, ...] | None = None
     variant: str | None = None  # one of the spec's `variants`; its lockfile is <stem>.<variant>-lock.yml
+    pip_fallback: bool = False  # --pip-fallback (or the spec's `pip-fallback: true`)
 
     def lockfile_path(self) -> Path:
         if self.lockfile is not None:

@@ -48,6 +48,7 @@ from cenv.install.host import check_requirements, detect_host, lock_assumption_w
 from cenv.install.plan import InstallPlan, PlannedPackage, dist_name, make_plan
 from cenv.install.prefix import check_target, staged_prefix
 from cenv.lock.models import LockedPackage, Lockfile, dependencies_from_depends
+from cenv.lock.requirements import editable_names
 from cenv.platforms import host_platform
 from cenv.redact import redact
 
@@ -264,7 +265,8 @@ async def plan_install(
     packages = lock.packages_for(platform, "conda")
     pip = lock.packages_for(platform, "pip")
     for package in pip:
-        if not package.hash.sha256:
+        # git sources are pinned by their commit, local directories by their path
+        if not package.hash.sha256 and not _pinned_source(package.url):
             raise InstallError(
                 f"pip package `{package.name}` has no sha256 in the lock", hints=["re-lock it"]
             )
@@ -306,6 +308,7 @@ async def plan_install(
         replaces,
         env_vars,
         pip=pip,
+        pip_editable=editable_names(lock, platform),
         damaged=damaged,
         unverified=unverified,
     )
@@ -532,6 +535,11 @@ def _restore_urls(staging: Path, plan: InstallPlan, fetched: Mapping[str, Fetche
         record.write_to_path(meta, True)
 
 
+def _pinned_source(url: str) -> bool:
+    """A git source at a commit (`git+URL@COMMIT`) or a local directory (an absolute path by now)."""
+    return url.startswith("git+") or Path(url).is_absolute()
+
+
 def _install_pip(plan: InstallPlan, staging: Path, reporter: Reporter, offline: bool) -> None:
     """The lock's PyPI packages, hash-checked by uv, into the staged prefix's own interpreter."""
     from cenv.install.pip import install_pip
@@ -540,7 +548,9 @@ def _install_pip(plan: InstallPlan, staging: Path, reporter: Reporter, offline: 
     if not python.exists():
         raise InstallError("the lock has pip packages but its conda part provides no python")
     reporter.message(f"installing {len(plan.pip)} pip package(s) with uv")
-    install_pip(python, plan.pip, offline=offline)
+    install_pip(
+        python, plan.pip, offline=offline, editable=plan.pip_editable, staging=staging, final=plan.prefix
+    )
     _relocate_scripts(staging, plan.prefix)
 
 

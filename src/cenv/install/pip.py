@@ -1,38 +1,157 @@
-"""The lock's PyPI packages installed into a staged prefix with uv (hash-checked, no resolution)."""
+"""The lock's PyPI packages installed into a staged prefix with uv (no resolution).
+
+Wheels and sdists are installed by URL with their sha256 (`--require-hashes`; uv builds an sdist for the
+environment's python here, inside the staging). Git sources are installed from their locked commit, local
+directories from their path (the lock keeps it relative to the lockfile; :func:`anchor_lock` makes it
+absolute). An editable git source is cloned into `<prefix>/src/<name>` at its commit and installed editable
+from there, as pip does; the staging path uv writes into `.pth` files and `direct_url.json` is then turned
+into the final prefix.
+"""
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import subprocess
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from cenv.errors import InstallError
-from cenv.lock.models import LockedPackage
-from cenv.lock.requirements import requirement_line
+from cenv.lock.models import LockedPackage, Lockfile
+from cenv.lock.requirements import requirement_line, source_line
+from cenv.pip.diagnose import write_log
 from cenv.pip.uv import run_uv, uv_env
 from cenv.redact import redact
 
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://|^[a-z]+\+")
 
-def install_pip(python: Path, packages: Sequence[LockedPackage], offline: bool = False) -> None:
-    """Install locked pip packages into the environment of `python` (no dependency resolution)."""
 
-    chosen = [p for p in packages if p.manager == "pip"]
+def anchor_lock(lock: Lockfile, lock_dir: Path) -> Lockfile:
+    """`lock` with its pip packages' relative paths made absolute against the lockfile's folder."""
+    base = lock_dir.resolve()
+    changed = False
+    packages = []
+    for package in lock.package:
+        if package.manager == "pip" and not _URL.match(package.url) and not Path(package.url).is_absolute():
+            package = replace(package, url=os.path.normpath(base / package.url))
+            changed = True
+        packages.append(package)
+    return replace(lock, package=tuple(packages)) if changed else lock
+
+
+def install_pip(
+    python: Path,
+    packages: Sequence[LockedPackage],
+    offline: bool = False,
+    *,
+    editable: frozenset[str] = frozenset(),
+    staging: Path | None = None,
+    final: Path | None = None,
+) -> None:
+    """Install locked pip packages into the environment of `python` (no dependency resolution).
+
+    `staging`/`final`: the prefix being built and where it will live (editable git checkouts go to
+    `staging/src/<name>`, and their recorded paths are moved to `final`)."""
+    chosen = sorted((p for p in packages if p.manager == "pip"), key=lambda p: p.name)
     if not chosen:
         return
+    hashed = [p for p in chosen if p.hash.sha256]
+    sources = [p for p in chosen if not p.hash.sha256]
     with tempfile.TemporaryDirectory(prefix="cenv-pip-install-") as tmp:
-        req = Path(tmp) / "requirements.txt"
-        req.write_text("".join(requirement_line(p) + "\n" for p in sorted(chosen, key=lambda p: p.name)))
-        args = [
-            "pip", "install", "--python", str(python), "--no-deps", "--require-hashes", "-r", str(req),
-            "--no-config", "--quiet", "--color", "never",
-        ]  # fmt: skip
-        if offline:
-            args.append("--offline")
-        result = run_uv(args, uv_env({}), "pip install")
-    if result.returncode != 0:
-        lines = [redact(line.strip()) for line in result.stderr.splitlines() if line.strip()]
-        first = lines[0].removeprefix("error:").strip() if lines else "uv failed without a message"
+        if hashed:
+            req = Path(tmp) / "hashed.txt"
+            req.write_text("".join(requirement_line(p) + "\n" for p in hashed), encoding="utf-8")
+            _uv_install(python, ["--require-hashes", "-r", str(req)], offline, hashed)
+        if sources:
+            lines = []
+            for package in sources:
+                if package.name in editable and package.url.startswith("git+"):
+                    checkout = _checkout(package, (staging or python.parent.parent) / "src" / package.name)
+                    lines.append(f"-e {checkout}")
+                else:
+                    lines.append(source_line(package, package.name in editable))
+            req = Path(tmp) / "sources.txt"
+            req.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+            _uv_install(python, ["-r", str(req)], offline, sources)
+    if staging is not None and final is not None and editable:
+        _relocate_editables(staging, final)
+
+
+def _uv_install(python: Path, extra: list[str], offline: bool, packages: Sequence[LockedPackage]) -> None:
+    args = [
+        "pip", "install", "--python", str(python), "--no-deps", *extra,
+        "--no-config", "--quiet", "--color", "never",
+    ]  # fmt: skip
+    if offline:
+        args.append("--offline")
+    result = run_uv(args, uv_env({}), "pip install")
+    if result.returncode == 0:
+        return
+    log = write_log(result.stderr, "pip-install")
+    lines = [redact(line.strip()) for line in result.stderr.splitlines() if line.strip()]
+    first = lines[0].removeprefix("error:").strip() if lines else "uv failed without a message"
+    built = re.search(r"Failed to (?:build|download and build) `([^`]+)`", result.stderr)
+    seen = f"uv's full output: {log}" if log else "uv wrote no output"
+    if built:
+        tail = [ln for ln in lines if not ln.startswith(("hint:", "help:", "error:", "Caused by:"))][-5:]
         raise InstallError(
-            f"installing {len(chosen)} pip package(s) failed: {first}",
-            hints=[f"uv: {line}" for line in lines[1:6]],
+            f"building pip package `{built.group(1).split(' @ ')[0]}` from source failed",
+            hints=[
+                *(f"build: {ln[:200]}" for ln in tail),
+                "it is built for the environment's python at create: it needs its build dependencies "
+                "(from PyPI) and any compiler it uses; pin a version with a wheel, or take it from conda",
+                seen,
+            ],
         )
+    raise InstallError(f"installing {len(packages)} pip package(s) failed: {first[:300]}", hints=[seen])
+
+
+def _checkout(package: LockedPackage, dest: Path) -> Path:
+    """`git+URL@COMMIT` cloned into `dest` at that commit."""
+    url, _, commit = package.url.removeprefix("git+").split("#", 1)[0].rpartition("@")
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    git = shutil.which("git")
+    if git is None:
+        raise InstallError(
+            f"`{package.name}` is an editable git checkout, and git is not installed", hints=["install git"]
+        )
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    for args in (["clone", "--quiet", "--no-checkout", url, str(dest)], ["checkout", "--quiet", commit]):
+        result = subprocess.run(
+            [git, *args], cwd=dest if args[0] == "checkout" else None, env=env, capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            log = write_log(result.stderr, "git")
+            raise InstallError(
+                f"cannot check out `{package.name}` from {redact(url)} at {commit[:12]}",
+                hints=[
+                    redact(result.stderr.strip().splitlines()[-1]) if result.stderr.strip() else "git failed",
+                    f"git needs network access to the repository's host; git's output: {log}",
+                ],
+            )
+    return dest
+
+
+def _relocate_editables(staging: Path, final: Path) -> None:
+    """uv recorded the staging path in editable installs (`.pth`, finder modules, `direct_url.json`)."""
+    old, new = str(staging).encode(), str(final).encode()
+    for site in [*staging.glob("lib/python*/site-packages"), staging / "Lib" / "site-packages"]:
+        if not site.is_dir():
+            continue
+        candidates = [
+            *site.glob("*.pth"),
+            *site.glob("__editable__*"),
+            *site.glob("*.dist-info/direct_url.json"),
+            *site.glob("*.dist-info/RECORD"),
+        ]
+        for path in candidates:
+            if not path.is_file():
+                continue
+            data = path.read_bytes()
+            if old in data:
+                path.write_bytes(data.replace(old, new))

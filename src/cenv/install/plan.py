@@ -54,6 +54,9 @@ class InstallPlan:
     replaces_existing: bool = False
     env_vars: Mapping[str, str] = field(default_factory=dict)
     pip: tuple[LockedPackage, ...] = ()  # installed with uv after the conda part, inside the same staging
+    pip_editable: frozenset[str] = (
+        frozenset()
+    )  # pip packages installed editable (the lock's cenv.pip-editable)
     damaged: frozenset[str] = frozenset()  # file names whose extracted cache entry failed its check
     # cached entries whose per-file stamp check runs while rattler links (their paths.json is the checked one)
     unverified: frozenset[str] = frozenset()
@@ -97,6 +100,7 @@ def make_plan(
     env_vars: Mapping[str, str] | None = None,
     pip: Iterable[LockedPackage] = (),
     damaged: Iterable[str] = (),
+    pip_editable: Iterable[str] = (),
     unverified: Iterable[str] = (),
 ) -> InstallPlan:
     """Decide per package: `cached` if its file name is in `cached` (extracted entries with matching
@@ -116,6 +120,7 @@ def make_plan(
         replaces_existing=replaces_existing,
         env_vars=dict(env_vars or {}),
         pip=tuple(pip),
+        pip_editable=frozenset(pip_editable),
         damaged=frozenset(damaged),
         unverified=frozenset(unverified),
     )

@@ -18,6 +18,8 @@ CUSTOM_EXCLUDE_NEWER = "cenv.exclude-newer"  # ISO 8601, UTC
 CUSTOM_VIRTUAL_PACKAGES = "cenv.virtual-packages."  # + platform: "__cuda=12.1=0,__glibc=2.28=0"
 CUSTOM_REQUESTED = "cenv.requested."  # + platform: the match specs solved for, joined by "\n"
 CUSTOM_PIP_REQUESTED = "cenv.pip-requested."  # + platform: the spec's pip lines, joined by "\n"
+CUSTOM_PIP_EDITABLE = "cenv.pip-editable."  # + platform: pip packages installed editable, joined by "\n"
+CUSTOM_PIP_FALLBACK = "cenv.pip-fallback."  # + platform: conda names the pip stage took, joined by "\n"
 
 # The lock plan's inputs (cenv.plan): enough for a later command with no flags to plan the same lock.
 CUSTOM_VIRTUAL_PACKAGE_SOURCES = "cenv.virtual-package-sources."  # + platform: "__cuda=flag,__glibc=default"

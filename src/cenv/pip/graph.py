@@ -47,7 +47,7 @@ def start_graph(work: Path, inputs: UvInputs) -> subprocess.Popen[str]:
     """The graph pass, unpinned and offline, started next to the pylock pass (same inputs)."""
     out = work / "graph-early.txt"
     out.unlink(missing_ok=True)
-    return start_uv(_graph_args(inputs, out), inputs.env, "pip compile (dependency graph)")
+    return start_uv(_graph_args(inputs, out), inputs.env, "pip compile (dependency graph)", inputs.cwd)
 
 
 def early_graph(
@@ -57,7 +57,7 @@ def early_graph(
     if result.returncode != 0:
         return None  # typically a cold uv cache: offline, it could not see the index
     try:
-        graph = read_graph((work / "graph-early.txt").read_text(encoding="utf-8"))
+        graph = read_graph((work / "graph-early.txt").read_text(encoding="utf-8"), _paths(locked))
     except OSError:
         return None
     conda = {canonical(name) for name in request.conda_provided}
@@ -74,27 +74,47 @@ def compile_graph(work: Path, inputs: UvInputs, locked: Sequence[Locked]) -> Gra
     """The graph pass after the fact, pinned to the pylock result."""
     out = work / "graph.txt"
     pins = work / "pins.txt"
-    pins.write_text("".join(f"{p.name}=={p.version}\n" for p in locked), encoding="utf-8")
+    pinned = [p for p in locked if p.source in ("index", "url")]  # git and paths are pinned by their line
+    pins.write_text("".join(f"{p.name}=={p.version}\n" for p in pinned), encoding="utf-8")
     args = _graph_args(inputs, out, pins)
     # Every page and metadata file this pass needs is in uv's cache from the first pass: try offline first.
     offline = "--offline" in inputs.args
-    result = run_uv(args, inputs.env, "pip compile (dependency graph)")
+    what = "pip compile (dependency graph)"
+    result = run_uv(args, inputs.env, what, inputs.cwd)
     if result.returncode != 0 and not offline:
-        result = run_uv([a for a in args if a != "--offline"], inputs.env, "pip compile (dependency graph)")
+        result = run_uv([a for a in args if a != "--offline"], inputs.env, what, inputs.cwd)
     if result.returncode != 0:
         raise InternalError(
             "uv could not repeat its own resolution to read the dependency graph",
             hints=[redact(line.strip()) for line in result.stderr.splitlines() if line.strip()][:6],
         )
-    return read_graph(out.read_text(encoding="utf-8"))
+    return read_graph(out.read_text(encoding="utf-8"), _paths(locked))
 
 
-def read_graph(text: str) -> Graph:
+def _paths(locked: Sequence[Locked]) -> dict[str, str]:
+    """Local directories and files by absolute path: uv's requirements output names them by path only."""
+    return {os.path.normpath(p.path): p.name for p in locked if p.path}
+
+
+def read_graph(text: str, paths: Mapping[str, str] | None = None) -> Graph:
     versions: dict[str, str | None] = {}
     via: dict[str, list[str]] = {}
     current: str | None = None
     for raw in text.splitlines():
         line = raw.strip()
+        if not line or raw.startswith((" ", "#")):
+            pass
+        elif line.startswith("-e ") or not _REQ_LINE.match(line):  # `-e PATH`, a bare PATH or URL
+            target = line.removeprefix("-e ").strip()
+            if target.startswith("file://"):
+                from cenv.pip.lines import url_path
+
+                target = url_path(target)
+            current = (paths or {}).get(os.path.normpath(target)) if not target.startswith("-") else None
+            if current is not None:
+                versions[current] = None
+                via.setdefault(current, [])
+            continue
         match = _REQ_LINE.match(line)
         if match and not raw.startswith((" ", "#")):
             current = canonical(match.group("name"))

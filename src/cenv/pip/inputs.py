@@ -9,11 +9,12 @@ import re
 import shutil
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timezone
 from pathlib import Path
 
+from cenv.pip.lines import UvLine, anchor
 from cenv.pip.models import PipRequest
 from cenv.pip.requirements import canonical, requirement_name
 from cenv.pip.target import python_platform, uv_python_version
@@ -36,6 +37,7 @@ class UvInputs:
 
     args: tuple[str, ...]
     env: Mapping[str, str]
+    cwd: str | None = None  # the spec's folder: what a `-r` file's own relative paths are read against
 
 
 def write_inputs(
@@ -44,16 +46,22 @@ def write_inputs(
     label: str | None,
     pins: Mapping[str, str],
     cache_dir: Path | None,
+    lines: Sequence[UvLine] = (),
+    pulled_in: Sequence[str] = (),
 ) -> UvInputs:
+    """`pulled_in`: torch packages another requirement pulls in, bound to the PyTorch index like listed
+    ones."""
     torch_lines = set(torch_requirements(request)) if label else set()
+    lines = lines or [anchor(line) for line in request.pip_lines()]
     (work / "requirements.in").write_text(
-        "".join(line + "\n" for line in request.requirements if line not in torch_lines), encoding="utf-8"
+        "".join(line.uv + "\n" for line in lines if line.line.text not in torch_lines), encoding="utf-8"
     )
     sources: list[str] = []
     if label:
         root = (request.pytorch_index or DEFAULT_PYTORCH_INDEX).rstrip("/")
         family = [canonical(n) for n in request.torch_packages]
         deps = sorted(torch_lines)
+        deps += [name for name in pulled_in if name not in {requirement_name(line) for line in deps}]
         if not any(requirement_name(line) == family[0] for line in deps):
             deps.append(family[0])  # torchvision/torchaudio depend on torch: bind it to the same index
         names = sorted({n for n in (requirement_name(line) for line in deps) if n})
@@ -102,7 +110,8 @@ def write_inputs(
     find_links = [*([stubs.as_uri()] if stubs else []), *(as_url(f) for f in request.find_links)]
     if find_links:
         env["UV_FIND_LINKS"] = ",".join(find_links)  # comma-separated, per uv
-    return UvInputs(args=tuple(args), env=uv_env(env))
+    bases = [line.line.base for line in lines if line.line.base]
+    return UvInputs(args=tuple(args), env=uv_env(env), cwd=bases[0] if bases else None)
 
 
 def _conda_stubs(fallback: Path, provided: Mapping[str, str]) -> Path:

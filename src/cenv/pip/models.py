@@ -5,8 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+from typing import Literal
 
+from cenv.pip.lines import PipLine
 from cenv.virtual_packages import VirtualPackages
+
+Source = Literal["index", "url", "git", "path"]
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,11 @@ class PipRequest:
     exclude_newer: datetime | None = None
     offline: bool = False
     known_graph: KnownGraph | None = None  # None: the one cenv's cache holds for this request, if any
+    lines: tuple[PipLine, ...] = ()  # `requirements` with their file:line and folder; () when not known
+    lock_dir: Path | None = None  # local paths are locked relative to it (None: absolute)
+
+    def pip_lines(self) -> tuple[PipLine, ...]:
+        return self.lines or tuple(PipLine(text) for text in self.requirements)
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,9 @@ class PipPackage:
 
     name: str  # normalised
     version: str
-    url: str
-    sha256: str
+    url: str  # a git source is `git+URL@COMMIT`; a local path is relative to the lockfile (`./sub/pkg`)
+    sha256: str  # "" for git sources and local directories (the commit, or nothing, pins them)
     dependencies: tuple[str, ...] = ()  # normalised names, conda-provided ones included
     requested: bool = False  # named by the spec's pip lines (or added as torch for torchvision/torchaudio)
+    source: Source = "index"
+    editable: bool = False

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from cenv.pip import graph
 from cenv.pip.inputs import write_inputs
+from cenv.pip.lines import PipLine, anchor, lock_path
 from cenv.pip.models import KnownGraph, PipPackage, PipRequest
 from cenv.pip.pylock import compile_pylock
 from cenv.pip.requirements import canonical, requested_names
@@ -29,29 +30,47 @@ def resolve_pip(request: PipRequest, cache_dir: Path | None = None) -> list[PipP
     """
     if not request.requirements:
         return []
+    lines = [anchor(line) for line in request.pip_lines()]
     label = torch_label(request)
+    pulled: list[str] = []
     with tempfile.TemporaryDirectory(prefix="cenv-pip-") as tmp:
         work = Path(tmp)
-        inputs = write_inputs(work, request, label, {}, cache_dir)
+        inputs = write_inputs(work, request, label, {}, cache_dir, lines)
         key = graph.graph_key(request, label)
-        known = request.known_graph or graph.cached_graph(key)
+        local = any(line.kind in ("path", "include") for line in lines)  # their content is not in the key
+        known = None if local else request.known_graph or graph.cached_graph(key)
         # With a known graph the second pass is probably not needed: do not start it speculatively.
         early: subprocess.Popen[str] | None = graph.start_graph(work, inputs) if known is None else None
         try:
-            locked = compile_pylock(work, inputs, request)
+            locked = compile_pylock(work, inputs, request, lines)
+            family = {canonical(n) for n in request.torch_packages}
+            if label is None and family & {p.name for p in locked}:
+                # torch pulled in by another pip package: the same PyTorch index rules as a listed one
+                pulled = sorted(family & {p.name for p in locked})
+                label = torch_label(request, pulled_in=pulled)
+                if label is not None:
+                    key = graph.graph_key(request, label)
+                    locked = []
             if label:
-                family = {canonical(n) for n in request.torch_packages}
                 wrong = {
                     p.name: p.version.split("+", 1)[0] + "+" + label
                     for p in locked
                     if p.name in family and p.version.partition("+")[2] != label
                 }
-                if wrong:  # uv prefers +cu121 over +cpu by string order: pin the label we chose
+                if wrong or not locked:  # uv prefers +cu121 over +cpu by string order: pin the label we chose
                     if early is not None:  # it resolves without the pin, and its inputs change now
                         finish_uv(early, kill=True)
                         early = None
-                    inputs = write_inputs(work, request, label, wrong, cache_dir)
-                    locked = compile_pylock(work, inputs, request)
+                    inputs = write_inputs(work, request, label, wrong, cache_dir, lines, pulled)
+                    locked = compile_pylock(work, inputs, request, lines)
+                    wrong = {
+                        p.name: p.version.split("+", 1)[0] + "+" + label
+                        for p in locked
+                        if p.name in family and p.version.partition("+")[2] != label
+                    }
+                    if wrong:
+                        inputs = write_inputs(work, request, label, wrong, cache_dir, lines, pulled)
+                        locked = compile_pylock(work, inputs, request, lines)
         except BaseException:
             if early is not None:
                 finish_uv(early, kill=True)
@@ -69,9 +88,10 @@ def resolve_pip(request: PipRequest, cache_dir: Path | None = None) -> list[PipP
                 for parent in parents:
                     if parent:
                         children.setdefault(parent, []).append(child)
-            requested = {name for name, parents in found.via.items() if "" in parents}
+            requested = {name for name, parents in found.via.items() if "" in parents} - set(pulled)
             dependencies = {p.name: tuple(sorted(set(children.get(p.name, ())))) for p in locked}
-            graph.store_graph(key, KnownGraph(artifacts=artifacts, dependencies=dependencies))
+            if not local:
+                graph.store_graph(key, KnownGraph(artifacts=artifacts, dependencies=dependencies))
     return [
         PipPackage(
             name=p.name,
@@ -80,6 +100,8 @@ def resolve_pip(request: PipRequest, cache_dir: Path | None = None) -> list[PipP
             sha256=p.sha256,
             dependencies=tuple(sorted(set(children.get(p.name, ())))),
             requested=p.name in requested,
+            source=p.source,
+            editable=p.editable,
         )
         for p in sorted(locked, key=lambda p: p.name)
     ]
@@ -97,8 +119,23 @@ def to_locked(packages: Iterable[PipPackage], platform: str) -> list[LockedPacka
             platform=platform,
             dependencies=dict.fromkeys(p.dependencies, ""),
             url=strip_credentials(p.url),
-            hash=PackageHash(sha256=p.sha256),
+            hash=PackageHash(sha256=p.sha256 or None),
             category="main",
         )
         for p in packages
     ]
+
+
+def editable_names(lines: Iterable[PipLine], packages: Iterable[LockedPackage], lock_dir: Path) -> list[str]:
+    """The locked pip packages that `-e` lines ask for (a `-e` path is locked by its path, a `-e git+` by
+    the name in its `#egg=`): what the lock records under `cenv.pip-editable.<platform>`."""
+    paths, names = set(), set()
+    for line in lines:
+        uv = anchor(line)
+        if not uv.editable:
+            continue
+        if uv.path is not None:
+            paths.add(lock_path(uv.path, lock_dir))
+        elif uv.name is not None:
+            names.add(uv.name)
+    return sorted(p.name for p in packages if p.manager == "pip" and (p.name in names or p.url in paths))

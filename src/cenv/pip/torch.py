@@ -4,6 +4,7 @@ for a target."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from cenv.errors import PipStageError
@@ -61,14 +62,14 @@ def _probe(url: str, offline: bool) -> bool:
         ) from exc
 
 
-def torch_label(request: PipRequest) -> str | None:
+def torch_label(request: PipRequest, pulled_in: Sequence[str] = ()) -> str | None:
     """The PyTorch index label for the target: None (plain PyPI) on macOS or without torch packages.
 
     With `__cuda X.Y`: the highest CUDA label not above X.Y whose `<root>/<label>/<package>/` exists, probed
     from the highest candidate down. Without `__cuda`: `cpu`. A label the user put in an index URL
     (`.../whl/cu121`) wins.
     """
-    wanted = torch_requirements(request)
+    wanted = torch_requirements(request) or list(pulled_in)
     if not wanted or request.platform.startswith("osx-"):
         return None
     root = (request.pytorch_index or DEFAULT_PYTORCH_INDEX).rstrip("/")

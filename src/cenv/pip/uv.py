@@ -47,11 +47,14 @@ def uv_env(extra: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def run_uv(args: Sequence[str], env: Mapping[str, str], what: str) -> subprocess.CompletedProcess[str]:
+def run_uv(
+    args: Sequence[str], env: Mapping[str, str], what: str, cwd: str | None = None
+) -> subprocess.CompletedProcess[str]:
     try:
         return subprocess.run(
             [uv_binary(), *args],
             env=dict(env),
+            cwd=cwd,
             capture_output=True,
             text=True,
             encoding="utf-8",
@@ -61,12 +64,15 @@ def run_uv(args: Sequence[str], env: Mapping[str, str], what: str) -> subprocess
         raise InternalError(f"cannot run uv for {what}: {exc}") from exc
 
 
-def start_uv(args: Sequence[str], env: Mapping[str, str], what: str) -> subprocess.Popen[str]:
-    """uv in the background; :func:`_finish` collects it."""
+def start_uv(
+    args: Sequence[str], env: Mapping[str, str], what: str, cwd: str | None = None
+) -> subprocess.Popen[str]:
+    """uv in the background; :func:`finish_uv` collects it."""
     try:
         return subprocess.Popen(
             [uv_binary(), *args],
             env=dict(env),
+            cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

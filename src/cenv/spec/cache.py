@@ -154,6 +154,7 @@ def _from_data(data: dict[str, Any]) -> Spec:
             extra_index_urls=tuple(options["extra_index_urls"]),
             find_links=tuple(options["find_links"]),
             pytorch_index=options["pytorch_index"],
+            fallback=bool(options.get("fallback", False)),
         ),
         variants={name: Variant(cuda=v["cuda"]) for name, v in data["variants"].items()},
         sources=tuple(data["sources"]),

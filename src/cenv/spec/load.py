@@ -48,6 +48,7 @@ SPEC_KEYS = (
     "channel-priority",
     "exclude-newer",
     "pip-options",
+    "pip-fallback",
     "variants",
 )
 # Keys other tools write into real environment files, accepted and ignored with a warning.
@@ -180,6 +181,7 @@ class _FilePart:
     exclude_newer: Any = _UNSET
     index_url: Any = _UNSET
     pytorch_index: Any = _UNSET
+    pip_fallback: Any = _UNSET
     extra_index_urls: list[str] = field(default_factory=list)
     find_links: list[str] = field(default_factory=list)
     variants: dict[str, Any] = field(default_factory=dict)
@@ -431,7 +433,7 @@ def _read_pip(ctx: _Ctx, part: _FilePart, value: Any, line: int | None, path: st
             what = "empty item" if item is None else f"got {_kind(item)}"
             raise ctx.error(item_line, item_path, f"expected a requirement string, {what}")
         text = item.strip()
-        if text.startswith("-") and not text.startswith(("-e ", "-e\t", "--editable")):
+        if text.startswith("-") and not _passed_to_uv(text):
             _read_pip_option(ctx, part, text, item_line, item_path)
             continue
         selector = _selector(ctx, value, i, item_line, item_path)
@@ -440,6 +442,18 @@ def _read_pip(ctx: _Ctx, part: _FilePart, value: Any, line: int | None, path: st
                 requirement=text, selector=selector, location=Location(file=ctx.file, line=item_line)
             )
         )
+
+
+# pip lines that start with `-` but stay in the requirement list (uv reads them there; cenv.pip anchors paths)
+_PIP_LINE_OPTIONS = (
+    "-e", "--editable", "-r", "--requirement", "-c", "--constraint",
+    "--pre", "--only-binary", "--no-binary", "--prefer-binary",
+)  # fmt: skip
+
+
+def _passed_to_uv(text: str) -> bool:
+    option = re.split(r"[\s=]", text, maxsplit=1)[0]
+    return option in _PIP_LINE_OPTIONS
 
 
 def _read_pip_option(ctx: _Ctx, part: _FilePart, text: str, line: int | None, path: str) -> None:
@@ -452,7 +466,10 @@ def _read_pip_option(ctx: _Ctx, part: _FilePart, text: str, line: int | None, pa
     target = _PIP_OPTIONS_WITH_VALUE.get(option)
     if target is None:
         hints = _did_you_mean(option, list(_PIP_OPTIONS_WITH_VALUE))
-        hints.append("supported: --index-url, --extra-index-url, --find-links (or the `pip-options:` key)")
+        hints.append(
+            "supported: --index-url, --extra-index-url, --find-links (or the `pip-options:` key), "
+            "-e, -r, -c, --pre, --only-binary, --no-binary"
+        )
         raise ctx.error(line, path, f"unsupported pip option `{_short(option)}`", hints)
     if not arg:
         raise ctx.error(line, path, f"`{option}` needs a value")
@@ -651,6 +668,12 @@ def _read_pip_options(ctx: _Ctx, part: _FilePart, value: Any, line: int | None) 
                     target.append(url)
 
 
+def _read_pip_fallback(ctx: _Ctx, part: _FilePart, value: Any, line: int | None) -> None:
+    if not isinstance(value, bool):
+        raise ctx.error(line, "pip-fallback", f"expected true or false, got {_kind(value)}")
+    part.pip_fallback = value
+
+
 _READERS: dict[str, Callable[[_Ctx, _FilePart, Any, int | None], None]] = {
     "name": _read_name,
     "channels": _read_channels,
@@ -661,6 +684,7 @@ _READERS: dict[str, Callable[[_Ctx, _FilePart, Any, int | None], None]] = {
     "channel-priority": _read_channel_priority,
     "exclude-newer": _read_exclude_newer,
     "pip-options": _read_pip_options,
+    "pip-fallback": _read_pip_fallback,
     "variants": _read_variants,
 }
 
@@ -763,6 +787,7 @@ def _compose(parts: Sequence[_FilePart]) -> Spec:
     exclude_newer: datetime | None = None
     index_url: str | None = None
     pytorch_index: str | None = None
+    pip_fallback = False
     extra_index_urls: list[str] = []
     find_links: list[str] = []
     variants: dict[str, Any] = {}
@@ -787,6 +812,8 @@ def _compose(parts: Sequence[_FilePart]) -> Spec:
             index_url = part.index_url
         if part.pytorch_index is not _UNSET and part.pytorch_index is not None:
             pytorch_index = part.pytorch_index
+        if part.pip_fallback is not _UNSET:
+            pip_fallback = part.pip_fallback
         extra_index_urls.extend(u for u in part.extra_index_urls if u not in extra_index_urls)
         find_links.extend(u for u in part.find_links if u not in find_links)
         variants.update(part.variants)
@@ -807,6 +834,7 @@ def _compose(parts: Sequence[_FilePart]) -> Spec:
             "extra_index_urls": tuple(extra_index_urls),
             "find_links": tuple(find_links),
             "pytorch_index": pytorch_index,
+            "fallback": pip_fallback,
         },
         "variants": variants,
         "sources": tuple(part.file for part in parts),

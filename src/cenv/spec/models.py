@@ -230,6 +230,7 @@ class PipOptions:
     extra_index_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
     pytorch_index: str | None = None
+    fallback: bool = False  # `pip-fallback: true`: conda names no channel has go to the pip stage
 
 
 @dataclass(frozen=True)
@@ -372,6 +373,8 @@ class Spec:
                 "extra_index_urls": list(self.pip_options.extra_index_urls),
                 "find_links": list(self.pip_options.find_links),
                 "pytorch_index": self.pip_options.pytorch_index,
+                # only when set: the hash of every spec without the key stays what it was
+                **({"fallback": True} if self.pip_options.fallback else {}),
             },
             "variants": {name: {"cuda": v.cuda} for name, v in self.variants.items()},
         }
