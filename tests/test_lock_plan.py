@@ -127,3 +127,20 @@ def test_three_platform_cuda_lock_checks_with_no_other_flag(tmp_path: Path) -> N
     assert made.code == 0, made.output
     checked = cenv("lock", PYTORCH_GPU, "-o", out, "--check")
     assert checked.code == 0, checked.output
+
+
+def test_update_moves_only_what_must_and_says_why(channel_factory: Any, tmp_path: Path) -> None:
+    ch = channel_factory("upd")
+    ch.package("a", "1.0").package("a", "2.0", depends=["b >=2"])
+    ch.package("b", "1.0").package("b", "2.0").package("c", "1.0").package("c", "2.0")
+    channel = ch.write_repodata().path
+    spec = write_spec(tmp_path / "env.yml", str(channel), deps=("a <2", "b <2", "c <2"))
+    assert cenv("lock", spec, "-p", "linux-64").code == 0
+    write_spec(spec, str(channel), deps=("a", "b", "c"))
+    result = cenv("lock", spec, "--update", "a")
+    assert result.code == 0, result.output
+    versions = {
+        p["name"]: p["version"] for p in yaml.safe_load((tmp_path / "env-lock.yml").read_text())["package"]
+    }
+    assert versions == {"a": "2.0", "b": "2.0", "c": "1.0"}  # c could move but was not asked to
+    assert "b 1.0 -> 2.0" in result.stderr and "a 2.0 requires `b >=2`" in result.stderr, result.stderr
