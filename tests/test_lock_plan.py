@@ -144,3 +144,16 @@ def test_update_moves_only_what_must_and_says_why(channel_factory: Any, tmp_path
     }
     assert versions == {"a": "2.0", "b": "2.0", "c": "1.0"}  # c could move but was not asked to
     assert "b 1.0 -> 2.0" in result.stderr and "a 2.0 requires `b >=2`" in result.stderr, result.stderr
+
+
+def test_lock_from_before_recorded_inputs_keeps_its_cuda(demo_channel: Path, tmp_path: Path) -> None:
+    spec = _app(tmp_path, str(demo_channel))
+    lock = tmp_path / "app-lock.yml"
+    assert cenv("lock", spec, "-p", "linux-64", "--cuda", "12.0").code == 0
+    data = yaml.safe_load(lock.read_text())
+    custom = data["metadata"]["custom_metadata"]
+    for key in [k for k in custom if k.startswith(("cenv.input-sources", "cenv.virtual-package-sources"))]:
+        del custom[key]
+    lock.write_text(yaml.safe_dump(data))
+    checked = cenv("lock", spec, "--check")
+    assert checked.code == 0, checked.output

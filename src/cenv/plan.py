@@ -26,7 +26,6 @@ from cenv.errors import UserError
 from cenv.lock.keys import (
     CUSTOM_CHANNEL_ALIAS,
     CUSTOM_CHANNEL_PRIORITY,
-    CUSTOM_CHANNELS_RESOLVED,
     CUSTOM_EXCLUDE_NEWER,
     CUSTOM_INPUT_SOURCES,
     CUSTOM_PIP_OPTIONS,
@@ -98,10 +97,16 @@ class RecordedInputs:
             if CUSTOM_VIRTUAL_PACKAGES + p in custom
         }
         sources = {p: parse_pairs(custom.get(CUSTOM_VIRTUAL_PACKAGE_SOURCES + p)) for p in platforms}
+        inputs = parse_pairs(custom.get(CUSTOM_INPUT_SOURCES))
+        if CUSTOM_INPUT_SOURCES not in custom:
+            # A lock from before inputs were recorded: its platforms and virtual packages are all it says
+            # about how it was made, so they fill whatever the flags and the spec leave open.
+            inputs = {"platforms": "lock"}
+            sources = {p: {v.name: "lock" for v in vps.get(p, ())} for p in platforms}
         return cls(
             platforms=platforms,
             channels=channels,
-            sources=parse_pairs(custom.get(CUSTOM_INPUT_SOURCES)),
+            sources=inputs,
             channel_alias=custom.get(CUSTOM_CHANNEL_ALIAS),
             channel_priority=custom.get(CUSTOM_CHANNEL_PRIORITY),
             exclude_newer=custom.get(CUSTOM_EXCLUDE_NEWER),
@@ -169,11 +174,6 @@ class LockPlan:
             CUSTOM_CHANNEL_PRIORITY: self.priority.value,
             CUSTOM_INPUT_SOURCES: format_pairs(dict(self.sources)),
         }
-        try:
-            resolved = [strip_credentials(c.url) for c in self.channels()]
-            custom[CUSTOM_CHANNELS_RESOLVED] = "\n".join(resolved)
-        except UserError:
-            pass
         if self.sources.get("channel-alias") != "default":
             custom[CUSTOM_CHANNEL_ALIAS] = strip_credentials(self.channel_alias)
         if self.variant is not None:

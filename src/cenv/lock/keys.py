@@ -25,7 +25,6 @@ CUSTOM_PIP_FALLBACK = "cenv.pip-fallback."  # + platform: conda names the pip st
 CUSTOM_VIRTUAL_PACKAGE_SOURCES = "cenv.virtual-package-sources."  # + platform: "__cuda=flag,__glibc=default"
 CUSTOM_INPUT_SOURCES = "cenv.input-sources"  # "platforms=flag,channels=spec,channel-priority=spec,..."
 CUSTOM_CHANNEL_ALIAS = "cenv.channel-alias"  # the alias bare channel names went through (credentials removed)
-CUSTOM_CHANNELS_RESOLVED = "cenv.channels-resolved"  # each channel's URL through the alias, joined by "\n"
 CUSTOM_PIP_OPTIONS = "cenv.pip-options"  # "index-url=URL\nextra-index-url=URL\n..." (credentials removed)
 
 
