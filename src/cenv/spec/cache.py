@@ -61,9 +61,9 @@ def read_spec_file(path: Path, label: str) -> str:
 def spec_key(files: Sequence[tuple[str, str]]) -> str:
     """The cache key of spec files given as (label, text): labels appear in locations and messages."""
     # the reader's own modification time too: a development checkout changes it without a new version
-    try:
-        reader = os.stat(Path(__file__).with_name("load.py")).st_mtime_ns
-    except OSError:
+    try:  # every module of the reader (spec/*.py), not only load.py
+        reader = max(os.stat(f).st_mtime_ns for f in Path(__file__).parent.glob("*.py"))
+    except (OSError, ValueError):
         reader = 0
     digest = hashlib.sha256(f"cenv {cenv.__version__} {reader} spec cache {_FORMAT}\0".encode())
     for label, text in files:
@@ -159,4 +159,34 @@ def _from_data(data: dict[str, Any]) -> Spec:
         variants={name: Variant(cuda=v["cuda"]) for name, v in data["variants"].items()},
         sources=tuple(data["sources"]),
         warnings=tuple(data["warnings"]),
+        **{
+            k: v for k, v in data.items() if k not in _BUILT and k in _spec_fields()
+        },  # plain fields as they are
     )
+
+
+# The fields `_from_data` rebuilds itself; any other field of Spec is a plain value stored as it is.
+_BUILT = frozenset(
+    [
+        "name",
+        "channels",
+        "nodefaults",
+        "dependencies",
+        "pip",
+        "variables",
+        "platforms",
+        "cuda",
+        "channel_priority",
+        "exclude_newer",
+        "pip_options",
+        "variants",
+        "sources",
+        "warnings",
+    ]
+)
+
+
+def _spec_fields() -> frozenset[str]:
+    from dataclasses import fields
+
+    return frozenset(f.name for f in fields(Spec))

@@ -51,13 +51,6 @@ def _pip_key(req: PipRequirement) -> Hashable:
     return ("name", name, req.selector) if name is not None else ("line", req.requirement, req.selector)
 
 
-_FIELD_KEYS = {
-    "channel_priority": "channel-priority",
-    "exclude_newer": "exclude-newer",
-    "pip_options": "pip-options",
-}
-
-
 def _compose(parts: Sequence[_FilePart]) -> Spec:
     name: str | None = None
     channels: list[str] = []
@@ -76,7 +69,9 @@ def _compose(parts: Sequence[_FilePart]) -> Spec:
     find_links: list[str] = []
     variants: dict[str, Any] = {}
     warnings: list[str] = []
+    values: dict[str, Any] = {}
     for part in parts:
+        values.update(part.values)
         if part.name is not _UNSET and part.name is not None:
             name = part.name
         channels.extend(c for c in part.channels if c not in channels)
@@ -123,6 +118,7 @@ def _compose(parts: Sequence[_FilePart]) -> Spec:
         "variants": variants,
         "sources": tuple(part.file for part in parts),
         "warnings": tuple(warnings),
+        **values,
     }
     try:
         spec = _spec_adapter().validate_python(fields)
@@ -142,7 +138,7 @@ def _from_validation(exc: ValidationError, parts: Sequence[_FilePart]) -> SpecEr
     err = exc.errors()[0]
     loc = [str(x) for x in err.get("loc", ())]
     field_name = loc[0] if loc else ""
-    key = _FIELD_KEYS.get(field_name, field_name)
+    key = field_name.replace("_", "-")  # Spec fields are the YAML keys in snake case
     file, line = (parts[-1].file if parts else "<spec>"), None
     for part in reversed(parts):
         if key in part.key_lines:

@@ -32,5 +32,6 @@ class _FilePart:
     extra_index_urls: list[str] = field(default_factory=list)
     find_links: list[str] = field(default_factory=list)
     variants: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)  # plain keys: Spec field -> value (last file wins)
     key_lines: dict[str, int | None] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)

@@ -26,21 +26,6 @@ from cenv.spec.yamlsource import (
     _str_list,
 )
 
-# Keys cenv reads. `platforms` is shared with conda-lock.
-SPEC_KEYS = (
-    "name",
-    "channels",
-    "dependencies",
-    "variables",
-    "prefix",
-    "platforms",
-    "cuda",
-    "channel-priority",
-    "exclude-newer",
-    "pip-options",
-    "pip-fallback",
-    "variants",
-)
 # Keys other tools write into real environment files, accepted and ignored with a warning.
 _IGNORED_KEYS = {
     "category": "conda-lock's `category` is ignored; cenv has no dependency categories",
@@ -265,3 +250,7 @@ _READERS: dict[str, Callable[[_Ctx, _FilePart, Any, int | None], None]] = {
     "pip-fallback": _read_pip_fallback,
     "variants": _read_variants,
 }
+# Keys cenv reads (`platforms` is shared with conda-lock). A new key is a reader above, listed in `_READERS`,
+# and a field of `Spec`: a reader of a plain value sets `part.values[field]` (the last file that sets it wins,
+# see compose.py), and the spec cache carries plain fields as they are.
+SPEC_KEYS = (*_READERS, "prefix")
