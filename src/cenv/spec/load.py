@@ -17,9 +17,7 @@ from pathlib import Path
 from cenv.errors import SpecError
 from cenv.spec.cache import MAX_SPEC_BYTES, read_spec_file
 from cenv.spec.compose import _compose
-from cenv.spec.models import (
-    Spec,
-)
+from cenv.spec.models import Spec
 from cenv.spec.part import _FilePart
 from cenv.spec.read_keys import _IGNORED_KEYS, _READERS, SPEC_KEYS
 from cenv.spec.yamlsource import (
