@@ -303,12 +303,17 @@ def stream(url: str, write: Callable[[bytes], object], timeout: float | None = N
     net = network()
     clean = net.clean(url)
     received = 0
+    failed: BaseException | None = None
 
     class _Writer:
         def write(self, data: bytes) -> int:
-            nonlocal received
+            nonlocal received, failed
             received += len(data)
-            write(data)
+            try:
+                write(data)
+            except BaseException as exc:  # the caller's own error (a full disk, a cancel): raised as is
+                failed = exc
+                raise
             return len(data)
 
     async def run() -> None:
@@ -323,6 +328,8 @@ def stream(url: str, write: Callable[[bytes], object], timeout: float | None = N
     except Stalled:
         raise
     except Exception as exc:
+        if failed is not None:
+            raise failed from None
         raise _failure(exc) from exc
 
 
