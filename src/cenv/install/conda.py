@@ -167,9 +167,7 @@ async def _cache_state(
     # One worker thread, not one per package: the checks are GIL-bound Python (stat calls), and hundreds
     # of threads contending for the GIL cost more than they overlap.
     stamped = await asyncio.to_thread(
-        lambda: [
-            check(os.path.join(root, dist_name(p.filename)), p.hash.sha256 or p.hash.md5) for p in packages
-        ]
+        lambda: [check(os.path.join(root, dist_name(p.filename)), content_key(p)[1]) for p in packages]
     )
     # A matching stamp is keyed by the archive's checksum: the entry was fully checked for this very archive.
     cached = {content_key(p) for p, ok in zip(packages, stamped, strict=True) if ok}
@@ -202,7 +200,7 @@ def _damage(package: LockedPackage, pkgs_dir: Path) -> str | None:
     """Why the extracted cache entry of `package` (its stamp did not match) must not be linked, or None
     when the full check passes (which stamps it)."""
     try:
-        check_extracted(pkgs_dir / dist_name(package.filename), package.hash.sha256 or package.hash.md5)
+        check_extracted(pkgs_dir / dist_name(package.filename), content_key(package)[1])
     except UnsafePackage as exc:
         return str(exc)
     return None
@@ -447,7 +445,7 @@ def _changed_entries(plan: InstallPlan) -> list[str]:
         p.filename
         for p in plan.packages
         if p.filename in plan.unverified
-        and not stamp_matches(plan.pkgs_dir / p.dist, p.package.hash.sha256 or p.package.hash.md5)
+        and not stamp_matches(plan.pkgs_dir / p.dist, content_key(p.package)[1])
     ]
 
 
