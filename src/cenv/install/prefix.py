@@ -194,9 +194,14 @@ def clean_stale_siblings(final: Path) -> list[Path]:
             with contextlib.suppress(OSError):
                 lock_path.unlink()
             removed.append(lock_path)
-    # directories without a lock file of their own: left by a dead create, or by an earlier cenv version
-    # (then locked by `.cenv-building` inside)
-    candidates = [(p, True) for p in parent.glob(_tmp_glob(final)) if _token(p) not in live]
+    # directories without a lock file of their own (a create makes its lock first; one that appeared since
+    # the pass above belongs to a create that just started): left by a dead create, or by an earlier cenv
+    # version (then locked by `.cenv-building` inside)
+    candidates = [
+        (p, True)
+        for p in parent.glob(_tmp_glob(final))
+        if _token(p) not in live and not p.with_name(p.name.replace(".cenv-tmp-", ".cenv-lock-")).exists()
+    ]
     candidates += [(p, False) for p in parent.glob(_init_glob(final))]
     for tmp, always_locked in candidates:
         if not tmp.exists():
