@@ -95,6 +95,7 @@ TARGETS = {
     "check_s": 0.3,  # `cenv lock --check`, warm
     "rss_mb": 1536.0,  # full-scale lock
     "create_warm_s": 2.0,  # second environment, same ~300 packages, warm package cache
+    "create_cold_overhead": 1.5,  # cenv / raw, cold create (every archive fetched, extracted, checked)
 }
 
 
@@ -883,6 +884,10 @@ def main() -> None:
         checks["cenv/raw warm create (process) <= 1.15x"] = (
             warm_c / warm_r <= TARGETS["overhead"],
             f"{warm_c / warm_r:.2f}x; cold {cold_c / cold_r:.2f}x",
+        )
+        checks["cenv/raw cold create (process) <= 1.5x"] = (
+            cold_c / cold_r <= TARGETS["create_cold_overhead"],
+            f"{cold_c / cold_r:.2f}x ({cold_c:.3f} s vs {cold_r:.3f} s)",
         )
         checks["cenv/raw warm create (in-process) <= 1.15x"] = (
             ip_c / ip_r <= TARGETS["overhead"],

@@ -129,7 +129,8 @@ def test_sigkill_mid_link_leaves_no_prefix_and_rerun_succeeds(
     proc.communicate()
     assert proc.returncode == -signal.SIGKILL
     assert not prefix.exists()
-    assert len(siblings(prefix)) == 1  # the half-built sibling; removed by the next create
+    # the half-built sibling and its lock file (outside it); removed by the next create
+    assert sorted(s.split(".cenv-")[1].split("-")[0] for s in siblings(prefix)) == ["lock", "tmp"]
 
     again = cenv("create", tmp_path / "env-lock.yml", "-p", prefix, "--json")
     assert again.code == 0, again.output

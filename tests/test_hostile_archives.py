@@ -90,12 +90,17 @@ def hostile_package(
     has_prefix: str | None = None,
     no_paths_json: bool = False,
     pkg_stream: bytes | None = None,
+    name: str = NAME,
+    version: str = VERSION,
+    build: str = BUILD,
 ) -> tuple[Path, str]:
-    """Write `evilpkg` into `channel/linux-64` with repodata matching the archive; (archive, sha256)."""
+    """Write `evilpkg` (or `name`) into `channel/linux-64` with repodata matching the archive;
+    (archive, sha256)."""
+    dist = f"{name}-{version}-{build}"
     index = {
-        "name": NAME,
-        "version": VERSION,
-        "build": BUILD,
+        "name": name,
+        "version": version,
+        "build": build,
         "build_number": 0,
         "depends": [],
         "license": "MIT",
@@ -120,15 +125,15 @@ def hostile_package(
         zstd = zstandard.ZstdCompressor(level=3)
         parts = [
             ("metadata.json", _json({"conda_pkg_format_version": 2})),
-            (f"info-{DIST}.tar.zst", zstd.compress(_tar(info_members))),
-            (f"pkg-{DIST}.tar.zst", pkg_stream if pkg_stream is not None else zstd.compress(_tar(members))),
+            (f"info-{dist}.tar.zst", zstd.compress(_tar(info_members))),
+            (f"pkg-{dist}.tar.zst", pkg_stream if pkg_stream is not None else zstd.compress(_tar(members))),
         ]
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as archive:
             for name, data in parts:
                 archive.writestr(zipfile.ZipInfo(name, date_time=(2023, 11, 14, 22, 13, 20)), data)
         payload = buf.getvalue()
-    archive_path = channel / "linux-64" / f"{DIST}{fmt}"
+    archive_path = channel / "linux-64" / f"{dist}{fmt}"
     archive_path.parent.mkdir(parents=True, exist_ok=True)
     archive_path.write_bytes(payload)
     sha256 = hashlib.sha256(payload).hexdigest()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cenv.config import Config, current_config
-from cenv.env_vars import DEFAULT_CHANNEL_ALIAS, cache_root
+from cenv.env_vars import CENV_CACHE_DIR, DEFAULT_CHANNEL_ALIAS, cache_root
 from cenv.errors import ChannelError
 from cenv.redact import redact, strip_credentials
 
@@ -108,13 +107,14 @@ def make_gateway(
     fetch cached. `channels`: their credentials are registered before the client is built."""
     from rattler import Gateway, SourceConfig
 
+    from cenv.fsfaults import ensure_dir
     from cenv.net import network
 
     net = network()
     for channel in channels or ():
         net.clean(channel.url)
     cache = cache_dir or repodata_cache_dir()
-    os.makedirs(cache, exist_ok=True)
+    ensure_dir(cache, "the repodata cache", CENV_CACHE_DIR)
     source = SourceConfig(cache_action="force-cache-only" if offline else "cache-or-fetch")
     return Gateway(
         cache_dir=cache,

@@ -479,9 +479,13 @@ def create_command(
 
     if prefix is not None and name is not None:
         raise click.UsageError("give either `-p PREFIX` or `-n NAME`, not both")
+    from cenv.install.prefix import interrupt
+
     console = Console(quiet=quiet, json_output=json_output)
-    # SIGTERM unwinds like Ctrl-C, so the half-built environment is removed before exiting.
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    # SIGTERM unwinds like Ctrl-C, so the half-built environment is removed before exiting; once the
+    # environment is renamed into place, neither aborts the create (it is complete).
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
     settings = CreateSettings(
         source=source,
         prefix=prefix,
@@ -638,6 +642,22 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         _exit(130)
+    except OSError as exc:
+        from cenv.console import print_error
+        from cenv.fsfaults import ENVIRONMENT_ERRNOS
+
+        if exc.errno not in ENVIRONMENT_ERRNOS:
+            print_error(
+                f"internal error: {type(exc).__name__}: {exc}",
+                ["this is a bug in cenv; please report it with the command you ran"],
+            )
+            _exit(2)
+        # a full or read-only disk, a file in the way: the machine's state, not a bug in cenv
+        where = f" `{exc.filename}`" if exc.filename else ""
+        print_error(
+            f"cannot use{where}: {exc.strerror or exc}", ["check the path, its permissions and free space"]
+        )
+        _exit(1)
     except Exception as exc:
         from cenv.console import print_error
 

@@ -8,6 +8,7 @@ are imported only when a spec has to be read or locked, so `cenv create LOCK` st
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -248,6 +249,7 @@ async def _create_async(
     env_vars: dict[str, str],
     reporter: Reporter,
 ) -> tuple[InstallPlan, InstallResult | None, list[str]]:
+    from cenv.install.cache import locked_cache
     from cenv.install.conda import CacheChanged, install_plan, plan_install
     from cenv.install.finish import FinishOptions
     from cenv.lock.keys import CUSTOM_REQUESTED
@@ -259,25 +261,30 @@ async def _create_async(
     )
 
     speculative = True
-    while True:
-        plan, warnings = await plan_install(
-            lockfile,
-            platform,
-            prefix,
-            packages_dir,
-            force=settings.force,
-            env_vars=env_vars,
-            sizes=False,  # a dry run makes no round trip per package: a lock records no sizes
-            speculative=speculative,
-        )
-        for warning in warnings:
-            reporter.warning(warning)
-        if settings.dry_run:
-            return plan, None, warnings
-        try:
-            installed = await install_plan(plan, reporter, offline=settings.offline, finish=finish)
-            return plan, installed, warnings
-        except CacheChanged:
-            if not speculative:
-                raise
-            speculative = False  # once more, every cached entry checked before anything is linked
+    # The package cache stays locked from the plan (which entries match the lock) to the checked link.
+    guard = contextlib.nullcontext() if settings.dry_run else locked_cache(packages_dir, reporter.message)
+    with guard as lock:
+        while True:
+            plan, warnings = await plan_install(
+                lockfile,
+                platform,
+                prefix,
+                packages_dir,
+                force=settings.force,
+                env_vars=env_vars,
+                sizes=False,  # a dry run makes no round trip per package: a lock records no sizes
+                speculative=speculative,
+            )
+            for warning in warnings:
+                reporter.warning(warning)
+            if settings.dry_run:
+                return plan, None, warnings
+            try:
+                installed = await install_plan(
+                    plan, reporter, offline=settings.offline, finish=finish, cache_lock=lock
+                )
+                return plan, installed, warnings
+            except CacheChanged:
+                if not speculative:
+                    raise
+                speculative = False  # once more, every cached entry checked before anything is linked

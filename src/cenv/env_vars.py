@@ -10,8 +10,13 @@ CONDA_CHANNEL_ALIAS = "CONDA_CHANNEL_ALIAS"  # like conda's channel_alias settin
 CONDA_PKGS_DIRS = "CONDA_PKGS_DIRS"  # package cache shared with conda (first entry is used)
 CONDA_ENVS_PATH = "CONDA_ENVS_PATH"  # where `-n NAME` environments go
 CONDA_OVERRIDE_PREFIX = "CONDA_OVERRIDE_"  # CONDA_OVERRIDE_CUDA, _GLIBC, _OSX: host virtual packages
+# seconds a transfer may go without progress (or below MIN_TRANSFER_BYTES_PER_SEC) before it fails
+CONDA_REMOTE_READ_TIMEOUT_SECS = "CONDA_REMOTE_READ_TIMEOUT_SECS"
 
 DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org"
+DEFAULT_REMOTE_READ_TIMEOUT_SECS = 60.0  # conda's default for remote_read_timeout_secs
+# the floor below which a transfer counts as stalled (a server dripping bytes to keep a socket alive)
+MIN_TRANSFER_BYTES_PER_SEC = 1024
 
 
 def cache_root() -> Path:

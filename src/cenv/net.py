@@ -290,24 +290,46 @@ def _failure(exc: BaseException) -> HttpError:
     return HttpError(text, _status(text))
 
 
-def stream(url: str, write: Callable[[bytes], object]) -> None:
+def stream(url: str, write: Callable[[bytes], object], timeout: float | None = None) -> None:
     """GET `url` through the one client, calling `write` with each chunk of the body (from this thread).
-    Raises HttpError (message redacted) when it fails after the client's retries."""
+    Raises HttpError (message redacted) when it fails after the client's retries; `deadline.Stalled` when
+    `timeout` seconds brought no progress (or less than the floor)."""
     import asyncio
 
     from rattler.package_streaming import download_to_writer
 
+    from cenv.deadline import Stalled, until_stalled
+
     net = network()
     clean = net.clean(url)
+    received = 0
+    failed: BaseException | None = None
 
     class _Writer:
         def write(self, data: bytes) -> int:
-            write(data)
+            nonlocal received, failed
+            received += len(data)
+            try:
+                write(data)
+            except BaseException as exc:  # the caller's own error (a full disk, a cancel): raised as is
+                failed = exc
+                raise
             return len(data)
 
+    async def run() -> None:
+        download = download_to_writer(net.client(), clean, _Writer())
+        if timeout is None:
+            await download
+        else:
+            await until_stalled(download, lambda: received, timeout, busy_counts=False)
+
     try:
-        asyncio.run(download_to_writer(net.client(), clean, _Writer()))
+        asyncio.run(run())
+    except Stalled:
+        raise
     except Exception as exc:
+        if failed is not None:
+            raise failed from None
         raise _failure(exc) from exc
 
 

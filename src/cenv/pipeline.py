@@ -206,7 +206,11 @@ async def _solve_and_pip(
     """Every platform's conda solve, each followed at once by its pip stage: uv resolves one platform while
     rattler still solves the others. `fallback_names` receives, per platform, the conda names the pip stage
     took instead (`pip-fallback`)."""
+    from cenv.channels import repodata_cache_dir
+    from cenv.deadline import repodata_deadline
+
     gateway = make_gateway(offline=plan.offline, cache_dir=plan.cache_dir, channels=channels)
+    cache_dir, urls = plan.cache_dir or repodata_cache_dir(), [c.url for c in channels]
     fallback_names = {} if fallback_names is None else fallback_names
 
     async def one(
@@ -215,13 +219,16 @@ async def _solve_and_pip(
         where = {d.name: str(d.location) for d in spec.dependencies_for(platform.platform)}
         extra: tuple[CondaDependency, ...] = ()
         try:
-            records, moved = await _solve_one(gateway, platform, plan, channels, previous, where)
+            # a stalled server fails after CONDA_REMOTE_READ_TIMEOUT_SECS, never hangs
+            solving = _solve_one(gateway, platform, plan, channels, previous, where)
+            records, moved = await repodata_deadline(solving, cache_dir, urls)
         except SolveError as exc:
             extra = await _pip_fallback(gateway, spec, platform, plan, channels, exc)
             fallback_names[platform.platform] = [d.name for d in extra]
             names = {d.name for d in extra}
             narrowed = replace(platform, specs=tuple(s for s in platform.specs if _spec_name(s) not in names))
-            records, moved = await _solve_one(gateway, narrowed, plan, channels, previous, where)
+            solving = _solve_one(gateway, narrowed, plan, channels, previous, where)
+            records, moved = await repodata_deadline(solving, cache_dir, urls)
         if not platform.pip and not extra:
             return records, [], moved
         pip = await asyncio.to_thread(_pip_one, spec, platform, records, plan, extra)

@@ -11,7 +11,9 @@ all may be changed while the server runs:
 - ``fail_paths[path] = 500``: answer with that status (``fail_times[path] = n``: only the next n hits);
 - ``truncate_paths.add(path)``: announce a ``Content-Length`` larger than the body, send the body, close;
 - ``drop_after_bytes[path] = n``: announce the full length, send n bytes, close the connection;
-- ``delay_paths[path] = seconds``: sleep before answering.
+- ``delay_paths[path] = seconds``: sleep before answering;
+- ``drip_paths[path] = (nbytes, seconds)``: send the body ``nbytes`` at a time, sleeping between pieces
+  (a server that keeps a connection alive without ever finishing).
 """
 
 from __future__ import annotations
@@ -139,6 +141,7 @@ class _Handler(BaseHTTPRequestHandler):
 
         truncate = owner._match_set(owner.truncate_paths, path)
         drop_after = owner._match(owner.drop_after_bytes, path)
+        drip = owner._match(owner.drip_paths, path)
         record(200)
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", _content_type(file.name))
@@ -152,6 +155,20 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if drop_after is not None:
             self.wfile.write(data[: int(drop_after)])
+            self._hang_up()
+            return
+        if drip is not None:
+            piece, pause = drip
+            for start in range(0, len(data), int(piece)):
+                if owner._stopping.is_set():
+                    break
+                try:
+                    self.wfile.write(data[start : start + int(piece)])
+                    self.wfile.flush()
+                except OSError:  # the client gave up
+                    self.close_connection = True
+                    return
+                owner._stopping.wait(float(pause))
             self._hang_up()
             return
         self.wfile.write(data)
@@ -190,6 +207,8 @@ class ChannelServer:
         self.truncate_paths: set[str] = set()
         self.drop_after_bytes: dict[str, int] = {}
         self.delay_paths: dict[str, float] = {}
+        self.drip_paths: dict[str, tuple[int, float]] = {}
+        self._stopping = threading.Event()
         #: every request in order
         self.log: list[RequestRecord] = []
         #: paths requested, in order (GET and HEAD)
@@ -204,6 +223,7 @@ class ChannelServer:
     def start(self) -> ChannelServer:
         if self._server is not None:
             raise RuntimeError("server already running")
+        self._stopping.clear()
         self._server = _Server(self)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="cenv-channel-server"
@@ -215,6 +235,7 @@ class ChannelServer:
         server, thread = self._server, self._thread
         if server is None or thread is None:
             return
+        self._stopping.set()  # dripping handlers stop at once
         server.shutdown()  # stop accepting
         thread.join()
         server.abort_open_connections()

@@ -33,6 +33,7 @@ __all__ = [
     "check_archive",
     "check_extracted",
     "check_linked_paths",
+    "check_zip_layout",
     "discard_cache_entry",
     "stamp_matches",
     "stamp_metadata_matches",
@@ -82,7 +83,7 @@ class _Entry:
 # ---------------------------------------------------------------- archives (before extraction)
 
 
-def _check_zip_layout(path: Path) -> None:
+def check_zip_layout(path: Path) -> None:
     """A `.conda` is a zip; refuse one whose local entries are not exactly its central directory.
 
     rattler extracts `.conda` files by streaming the local headers; a reader of the central directory
@@ -274,7 +275,7 @@ async def check_archive(path: Path) -> None:
     hashed here (`check_extracted` does that after extraction, from disk).
     """
     if path.name.endswith(".conda"):
-        _check_zip_layout(path)
+        check_zip_layout(path)
     entries, info = await _read_entries(path)
     _check_metadata(entries, info)
 
@@ -302,6 +303,7 @@ def _scan(directory: Path, archive_sha256: str | None) -> tuple[str, list[tuple[
     """Check every declared path of an extracted entry (no hashing): its stamp signature and the files to
     hash. Raises `UnsafePackage`."""
     paths_json = directory / "info" / "paths.json"
+    listed = "info/paths.json"
     try:
         if paths_json.stat().st_size > _MAX_INFO_FILE:
             raise UnsafePackage("`info/paths.json` is too big")
@@ -311,6 +313,7 @@ def _scan(directory: Path, archive_sha256: str | None) -> tuple[str, list[tuple[
         if not files.is_file():
             raise UnsafePackage("the entry has neither `info/paths.json` nor `info/files`") from None
         declared = [{"_path": p} for p in _path_list(files.read_bytes(), "info/files")]
+        listed = "info/files"
     except OSError as exc:
         raise UnsafePackage(f"cannot read `info/paths.json`: {exc.strerror or exc}") from exc
     root = os.path.realpath(directory)
@@ -321,9 +324,9 @@ def _scan(directory: Path, archive_sha256: str | None) -> tuple[str, list[tuple[
         rel = str(item["_path"])
         reason = unsafe_path(rel)
         if reason is not None:
-            raise UnsafePackage(f"`info/paths.json` entry `{_brief(rel)}` {reason}")
+            raise UnsafePackage(f"`{listed}` entry `{_brief(rel)}` {reason}")
         if any(p in softlinks for p in _parents(rel)):
-            raise UnsafePackage(f"`info/paths.json` entry `{_brief(rel)}` lies under a symbolic link")
+            raise UnsafePackage(f"`{listed}` entry `{_brief(rel)}` lies under a symbolic link")
         parent = os.path.dirname(rel)
         if parent not in resolved_parents:
             resolved_parents[parent] = _inside(os.path.realpath(directory / parent), root)
@@ -349,11 +352,32 @@ def _scan(directory: Path, archive_sha256: str | None) -> tuple[str, list[tuple[
             raise UnsafePackage(f"`{_brief(rel)}` should be a regular file")
         size = item.get("size_in_bytes")
         if isinstance(size, int) and st.st_size != size:
-            raise UnsafePackage(f"`{_brief(rel)}` has {st.st_size} bytes, `info/paths.json` says {size}")
+            raise UnsafePackage(
+                f"`{listed}` says `{_brief(rel)}` has {size} bytes; the file has {st.st_size}"
+            )
         expected = item.get("sha256")
         if isinstance(expected, str):
             to_hash.append((rel, target, expected.lower()))
+    _check_path_lists(directory)
     return _signature(directory, declared, archive_sha256), to_hash
+
+
+def _check_path_lists(directory: Path) -> None:
+    """info/has_prefix, info/no_link, info/no_softlink (and info/files): every path inside the package."""
+    for name in (*_PATH_LISTS, "info/files"):
+        try:
+            path = directory / name
+            if path.stat().st_size > _MAX_INFO_FILE:
+                raise UnsafePackage(f"`{name}` is too big")
+            data = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise UnsafePackage(f"cannot read `{name}`: {exc.strerror or exc}") from exc
+        for listed in _path_list(data, name):
+            reason = unsafe_path(listed)
+            if reason is not None:
+                raise UnsafePackage(f"`{name}` entry `{_brief(listed)}` {reason}")
 
 
 def _declared(directory: str | Path) -> list[dict[str, object]] | None:
@@ -407,14 +431,15 @@ def _files_digest(directory: str | Path, declared: Iterable[Mapping[str, object]
     return digest.hexdigest()
 
 
-def check_extracted(directory: Path, archive_sha256: str | None) -> None:
+def check_extracted(directory: Path, archive_sha256: str | None, stamp_as: Path | None = None) -> None:
     """Raise `UnsafePackage` unless the extracted package `directory` matches its `info/paths.json`.
 
     The full check: every path is inside the entry and not under a symbolic link, has the declared type,
-    exists and has the declared size, and its sha256 matches. It writes the stamp `stamp_matches` compares
-    (see `_signature`).
+    exists and has the declared size, and its sha256 matches; the other path lists are inside too. It
+    writes the stamp `stamp_matches` compares (see `_signature`), for `stamp_as` when the entry is about to
+    be renamed there (inodes and mtimes survive the rename).
     """
-    stamp = _stamp_path(directory)
+    stamp = _stamp_path(stamp_as or directory)
     signature, to_hash = _scan(directory, archive_sha256)
     for rel, target, expected in to_hash:
         try:
@@ -463,11 +488,15 @@ def _write_stamp(stamp: Path, signature: str) -> None:
         os.replace(tmp, stamp)
 
 
-def discard_cache_entry(pkgs_dir: Path, dist: str, archives: Iterable[str] = ()) -> None:
-    """Remove an extracted entry (renamed aside first, so nothing links from half of it) and `archives`."""
+def discard_cache_entry(
+    pkgs_dir: Path, dist: str, archives: Iterable[str] = (), keep_stamp: bool = False
+) -> None:
+    """Remove an extracted entry (renamed aside first, so nothing links from half of it) and `archives`;
+    its stamp too unless `keep_stamp` (already written for the entry about to take its place)."""
     directory = pkgs_dir / dist
-    with contextlib.suppress(OSError):
-        _stamp_path(directory).unlink()
+    if not keep_stamp:
+        with contextlib.suppress(OSError):
+            _stamp_path(directory).unlink()
     if directory.exists() or directory.is_symlink():
         aside = pkgs_dir / f".{dist}.cenv-discard-{secrets.token_hex(4)}"
         try:

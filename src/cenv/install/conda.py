@@ -28,13 +28,15 @@ from typing import TYPE_CHECKING, Any
 from cenv.errors import InstallError, InternalError
 from cenv.install.archive_guard import (
     UnsafePackage,
-    check_archive,
     check_extracted,
     check_linked_paths,
     discard_cache_entry,
     stamp_matches,
     stamp_metadata_matches,
 )
+from cenv.install.cache import CacheLock, cache_dir_error, check_archive_names, content_key
+from cenv.install.deps import check_dependencies
+from cenv.install.extract import ToExtract, entry_sha256, extract_all
 from cenv.install.fetch import (
     Fetched,
     check_has_hash,
@@ -150,40 +152,14 @@ def _channel_of(url: str) -> str:
     return parts[0] if len(parts) == 3 else url
 
 
-def _subdir_of(package: LockedPackage) -> str:
-    parts = package.url.rsplit("/", 2)
-    return parts[1] if len(parts) == 3 else package.platform
-
-
-def _build_of(package: LockedPackage) -> tuple[str, int]:
-    build = package.build or dist_name(package.filename).rsplit("-", 1)[-1]
-    tail = build.rsplit("_", 1)[-1]
-    return build, int(tail) if tail.isdigit() else 0
-
-
-def _preliminary_record(package: LockedPackage) -> rattler.RepoDataRecord:
-    """A record from the lock alone (enough for cache lookups: name, version, build, checksums)."""
-    from rattler import BuildString, PackageRecord, RepoDataRecord
-
-    build, number = _build_of(package)
-    record = PackageRecord(
-        name=package.name,
-        version=package.version,
-        build=BuildString(build),
-        build_number=number,
-        subdir=_subdir_of(package),
-        sha256=bytes.fromhex(package.hash.sha256) if package.hash.sha256 else None,
-        md5=bytes.fromhex(package.hash.md5) if package.hash.md5 else None,
-    )
-    return RepoDataRecord(record, package.filename, package.url, _channel_of(package.url))
-
-
 async def _cache_state(
     packages: Sequence[LockedPackage], pkgs_dir: Path, speculative: bool
-) -> tuple[set[str], set[str], dict[str, str], set[str]]:
-    """(file names extracted in the cache with matching checksums and intact files, file names whose
-    archive is there, {file name: why its extracted entry cannot be linked}, and of the first the ones
-    whose files are still to be checked against their stamp while rattler links, when `speculative`)."""
+) -> tuple[set[tuple[str, str]], set[tuple[str, str]], dict[str, str], set[str]]:
+    """(content keys extracted in the cache with matching checksums and intact files, content keys whose
+    archive file is there (its checksum is checked before use), {file name: why its extracted entry cannot
+    be linked}, and of the first the file names whose files are still to be checked against their stamp
+    while rattler links, when `speculative`). An entry counts for a record only with the record's checksum
+    (the stamp and rattler's `<dist>.lock` hold the archive's), whatever its file name."""
     if not pkgs_dir.is_dir():
         return set(), set(), {}, set()
     root = os.fspath(pkgs_dir)
@@ -191,36 +167,32 @@ async def _cache_state(
     # One worker thread, not one per package: the checks are GIL-bound Python (stat calls), and hundreds
     # of threads contending for the GIL cost more than they overlap.
     stamped = await asyncio.to_thread(
-        lambda: [
-            check(os.path.join(root, dist_name(p.filename)), p.hash.sha256 or p.hash.md5) for p in packages
-        ]
+        lambda: [check(os.path.join(root, dist_name(p.filename)), content_key(p)[1]) for p in packages]
     )
     # A matching stamp is keyed by the archive's checksum: the entry was fully checked for this very archive.
-    cached = {p.filename for p, ok in zip(packages, stamped, strict=True) if ok}
-    unverified = set(cached) if speculative else set()
+    cached = {content_key(p) for p, ok in zip(packages, stamped, strict=True) if ok}
+    unverified = {p.filename for p, ok in zip(packages, stamped, strict=True) if ok} if speculative else set()
     rest = [p for p, ok in zip(packages, stamped, strict=True) if not ok]
-    archives: set[str] = set()
+    archives: set[tuple[str, str]] = set()
     damaged: dict[str, str] = {}
     if not rest:
         return cached, archives, damaged, unverified
-    from rattler import PackageCache
-
-    index = await PackageCache(pkgs_dir).index()
     candidates = []
     for package in rest:
         index_json = pkgs_dir / dist_name(package.filename) / "info" / "index.json"
-        if index_json.is_file() and index.contains_record(_preliminary_record(package)):
+        sha256 = (package.hash.sha256 or "").lower()
+        if sha256 and index_json.is_file() and entry_sha256(pkgs_dir, dist_name(package.filename)) == sha256:
             candidates.append(package)
         elif (pkgs_dir / package.filename).is_file():
-            archives.add(package.filename)
+            archives.add(content_key(package))
     reasons = await asyncio.to_thread(lambda: [_damage(p, pkgs_dir) for p in candidates])
     for package, reason in zip(candidates, reasons, strict=True):
         if reason is None:
-            cached.add(package.filename)
+            cached.add(content_key(package))
             continue
         damaged[package.filename] = reason
         if (pkgs_dir / package.filename).is_file():
-            archives.add(package.filename)
+            archives.add(content_key(package))
     return cached, archives, damaged, unverified
 
 
@@ -228,7 +200,7 @@ def _damage(package: LockedPackage, pkgs_dir: Path) -> str | None:
     """Why the extracted cache entry of `package` (its stamp did not match) must not be linked, or None
     when the full check passes (which stamps it)."""
     try:
-        check_extracted(pkgs_dir / dist_name(package.filename), package.hash.sha256 or package.hash.md5)
+        check_extracted(pkgs_dir / dist_name(package.filename), content_key(package)[1])
     except UnsafePackage as exc:
         return str(exc)
     return None
@@ -279,6 +251,7 @@ async def plan_install(
         raise InstallError(f"the lock has no conda packages for {platform}")
     for package in packages:
         check_has_hash(package)
+    check_archive_names(packages)
     replaces = check_target(prefix, force)
     warnings: list[str] = []
     if platform == host_platform():
@@ -294,7 +267,7 @@ async def plan_install(
         )
     known: dict[str, int] = {}
     if sizes:
-        missing = [p for p in packages if p.filename not in cached]
+        missing = [p for p in packages if content_key(p) not in cached]
         found = await asyncio.gather(*(asyncio.to_thread(remote_size, p) for p in missing))
         known = {p.filename: s for p, s in zip(missing, found, strict=True) if s is not None}
     plan = make_plan(
@@ -379,30 +352,36 @@ async def _records(plan: InstallPlan, fetched: Mapping[str, Fetched]) -> list[ra
     """Full records from each package's own index.json (explicit files carry nothing else)."""
     from rattler import PackageRecord, RepoDataRecord
 
-    async def one(planned: PlannedPackage) -> rattler.RepoDataRecord:
+    def one(planned: PlannedPackage) -> rattler.RepoDataRecord:
         package = planned.package
         channel = _channel_of(package.url)
         got = fetched.get(planned.filename)
+        index_json = plan.pkgs_dir / planned.dist / "info" / "index.json"
         try:
             if got is None:
-                index_json = plan.pkgs_dir / planned.dist / "info" / "index.json"
                 record = PackageRecord.from_index_json(
                     index_json, sha256=package.hash.sha256, md5=package.hash.md5
                 )
-                return RepoDataRecord(record, package.filename, package.url, channel)
-            repo = await RepoDataRecord.from_package_archive(got.path)
+                repo = RepoDataRecord(record, package.filename, package.url, channel)
+            else:  # extracted by `_extract` with a matching `<dist>.lock`: rattler links it, fetches nothing
+                record = PackageRecord.from_index_json(
+                    index_json, size=got.size, sha256=got.sha256, md5=got.md5
+                )
+                repo = RepoDataRecord(record, package.filename, package.url, channel)
         except Exception as exc:
             raise InstallError(
                 f"package `{package.name}` ({package.filename}) is not a valid conda package: "
                 f"{_first_line(exc)}"
             ) from exc
-        repo.sha256 = bytes.fromhex(got.sha256)
-        repo.md5 = bytes.fromhex(got.md5)
-        repo.size = got.size
-        repo.channel = channel
+        if repo.name.normalized != package.name.lower():
+            raise InstallError(
+                f"package `{package.name}` ({package.filename}) is not `{package.name}`: its archive says "
+                f"`{repo.name.normalized}`",
+                hints=["the lock's entry and its archive disagree; the lockfile was edited, lock again"],
+            )
         return repo
 
-    return list(await asyncio.gather(*(one(p) for p in plan.packages)))
+    return await asyncio.to_thread(lambda: [one(p) for p in plan.packages])
 
 
 def _first_line(exc: BaseException) -> str:
@@ -466,7 +445,7 @@ def _changed_entries(plan: InstallPlan) -> list[str]:
         p.filename
         for p in plan.packages
         if p.filename in plan.unverified
-        and not stamp_matches(plan.pkgs_dir / p.dist, p.package.hash.sha256 or p.package.hash.md5)
+        and not stamp_matches(plan.pkgs_dir / p.dist, content_key(p.package)[1])
     ]
 
 
@@ -480,59 +459,40 @@ def _refused(planned: PlannedPackage, reason: str) -> InstallError:
     )
 
 
-async def _check_archives(plan: InstallPlan, fetched: Mapping[str, Fetched]) -> None:
-    """Every archive rattler will extract: members and metadata safe (archive_guard), else removed."""
+async def _extract(plan: InstallPlan, fetched: Mapping[str, Fetched]) -> None:
+    """Every archive fetched or verified in this run: extracted once into its cache entry and checked there
+    (extract.py) before anything links from it; a refused archive is removed from the cache."""
     planned = [p for p in plan.packages if p.filename in fetched]
-
-    async def one(p: PlannedPackage) -> str | None:
-        try:
-            await check_archive(fetched[p.filename].path)
-        except UnsafePackage as exc:
-            return str(exc)
-        return None
-
-    reasons = await asyncio.gather(*(one(p) for p in planned))
-    for p, reason in zip(planned, reasons, strict=True):
-        if reason is not None:
+    items = [
+        ToExtract(p.dist, fetched[p.filename].path, fetched[p.filename].sha256, content_key(p.package)[1])
+        for p in planned
+    ]
+    try:
+        refused = await extract_all(plan.pkgs_dir, items)
+    except OSError as exc:
+        raise cache_dir_error(exc, plan.pkgs_dir, "extract into") from exc
+    for p in planned:
+        if p.dist in refused:
             await asyncio.to_thread(discard_cache_entry, plan.pkgs_dir, p.dist, [p.filename])
-            raise _refused(p, reason)
+            raise _refused(p, refused[p.dist])
 
 
-async def _check_linked(plan: InstallPlan, staging: Path) -> None:
-    """After linking, before the prefix is moved into place: the entries rattler extracted in this run
-    match their paths.json (sha256 included; stamped for later runs), and every linked path is inside."""
-    fresh = [p for p in plan.packages if p.action != "cached"]
+async def _check_linked(plan: InstallPlan, staging: Path, fetched: Mapping[str, Fetched]) -> None:
+    """After linking, before the prefix is moved into place: the entries extracted in this run are still
+    the checked ones (rattler did not extract them again), and every linked path is inside the prefix."""
+    fresh = [p for p in plan.packages if p.filename in fetched]
 
-    def one(p: PlannedPackage) -> str | None:
-        try:
-            check_extracted(plan.pkgs_dir / p.dist, p.package.hash.sha256 or p.package.hash.md5)
-        except UnsafePackage as exc:
-            return str(exc)
-        return None
+    def changed() -> list[PlannedPackage]:
+        key = {p.filename: content_key(p.package)[1] for p in fresh}
+        return [p for p in fresh if not stamp_matches(plan.pkgs_dir / p.dist, key[p.filename])]
 
-    reasons = await asyncio.to_thread(lambda: [one(p) for p in fresh])  # GIL-bound: one thread
-    for p, reason in zip(fresh, reasons, strict=True):
-        if reason is not None:
-            await asyncio.to_thread(discard_cache_entry, plan.pkgs_dir, p.dist, [p.filename])
-            raise _refused(p, reason)
+    replaced = await asyncio.to_thread(changed)
+    if replaced:
+        raise _refused(replaced[0], "its cache entry changed while it was being linked")
     try:
         await asyncio.to_thread(check_linked_paths, staging)
     except UnsafePackage as exc:
         raise InstallError(f"the linked environment is unsafe: {exc}") from exc
-
-
-def _restore_urls(staging: Path, plan: InstallPlan, fetched: Mapping[str, Fetched]) -> None:
-    """conda-meta records of fetched packages: the channel URL instead of the verified local copy."""
-    from rattler import PrefixRecord
-
-    for planned in plan.packages:
-        if planned.filename not in fetched:
-            continue
-        meta = staging / "conda-meta" / f"{planned.dist}.json"
-        record = PrefixRecord.from_path(meta)
-        record.url = planned.package.url
-        record.channel = _channel_of(planned.package.url)
-        record.write_to_path(meta, True)
 
 
 def _pinned_source(url: str) -> bool:
@@ -593,14 +553,19 @@ async def install_plan(
     reporter: Reporter | None = None,
     offline: bool = False,
     finish: FinishOptions | None = None,
+    cache_lock: CacheLock | None = None,
 ) -> InstallResult:
-    """Create the environment described by `plan` atomically; on any failure the target is untouched."""
+    """Create the environment described by `plan` atomically; on any failure the target is untouched.
+
+    `cache_lock` (held by the caller since the plan was made) is released once the link is checked.
+    """
     reporter = reporter or Reporter()
     finisher = Finisher(plan, finish)
     started = time.perf_counter()
     fetched = await _fetch_all(plan, reporter, offline)
-    await _check_archives(plan, fetched)
+    await _extract(plan, fetched)
     records = await _records(plan, fetched)
+    check_dependencies(records, plan.platform)
     if plan.platform == host_platform():  # explicit files only reveal dependencies now
         requirements = [
             (str(r.name.normalized), name, spec)
@@ -610,13 +575,7 @@ async def install_plan(
         ]
         if requirements:
             check_requirements(requirements, detect_host(cuda=needs_cuda(requirements)))
-    # Damaged entries go; rattler re-extracts them from the archives checked above. Other entries stay:
-    # one being extracted by a concurrent create must not vanish under its link step, and an entry of
-    # another archive with the same name is re-extracted by rattler itself (its `<entry>.lock` holds the
-    # sha256; see test_rebuilt_archive_with_the_same_name_is_extracted_again).
-    for planned in plan.packages:
-        if planned.filename in plan.damaged:
-            await asyncio.to_thread(discard_cache_entry, plan.pkgs_dir, planned.dist)
+    # Damaged entries, and entries of another archive with the same name, were replaced by `_extract`.
     with staged_prefix(plan.prefix) as staged:
         # The unverified entries' files are checked against their stamps while rattler links (the paths it
         # links are the checked ones: their paths.json matched); the staging is discarded if one changed.
@@ -633,9 +592,10 @@ async def install_plan(
         changed = await verifying if verifying is not None else []
         if changed:
             raise CacheChanged(changed)
-        await _check_linked(plan, staged.path)
+        await _check_linked(plan, staged.path, fetched)
+        if cache_lock is not None:
+            cache_lock.release()  # the staging holds its own links now
         try:
-            _restore_urls(staged.path, plan, fetched)
             _write_state(staged.path, plan.env_vars)
             await asyncio.to_thread(finisher.after_link, staged.path)  # post-link scripts, bytecode starts
             if plan.pip:

@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import cenv
+from cenv.deadline import Stalled, read_timeout
+from cenv.env_vars import CONDA_REMOTE_READ_TIMEOUT_SECS
 from cenv.errors import InstallError
 from cenv.lock.models import LockedPackage
 from cenv.redact import redact
@@ -130,20 +132,23 @@ def _url2pathname(path: str) -> str:
     return urllib.parse.unquote(path)
 
 
-def _download(url: str, out: BinaryIO, hasher: _Hasher, progress: Callable[[int], None], cancel: Any) -> None:
+def _download(
+    url: str, out: BinaryIO, hasher: _Hasher, progress: Callable[[int], None], cancel: Any, timeout: float
+) -> None:
     """Stream `url` through the one network client (connection reuse, retries, mirrors, credentials by
-    host, proxies, TLS: cenv.net) into `out`, hashing as it goes."""
+    host, proxies, TLS: cenv.net) into `out`, hashing as it goes; `Stalled` after `timeout` seconds without
+    progress (or below the floor)."""
     from cenv.net import HttpError, stream
 
     def write(data: bytes) -> None:
         if cancel is not None and cancel.is_set():
             raise FetchCancelled
-        out.write(data)
+        _write_all(out, data)
         hasher.update(data)
         progress(len(data))
 
     try:
-        stream(url, write)
+        stream(url, write, timeout=timeout)
     except HttpError as exc:
         if exc.status is not None:
             raise  # the client already retried what a retry can fix
@@ -191,6 +196,48 @@ class _Truncated(Exception):
     pass
 
 
+class _LocalWriteError(Exception):
+    """Writing into the package cache failed (a full disk is not the server's fault)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _write_all(out: BinaryIO, data: bytes) -> None:
+    """Write `data` to an unbuffered file: a full disk fails the write that hit it, never a later close."""
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[out.write(view) or 0 :]
+    except OSError as exc:
+        raise _LocalWriteError(exc) from exc
+
+
+def _open_part(tmp: Path) -> BinaryIO:
+    try:
+        return open(tmp, "wb", buffering=0)
+    except OSError as exc:
+        raise _LocalWriteError(exc) from exc
+
+
+def _stalled(package: LockedPackage, exc: Stalled, timeout: float) -> InstallError:
+    return InstallError(
+        f"download of package `{package.name}` from {redact(package.url)} stalled: {exc}",
+        hints=[
+            f"the server is too slow or not answering; {CONDA_REMOTE_READ_TIMEOUT_SECS} (or "
+            f"`remote_read_timeout_secs` in .condarc; now {timeout:g}) sets how long a transfer may go "
+            "without progress",
+        ],
+    )
+
+
+def _write_error(dest_dir: Path, exc: OSError) -> InstallError:
+    from cenv.install.cache import cache_dir_error
+
+    return cache_dir_error(exc, dest_dir, "write to")
+
+
 def _describe(exc: BaseException) -> str:
     import http.client
     from urllib.error import HTTPError, URLError
@@ -227,6 +274,7 @@ def fetch_archive(
             f"package `{package.name}`: cannot fetch `{redact(package.url)}` (only http, https and file URLs)"
         )
     target = dest_dir / package.filename
+    timeout = read_timeout()
     transferred = 0
     last_error: BaseException | None = None
     for attempt in range(_RETRIES if source is None else 1):
@@ -243,16 +291,16 @@ def fetch_archive(
                         f"package `{package.name}`: cannot read {source}: {exc.strerror or exc}",
                         hints=["the local channel changed since the lock was made; lock again"],
                     ) from exc
-                with reader, open(tmp, "wb") as out:
+                with reader, _open_part(tmp) as out:
                     while chunk := reader.read(_CHUNK):
                         if cancel is not None and cancel.is_set():
                             raise FetchCancelled
-                        out.write(chunk)
+                        _write_all(out, chunk)
                         hasher.update(chunk)
                         progress(len(chunk))
             else:
-                with open(tmp, "wb") as out:
-                    _download(package.url, out, hasher, progress, cancel)
+                with _open_part(tmp) as out:
+                    _download(package.url, out, hasher, progress, cancel, timeout)
             transferred += hasher.size
         except BaseException as exc:
             with contextlib.suppress(OSError):
@@ -261,6 +309,10 @@ def fetch_archive(
             progress(-hasher.size)
             if isinstance(exc, InstallError | FetchCancelled) or not isinstance(exc, Exception):
                 raise
+            if isinstance(exc, _LocalWriteError):  # not retried, not the server's fault
+                raise _write_error(dest_dir, exc.error) from exc
+            if isinstance(exc, Stalled):  # not retried: the deadline is the user's to raise
+                raise _stalled(package, exc, timeout) from exc
             if not _transient(exc):
                 raise InstallError(
                     f"cannot download package `{package.name}` from {redact(package.url)}: {_describe(exc)}"
@@ -273,7 +325,12 @@ def fetch_archive(
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise error
-        os.replace(tmp, target)
+        try:
+            os.replace(tmp, target)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise _write_error(dest_dir, exc) from exc
         return Fetched(path=target, sha256=sha256, md5=md5, size=hasher.size, transferred=transferred)
     assert last_error is not None
     raise InstallError(

@@ -12,7 +12,7 @@ from typing import Literal
 
 from cenv.lock.models import LockedPackage
 
-__all__ = ["Action", "InstallPlan", "PlannedPackage", "dist_name", "make_plan"]
+__all__ = ["Action", "InstallPlan", "PlannedPackage", "content_key", "dist_name", "make_plan"]
 
 #: cached: an extracted, checksum-matching entry in the package cache is linked as is;
 #: archive: the archive is in the package cache but not extracted: re-hashed locally, then linked;
@@ -20,6 +20,11 @@ __all__ = ["Action", "InstallPlan", "PlannedPackage", "dist_name", "make_plan"]
 Action = Literal["cached", "archive", "fetch"]
 
 _EXTENSIONS = (".conda", ".tar.bz2")
+
+
+def content_key(package: LockedPackage) -> tuple[str, str]:
+    """What binds a lock record to a cache entry: its file name and its checksum (sha256, else md5)."""
+    return package.filename, (package.hash.sha256 or package.hash.md5 or "").lower()
 
 
 def dist_name(filename: str) -> str:
@@ -93,8 +98,8 @@ def make_plan(
     platform: str,
     pkgs_dir: Path,
     packages: Iterable[LockedPackage],
-    cached: Iterable[str],
-    archives: Iterable[str] = (),
+    cached: Iterable[tuple[str, str]],
+    archives: Iterable[tuple[str, str]] = (),
     sizes: Mapping[str, int] | None = None,
     replaces_existing: bool = False,
     env_vars: Mapping[str, str] | None = None,
@@ -103,15 +108,16 @@ def make_plan(
     pip_editable: Iterable[str] = (),
     unverified: Iterable[str] = (),
 ) -> InstallPlan:
-    """Decide per package: `cached` if its file name is in `cached` (extracted entries with matching
-    checksums), `archive` if in `archives` (archives in the cache), else `fetch`."""
+    """Decide per package: `cached` if its content key (file name and checksum, `content_key`) is in `cached`
+    (extracted entries of that very archive), `archive` if in `archives` (an archive file of that name is in
+    the cache; its checksum is checked before use), else `fetch`."""
     cached_set, archive_set = set(cached), set(archives)
     sizes = sizes or {}
     planned = []
     for package in packages:
-        name = package.filename
-        action: Action = "cached" if name in cached_set else "archive" if name in archive_set else "fetch"
-        planned.append(PlannedPackage(package=package, action=action, size=sizes.get(name)))
+        key = content_key(package)
+        action: Action = "cached" if key in cached_set else "archive" if key in archive_set else "fetch"
+        planned.append(PlannedPackage(package=package, action=action, size=sizes.get(package.filename)))
     return InstallPlan(
         prefix=prefix,
         platform=platform,

@@ -1,11 +1,17 @@
 """Atomic prefixes: build an environment in a hidden sibling directory and rename it into place.
 
 The sibling `.<name>.cenv-tmp-<random>` lives in the target's parent, so the final rename never crosses
-file systems. While it is being built its owner holds an exclusive `flock` on `<tmp>/.cenv-building`
-(the directory is made as `.cenv-init-*` and renamed to `.cenv-tmp-*` once the lock is held, so every
-`.cenv-tmp-*` has one); a sibling whose lock can be taken belongs to a process that died (even by SIGKILL)
-and is removed by the next create. Replacing an existing environment (`--force`) swaps the two
-directories with `renameat2(RENAME_EXCHANGE)` where the kernel has it (Linux), else with two renames.
+file systems. While it is being built its owner holds an exclusive `flock` on the sibling file
+`.<name>.cenv-lock-<random>`, made before the directory: a `.cenv-tmp-*` whose lock file is gone or can be
+taken belongs to a process that died (even by SIGKILL) and is removed by the next create. The lock lives
+outside the environment, so the final rename leaves nothing of cenv's inside it whenever the process
+dies. A name too long for these siblings is shortened in them (with a hash of the full name). Replacing
+an existing environment (`--force`) swaps the two directories with `renameat2(RENAME_EXCHANGE)` where the
+kernel has it (Linux), else with two renames.
+
+Signals: the CLI's SIGINT/SIGTERM handler is `interrupt`; a signal that comes during the final rename is
+held until the rename is done, and once the environment is in place the create is complete, whatever
+signal follows.
 """
 
 from __future__ import annotations
@@ -25,22 +31,70 @@ from typing import IO
 
 from cenv.errors import InstallError
 
-__all__ = ["StagedPrefix", "check_target", "clean_stale_siblings", "is_empty_dir", "staged_prefix"]
+__all__ = [
+    "StagedPrefix",
+    "check_target",
+    "clean_stale_siblings",
+    "interrupt",
+    "is_empty_dir",
+    "staged_prefix",
+]
 
-_LOCK_NAME = ".cenv-building"
-_STALE_UNLOCKED_AFTER_S = 30.0  # a temp dir with no lock file yet is someone else's until this old
+_LOCK_NAME = ".cenv-building"  # inside `.cenv-tmp-*` directories of earlier cenv versions
+_STALE_UNLOCKED_AFTER_S = 30.0  # an old-style `.cenv-init-*` with no lock file yet is someone else's
+_NAME_MAX = 255  # bytes in one file name (Linux, macOS, Windows)
+_SIBLING_EXTRA = len(".") + len(".cenv-lock-") + 8  # the longest sibling decoration, random part included
+
+
+class _SignalGate:
+    """What `interrupt` does: raise, hold the signal through the final rename, or (afterwards) ignore it."""
+
+    critical = False
+    held: int | None = None
+    done = False
+
+
+_gate = _SignalGate()
+
+
+def interrupt(signum: int, frame: object) -> None:
+    """SIGINT/SIGTERM handler for a create: KeyboardInterrupt (the staging is removed while unwinding),
+    except while the environment is being renamed into place (held) or once it is there (ignored)."""
+    if _gate.done:
+        return
+    if _gate.critical:
+        _gate.held = signum
+        return
+    raise KeyboardInterrupt
+
+
+def _stem(final: Path) -> str:
+    """The target's name as used in its siblings' names: shortened, with a hash, where it would not fit."""
+    name = final.name
+    encoded = os.fsencode(name)
+    if len(encoded) + _SIBLING_EXTRA <= _NAME_MAX:
+        return name
+    import hashlib
+
+    room = _NAME_MAX - _SIBLING_EXTRA - 9
+    short = encoded[:room].decode("utf-8", "ignore") if sys.platform != "win32" else name[: room // 4]
+    return f"{short}~{hashlib.sha256(encoded).hexdigest()[:8]}"
 
 
 def _tmp_glob(final: Path) -> str:
-    return f".{final.name}.cenv-tmp-*"
+    return f".{_stem(final)}.cenv-tmp-*"
+
+
+def _lock_glob(final: Path) -> str:
+    return f".{_stem(final)}.cenv-lock-*"
 
 
 def _init_glob(final: Path) -> str:
-    return f".{final.name}.cenv-init-*"
+    return f".{_stem(final)}.cenv-init-*"
 
 
 def _old_glob(final: Path) -> str:
-    return f".{final.name}.cenv-old-*"
+    return f".{_stem(final)}.cenv-old-*"
 
 
 def is_empty_dir(path: Path) -> bool:
@@ -52,6 +106,21 @@ def is_empty_dir(path: Path) -> bool:
 
 def check_target(final: Path, force: bool) -> bool:
     """Refuse targets cenv must not touch; True if an existing environment will be replaced."""
+    size = len(os.fsencode(final.name))
+    if size > _NAME_MAX:
+        raise InstallError(
+            f"the environment name `{final.name[:40]}...` is {size} bytes long; a file name can have at most "
+            f"{_NAME_MAX}",
+            hints=["choose a shorter `-p PREFIX` or `-n NAME`"],
+        )
+    try:
+        final.lstat()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise InstallError(
+            f"cannot use `{final}`: {exc.strerror or exc}", hints=["choose another `-p PREFIX`"]
+        ) from exc
     if final.is_symlink() or (final.exists() and not final.is_dir()):
         raise InstallError(f"`{final}` exists and is not a directory")
     if not final.exists() or is_empty_dir(final):
@@ -94,8 +163,13 @@ def _remove_tree(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _token(path: Path) -> str:
+    return path.name.rsplit("-", 1)[-1]
+
+
 def clean_stale_siblings(final: Path) -> list[Path]:
-    """Remove half-built (`.cenv-tmp-*`) and replaced (`.cenv-old-*`) siblings of `final` whose owner died."""
+    """Remove half-built (`.cenv-tmp-*`) and replaced (`.cenv-old-*`) siblings of `final` whose owner died,
+    and their lock files."""
     parent = final.parent
     removed: list[Path] = []
     if not parent.is_dir():
@@ -103,9 +177,35 @@ def clean_stale_siblings(final: Path) -> list[Path]:
     for old in parent.glob(_old_glob(final)):
         _remove_tree(old)
         removed.append(old)
-    candidates = [(p, True) for p in parent.glob(_tmp_glob(final))]
+    live: set[str] = set()
+    for lock_path in parent.glob(_lock_glob(final)):
+        try:
+            handle = open(lock_path, "rb")  # noqa: SIM115
+        except OSError:
+            continue
+        with handle:
+            if not _try_lock(handle):
+                live.add(_token(lock_path))
+                continue
+            tmp = lock_path.with_name(lock_path.name.replace(".cenv-lock-", ".cenv-tmp-"))
+            if tmp.exists():
+                _remove_tree(tmp)
+                removed.append(tmp)
+            with contextlib.suppress(OSError):
+                lock_path.unlink()
+            removed.append(lock_path)
+    # directories without a lock file of their own (a create makes its lock first; one that appeared since
+    # the pass above belongs to a create that just started): left by a dead create, or by an earlier cenv
+    # version (then locked by `.cenv-building` inside)
+    candidates = [
+        (p, True)
+        for p in parent.glob(_tmp_glob(final))
+        if _token(p) not in live and not p.with_name(p.name.replace(".cenv-tmp-", ".cenv-lock-")).exists()
+    ]
     candidates += [(p, False) for p in parent.glob(_init_glob(final))]
     for tmp, always_locked in candidates:
+        if not tmp.exists():
+            continue
         lock_file = tmp / _LOCK_NAME
         try:
             handle = open(lock_file, "rb")  # noqa: SIM115
@@ -152,26 +252,31 @@ class StagedPrefix:
 
     def __init__(self, final: Path) -> None:
         self.final = final
-        self.path = final.parent / f".{final.name}.cenv-tmp-{secrets.token_hex(4)}"
+        token = secrets.token_hex(4)
+        self.path = final.parent / f".{_stem(final)}.cenv-tmp-{token}"
+        self.lock_path = final.parent / f".{_stem(final)}.cenv-lock-{token}"
         self._lock: IO[bytes] | None = None
         self.committed = False
 
     def create(self) -> None:
-        init = self.path.with_name(self.path.name.replace(".cenv-tmp-", ".cenv-init-"))
-        init.mkdir()
-        self._lock = open(init / _LOCK_NAME, "wb")  # noqa: SIM115
+        fd = os.open(self.lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        self._lock = os.fdopen(fd, "wb")
         _try_lock(self._lock)
-        os.rename(init, self.path)  # the open handle keeps the lock
+        self.path.mkdir()  # after the lock: a `.cenv-tmp-*` without a locked lock file is dead
 
     def _release_lock(self) -> None:
         with contextlib.suppress(OSError):
-            (self.path / _LOCK_NAME).unlink()
+            self.lock_path.unlink()
         if self._lock is not None:
             self._lock.close()
             self._lock = None
 
     def commit(self, replace: bool) -> None:
-        """Move the finished environment to `final`, replacing an existing one only when `replace`."""
+        """Move the finished environment to `final`, replacing an existing one only when `replace`.
+
+        A SIGINT/SIGTERM (through `interrupt`) that comes meanwhile is held; once the rename is done the
+        environment is complete and such signals are ignored. If the rename fails, a held one is raised."""
+        _gate.critical, _gate.held = True, None
         try:
             if self.final.exists() and not is_empty_dir(self.final):
                 if not replace:
@@ -184,22 +289,24 @@ class StagedPrefix:
                 if sys.platform == "win32" and self.final.exists():
                     self.final.rmdir()
                 os.rename(self.path, self.final)
+            self.committed = _gate.done = True
         except OSError as exc:
             raise InstallError(
                 f"cannot move the new environment to `{self.final}`: {exc.strerror or exc}"
             ) from exc
         finally:
-            if self._lock is not None:
-                self._lock.close()
-                self._lock = None
-        self.committed = True
-        with contextlib.suppress(OSError):
-            (self.final / _LOCK_NAME).unlink()  # not part of the environment
+            _gate.critical = False
+            if not self.committed and _gate.held is not None:
+                raise KeyboardInterrupt
+        self._release_lock()
 
     def _swap(self) -> None:
-        old = self.final.parent / f".{self.final.name}.cenv-old-{secrets.token_hex(4)}"
+        old = self.final.parent / f".{_stem(self.final)}.cenv-old-{secrets.token_hex(4)}"
         if _exchange(self.path, self.final):
-            os.rename(self.path, old)  # self.path now holds the previous environment
+            self.committed = _gate.done = True  # the new environment is in place
+            # self.path now holds the previous environment; if it cannot move, the next create removes it
+            with contextlib.suppress(OSError):
+                os.rename(self.path, old)
         else:
             os.rename(self.final, old)
             os.rename(self.path, self.final)
@@ -207,9 +314,10 @@ class StagedPrefix:
 
     def discard(self) -> None:
         if self.committed:
+            self._release_lock()
             return
-        self._release_lock()
         _remove_tree(self.path)
+        self._release_lock()
 
 
 @contextlib.contextmanager
@@ -220,11 +328,16 @@ def staged_prefix(final: Path) -> Iterator[StagedPrefix]:
     except OSError as exc:
         raise InstallError(f"cannot create `{final.parent}`: {exc.strerror or exc}") from exc
     clean_stale_siblings(final)
+    _gate.done = False
     staged = StagedPrefix(final)
     try:
         staged.create()
     except OSError as exc:
-        raise InstallError(f"cannot write in `{final.parent}`: {exc.strerror or exc}") from exc
+        staged.discard()
+        raise InstallError(
+            f"cannot write in `{final.parent}`: {exc.strerror or exc}",
+            hints=["choose a `-p PREFIX` in a writable directory"],
+        ) from exc
     try:
         yield staged
     finally:

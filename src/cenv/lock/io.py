@@ -213,6 +213,9 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    from cenv.lock.tempfiles import hold, remove_stale_temporaries
+
+    remove_stale_temporaries(path)  # left by writers killed before their rename
     tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     try:
         # O_EXCL: never follow or reuse someone else's file; mode 0o666 lets the umask decide, like open().
@@ -222,6 +225,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
             f"cannot write lockfile `{path}`: {exc.strerror or exc}",
             hints=[f"check that `{path.parent}` exists and is writable"],
         ) from exc
+    hold(fd)
     try:
         try:
             with os.fdopen(fd, "wb") as handle:
