@@ -282,6 +282,9 @@ def test_load_config_precedence(tmp_path: Path, home: Path) -> None:
     assert config.proxy_servers == {"https": "http://proxy:3128"}
     assert config.condarc_files == (home / ".condarc", extra)
     assert load_config({**env, "CONDA_OFFLINE": "false"}).offline is False
+    extra.write_text("channels: [c]\nfetch_threads: 3\n")
+    assert load_config(env).concurrency == 3
+    assert load_config({**env, "CENV_CONCURRENCY": "5"}).concurrency == 5
     (home / ".condarc").write_text("channel_priority: sometimes\n")
     from cenv.errors import UserError
 
