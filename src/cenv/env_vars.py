@@ -10,7 +10,7 @@ CONDA_CHANNEL_ALIAS = "CONDA_CHANNEL_ALIAS"  # like conda's channel_alias settin
 CONDA_PKGS_DIRS = "CONDA_PKGS_DIRS"  # package cache shared with conda (first entry is used)
 CONDA_ENVS_PATH = "CONDA_ENVS_PATH"  # where `-n NAME` environments go
 CONDA_OVERRIDE_PREFIX = "CONDA_OVERRIDE_"  # CONDA_OVERRIDE_CUDA, _GLIBC, _OSX: host virtual packages
-CENV_CONCURRENCY = "CENV_CONCURRENCY"  # concurrent repodata requests (default 8; cenv.config)
+CENV_CONCURRENCY = "CENV_CONCURRENCY"  # concurrent repodata requests (default 16; cenv.config)
 # cenv.config reads conda's .condarc and these: CONDARC, CONDA_CHANNELS, CONDA_DEFAULT_CHANNELS,
 # CONDA_CHANNEL_PRIORITY, CONDA_ENVS_DIRS, CONDA_SSL_VERIFY, REQUESTS_CA_BUNDLE,
 # CONDA_REMOTE_READ_TIMEOUT_SECS, CONDA_OFFLINE, CONDA_FETCH_THREADS. cenv.net exports proxies and the
