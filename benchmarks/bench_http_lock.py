@@ -49,7 +49,7 @@ def main() -> None:
     )
     parser.add_argument("--records", type=int, default=20_000)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--concurrency", type=int, nargs="*", default=[16, 100])
+    parser.add_argument("--concurrency", type=int, nargs="*", default=[8, 100])
     parser.add_argument("--workdir", type=Path, default=None, help="reuse a generated channel here")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="cenv-bench-http-"))

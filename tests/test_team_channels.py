@@ -282,6 +282,9 @@ def test_load_config_precedence(tmp_path: Path, home: Path) -> None:
     assert config.proxy_servers == {"https": "http://proxy:3128"}
     assert config.condarc_files == (home / ".condarc", extra)
     assert load_config({**env, "CONDA_OFFLINE": "false"}).offline is False
+    extra.write_text("channels: [c]\nfetch_threads: 3\n")
+    assert load_config(env).concurrency == 3
+    assert load_config({**env, "CENV_CONCURRENCY": "5"}).concurrency == 5
     (home / ".condarc").write_text("channel_priority: sometimes\n")
     from cenv.errors import UserError
 
@@ -358,3 +361,15 @@ def test_ssl_verify_false_and_a_token_from_the_auth_file(
         assert locked.code == 0, locked.output
         assert not server.denied and server.count("*repodata*") > 0
         assert _scan(tmp_path, allowed=(auth,)) == []
+
+
+def test_offline_in_condarc_uses_cached_repodata(tmp_path: Path, home: Path, served_root: Path) -> None:
+    with AuthChannelServer(served_root) as server:
+        spec = _spec(tmp_path, f"{server.url}/demo")
+        assert cenv("lock", spec).code == 0
+    # the server is gone: a plain lock fails, `offline: true` in .condarc locks from the cache
+    assert cenv("lock", spec, "-o", tmp_path / "again-lock.yml").code == 1
+    (home / ".condarc").write_text("offline: true\n")
+    offline = cenv("lock", spec, "-o", tmp_path / "again-lock.yml")
+    assert offline.code == 0, offline.output
+    assert "cenv-demo-app" in (tmp_path / "again-lock.yml").read_text()

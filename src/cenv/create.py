@@ -226,6 +226,13 @@ def _lock_for_spec(
     return select_platform(result.lockfile, platform, lock_path), lock_path, "locked"
 
 
+def _config_offline() -> bool:
+    """`offline: true` in a .condarc or CONDA_OFFLINE (the `--offline` flag is checked first)."""
+    from cenv.config import current_config
+
+    return current_config().offline
+
+
 def _credentials_to_network(lockfile: Lockfile) -> Lockfile:
     """Package URLs with credentials (an `@EXPLICIT` file with `user:pass@` URLs): the credentials go to
     the network layer by host, and nothing written from the plan (conda-meta) holds them."""
@@ -280,8 +287,9 @@ async def _create_async(
             if settings.dry_run:
                 return plan, None, warnings
             try:
+                offline = settings.offline or _config_offline()
                 installed = await install_plan(
-                    plan, reporter, offline=settings.offline, finish=finish, cache_lock=lock
+                    plan, reporter, offline=offline, finish=finish, cache_lock=lock
                 )
                 return plan, installed, warnings
             except CacheChanged:

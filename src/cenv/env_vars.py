@@ -12,6 +12,11 @@ CONDA_ENVS_PATH = "CONDA_ENVS_PATH"  # where `-n NAME` environments go
 CONDA_OVERRIDE_PREFIX = "CONDA_OVERRIDE_"  # CONDA_OVERRIDE_CUDA, _GLIBC, _OSX: host virtual packages
 # seconds a transfer may go without progress (or below MIN_TRANSFER_BYTES_PER_SEC) before it fails
 CONDA_REMOTE_READ_TIMEOUT_SECS = "CONDA_REMOTE_READ_TIMEOUT_SECS"
+CENV_CONCURRENCY = "CENV_CONCURRENCY"  # concurrent repodata requests (default 16; cenv.config)
+# cenv.config reads conda's .condarc and these: CONDARC, CONDA_CHANNELS, CONDA_DEFAULT_CHANNELS,
+# CONDA_CHANNEL_PRIORITY, CONDA_ENVS_DIRS, CONDA_SSL_VERIFY, REQUESTS_CA_BUNDLE,
+# CONDA_REMOTE_READ_TIMEOUT_SECS, CONDA_OFFLINE, CONDA_FETCH_THREADS. cenv.net exports proxies and the
+# CA bundle as HTTPS_PROXY, HTTP_PROXY, SSL_CERT_FILE and reads RATTLER_AUTH_FILE and NETRC.
 
 DEFAULT_CHANNEL_ALIAS = "https://conda.anaconda.org"
 DEFAULT_REMOTE_READ_TIMEOUT_SECS = 60.0  # conda's default for remote_read_timeout_secs
