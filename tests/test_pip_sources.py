@@ -124,6 +124,10 @@ def test_git_sources_lock_to_the_commit_and_editable_ones_check_out_under_the_pr
     assert pip["gitpkg"]["url"] == f"git+{repo.as_uri()}@{tag_commit}" and pip["gitpkg"]["version"] == "0.1"
     assert pip["gitedit"]["url"] == f"git+{other.as_uri()}@{feature}" and pip["gitedit"]["version"] == "0.2"
     assert _custom(lock)["cenv.pip-editable.linux-64"] == "gitedit"
+    exported = cenv("export", lock, "--format", "requirements", "-p", "linux-64")
+    assert exported.code == 0, exported.output
+    assert f"gitpkg @ git+{repo.as_uri()}@{tag_commit}" in exported.stdout.splitlines()
+    assert f"-e git+{other.as_uri()}@{feature}#egg=gitedit" in exported.stdout.splitlines()
 
     # the branch moves on: the lock still installs the locked commit
     git(other, "checkout", "-q", "feature")
@@ -274,3 +278,13 @@ def test_path_errors_name_the_line_and_the_folder_paths_start_from(
     missing = _spec(tmp_path / "other", demo_channel, pip_index, ["submodules/simple-knn"])
     result = cenv("lock", missing, "-p", "linux-64")
     assert result.code == 1 and f"{missing}:9: `submodules/simple-knn` is neither" in result.stderr
+
+
+def test_an_unreachable_index_names_the_line_that_adds_it(
+    tmp_path: Path, demo_channel: Path, pip_index: WheelIndex
+) -> None:
+    spec = _spec(tmp_path, demo_channel, pip_index, ["dep-a", "--extra-index-url http://127.0.0.1:9/simple"])
+    result = cenv("lock", spec, "-p", "linux-64")
+    assert result.code == 1, result.output
+    assert "cannot reach the package index http://127.0.0.1:9" in result.stderr, result.stderr
+    assert f"({spec}:10)" in result.stderr and "Traceback" not in result.output

@@ -652,3 +652,25 @@ def test_uv_binary_lookup_is_thread_safe() -> None:
     )
     for _ in range(5):
         subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True)
+
+
+def test_no_wheel_for_the_target_says_which_platforms_have_one(
+    make_request: Callable[..., PipRequest], uv_cache: Path
+) -> None:
+    """The cause uv derives (no wheel for this python/platform) is reported as such, with the platforms the
+    package has wheels for, and never blamed on a conda pin that merely appears in the derivation."""
+    from cenv.pip.lines import PipLine
+
+    request = make_request(
+        "osx-64",
+        "app",
+        "plat",
+        conda={"numpy": "1.26.4"},
+        lines=(PipLine("app", "env.yml:7"), PipLine("plat", "env.yml:8")),
+    )
+    with pytest.raises(PipStageError) as info:
+        resolve_pip(request, uv_cache)
+    assert info.value.message == "no wheel of `plat` for python 3.11.7 on osx-64 (env.yml:8)"
+    text = "\n".join(info.value.hints)
+    assert "macosx_14_0_arm64" in text and "from conda" not in info.value.message
+    assert "uv's full output: " in text

@@ -273,6 +273,7 @@ def _pip_one(
         lines=_pip_lines(spec, platform.platform)
         + tuple(PipLine(d.name, str(d.location), None) for d in extra),
         lock_dir=plan.output.resolve().parent,
+        index_where=_index_lines(spec, (options.index_url, *options.extra_index_urls, *options.find_links)),
     )
     return to_locked(resolve_pip(request), platform.platform)
 
@@ -424,6 +425,22 @@ def _pip_editable(spec: Spec, plan: LockPlan, platform: str, packages: list[Lock
     from cenv.pip.resolve import editable_names
 
     return editable_names(_pip_lines(spec, platform), packages, plan.output.resolve().parent)
+
+
+def _index_lines(spec: Spec, urls: tuple[str | None, ...]) -> dict[str, str]:
+    """Where the spec's files name each index URL (`file:line`), for the pip stage's errors."""
+    found: dict[str, str] = {}
+    wanted = [u for u in urls if u]
+    for source in spec.sources:
+        try:
+            lines = Path(source).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        for number, text in enumerate(lines, 1):
+            for url in wanted:
+                if url not in found and url in text:
+                    found[url] = f"{source}:{number}"
+    return found
 
 
 def _pip_lines(spec: Spec, platform: str) -> tuple[PipLine, ...]:

@@ -57,6 +57,8 @@ def requirement_line(package: LockedPackage) -> str:
 def source_line(package: LockedPackage, editable: bool = False) -> str:
     """A git source (`name @ git+URL@COMMIT`) or a local directory (`./sub/pkg`, `-e ./sub/pkg`)."""
     url = package.source.url if package.source is not None else package.url
+    if editable and url.startswith("git+"):
+        return f"-e {url}#egg={package.name}"
     if url.startswith(_URL_SCHEMES):
         return f"{package.name} @ {url}"
     return f"-e {url}" if editable else url

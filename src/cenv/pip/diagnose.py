@@ -78,9 +78,13 @@ def resolve_error(stderr: str, request: PipRequest, lines: Sequence[UvLine] = ()
     missing = _NO_WHEEL.search(text)
     if missing and "from conda" not in text:
         name = canonical(missing.group(1))
-        available = [h for h in uv_hints if "available" in h.lower() or "wheels" in h.lower()]
+        available = [
+            h[:300]
+            for h in uv_hints
+            if _mentions(h, name) and ("available" in h.lower() or "wheels" in h.lower())
+        ]
         return PipStageError(
-            f"no wheel of `{name}` for python {request.python_version} on {request.platform} "
+            f"no wheel of `{name}` for python {request.python_version} on {request.platform}"
             f"{_at(blame(name, text, lines))}",
             hints=[
                 *(available or ["the index has no wheel of it for this python and platform"]),
@@ -119,12 +123,19 @@ def resolve_error(stderr: str, request: PipRequest, lines: Sequence[UvLine] = ()
                 "torch, torchvision and torchaudio come from the PyTorch index for the target's "
                 "CUDA (`--cuda`, or `cpu`): set `pip-options: pytorch-index:` to a reachable mirror",
             )
+            package = next((n for n in ("torch", "torchvision", "torchaudio") if f"/{n}/" in text), "torch")
             return PipStageError(
-                f"cannot reach the PyTorch index {redact(index)} {where}", hints=[*hints, seen]
+                f"cannot reach the PyTorch index {redact(index)} {where}{_at(blame(package, text, lines))}",
+                hints=[*hints, seen],
             )
+        at = next((w for url, w in request.index_where.items() if index and _host_root(url) in index), None)
         return PipStageError(
             f"cannot reach the package index {redact(index or 'for the pip requirements')} {where} "
-            "(`--index-url`/`--extra-index-url`/`--find-links` in `pip:` or `pip-options:`)",
+            + (
+                f"({at})"
+                if at
+                else "(`--index-url`/`--extra-index-url`/`--find-links` in `pip:` or `pip-options:`)"
+            ),
             hints=[*hints, seen],
         )
     conflict = _conda_conflict(text, request, lines)
@@ -166,9 +177,14 @@ def blame(name: str, text: str, lines: Sequence[UvLine]) -> str:
         if line is not None:
             return f"pulled in by `{parent}` from {line.line.where}"
         child = parent
-    local = [ln for ln in lines if ln.kind in ("path", "git", "include", "url") and ln.line.where]
-    if len(local) == 1:
-        return f"pulled in by {local[0].line.where}"
+    requirements = [ln for ln in lines if ln.kind != "option" and ln.line.where]
+    if len(requirements) == 1:  # the only requirement pulled it in
+        only = requirements[0]
+        return (
+            f"pulled in by `{only.name}` from {only.line.where}"
+            if only.name
+            else f"pulled in by {only.line.where}"
+        )
     return "pulled in by the pip requirements"
 
 

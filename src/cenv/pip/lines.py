@@ -112,7 +112,7 @@ def anchor(line: PipLine) -> UvLine:
         )
     _check_project(line, text, local)
     uv = str(local) + (match.group("extras") or "")
-    return UvLine(line, ("-e " if editable else "") + uv, "path", None, editable, str(local))
+    return UvLine(line, ("-e " if editable else "") + uv, "path", _project_name(local), editable, str(local))
 
 
 def _check_project(line: PipLine, text: str, local: Path) -> None:
@@ -124,6 +124,17 @@ def _check_project(line: PipLine, text: str, local: Path) -> None:
                 f"relative paths are read from the spec file's folder ({_shown(line.base_dir)})",
             ],
         )
+
+
+def _project_name(folder: Path) -> str | None:
+    """A local project's name as its pyproject.toml states it (for errors that name the line)."""
+    import tomllib
+
+    try:
+        data = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
+        return canonical(str(data["project"]["name"]))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, KeyError, TypeError):
+        return None
 
 
 def url_path(url: str) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
@@ -33,6 +33,7 @@ class PipRequest:
     known_graph: KnownGraph | None = None  # None: the one cenv's cache holds for this request, if any
     lines: tuple[PipLine, ...] = ()  # `requirements` with their file:line and folder; () when not known
     lock_dir: Path | None = None  # local paths are locked relative to it (None: absolute)
+    index_where: Mapping[str, str] = field(default_factory=dict)  # index URL -> the spec's file:line
 
     def pip_lines(self) -> tuple[PipLine, ...]:
         return self.lines or tuple(PipLine(text) for text in self.requirements)
