@@ -85,6 +85,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=100)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    os.environ["CONDA_REGISTER_ENVS"] = "false"  # temporary envs stay out of ~/.conda/environments.txt
 
     with tempfile.TemporaryDirectory(prefix="cenv-bench-create-") as tmp_name:
         tmp = Path(tmp_name)

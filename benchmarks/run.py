@@ -507,6 +507,7 @@ def measure_create(bench: Bench, variant: str) -> Created | str:
     spec.write_text(ml_spec_yaml(("linux-64",)) + "".join(f"  - {name}\n" for name in mirror.fillers))
     lock = base / "ml-mirror-lock.yml"
     env = {"CONDA_OVERRIDE_CUDA": cuda} if cuda != "none" else {}
+    env["CONDA_REGISTER_ENVS"] = "false"  # the benchmark's environments stay out of ~/.conda/environments.txt
     envs = base / "envs"
     samples: dict[str, list[Run]] = {}
     requests: dict[str, int] = {}

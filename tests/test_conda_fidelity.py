@@ -255,6 +255,10 @@ def test_named_environments_are_registered(tmp_path: Path, fid_channel: ChannelF
     result = cenv("create", spec, "-n", "named", env={"CONDA_ENVS_PATH": str(envs)})
     assert result.code == 0, result.output
     assert _environments_txt() == [str(envs / "named")]
+    # conda's register_envs setting, as an environment variable, turns registration off
+    off = cenv("create", spec, "-p", tmp_path / "unlisted", env={"CONDA_REGISTER_ENVS": "false"})
+    assert off.code == 0, off.output
+    assert _environments_txt() == [str(envs / "named")]
 
 
 def test_run_applies_env_vars_in_conda_order(tmp_path: Path, fid_channel: ChannelFactory) -> None:

@@ -575,7 +575,8 @@ def _print_usage(console: Any, prefix: Path, name: str | None) -> None:
 @click.option("-n", "--name", help="A named environment.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run_command(prefix: Path | None, name: str | None, command: tuple[str, ...]) -> None:
-    """Run COMMAND inside an environment (PATH, CONDA_PREFIX, the spec's variables, activate.d scripts).
+    """Run COMMAND inside an environment (PATH, CONDA_PREFIX, packages' env_vars.d, the spec's variables,
+    activate.d scripts; exit 127 when COMMAND is not found).
 
     Example: cenv run -p ./env -- python -c 'import sys; print(sys.prefix)'
     """

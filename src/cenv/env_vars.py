@@ -9,6 +9,9 @@ CENV_CACHE_DIR = "CENV_CACHE_DIR"  # root of cenv's caches (repodata, mappings)
 CONDA_CHANNEL_ALIAS = "CONDA_CHANNEL_ALIAS"  # like conda's channel_alias setting
 CONDA_PKGS_DIRS = "CONDA_PKGS_DIRS"  # package cache shared with conda (first entry is used)
 CONDA_ENVS_PATH = "CONDA_ENVS_PATH"  # where `-n NAME` environments go
+CONDA_REGISTER_ENVS = (
+    "CONDA_REGISTER_ENVS"  # conda's register_envs: false keeps ~/.conda/environments.txt as is
+)
 CONDA_OVERRIDE_PREFIX = "CONDA_OVERRIDE_"  # CONDA_OVERRIDE_CUDA, _GLIBC, _OSX: host virtual packages
 # seconds a transfer may go without progress (or below MIN_TRANSFER_BYTES_PER_SEC) before it fails
 CONDA_REMOTE_READ_TIMEOUT_SECS = "CONDA_REMOTE_READ_TIMEOUT_SECS"

@@ -3,7 +3,8 @@
 One absolute, normalised prefix per line. conda appends a location unless it is already listed, and when
 it unregisters one it rewrites the file without it and without lines that are no longer environments
 (a directory without `conda-meta/history`). conda takes no lock; cenv holds an advisory `flock` on the file
-while it reads and writes, so two cenv processes do not lose each other's lines.
+while it reads and writes, so two cenv processes do not lose each other's lines. `CONDA_REGISTER_ENVS=false`
+(conda's `register_envs` setting) turns registration off.
 """
 
 from __future__ import annotations
@@ -15,12 +16,27 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["environments_txt", "is_environment", "register_env", "registered", "unregister_env"]
+from cenv.env_vars import CONDA_REGISTER_ENVS
+
+__all__ = [
+    "environments_txt",
+    "is_environment",
+    "register_env",
+    "registered",
+    "registration_enabled",
+    "unregister_env",
+]
 
 
 def environments_txt() -> Path:
     """conda's `get_user_environments_txt_file()`: `~/.conda/environments.txt`."""
     return Path(os.path.expanduser(os.path.join("~", ".conda", "environments.txt")))
+
+
+def registration_enabled() -> bool:
+    """conda's `register_envs` (default true), from CONDA_REGISTER_ENVS as conda reads booleans."""
+    value = os.environ.get(CONDA_REGISTER_ENVS, "").strip().lower()
+    return value not in ("false", "no", "off", "0", "n", "f")
 
 
 def is_environment(prefix: str | Path) -> bool:

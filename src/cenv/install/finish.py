@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cenv.install import bytecode, link_scripts, meta
-from cenv.install.environments_txt import register_env
+from cenv.install.environments_txt import register_env, registration_enabled
 from cenv.lock.models import dependencies_from_depends
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ class FinishOptions:
     requested: tuple[str, ...] = ()  # the match specs the lock was solved for (`cenv.requested.<platform>`)
     link_scripts: bool = True  # False: --no-link-scripts
     command: str = field(default_factory=default_command)
-    register: bool = True  # add the environment to ~/.conda/environments.txt
+    register: bool = field(default_factory=registration_enabled)  # add it to ~/.conda/environments.txt
 
 
 @dataclass
