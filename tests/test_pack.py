@@ -340,6 +340,12 @@ def test_pack_one_of_two_platforms_and_bad_input(
     assert json.loads(made.stdout)["platforms"] == {"osx-arm64": {"conda": 1, "pip": 0}}
     with tarfile.open(tmp_path / "one.tar") as tar:
         assert not [n for n in tar.getnames() if "linux-64" in n]
+    # A variant's lock packs like any lock, under its own name.
+    variant = tmp_path / "one.cu124-lock.yml"
+    shutil.copyfile(lock, variant)
+    assert cenv("pack", variant, "-p", "osx-arm64").code == 0
+    with tarfile.open(tmp_path / "one.cu124.pack.tar") as tar:
+        assert "one.cu124-lock.yml" in tar.getnames()
     # That pack has nothing for this machine: exit 1 naming what it holds, nothing created.
     elsewhere = cenv("create", tmp_path / "one.tar", "-p", tmp_path / "env", "--platform", "linux-64")
     assert elsewhere.code == 1 and "osx-arm64" in elsewhere.stderr, elsewhere.output

@@ -125,6 +125,8 @@ def _extract_tar(source: Path, root: Path) -> Manifest:
 
 
 def _check_folder(source: Path) -> Manifest:
+    if (source / MANIFEST).is_symlink():
+        raise PackError(f"{source}: `{MANIFEST}` is a link", [_TAMPERED])
     manifest = Manifest.from_bytes((source / MANIFEST).read_bytes(), str(source))
     real_root = os.path.realpath(source)
     for name, entry in sorted(manifest.files.items()):
