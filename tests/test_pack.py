@@ -101,6 +101,23 @@ def _conda_meta(prefix: Path) -> dict[str, tuple[str, str, str]]:
     return records
 
 
+# What differs between two creates of the same lock: the package cache they linked from and, for files with
+# the prefix placeholder, the checksums after the prefix was written in.
+_LOCAL_KEYS = ("extracted_package_dir", "link", "package_tarball_full_path", "paths_data")
+
+
+def _records(prefix: Path) -> dict[str, dict[str, object]]:
+    records = {}
+    for path in (prefix / "conda-meta").glob("*.json"):
+        record = json.loads(path.read_text())
+        records[path.name] = {k: v for k, v in record.items() if k not in _LOCAL_KEYS}
+    return records
+
+
+def _history(prefix: Path) -> list[str]:
+    return [line for line in (prefix / "conda-meta" / "history").read_text().splitlines() if line[:1] in "+-"]
+
+
 def _freeze(prefix: Path) -> list[str]:
     result = subprocess.run(
         [find_uv_bin(), "pip", "freeze", "--python", str(prefix / "bin" / "python")],
@@ -149,6 +166,8 @@ def test_create_from_the_pack_offline_equals_a_direct_create(packed: Packed, tmp
     assert json.loads(created.stdout)["lockfile"] == str(packed.pack)
     assert _conda_meta(prefix) == _conda_meta(packed.direct)
     assert len(_conda_meta(prefix)) == 6
+    assert _records(prefix) == _records(packed.direct)
+    assert _history(prefix) == _history(packed.direct) and len(_history(prefix)) == 6
     assert _freeze(prefix) == _freeze(packed.direct)
     # The records name where each package came from, as a direct create's do (not the pack's temporary copy).
     assert any(line.startswith("needs-hello @ http://127.0.0.1:") for line in _freeze(prefix)), _freeze(
