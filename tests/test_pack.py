@@ -140,7 +140,11 @@ def test_pack_holds_a_channel_the_pip_artifacts_and_a_manifest(packed: Packed) -
             if m.isfile()
         )
     assert names[0] == "cenv-pack.json"
-    assert {"channel/noarch/repodata.json", "channel/linux-64/repodata.json"} <= set(names)
+    assert {
+        "channel/noarch/repodata.json",
+        "channel/linux-64/repodata.json",
+        "requirements-linux-64.txt",
+    } <= set(names)
     assert any(n.startswith("pypi/needs_hello-1.0") and n.endswith(".whl") for n in names), names
     assert set(manifest["files"]) == set(names) - {"cenv-pack.json"}
     lock = yaml.safe_load(lock_text)
