@@ -101,6 +101,23 @@ def _conda_meta(prefix: Path) -> dict[str, tuple[str, str, str]]:
     return records
 
 
+# What differs between two creates of the same lock: the package cache they linked from and, for files with
+# the prefix placeholder, the checksums after the prefix was written in.
+_LOCAL_KEYS = ("extracted_package_dir", "link", "package_tarball_full_path", "paths_data")
+
+
+def _records(prefix: Path) -> dict[str, dict[str, object]]:
+    records = {}
+    for path in (prefix / "conda-meta").glob("*.json"):
+        record = json.loads(path.read_text())
+        records[path.name] = {k: v for k, v in record.items() if k not in _LOCAL_KEYS}
+    return records
+
+
+def _history(prefix: Path) -> list[str]:
+    return [line for line in (prefix / "conda-meta" / "history").read_text().splitlines() if line[:1] in "+-"]
+
+
 def _freeze(prefix: Path) -> list[str]:
     result = subprocess.run(
         [find_uv_bin(), "pip", "freeze", "--python", str(prefix / "bin" / "python")],
@@ -123,7 +140,11 @@ def test_pack_holds_a_channel_the_pip_artifacts_and_a_manifest(packed: Packed) -
             if m.isfile()
         )
     assert names[0] == "cenv-pack.json"
-    assert {"channel/noarch/repodata.json", "channel/linux-64/repodata.json"} <= set(names)
+    assert {
+        "channel/noarch/repodata.json",
+        "channel/linux-64/repodata.json",
+        "requirements-linux-64.txt",
+    } <= set(names)
     assert any(n.startswith("pypi/needs_hello-1.0") and n.endswith(".whl") for n in names), names
     assert set(manifest["files"]) == set(names) - {"cenv-pack.json"}
     lock = yaml.safe_load(lock_text)
@@ -149,6 +170,8 @@ def test_create_from_the_pack_offline_equals_a_direct_create(packed: Packed, tmp
     assert json.loads(created.stdout)["lockfile"] == str(packed.pack)
     assert _conda_meta(prefix) == _conda_meta(packed.direct)
     assert len(_conda_meta(prefix)) == 6
+    assert _records(prefix) == _records(packed.direct)
+    assert _history(prefix) == _history(packed.direct) and len(_history(prefix)) == 6
     assert _freeze(prefix) == _freeze(packed.direct)
     # The records name where each package came from, as a direct create's do (not the pack's temporary copy).
     assert any(line.startswith("needs-hello @ http://127.0.0.1:") for line in _freeze(prefix)), _freeze(
@@ -340,6 +363,12 @@ def test_pack_one_of_two_platforms_and_bad_input(
     assert json.loads(made.stdout)["platforms"] == {"osx-arm64": {"conda": 1, "pip": 0}}
     with tarfile.open(tmp_path / "one.tar") as tar:
         assert not [n for n in tar.getnames() if "linux-64" in n]
+    # A variant's lock packs like any lock, under its own name.
+    variant = tmp_path / "one.cu124-lock.yml"
+    shutil.copyfile(lock, variant)
+    assert cenv("pack", variant, "-p", "osx-arm64").code == 0
+    with tarfile.open(tmp_path / "one.cu124.pack.tar") as tar:
+        assert "one.cu124-lock.yml" in tar.getnames()
     # That pack has nothing for this machine: exit 1 naming what it holds, nothing created.
     elsewhere = cenv("create", tmp_path / "one.tar", "-p", tmp_path / "env", "--platform", "linux-64")
     assert elsewhere.code == 1 and "osx-arm64" in elsewhere.stderr, elsewhere.output

@@ -29,7 +29,7 @@ from pathlib import Path
 import cenv
 from cenv.errors import InstallError
 from cenv.install.conda import Reporter
-from cenv.install.fetch import fetch_archive, verify_file
+from cenv.install.fetch import Fetched, fetch_archive, verify_file
 from cenv.lock.models import LockedPackage, Lockfile, LockMetadata
 from cenv.pack.manifest import CHANNEL_DIR, MANIFEST, PYPI_DIR, Manifest, PackError, PackFile
 from cenv.redact import strip_credentials
@@ -163,12 +163,14 @@ def _fetch_one(artifact: _Artifact, staging: Path, pkgs_dir: Path | None, report
     target.parent.mkdir(parents=True, exist_ok=True)
     cached = pkgs_dir / package.filename if pkgs_dir is not None and package.is_conda else None
     downloaded = True
-    got = None
+    got: Fetched | None = None
     if cached is not None and cached.is_file():
-        with contextlib.suppress(InstallError, OSError):
-            got = verify_file(package, cached)
+        try:  # the copy is what gets hashed: the cache may change under us
             shutil.copyfile(cached, target)
-            downloaded = False
+            got, downloaded = verify_file(package, target), False
+        except (InstallError, OSError):
+            with contextlib.suppress(OSError):
+                target.unlink()
     if got is None:
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".fetch-") as tmp:
             got = fetch_archive(package, Path(tmp), reporter.fetch_progress, cancel)

@@ -125,6 +125,8 @@ def _extract_tar(source: Path, root: Path) -> Manifest:
 
 
 def _check_folder(source: Path) -> Manifest:
+    if (source / MANIFEST).is_symlink():
+        raise PackError(f"{source}: `{MANIFEST}` is a link", [_TAMPERED])
     manifest = Manifest.from_bytes((source / MANIFEST).read_bytes(), str(source))
     real_root = os.path.realpath(source)
     for name, entry in sorted(manifest.files.items()):
@@ -203,9 +205,10 @@ def create_from_pack(settings: CreateSettings, reporter: Reporter | None = None)
 
 def restore_origins(prefix: Path, opened: OpenedPack) -> None:
     """Record where each package came from before it was packed, as a direct create does: the conda-meta
-    records' `url`/`channel` and the pip packages' `direct_url.json` (what `uv pip freeze` shows) would
-    otherwise name the pack's temporary folder. The files are byte-identical to those sources: both hashes
-    were checked. Runs after the environment is in place; each file is replaced atomically."""
+    records' `url`/`channel`, the history's `+channel/subdir::dist` lines and the pip packages'
+    `direct_url.json` (what `uv pip freeze` shows) would otherwise name the pack's temporary folder. The files
+    are byte-identical to those sources: both hashes were checked. Runs once the environment is in place;
+    each file is replaced atomically."""
     origins = {
         urllib.parse.unquote((opened.root / path).as_uri()): entry.source
         for path, entry in opened.manifest.files.items()
@@ -213,17 +216,27 @@ def restore_origins(prefix: Path, opened: OpenedPack) -> None:
     }
     if not origins:
         return
-    from rattler import PrefixRecord
+    from cenv.install.meta import canonical_channel
 
+    history: dict[str, str] = {}
     for meta in sorted((prefix / "conda-meta").glob("*.json")):
-        record = PrefixRecord.from_path(meta)
-        source = origins.get(urllib.parse.unquote(str(record.url)))
-        if source is not None:
-            record.url = source
-            record.channel = source.rsplit("/", 2)[0]
-            fresh = meta.with_name(f".{meta.name}.cenv-origin")
-            record.write_to_path(fresh, True)
-            os.replace(fresh, meta)
+        record = json.loads(meta.read_text(encoding="utf-8"))
+        if not isinstance(record, dict):
+            continue
+        source = origins.get(urllib.parse.unquote(str(record.get("url"))))
+        if source is None:
+            continue
+        channel = source.rsplit("/", 2)[0]
+        dist = f"/{record.get('subdir')}::{record.get('name')}-{record.get('version')}-{record.get('build')}"
+        history[f"+{canonical_channel(str(record.get('channel')))}{dist}"] = (
+            f"+{canonical_channel(channel)}{dist}"
+        )
+        record["url"], record["channel"] = source, channel
+        _replace_text(meta, json.dumps(record, indent=2) + "\n")  # as cenv.install.meta writes records
+    log = prefix / "conda-meta" / "history"
+    if history and log.is_file():
+        lines = log.read_text(encoding="utf-8").splitlines()
+        _replace_text(log, "\n".join(history.get(line, line) for line in lines) + "\n")
     for direct_url in sorted(prefix.glob("lib/python*/site-packages/*.dist-info/direct_url.json")) + sorted(
         prefix.glob("Lib/site-packages/*.dist-info/direct_url.json")
     ):
@@ -239,6 +252,7 @@ def restore_origins(prefix: Path, opened: OpenedPack) -> None:
 def _replace_text(path: Path, text: str) -> None:
     fresh = path.with_name(f".{path.name}.cenv-origin")
     fresh.write_text(text, encoding="utf-8")
+    shutil.copymode(path, fresh)
     os.replace(fresh, path)
 
 
