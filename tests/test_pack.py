@@ -49,6 +49,8 @@ def _env(root: Path, name: str) -> dict[str, str]:
         "UV_CACHE_DIR": str(caches / "uv"),
         "CONDA_PKGS_DIRS": "",
         "NO_COLOR": "1",
+        # module-scoped: the per-test HOME isolation does not apply; keep out of ~/.conda/environments.txt
+        "CONDA_REGISTER_ENVS": "false",
     }
 
 
