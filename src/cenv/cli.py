@@ -535,10 +535,6 @@ def create_command(
     _print_usage(console, result.prefix, result.name)
 
 
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def _print_plan(console: Any, plan: Any) -> None:
     from cenv.progress import human_size
 
