@@ -24,7 +24,7 @@ from cenv.install.pip import install_pip
 from cenv.lock.models import Lockfile, LockMetadata
 from cenv.lock.requirements import render_requirements
 from cenv.pip import PipRequest, python_platform, resolve_pip, to_locked, torch_label
-from cenv.pypi_names import CENV_PYPI_MAPPING, CondaDist, conda_to_pypi
+from cenv.pypi_names import BUILTIN_RENAMES, CENV_PYPI_MAPPING, CondaDist, conda_to_pypi
 from cenv.virtual_packages import VirtualPackageOptions, build_virtual_packages
 
 MAPPING_RELPATH = "mappings/parselmouth-conda-forge-compressed_mapping.json"
@@ -581,6 +581,12 @@ def test_mini_mapping_agrees_with_parselmouth() -> None:
     assert {name: real[name] for name in MINI_MAPPING} == MINI_MAPPING
 
 
+@pytest.mark.realdata(MAPPING_RELPATH)
+def test_builtin_renames_agree_with_parselmouth() -> None:
+    real = json.loads(realdata_path(MAPPING_RELPATH).read_text())
+    assert {name: real[name] for name in BUILTIN_RENAMES} == dict(BUILTIN_RENAMES)
+
+
 def test_conda_to_pypi_names(mapping_file: Path) -> None:
     records = [
         CondaDist("pytorch", "2.3.0", None, True),
@@ -609,8 +615,8 @@ def test_conda_to_pypi_mapping_sources(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mapping_file: Path
 ) -> None:
     records = [CondaDist("pytorch", "2.3.0", None, True), CondaDist("py_lib", "1.0", None, True)]
-    # no mapping anywhere: the normalised conda name
-    assert conda_to_pypi(records) == {"pytorch": "2.3.0", "py-lib": "1.0"}
+    # no mapping anywhere: cenv's built-in renames (pytorch is torch), else the normalised conda name
+    assert conda_to_pypi(records) == {"torch": "2.3.0", "py-lib": "1.0"}
     monkeypatch.setenv(CENV_PYPI_MAPPING, str(mapping_file))
     assert conda_to_pypi(records) == {"torch": "2.3.0", "py-lib": "1.0"}
     custom = tmp_path / "mapping.json"

@@ -1,7 +1,10 @@
 """conda package names -> PyPI distribution names, for the distributions a conda solution provides.
 
 Order of evidence per record: its PURLs (`pkg:pypi/NAME@...`, written by recent conda-forge builds), then the
-parselmouth mapping (conda name -> PyPI name, or null for "not on PyPI"), then the normalised conda name.
+parselmouth mapping (conda name -> PyPI name, or null for "not on PyPI"), then cenv's built-in renames
+(the conda-forge names whose PyPI name differs that ML and science specs meet most: without them, and with no
+mapping file set, a conda `pytorch` is not seen as PyPI's `torch`, and a pip package needing torch pulls a
+second torch with its `nvidia-*` wheels), then the normalised conda name.
 Only python distributions are mapped: records that depend on `python` or are `noarch: python`; `python`
 itself and non-python libraries are skipped. Versions that are not valid PEP 440 versions are skipped, since
 uv could not use them as pins.
@@ -29,6 +32,18 @@ MAPPING_FILE = "parselmouth-conda-forge-compressed_mapping.json"
 
 # Conda packages that are never PyPI distributions even though they depend on python.
 _NOT_DISTRIBUTIONS = frozenset({"python", "python_abi", "pip-tools-wheel", "python-tzdata-stub"})
+# conda-forge name -> PyPI name where they differ (as in parselmouth's conda-forge mapping; a test checks)
+BUILTIN_RENAMES: Mapping[str, str] = {
+    "pytorch": "torch",
+    "pytorch-cpu": "torch",
+    "matplotlib-base": "matplotlib",
+    "py-opencv": "opencv-python",
+    "pytables": "tables",
+    "tensorflow-base": "tensorflow",
+    "msgpack-python": "msgpack",
+    "python-graphviz": "graphviz",
+    "pyqt": "pyqt5",
+}
 _PURL = re.compile(r"^pkg:pypi/(?P<name>[^@?#]+)(?:@[^?#]*)?", re.IGNORECASE)
 _NORMALIZE = re.compile(r"[-_.]+")
 
@@ -149,6 +164,8 @@ def conda_to_pypi(
                 if mapped is None:
                     continue  # the mapping says: not on PyPI
                 names = [normalize(mapped)]
+            elif dist.name in BUILTIN_RENAMES:
+                names = [normalize(BUILTIN_RENAMES[dist.name])]
             elif dist.python:
                 names = [normalize(dist.name)]
         for name in names:
