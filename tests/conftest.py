@@ -20,7 +20,8 @@ from tests.support.http_server import ChannelServer  # noqa: E402
 from tests.support.network import pypi_problem, unreachable_message  # noqa: E402
 from tests.support.realdata import REALDATA, require, session_problem  # noqa: E402
 
-_REMOVED_ENV = ("CONDA_CHANNEL_ALIAS", "CONDA_PKGS_DIRS", "CONDA_ENVS_PATH")
+# conda's and rattler's settings from the developer's shell never reach a test (every CONDA_* variable too)
+_REMOVED_ENV = ("CONDARC", "RATTLER_AUTH_FILE", "NETRC", "PIXI_HOME", "CENV_CONCURRENCY", "CENV_PYPI_MAPPING")
 
 
 @pytest.fixture(autouse=True)
@@ -37,8 +38,9 @@ def isolate_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPa
     monkeypatch.setenv("NO_COLOR", "1")
     # create registers environments in ~/.conda/environments.txt: never the user's own
     monkeypatch.setenv("HOME", str(root / "home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(root / "home" / ".config"))  # .condarc and config.toml there
     for name in list(os.environ):
-        if name.startswith("CONDA_OVERRIDE_") or name in _REMOVED_ENV:
+        if name.startswith("CONDA_") or name in _REMOVED_ENV:
             monkeypatch.delenv(name, raising=False)
     return cenv_cache
 
