@@ -211,6 +211,8 @@ class LockPlan:
         if self.sources.get("exclude-newer") in ("flag", "lock") and self.exclude_newer is not None:
             args += ["--exclude-newer", self.exclude_newer.astimezone(timezone.utc).isoformat()]
         args += _virtual_package_flags(self.platforms)
+        if self.sources.get("pip-fallback") in ("flag", "lock"):
+            args.append("--pip-fallback")
         if self.variant is not None:
             args += ["--variant", self.variant]
         return shlex.join(args)
@@ -315,6 +317,18 @@ def resolve_plan(settings: LockSettings, spec: Spec, recorded: RecordedInputs | 
     else:
         exclude_newer, sources["exclude-newer"] = None, "default"
 
+    # `pip-fallback` is only ever turned on (no flag turns it off), so a recorded `--pip-fallback` also
+    # outlasts a spec that spells out `pip-fallback: false`; recorded only when on, as `pip-fallback=SOURCE`.
+    fallback = True
+    if settings.pip_fallback:
+        sources["pip-fallback"] = "flag"
+    elif spec.pip_options.fallback:
+        sources["pip-fallback"] = "spec"
+    elif recorded.carried("pip-fallback"):
+        sources["pip-fallback"] = "lock"
+    else:
+        fallback = False
+
     file_overrides = (
         load_virtual_packages_file(settings.virtual_packages_file) if settings.virtual_packages_file else {}
     )
@@ -334,8 +348,7 @@ def resolve_plan(settings: LockSettings, spec: Spec, recorded: RecordedInputs | 
         channel_alias=alias,
         priority=priority,
         exclude_newer=exclude_newer,
-        # --pip-fallback turns the spec's `pip-fallback` on
-        pip_options=replace(spec.pip_options, fallback=True) if settings.pip_fallback else spec.pip_options,
+        pip_options=replace(spec.pip_options, fallback=fallback),
         variant=settings.variant,
         sources=sources,
         offline=settings.offline or config.offline,
