@@ -5,6 +5,7 @@ Driven through the CLI with the demo channel (`python` + `cenv-accel`, whose cud
 
 from __future__ import annotations
 
+import os
 import shlex
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,56 @@ def test_channel_pinned_spec_behind_an_http_alias(
     spec = write_spec(tmp_path / "app.yml", "demo", deps=("demo::python", "cenv-accel"))
     result = cenv("lock", spec, "-p", "linux-64", "--channel-alias", server.url)
     assert result.code == 0, result.output
+
+
+def _urls(lock: Path) -> dict[str, str]:
+    return {p["name"]: p["url"] for p in yaml.safe_load(lock.read_text())["package"]}
+
+
+def test_channel_pinned_spec_through_condarc_custom_channels(
+    channel_factory: Any, tmp_path: Path, http_channel_server: object
+) -> None:
+    """`custom_channels: {mychan: URL}` in a real .condarc: `mychan` means URL/mychan, both in the spec's
+    channel list and in `mychan::pkg`, even when only the match spec names it (conda adds that channel)."""
+    mine = channel_factory("mychan").package("tool", "2.0").write_repodata().path
+    plain = channel_factory("plain").package("tool", "1.0").package("other", "1.0").write_repodata().path
+    server: ChannelServer = http_channel_server(mine.parent)  # type: ignore[operator]
+    home = Path(os.environ["HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    # bare names would go to the (dead) alias: only custom_channels reaches the server
+    (home / ".condarc").write_text(
+        f"channel_alias: http://127.0.0.1:9\ncustom_channels:\n  mychan: {server.url}\n"
+    )
+
+    listed = write_spec(tmp_path / "listed.yml", "mychan", deps=("mychan::tool",))
+    assert (made := cenv("lock", listed, "-p", "linux-64")).code == 0, made.output
+    assert _urls(tmp_path / "listed-lock.yml")["tool"].startswith(f"{server.url}/mychan/")
+    assert cenv("lock", listed, "--check").code == 0
+
+    only_pinned = write_spec(tmp_path / "app.yml", str(plain), deps=("mychan::tool", "other"))
+    lock = tmp_path / "app-lock.yml"
+    assert (made := cenv("lock", only_pinned, "-p", "linux-64")).code == 0, made.output
+    urls = _urls(lock)
+    assert urls["tool"].startswith(f"{server.url}/mychan/") and urls["other"].startswith(plain.as_uri())
+    channels = [c["url"] for c in yaml.safe_load(lock.read_text())["metadata"]["channels"]]
+    assert channels == [str(plain), "mychan"]
+    assert (checked := cenv("lock", only_pinned, "--check")).code == 0, checked.output
+    created = cenv("create", only_pinned, "-p", tmp_path / "env")
+    assert created.code == 0 and "using fresh lockfile" in created.output, created.output
+    assert list((tmp_path / "env" / "conda-meta").glob("tool-2.0-*.json"))
+
+
+def test_channel_pinned_spec_not_in_the_list_behind_an_http_alias(
+    channel_factory: Any, tmp_path: Path, http_channel_server: object
+) -> None:
+    mine = channel_factory("mychan").package("tool", "2.0").write_repodata().path
+    plain = channel_factory("plain").package("tool", "1.0").write_repodata().path
+    server: ChannelServer = http_channel_server(mine.parent)  # type: ignore[operator]
+    spec = write_spec(tmp_path / "app.yml", str(plain), deps=("mychan::tool",))
+    result = cenv("lock", spec, "-p", "linux-64", "--channel-alias", server.url)
+    assert result.code == 0, result.output
+    assert _urls(tmp_path / "app-lock.yml")["tool"].startswith(f"{server.url}/mychan/")
+    assert cenv("lock", spec, "--check").code == 0  # the alias is remembered
 
 
 PYTORCH_GPU = Path(__file__).resolve().parents[1] / "environments" / "pytorch-gpu.yml"

@@ -152,6 +152,8 @@ class LockPlan:
     cache_dir: Path | None = None
     update: tuple[str, ...] | None = None
     output_given: bool = False  # -o was given (so a printed command needs it)
+    # channels only a `chan::pkg` spec names: conda adds them to the solve, after the listed ones
+    pinned_channels: tuple[str, ...] = ()
 
     @property
     def platform_names(self) -> tuple[str, ...]:
@@ -161,8 +163,9 @@ class LockPlan:
         return next(p for p in self.platforms if p.platform == name)
 
     def channels(self) -> list[ResolvedChannel]:
-        """The channels resolved through the alias (raises ChannelError for a missing local folder)."""
-        return resolve_channels(list(self.channel_names), self.channel_alias)
+        """The channels resolved through `custom_channels` and the alias, then those only `chan::pkg` names
+        (raises ChannelError for a missing local folder)."""
+        return resolve_channels([*self.channel_names, *self.pinned_channels], self.channel_alias)
 
     def only(self, platforms: tuple[str, ...]) -> LockPlan:
         """The same plan for some of its platforms (`lock --check -p P`, `create` for one platform)."""
@@ -355,7 +358,21 @@ def resolve_plan(settings: LockSettings, spec: Spec, recorded: RecordedInputs | 
         cache_dir=settings.cache_dir,
         update=settings.update,
         output_given=settings.lockfile is not None,
+        pinned_channels=_pinned_channels(plans, channels),
     )
+
+
+def _pinned_channels(platforms: list[PlatformPlan], listed: tuple[str, ...]) -> tuple[str, ...]:
+    """The channels `chan::pkg` specs name that the channel list lacks (`defaults` stays conda's set)."""
+    named = {n.strip().rstrip("/") for n in listed}
+    pinned: list[str] = []
+    for plan in platforms:
+        for text in plan.specs:
+            prefix, sep, _ = text.partition("::")
+            name = prefix.strip().rstrip("/")
+            if sep and name and name != "defaults" and name not in named and name not in pinned:
+                pinned.append(name)
+    return tuple(pinned)
 
 
 def _config_source(config: Config, key: str) -> InputSource:

@@ -159,7 +159,7 @@ def _format_number(text: str) -> int:
 def _check_channels(plan: LockPlan, lock: Lockfile) -> list[StaleReason]:
     from cenv.redact import strip_credentials
 
-    names = list(plan.channel_names)
+    names = [*plan.channel_names, *plan.pinned_channels]
     try:
         wanted = [c.lock_name for c in plan.channels()]
     except ChannelError:  # e.g. a local channel folder that is gone: compare the names as written
