@@ -54,6 +54,40 @@ def test_cuda_lock_is_installed_as_locked_and_stale_lock_stops(demo_channel: Pat
     assert "__cuda=12.0=0" in custom["cenv.virtual-packages.linux-64"]
 
 
+def test_create_relock_applies_lock_flags_over_the_recorded_inputs(
+    demo_channel: Path, tmp_path: Path
+) -> None:
+    spec = _app(tmp_path, str(demo_channel))
+    lock = tmp_path / "app-lock.yml"
+    assert cenv("lock", spec, "-p", "linux-64", "--cuda", "12.0").code == 0
+    before = lock.read_bytes()
+
+    stale = cenv("create", spec, "-p", tmp_path / "x", "--cuda", "none", env=CUDA)
+    assert stale.code == 1 and "__cuda" in stale.stderr and "--cuda none" in stale.stderr, stale.output
+    assert not (tmp_path / "x").exists() and lock.read_bytes() == before
+
+    relocked = cenv("create", spec, "-p", tmp_path / "x", "--cuda", "none", "--relock", env=CUDA)
+    assert relocked.code == 0, relocked.output
+    assert "__cuda" in relocked.stderr and "cenv-accel" in relocked.stderr, relocked.stderr  # what changed
+    assert _variant(tmp_path / "x") == "cpu"
+    custom = yaml.safe_load(lock.read_text())["metadata"]["custom_metadata"]
+    assert "__cuda" not in custom["cenv.virtual-packages.linux-64"]
+    assert "__cuda=flag" in custom["cenv.virtual-package-sources.linux-64"]
+    assert cenv("lock", spec, "--check").code == 0  # `--cuda none` is now the recorded input
+
+    back = cenv("create", spec, "-p", tmp_path / "y", "--cuda", "12.0", "--relock", env=CUDA)
+    assert back.code == 0 and _variant(tmp_path / "y") == "cuda", back.output
+    fresh = cenv("create", spec, "-p", tmp_path / "z", "--cuda", "12.0", env=CUDA)  # as locked: no re-lock
+    assert fresh.code == 0 and "using fresh lockfile" in fresh.output, fresh.output
+
+    for args in (("--cuda", "twelve"), ("--glibc", "new")):
+        bad = cenv("create", spec, "-p", tmp_path / "w", "--relock", *args)
+        assert bad.code == 1 and "hint:" in bad.stderr and "Traceback" not in bad.output, bad.output
+    given = cenv("create", lock, "-p", tmp_path / "w", "--cuda", "12.0")
+    assert given.code == 1 and "installed as it is" in given.stderr, given.output
+    assert not (tmp_path / "w").exists()
+
+
 def test_printed_refresh_command_works_as_printed(demo_channel: Path, tmp_path: Path) -> None:
     spec = _app(tmp_path, str(demo_channel))
     out = tmp_path / "locks" / "other-lock.yml"
