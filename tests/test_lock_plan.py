@@ -5,6 +5,7 @@ Driven through the CLI with the demo channel (`python` + `cenv-accel`, whose cud
 
 from __future__ import annotations
 
+import os
 import shlex
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,40 @@ def test_cuda_lock_is_installed_as_locked_and_stale_lock_stops(demo_channel: Pat
     assert "hello-cenv" in relocked.stderr and _variant(tmp_path / "y") == "cuda"
     custom = yaml.safe_load(lock.read_text())["metadata"]["custom_metadata"]
     assert "__cuda=12.0=0" in custom["cenv.virtual-packages.linux-64"]
+
+
+def test_create_relock_applies_lock_flags_over_the_recorded_inputs(
+    demo_channel: Path, tmp_path: Path
+) -> None:
+    spec = _app(tmp_path, str(demo_channel))
+    lock = tmp_path / "app-lock.yml"
+    assert cenv("lock", spec, "-p", "linux-64", "--cuda", "12.0").code == 0
+    before = lock.read_bytes()
+
+    stale = cenv("create", spec, "-p", tmp_path / "x", "--cuda", "none", env=CUDA)
+    assert stale.code == 1 and "__cuda" in stale.stderr and "--cuda none" in stale.stderr, stale.output
+    assert not (tmp_path / "x").exists() and lock.read_bytes() == before
+
+    relocked = cenv("create", spec, "-p", tmp_path / "x", "--cuda", "none", "--relock", env=CUDA)
+    assert relocked.code == 0, relocked.output
+    assert "__cuda" in relocked.stderr and "cenv-accel" in relocked.stderr, relocked.stderr  # what changed
+    assert _variant(tmp_path / "x") == "cpu"
+    custom = yaml.safe_load(lock.read_text())["metadata"]["custom_metadata"]
+    assert "__cuda" not in custom["cenv.virtual-packages.linux-64"]
+    assert "__cuda=flag" in custom["cenv.virtual-package-sources.linux-64"]
+    assert cenv("lock", spec, "--check").code == 0  # `--cuda none` is now the recorded input
+
+    back = cenv("create", spec, "-p", tmp_path / "y", "--cuda", "12.0", "--relock", env=CUDA)
+    assert back.code == 0 and _variant(tmp_path / "y") == "cuda", back.output
+    fresh = cenv("create", spec, "-p", tmp_path / "z", "--cuda", "12.0", env=CUDA)  # as locked: no re-lock
+    assert fresh.code == 0 and "using fresh lockfile" in fresh.output, fresh.output
+
+    for args in (("--cuda", "twelve"), ("--glibc", "new")):
+        bad = cenv("create", spec, "-p", tmp_path / "w", "--relock", *args)
+        assert bad.code == 1 and "hint:" in bad.stderr and "Traceback" not in bad.output, bad.output
+    given = cenv("create", lock, "-p", tmp_path / "w", "--cuda", "12.0")
+    assert given.code == 1 and "installed as it is" in given.stderr, given.output
+    assert not (tmp_path / "w").exists()
 
 
 def test_printed_refresh_command_works_as_printed(demo_channel: Path, tmp_path: Path) -> None:
@@ -112,6 +147,56 @@ def test_channel_pinned_spec_behind_an_http_alias(
     spec = write_spec(tmp_path / "app.yml", "demo", deps=("demo::python", "cenv-accel"))
     result = cenv("lock", spec, "-p", "linux-64", "--channel-alias", server.url)
     assert result.code == 0, result.output
+
+
+def _urls(lock: Path) -> dict[str, str]:
+    return {p["name"]: p["url"] for p in yaml.safe_load(lock.read_text())["package"]}
+
+
+def test_channel_pinned_spec_through_condarc_custom_channels(
+    channel_factory: Any, tmp_path: Path, http_channel_server: object
+) -> None:
+    """`custom_channels: {mychan: URL}` in a real .condarc: `mychan` means URL/mychan, both in the spec's
+    channel list and in `mychan::pkg`, even when only the match spec names it (conda adds that channel)."""
+    mine = channel_factory("mychan").package("tool", "2.0").write_repodata().path
+    plain = channel_factory("plain").package("tool", "1.0").package("other", "1.0").write_repodata().path
+    server: ChannelServer = http_channel_server(mine.parent)  # type: ignore[operator]
+    home = Path(os.environ["HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    # bare names would go to the (dead) alias: only custom_channels reaches the server
+    (home / ".condarc").write_text(
+        f"channel_alias: http://127.0.0.1:9\ncustom_channels:\n  mychan: {server.url}\n"
+    )
+
+    listed = write_spec(tmp_path / "listed.yml", "mychan", deps=("mychan::tool",))
+    assert (made := cenv("lock", listed, "-p", "linux-64")).code == 0, made.output
+    assert _urls(tmp_path / "listed-lock.yml")["tool"].startswith(f"{server.url}/mychan/")
+    assert cenv("lock", listed, "--check").code == 0
+
+    only_pinned = write_spec(tmp_path / "app.yml", str(plain), deps=("mychan::tool", "other"))
+    lock = tmp_path / "app-lock.yml"
+    assert (made := cenv("lock", only_pinned, "-p", "linux-64")).code == 0, made.output
+    urls = _urls(lock)
+    assert urls["tool"].startswith(f"{server.url}/mychan/") and urls["other"].startswith(plain.as_uri())
+    channels = [c["url"] for c in yaml.safe_load(lock.read_text())["metadata"]["channels"]]
+    assert channels == [str(plain), "mychan"]
+    assert (checked := cenv("lock", only_pinned, "--check")).code == 0, checked.output
+    created = cenv("create", only_pinned, "-p", tmp_path / "env")
+    assert created.code == 0 and "using fresh lockfile" in created.output, created.output
+    assert list((tmp_path / "env" / "conda-meta").glob("tool-2.0-*.json"))
+
+
+def test_channel_pinned_spec_not_in_the_list_behind_an_http_alias(
+    channel_factory: Any, tmp_path: Path, http_channel_server: object
+) -> None:
+    mine = channel_factory("mychan").package("tool", "2.0").write_repodata().path
+    plain = channel_factory("plain").package("tool", "1.0").write_repodata().path
+    server: ChannelServer = http_channel_server(mine.parent)  # type: ignore[operator]
+    spec = write_spec(tmp_path / "app.yml", str(plain), deps=("mychan::tool",))
+    result = cenv("lock", spec, "-p", "linux-64", "--channel-alias", server.url)
+    assert result.code == 0, result.output
+    assert _urls(tmp_path / "app-lock.yml")["tool"].startswith(f"{server.url}/mychan/")
+    assert cenv("lock", spec, "--check").code == 0  # the alias is remembered
 
 
 PYTORCH_GPU = Path(__file__).resolve().parents[1] / "environments" / "pytorch-gpu.yml"

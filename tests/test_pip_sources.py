@@ -4,6 +4,7 @@ real uv (each with its own in-tree backend: no index needed), a real git, real a
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import sys
@@ -288,3 +289,43 @@ def test_an_unreachable_index_names_the_line_that_adds_it(
     assert result.code == 1, result.output
     assert "cannot reach the package index http://127.0.0.1:9" in result.stderr, result.stderr
     assert f"({spec}:10)" in result.stderr and "Traceback" not in result.output
+
+
+def test_pip_fallback_flag_is_recorded_and_reproduced(
+    tmp_path: Path, demo_channel: Path, pip_index: WheelIndex
+) -> None:
+    """`--pip-fallback` is a recorded input: `--check` and `create SPEC` with no flags take the lock as made,
+    a re-lock keeps the fallback, and the printed refresh command spells the flag out."""
+    pip_index.add("icecream", "2.1.3", requires=["dep-a"])
+    pip_index.write()
+    spec = _fallback_spec(tmp_path, demo_channel, pip_index)
+    lock = spec.with_name("env-lock.yml")
+    assert cenv("lock", spec, "-p", "linux-64", "--pip-fallback").code == 0
+    before = lock.read_bytes()
+    assert "pip-fallback=flag" in _custom(lock)["cenv.input-sources"]
+
+    checked = cenv("lock", spec, "--check")
+    assert checked.code == 0, checked.output
+    created = cenv("create", spec, "-p", tmp_path / "env")
+    assert created.code == 0, created.output
+    assert "using fresh lockfile" in created.output and lock.read_bytes() == before
+    assert list((tmp_path / "env").glob("lib/python*/site-packages/icecream-2.1.3.dist-info"))
+
+    relocked = cenv("lock", spec)  # no flags: the recorded fallback still applies
+    assert relocked.code == 0, relocked.output
+    assert _custom(lock)["cenv.pip-fallback.linux-64"] == "icecream"
+
+    spec.write_text(spec.read_text() + "  - cenv-accel\n")
+    stale = cenv("lock", spec, "--check")
+    assert stale.code == 1, stale.output
+    hint = next(line for line in stale.stderr.splitlines() if "cenv lock" in line)
+    command = shlex.split(hint.split("`")[1])
+    assert "--pip-fallback" in command, hint
+    assert cenv(*command[1:]).code == 0
+    assert cenv("lock", spec, "--check").code == 0
+
+    keyed = _fallback_spec(tmp_path / "b", demo_channel, pip_index, "pip-fallback: true\n")
+    assert cenv("lock", keyed, "-p", "linux-64").code == 0
+    _fallback_spec(tmp_path / "b", demo_channel, pip_index)  # the spec's key removed: a re-lock would fail
+    off = cenv("lock", keyed, "--check")
+    assert off.code == 1 and "pip-fallback is off" in off.output and "`icecream`" in off.output, off.output

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 import cenv
-from cenv.settings import CHANNEL_PRIORITIES, EXPORT_FORMATS, ChannelPriority, ExportFormat
+from cenv.settings import CHANNEL_PRIORITIES, EXPORT_FORMATS, ChannelPriority, ExportFormat, LockFlags
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -196,6 +196,20 @@ def _cuda_option(value: str | None) -> tuple[str | None, bool]:
     if checked == "none":
         return None, True
     return checked, False
+
+
+def _lock_flags(cuda: str | None, glibc: str | None, osx: str | None, pip_fallback: bool) -> LockFlags:
+    """`create`'s lock inputs, checked as `cenv lock` checks them."""
+    from cenv.virtual_packages import check_version_flag
+
+    version, no_cuda = _cuda_option(cuda)
+    return LockFlags(
+        cuda=version,
+        no_cuda=no_cuda,
+        glibc=check_version_flag("--glibc", glibc),
+        osx=check_version_flag("--osx", osx),
+        pip_fallback=pip_fallback,
+    )
 
 
 def _split_update_args(
@@ -450,6 +464,14 @@ def pack_command(
     is_flag=True,
     help="Do not run packages' post-link / pre-unlink scripts (say which were skipped).",
 )
+@click.option(
+    "--cuda", help="With a spec: lock for this CUDA driver version (`none`: no __cuda), as `cenv lock`."
+)
+@click.option("--glibc", help="With a spec: lock for this glibc version, as `cenv lock`.")
+@click.option("--osx", "osx", help="With a spec: lock for this macOS version, as `cenv lock`.")
+@click.option(
+    "--pip-fallback", is_flag=True, help="With a spec: lock with the PyPI fallback, as `cenv lock`."
+)
 @click.option("--json", "json_output", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no messages.")
 def create_command(
@@ -463,6 +485,10 @@ def create_command(
     variant: str | None,
     relock: bool,
     no_link_scripts: bool,
+    cuda: str | None,
+    glibc: str | None,
+    osx: str | None,
+    pip_fallback: bool,
     json_output: bool,
     quiet: bool,
 ) -> None:
@@ -497,14 +523,21 @@ def create_command(
         variant=variant or "auto",  # `cenv create ml.yml` picks the variant for this host
         relock=relock,
         link_scripts=not no_link_scripts,
+        lock_flags=_lock_flags(cuda, glibc, osx, pip_fallback),
     )
     reporter = make_reporter(console)
     try:
         from cenv.pack import is_pack
 
         if is_pack(source):  # a `cenv pack` tar or folder: checked, then installed with no network
+            from cenv.errors import UserError
             from cenv.pack.unpack import create_from_pack
 
+            if settings.lock_flags.given:
+                flags = " ".join(settings.lock_flags.given)
+                raise UserError(
+                    f"`{flags}`: {source} is a pack, installed as it is", hints=["drop the flags"]
+                )
             result = create_from_pack(settings, reporter)
         else:
             result = create(settings, reporter)

@@ -142,6 +142,11 @@ def create(settings: CreateSettings, reporter: Reporter | None = None) -> Create
     env_vars: dict[str, str] = {}
     spec_name: str | None = None
     if is_lockfile(source):
+        if settings.lock_flags.given:
+            raise UserError(
+                f"`{' '.join(settings.lock_flags.given)}`: {source} is a lockfile, installed as it is",
+                hints=["lock inputs apply to a spec: `cenv create SPEC --relock` with them, or `cenv lock`"],
+            )
         lockfile = read_lock(source, platform)
         lock_path, lock_action = source, "given"
     else:
@@ -155,7 +160,17 @@ def create(settings: CreateSettings, reporter: Reporter | None = None) -> Create
             spec = spec.with_variant(variant)
             reporter.message(f"variant {variant}")
         _check_platform(spec, platform, source)
-        lock_settings = LockSettings(spec_paths=(source,), offline=settings.offline, variant=variant)
+        flags = settings.lock_flags
+        lock_settings = LockSettings(
+            spec_paths=(source,),
+            offline=settings.offline,
+            variant=variant,
+            cuda=flags.cuda,
+            no_cuda=flags.no_cuda,
+            glibc=flags.glibc,
+            osx=flags.osx,
+            pip_fallback=flags.pip_fallback,
+        )
         lockfile, lock_path, lock_action = _lock_for_spec(spec, lock_settings, platform, settings, reporter)
     lockfile = _credentials_to_network(lockfile)
     name = settings.name or (spec_name if settings.prefix is None else None)
@@ -210,7 +225,7 @@ def _lock_for_spec(
             f"{lock_path} is stale for {platform}: " + "; ".join(reasons),
             hints=[
                 f"refresh it with `{plan.lock_command()}`, then run this command again",
-                "or add `--relock` to re-lock now with the lock's recorded inputs",
+                "or add `--relock` to re-lock now with the lock's recorded inputs (and any lock flags given)",
             ],
         )
     from cenv.lock.diff import diff_locks, render_diff

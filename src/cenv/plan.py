@@ -152,6 +152,8 @@ class LockPlan:
     cache_dir: Path | None = None
     update: tuple[str, ...] | None = None
     output_given: bool = False  # -o was given (so a printed command needs it)
+    # channels only a `chan::pkg` spec names: conda adds them to the solve, after the listed ones
+    pinned_channels: tuple[str, ...] = ()
 
     @property
     def platform_names(self) -> tuple[str, ...]:
@@ -161,8 +163,9 @@ class LockPlan:
         return next(p for p in self.platforms if p.platform == name)
 
     def channels(self) -> list[ResolvedChannel]:
-        """The channels resolved through the alias (raises ChannelError for a missing local folder)."""
-        return resolve_channels(list(self.channel_names), self.channel_alias)
+        """The channels resolved through `custom_channels` and the alias, then those only `chan::pkg` names
+        (raises ChannelError for a missing local folder)."""
+        return resolve_channels([*self.channel_names, *self.pinned_channels], self.channel_alias)
 
     def only(self, platforms: tuple[str, ...]) -> LockPlan:
         """The same plan for some of its platforms (`lock --check -p P`, `create` for one platform)."""
@@ -211,6 +214,8 @@ class LockPlan:
         if self.sources.get("exclude-newer") in ("flag", "lock") and self.exclude_newer is not None:
             args += ["--exclude-newer", self.exclude_newer.astimezone(timezone.utc).isoformat()]
         args += _virtual_package_flags(self.platforms)
+        if self.sources.get("pip-fallback") in ("flag", "lock"):
+            args.append("--pip-fallback")
         if self.variant is not None:
             args += ["--variant", self.variant]
         return shlex.join(args)
@@ -315,6 +320,18 @@ def resolve_plan(settings: LockSettings, spec: Spec, recorded: RecordedInputs | 
     else:
         exclude_newer, sources["exclude-newer"] = None, "default"
 
+    # `pip-fallback` is only ever turned on (no flag turns it off), so a recorded `--pip-fallback` also
+    # outlasts a spec that spells out `pip-fallback: false`; recorded only when on, as `pip-fallback=SOURCE`.
+    fallback = True
+    if settings.pip_fallback:
+        sources["pip-fallback"] = "flag"
+    elif spec.pip_options.fallback:
+        sources["pip-fallback"] = "spec"
+    elif recorded.carried("pip-fallback"):
+        sources["pip-fallback"] = "lock"
+    else:
+        fallback = False
+
     file_overrides = (
         load_virtual_packages_file(settings.virtual_packages_file) if settings.virtual_packages_file else {}
     )
@@ -334,15 +351,28 @@ def resolve_plan(settings: LockSettings, spec: Spec, recorded: RecordedInputs | 
         channel_alias=alias,
         priority=priority,
         exclude_newer=exclude_newer,
-        # --pip-fallback turns the spec's `pip-fallback` on
-        pip_options=replace(spec.pip_options, fallback=True) if settings.pip_fallback else spec.pip_options,
+        pip_options=replace(spec.pip_options, fallback=fallback),
         variant=settings.variant,
         sources=sources,
         offline=settings.offline or config.offline,
         cache_dir=settings.cache_dir,
         update=settings.update,
         output_given=settings.lockfile is not None,
+        pinned_channels=_pinned_channels(plans, channels),
     )
+
+
+def _pinned_channels(platforms: list[PlatformPlan], listed: tuple[str, ...]) -> tuple[str, ...]:
+    """The channels `chan::pkg` specs name that the channel list lacks (`defaults` stays conda's set)."""
+    named = {n.strip().rstrip("/") for n in listed}
+    pinned: list[str] = []
+    for plan in platforms:
+        for text in plan.specs:
+            prefix, sep, _ = text.partition("::")
+            name = prefix.strip().rstrip("/")
+            if sep and name and name != "defaults" and name not in named and name not in pinned:
+                pinned.append(name)
+    return tuple(pinned)
 
 
 def _config_source(config: Config, key: str) -> InputSource:

@@ -73,6 +73,29 @@ def variant_path(path: Path, variant: str | None) -> Path:
 
 
 @dataclass(frozen=True)
+class LockFlags:
+    """The lock inputs `cenv create SPEC` takes (as `cenv lock` does): applied on top of the lock's recorded
+    inputs, so a lock made otherwise is stale (and `--relock` re-locks with them)."""
+
+    cuda: str | None = None  # --cuda VERSION
+    no_cuda: bool = False  # --cuda none
+    glibc: str | None = None
+    osx: str | None = None
+    pip_fallback: bool = False
+
+    @property
+    def given(self) -> tuple[str, ...]:
+        """The flags given, as typed (`--cuda`, ...)."""
+        flags = {
+            "--cuda": self.cuda is not None or self.no_cuda,
+            "--glibc": self.glibc is not None,
+            "--osx": self.osx is not None,
+            "--pip-fallback": self.pip_fallback,
+        }
+        return tuple(name for name, on in flags.items() if on)
+
+
+@dataclass(frozen=True)
 class CreateSettings:
     """`cenv create SOURCE`: SOURCE is an environment spec or a lockfile (detected by content)."""
 
@@ -87,3 +110,4 @@ class CreateSettings:
     variant: str | None = None  # a variant of the spec, or "auto" for the best one for this host's driver
     relock: bool = False  # a stale lockfile is re-locked (with its recorded inputs) instead of an error
     link_scripts: bool = True  # run packages' post-link / pre-unlink scripts (--no-link-scripts: False)
+    lock_flags: LockFlags = LockFlags()  # with a spec: lock inputs given now (`--cuda`, ...)

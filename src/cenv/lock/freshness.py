@@ -19,6 +19,7 @@ from cenv.lock.keys import (
     CUSTOM_CHANNEL_PRIORITY,
     CUSTOM_EXCLUDE_NEWER,
     CUSTOM_FORMAT,
+    CUSTOM_PIP_FALLBACK,
     CUSTOM_PIP_REQUESTED,
     CUSTOM_REQUESTED,
     CUSTOM_SPEC_HASH,
@@ -140,6 +141,7 @@ def check_lock(
         name = platform.platform
         reasons.extend(_check_requested(name, platform.specs, lock, spec_hash_equal))
         reasons.extend(_check_pip(name, list(platform.pip), lock))
+        reasons.extend(_check_pip_fallback(name, plan, lock))
         reasons.extend(_check_virtual_packages(name, platform.virtual_packages.packages, lock))
     return reasons
 
@@ -157,7 +159,7 @@ def _format_number(text: str) -> int:
 def _check_channels(plan: LockPlan, lock: Lockfile) -> list[StaleReason]:
     from cenv.redact import strip_credentials
 
-    names = list(plan.channel_names)
+    names = [*plan.channel_names, *plan.pinned_channels]
     try:
         wanted = [c.lock_name for c in plan.channels()]
     except ChannelError:  # e.g. a local channel folder that is gone: compare the names as written
@@ -293,6 +295,17 @@ def _pip_by_name(lines: list[str]) -> dict[str, list[str]]:
             continue
         grouped.setdefault(canonicalize_name(req.name), []).append(str(req))
     return {name: sorted(values) for name, values in grouped.items()}
+
+
+def _check_pip_fallback(platform: str, plan: LockPlan, lock: Lockfile) -> list[StaleReason]:
+    """A lock whose pip stage took conda names (`pip-fallback`) needs the fallback on to be made again."""
+    taken = (lock.metadata.custom(CUSTOM_PIP_FALLBACK + platform) or "").split()
+    if not taken or plan.pip_options.fallback:
+        return []
+    names = ", ".join(f"`{n}`" for n in taken)
+    return [
+        StaleReason("pip-changed", f"pip-fallback is off, but the lock took {names} from the index", platform)
+    ]
 
 
 def _check_pip(platform: str, wanted: list[str], lock: Lockfile) -> list[StaleReason]:
