@@ -1,0 +1,126 @@
+"""A private pip index that requires HTTP Basic auth, its credentials only in rattler's auth file
+(`RATTLER_AUTH_FILE`) or in `~/.netrc`: `cenv lock` (uv pip compile) and `cenv create` (uv pip install from
+the lockfile's credential-free URLs) both reach it, and no file written (the lock's folder, the caches, the
+prefix, HOME) holds the password. Real wheels, a real server on 127.0.0.1, real uv.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from tests.cli_helpers import cenv
+from tests.support.secure_server import AuthIndexServer
+from tests.support.wheel_factory import WheelIndex
+
+PY = f"{sys.version_info.major}.{sys.version_info.minor}"
+SECRET = "pIp-1ndex-s3cr3t-77d2"
+USER = "bob"
+_CREDENTIAL_ENV = ("RATTLER_AUTH_FILE", "NETRC", "CONDARC", "UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_INDEX")
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An isolated HOME (no ~/.netrc unless the test writes one) and no credential variables."""
+    home = tmp_path / "home"
+    home.mkdir()
+    for name in _CREDENTIAL_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("CENV_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    return home
+
+
+@pytest.fixture
+def private_index(tmp_path: Path) -> WheelIndex:
+    index = WheelIndex(tmp_path / "private-pypi")
+    index.add("privpkg", "1.0", requires=["privdep>=2"])
+    index.add("privdep", "2.0")
+    return index.write()
+
+
+def _spec(folder: Path, demo_channel: Path, index_url: str) -> Path:
+    spec = folder / "env.yml"
+    spec.write_text(
+        f"channels: [{demo_channel.as_posix()}]\n"
+        f"pip-options:\n  index-url: {index_url}\n"
+        f"dependencies:\n  - python {PY}.*\n  - pip:\n      - privpkg\n"
+    )
+    return spec
+
+
+def _holding_the_secret(*folders: Path, allowed: tuple[Path, ...]) -> list[Path]:
+    return [
+        path
+        for folder in folders
+        for path in folder.rglob("*")
+        if path not in allowed
+        and path.is_file()
+        and not path.is_symlink()
+        and SECRET.encode() in path.read_bytes()
+    ]
+
+
+@pytest.mark.parametrize("source", ["auth-file", "netrc"])
+def test_private_index_credentials_reach_lock_and_create_and_are_written_nowhere(
+    tmp_path: Path, home: Path, demo_channel: Path, private_index: WheelIndex, source: str
+) -> None:
+    if source == "auth-file":
+        stored = home / "auth.json"
+        stored.write_text(json.dumps({"127.0.0.1": {"BasicHTTP": {"username": USER, "password": SECRET}}}))
+        env = {"RATTLER_AUTH_FILE": str(stored)}
+    else:
+        stored = home / ".netrc"
+        stored.write_text(f"machine 127.0.0.1 login {USER} password {SECRET}\n")
+        stored.chmod(0o600)
+        env = {}
+    work = tmp_path / "work"
+    work.mkdir()
+    with AuthIndexServer(private_index.root, basic=(USER, SECRET)) as server:
+        spec = _spec(work, demo_channel, f"{server.url}/simple")
+        locked = cenv("lock", spec, "--json", cwd=work, env=env)
+        assert locked.code == 0, locked.output
+        lockfile = work / "env-lock.yml"
+        text = lockfile.read_text()
+        assert f"{server.url}/files/privpkg-1.0-py3-none-any.whl" in text
+        assert f"{server.url}/files/privdep-2.0-py3-none-any.whl" in text
+        assert f"{USER}@" not in text and f"{USER}:" not in text
+        assert server.count("/simple/privpkg/") > 0
+
+        prefix = tmp_path / "env"
+        created = cenv("create", lockfile, "-p", prefix, "--json", cwd=work, env=env)
+        assert created.code == 0, created.output
+        assert server.count("/files/*.whl") > 0  # the wheels came from the private index, authorized
+        exported = cenv("export", lockfile, "--format", "requirements", "-p", "linux-64", cwd=work, env=env)
+        assert exported.code == 0, exported.output
+        (work / "requirements.txt").write_text(exported.stdout)
+    check = subprocess.run(
+        [
+            prefix / "bin" / "python",
+            "-c",
+            "import privpkg, privdep; print(privpkg.__name__, privdep.__name__)",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stderr
+    for result in (locked, created, exported):
+        assert SECRET not in result.output
+    assert _holding_the_secret(tmp_path, allowed=(stored,)) == []
+
+
+def test_without_credentials_the_private_index_refuses(
+    tmp_path: Path, home: Path, demo_channel: Path, private_index: WheelIndex
+) -> None:
+    """The control: the same lock with no credentials anywhere fails (exit 1), naming the index."""
+    with AuthIndexServer(private_index.root, basic=(USER, SECRET)) as server:
+        spec = _spec(tmp_path, demo_channel, f"{server.url}/simple")
+        result = cenv("lock", spec, cwd=tmp_path)
+    assert result.code == 1, result.output
+    assert "127.0.0.1" in result.stderr and "Traceback" not in result.output
+    assert not (tmp_path / "env-lock.yml").exists()
