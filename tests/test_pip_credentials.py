@@ -66,7 +66,7 @@ def _holding_the_secret(*folders: Path, allowed: tuple[Path, ...]) -> list[Path]
     ]
 
 
-@pytest.mark.parametrize("source", ["auth-file", "netrc"])
+@pytest.mark.parametrize("source", ["auth-file", "netrc", "url"])
 def test_private_index_credentials_reach_lock_and_create_and_are_written_nowhere(
     tmp_path: Path, home: Path, demo_channel: Path, private_index: WheelIndex, source: str
 ) -> None:
@@ -74,15 +74,22 @@ def test_private_index_credentials_reach_lock_and_create_and_are_written_nowhere
         stored = home / "auth.json"
         stored.write_text(json.dumps({"127.0.0.1": {"BasicHTTP": {"username": USER, "password": SECRET}}}))
         env = {"RATTLER_AUTH_FILE": str(stored)}
-    else:
+    elif source == "netrc":
         stored = home / ".netrc"
         stored.write_text(f"machine 127.0.0.1 login {USER} password {SECRET}\n")
         stored.chmod(0o600)
         env = {}
+    else:  # `user:password@` in the spec's index URL: create of the spec finds it again by host
+        env = {}
     work = tmp_path / "work"
     work.mkdir()
     with AuthIndexServer(private_index.root, basic=(USER, SECRET)) as server:
-        spec = _spec(work, demo_channel, f"{server.url}/simple")
+        url = f"{server.url}/simple"
+        if source == "url":
+            url = url.replace("://", f"://{USER}:{SECRET}@")
+        spec = _spec(work, demo_channel, url)
+        if source == "url":
+            stored = spec
         locked = cenv("lock", spec, "--json", cwd=work, env=env)
         assert locked.code == 0, locked.output
         lockfile = work / "env-lock.yml"
@@ -93,7 +100,8 @@ def test_private_index_credentials_reach_lock_and_create_and_are_written_nowhere
         assert server.count("/simple/privpkg/") > 0
 
         prefix = tmp_path / "env"
-        created = cenv("create", lockfile, "-p", prefix, "--json", cwd=work, env=env)
+        target = spec if source == "url" else lockfile
+        created = cenv("create", target, "-p", prefix, "--json", cwd=work, env=env)
         assert created.code == 0, created.output
         assert server.count("/files/*.whl") > 0  # the wheels came from the private index, authorized
         exported = cenv("export", lockfile, "--format", "requirements", "-p", "linux-64", cwd=work, env=env)
@@ -124,3 +132,38 @@ def test_without_credentials_the_private_index_refuses(
     assert result.code == 1, result.output
     assert "127.0.0.1" in result.stderr and "Traceback" not in result.output
     assert not (tmp_path / "env-lock.yml").exists()
+
+
+def test_uv_netrc_merges_the_users_entries_and_is_private(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What uv is given: the auth file's Basic entries by host (winning over the user's netrc for that host),
+    the user's other netrc entries kept, nothing netrc cannot express, readable by the owner only."""
+    from cenv.config import current_config
+    from cenv.net import Network, cleanup
+
+    (home / ".netrc").write_text(
+        f"machine 127.0.0.1 login old password stale\nmachine other.example login carol password {SECRET}-o\n"
+    )
+    auth = home / "auth.json"
+    entries = {
+        "127.0.0.1": {"BasicHTTP": {"username": USER, "password": SECRET}},
+        "*.wild.example": {"BasicHTTP": {"username": USER, "password": "w"}},
+        "bearer.example": {"BearerToken": "b"},
+    }
+    auth.write_text(json.dumps(entries))
+    monkeypatch.setenv("RATTLER_AUTH_FILE", str(auth))
+    try:
+        env = Network(current_config()).uv_environment()
+        netrc = Path(env["NETRC"])
+        lines = netrc.read_text().splitlines()
+        assert (netrc.stat().st_mode & 0o077) == 0 and (netrc.parent.stat().st_mode & 0o077) == 0
+    finally:
+        cleanup()
+    assert lines == [
+        f"machine 127.0.0.1 login {USER} password {SECRET}",
+        f"machine other.example login carol password {SECRET}-o",
+    ]
+    assert not netrc.exists()  # removed with the process's other private credential files
+    monkeypatch.delenv("RATTLER_AUTH_FILE")
+    assert Network(current_config()).uv_environment() == {}  # nothing to add: uv reads ~/.netrc itself
