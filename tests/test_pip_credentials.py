@@ -7,6 +7,7 @@ prefix, HOME) holds the password. Real wheels, a real server on 127.0.0.1, real 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -167,3 +168,29 @@ def test_uv_netrc_merges_the_users_entries_and_is_private(
     assert not netrc.exists()  # removed with the process's other private credential files
     monkeypatch.delenv("RATTLER_AUTH_FILE")
     assert Network(current_config()).uv_environment() == {}  # nothing to add: uv reads ~/.netrc itself
+
+
+def test_credentials_found_later_keep_the_users_auth_file(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: a URL credential found after the client was built rewrote the private auth file without the
+    user's RATTLER_AUTH_FILE entries (they were then gone for rattler, uv and `cenv info`)."""
+    from cenv.config import current_config
+    from cenv.net import Network, cleanup
+
+    auth = home / "auth.json"
+    auth.write_text(json.dumps({"127.0.0.1": {"BasicHTTP": {"username": USER, "password": SECRET}}}))
+    monkeypatch.setenv("RATTLER_AUTH_FILE", str(auth))
+    net = Network(current_config())
+    try:
+        for host in ("b.example", "c.example"):
+            net.clean(f"http://u:p@{host}/channel")
+            net.client()
+        merged = json.loads(Path(os.environ["RATTLER_AUTH_FILE"]).read_text())
+        netrc = Path(net.uv_environment()["NETRC"]).read_text()
+        sources = net.credential_sources()
+    finally:
+        cleanup()
+    assert set(merged) == {"127.0.0.1", "b.example", "c.example"}
+    assert f"machine 127.0.0.1 login {USER} password {SECRET}" in netrc.splitlines()
+    assert sources["127.0.0.1"].startswith("RATTLER_AUTH_FILE")

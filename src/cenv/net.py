@@ -148,6 +148,10 @@ class Network:
         self._client: rattler.networking.Client | None = None
         self._lock = threading.Lock()
         self._auth_dir: Path | None = None
+        # the user's own auth file, read before RATTLER_AUTH_FILE is pointed at a private merged one
+        value = os.environ.get(RATTLER_AUTH_FILE)
+        ours = value is not None and Path(value).parent in _LIVE_DIRS
+        self._user_file: Path | None = Path(value) if value and not ours else None
         self._export_environment()
         # credentials written into .condarc URLs: found again by host when a lockfile (which never
         # holds them) is installed
@@ -182,10 +186,7 @@ class Network:
         return dict(sorted(sources.items()))
 
     def _user_auth(self) -> Path | None:
-        value = os.environ.get(RATTLER_AUTH_FILE)
-        if not value or (self._auth_dir is not None and Path(value).parent == self._auth_dir):
-            return None
-        return Path(value)
+        return self._user_file
 
     def _write_auth_file(self) -> None:
         """A private auth file: the user's (RATTLER_AUTH_FILE or authentication-override-file) plus the
@@ -312,6 +313,7 @@ def network(config: Config | None = None) -> Network:
             _CURRENT = Network(config)
             if previous is not None:
                 _CURRENT._credentials.update(previous._credentials)
+                _CURRENT._user_file = previous._user_file
         return _CURRENT
 
 
