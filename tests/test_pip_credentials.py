@@ -126,13 +126,25 @@ def test_private_index_credentials_reach_lock_and_create_and_are_written_nowhere
 def test_without_credentials_the_private_index_refuses(
     tmp_path: Path, home: Path, demo_channel: Path, private_index: WheelIndex
 ) -> None:
-    """The control: the same lock with no credentials anywhere fails (exit 1), naming the index."""
+    """The controls: with no credentials anywhere the lock fails (exit 1), and a lock made with them does
+    not install without them; both errors say where credentials go, and no prefix is left behind."""
+    auth = home / "auth.json"
+    auth.write_text(json.dumps({"127.0.0.1": {"BasicHTTP": {"username": USER, "password": SECRET}}}))
     with AuthIndexServer(private_index.root, basic=(USER, SECRET)) as server:
         spec = _spec(tmp_path, demo_channel, f"{server.url}/simple")
-        result = cenv("lock", spec, cwd=tmp_path)
-    assert result.code == 1, result.output
-    assert "127.0.0.1" in result.stderr and "Traceback" not in result.output
-    assert not (tmp_path / "env-lock.yml").exists()
+        refused = cenv("lock", spec, cwd=tmp_path)
+        assert not (tmp_path / "env-lock.yml").exists()
+        locked = cenv("lock", spec, cwd=tmp_path, env={"RATTLER_AUTH_FILE": str(auth)})
+        assert locked.code == 0, locked.output
+        fresh = {"CENV_CACHE_DIR": str(tmp_path / "cache2"), "XDG_CACHE_HOME": str(tmp_path / "xdg2")}
+        uninstalled = cenv(
+            "create", tmp_path / "env-lock.yml", "-p", tmp_path / "env", cwd=tmp_path, env=fresh
+        )
+    for result in (refused, uninstalled):
+        assert result.code == 1, result.output
+        assert "127.0.0.1" in result.stderr and "Traceback" not in result.output
+        assert "RATTLER_AUTH_FILE" in result.stderr  # the hint names where credentials go
+    assert not (tmp_path / "env").exists()
 
 
 def test_uv_netrc_merges_the_users_entries_and_is_private(
