@@ -45,12 +45,19 @@ def private_index(tmp_path: Path) -> WheelIndex:
     return index.write()
 
 
-def _spec(folder: Path, demo_channel: Path, index_url: str) -> Path:
+def _spec(folder: Path, demo_channel: Path, index_url: str, extra_line: bool = False) -> Path:
+    """`extra_line`: the index as an `--extra-index-url` line of the `pip:` list (the main index then an
+    empty local one, so nothing reaches PyPI)."""
     spec = folder / "env.yml"
+    main = index_url
+    pip = ["privpkg"]
+    if extra_line:
+        main = WheelIndex(folder / "empty-index").write().simple_url
+        pip.insert(0, f"--extra-index-url {index_url}")
     spec.write_text(
         f"channels: [{demo_channel.as_posix()}]\n"
-        f"pip-options:\n  index-url: {index_url}\n"
-        f"dependencies:\n  - python {PY}.*\n  - pip:\n      - privpkg\n"
+        f"pip-options:\n  index-url: {main}\n"
+        f"dependencies:\n  - python {PY}.*\n  - pip:\n" + "".join(f"      - {line}\n" for line in pip)
     )
     return spec
 
@@ -67,11 +74,11 @@ def _holding_the_secret(*folders: Path, allowed: tuple[Path, ...]) -> list[Path]
     ]
 
 
-@pytest.mark.parametrize("source", ["auth-file", "netrc", "url"])
+@pytest.mark.parametrize("source", ["auth-file", "auth-file-extra-index-line", "netrc", "url"])
 def test_private_index_credentials_reach_lock_and_create_and_are_written_nowhere(
     tmp_path: Path, home: Path, demo_channel: Path, private_index: WheelIndex, source: str
 ) -> None:
-    if source == "auth-file":
+    if source.startswith("auth-file"):
         stored = home / "auth.json"
         stored.write_text(json.dumps({"127.0.0.1": {"BasicHTTP": {"username": USER, "password": SECRET}}}))
         env = {"RATTLER_AUTH_FILE": str(stored)}
@@ -88,7 +95,7 @@ def test_private_index_credentials_reach_lock_and_create_and_are_written_nowhere
         url = f"{server.url}/simple"
         if source == "url":
             url = url.replace("://", f"://{USER}:{SECRET}@")
-        spec = _spec(work, demo_channel, url)
+        spec = _spec(work, demo_channel, url, extra_line=source.endswith("extra-index-line"))
         if source == "url":
             stored = spec
         locked = cenv("lock", spec, "--json", cwd=work, env=env)
