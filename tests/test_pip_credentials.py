@@ -34,6 +34,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("CENV_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+    # cenv's private auth file and netrc, and uv's temporary files, land where the scan looks
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmp"))
     return home
 
 
@@ -127,6 +130,7 @@ def test_private_index_credentials_reach_lock_and_create_and_are_written_nowhere
     assert check.returncode == 0, check.stderr
     for result in (locked, created, exported):
         assert SECRET not in result.output
+    assert list((tmp_path / "tmp").glob("cenv-auth-*")) == []  # removed when cenv exits
     assert _holding_the_secret(tmp_path, allowed=(stored,)) == []
 
 
