@@ -208,6 +208,7 @@ def _lock_for_spec(
     if existing is None and lock_path.exists():
         existing = load_any_lock(lock_path)  # another tool's lock: stale (it records no inputs)
     plan = create_plan(lock_settings, spec, existing, platform)
+    _index_credentials_to_network(plan)
     if existing is None:
         if settings.dry_run:
             reporter.message(f"would lock {lock_path} (no lockfile yet); not written in a dry run")
@@ -246,6 +247,19 @@ def _config_offline() -> bool:
     from cenv.config import current_config
 
     return current_config().offline
+
+
+def _index_credentials_to_network(plan: LockPlan) -> None:
+    """`user:pass@` in the spec's pip index URLs: the lock's URLs never hold them, so uv installing from it
+    gets them by host from the network layer (`Network.uv_environment`)."""
+    options = plan.pip_options
+    urls = [url for url in (options.index_url, *options.extra_index_urls) if url and "$" not in url]
+    if any("@" in url for url in urls):
+        from cenv.net import network
+
+        net = network()
+        for url in urls:
+            net.clean(url)
 
 
 def _credentials_to_network(lockfile: Lockfile) -> Lockfile:

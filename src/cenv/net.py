@@ -12,6 +12,9 @@ authentication middleware by host through a private (0600, in a 0700 directory) 
 user's own `RATTLER_AUTH_FILE`; it is removed when the process ends. Proxies (`proxy_servers`, unless
 `HTTPS_PROXY`/`HTTP_PROXY` are set) and a CA bundle (`ssl_verify: PATH`, `REQUESTS_CA_BUNDLE`) are exported
 to this process's environment once, where rattler, uv and urllib all read them.
+
+uv (the pip stage's lock and create) gets the same credentials by host through a private netrc (see
+:meth:`Network.uv_environment`).
 """
 
 from __future__ import annotations
@@ -103,15 +106,36 @@ def _read_auth_file(path: Path) -> dict[str, object]:
     return data if isinstance(data, dict) else {}
 
 
-def _netrc_hosts() -> dict[str, str]:
+def _netrc_path() -> Path:
+    return Path(os.environ.get("NETRC") or Path.home() / ".netrc")
+
+
+def _user_netrc() -> dict[str, tuple[str, str, str]]:
+    """The user's netrc entries: host (or `default`) -> (login, account, password)."""
     import netrc
 
-    path = Path(os.environ.get("NETRC") or Path.home() / ".netrc")
     try:
-        hosts = netrc.netrc(str(path)).hosts
+        return netrc.netrc(str(_netrc_path())).hosts
     except (OSError, netrc.NetrcParseError):
         return {}
-    return {host.lower(): str(path) for host in hosts}
+
+
+def _netrc_hosts() -> dict[str, str]:
+    path = str(_netrc_path())
+    return {host.lower(): path for host in _user_netrc()}
+
+
+def _netrc_token(text: str) -> bool:
+    """Whether `text` can be written as one netrc token (no quoting: uv's parser has none)."""
+    return bool(text) and not any(c.isspace() or c in "\"'\\#" for c in text)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """`text` into `path`, readable by the owner only, replaced whole (a reader never sees half)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".new-")  # 0600
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
 
 
 class Network:
@@ -124,6 +148,10 @@ class Network:
         self._client: rattler.networking.Client | None = None
         self._lock = threading.Lock()
         self._auth_dir: Path | None = None
+        # the user's own auth file, read before RATTLER_AUTH_FILE is pointed at a private merged one
+        value = os.environ.get(RATTLER_AUTH_FILE)
+        ours = value is not None and Path(value).parent in _LIVE_DIRS
+        self._user_file: Path | None = Path(value) if value and not ours else None
         self._export_environment()
         # credentials written into .condarc URLs: found again by host when a lockfile (which never
         # holds them) is installed
@@ -158,10 +186,7 @@ class Network:
         return dict(sorted(sources.items()))
 
     def _user_auth(self) -> Path | None:
-        value = os.environ.get(RATTLER_AUTH_FILE)
-        if not value or (self._auth_dir is not None and Path(value).parent == self._auth_dir):
-            return None
-        return Path(value)
+        return self._user_file
 
     def _write_auth_file(self) -> None:
         """A private auth file: the user's (RATTLER_AUTH_FILE or authentication-override-file) plus the
@@ -172,15 +197,54 @@ class Network:
         merged = _read_auth_file(user) if user is not None else {}
         for host, credential in self._credentials.items():
             merged[host] = credential.rattler_entry()
+        path = self._private_dir() / "credentials.json"
+        _write_private(path, json.dumps(merged))
+        os.environ[RATTLER_AUTH_FILE] = str(path)
+
+    def _private_dir(self) -> Path:
         if self._auth_dir is None:
             self._auth_dir = Path(tempfile.mkdtemp(prefix="cenv-auth-"))  # 0700
             atexit.register(shutil.rmtree, self._auth_dir, True)
             _LIVE_DIRS.append(self._auth_dir)
-        path = self._auth_dir / "credentials.json"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(merged, handle)
-        os.environ[RATTLER_AUTH_FILE] = str(path)
+        return self._auth_dir
+
+    def uv_environment(self) -> dict[str, str]:
+        """What uv's environment needs for the credentials cenv found: `NETRC` naming a private netrc that
+        holds the user's own entries plus, by host, the Basic credentials of the auth file and of URLs.
+
+        A netrc rather than uv's named indexes (`UV_INDEX_<NAME>_USERNAME`/`_PASSWORD`): credentials here
+        are keyed by host, as in rattler's auth file; uv applies a netrc entry to every URL of that host (the
+        index pages, and the archive URLs that create installs from a lockfile without any index), so lock
+        and create read the same file and nothing is named or put on uv's command line. Bearer and conda
+        tokens, and `*.host` wildcards, have no netrc form: those hosts are left to uv's own lookup.
+        Empty when there is nothing to add (uv then reads `NETRC` or `~/.netrc` itself)."""
+        with self._lock:
+            entries: dict[str, tuple[str, str]] = {}
+            value = os.environ.get(RATTLER_AUTH_FILE)  # the user's, or the private one that merges it
+            path = Path(value) if value else self.config.auth_file
+            for host, entry in (_read_auth_file(path) if path is not None else {}).items():
+                basic = entry.get("BasicHTTP") if isinstance(entry, dict) else None
+                if isinstance(basic, dict) and "*" not in host:
+                    entries[host.lower()] = (str(basic.get("username", "")), str(basic.get("password", "")))
+            for host, credential in self._credentials.items():
+                if credential.kind == "basic":
+                    entries[host] = (credential.username, credential.secret)
+            entries = {h: e for h, e in entries.items() if all(_netrc_token(t) for t in (h, *e))}
+            if not entries:
+                return {}
+            lines = [
+                f"machine {host} login {login} password {password}"
+                for host, (login, password) in entries.items()
+            ]
+            for host, (login, _account, password) in _user_netrc().items():
+                if host not in entries and all(_netrc_token(t) for t in (host, login, password or "")):
+                    head = "default" if host == "default" else f"machine {host}"
+                    lines.append(f"{head} login {login} password {password}")
+            netrc = self._private_dir() / "netrc"
+            text = "\n".join(lines) + "\n"
+            if not netrc.is_file() or netrc.read_text(encoding="utf-8") != text:
+                _write_private(netrc, text)
+            return {"NETRC": str(netrc)}
 
     # ------------------------------------------------------------------ transport
     def _export_environment(self) -> None:
@@ -249,6 +313,7 @@ def network(config: Config | None = None) -> Network:
             _CURRENT = Network(config)
             if previous is not None:
                 _CURRENT._credentials.update(previous._credentials)
+                _CURRENT._user_file = previous._user_file
         return _CURRENT
 
 

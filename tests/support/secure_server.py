@@ -5,7 +5,8 @@
 - ``tls=`` (a ``trustme.CA``): the same server over HTTPS with a certificate for ``127.0.0.1`` and
   ``localhost`` signed by a private CA;
 - ``ConnectProxy``: a forward proxy (``CONNECT host:port`` tunnels and absolute-URI plain HTTP) that records
-  every target it was asked for, so a test can prove the traffic went through it.
+  every target it was asked for, so a test can prove the traffic went through it;
+- ``AuthIndexServer``: a PEP 503 index (a ``WheelIndex`` root) behind the same authorization.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from types import TracebackType
 from typing import Any
 
 from tests.support.http_server import ChannelServer, _Handler
+from tests.support.wheel_factory import _IndexHandler
 
-__all__ = ["AuthChannelServer", "ConnectProxy"]
+__all__ = ["AuthChannelServer", "AuthIndexServer", "ConnectProxy"]
 
 
 class _AuthHandler(_Handler):
@@ -95,6 +97,24 @@ class AuthChannelServer(ChannelServer):
     def url(self) -> str:
         scheme = "https" if self.tls is not None else "http"
         return f"{scheme}://127.0.0.1:{self.port}"
+
+
+class _AuthIndexHandler(_AuthHandler, _IndexHandler):
+    pass
+
+
+class AuthIndexServer(AuthChannelServer):
+    """A PEP 503 index (``WheelIndex.root``) that answers 401 unless a request is authorized as in
+    :class:`AuthChannelServer`; a directory URL gets its ``index.html`` as ``text/html``."""
+
+    def start(self) -> AuthIndexServer:
+        super().start()
+        assert self._server is not None
+        self._server.RequestHandlerClass = _AuthIndexHandler
+        return self
+
+    def _resolve(self, path: str) -> Path | None:
+        return super()._resolve(path + "index.html" if path.endswith("/") else path)
 
 
 class _ProxyHandler(socketserver.BaseRequestHandler):

@@ -22,7 +22,7 @@ from pathlib import Path
 from cenv.errors import InstallError
 from cenv.lock.models import LockedPackage, Lockfile
 from cenv.lock.requirements import requirement_line, source_line
-from cenv.pip.diagnose import write_log
+from cenv.pip.diagnose import CREDENTIALS_HINT, write_log
 from cenv.pip.uv import run_uv, uv_env
 from cenv.redact import redact
 
@@ -106,7 +106,9 @@ def _uv_install(python: Path, extra: list[str], offline: bool, packages: Sequenc
                 seen,
             ],
         )
-    raise InstallError(f"installing {len(packages)} pip package(s) failed: {first[:300]}", hints=[seen])
+    denied = re.search(r"\b40[13]\b|Unauthorized|Forbidden", result.stderr)
+    hints = [CREDENTIALS_HINT, seen] if denied else [seen]
+    raise InstallError(f"installing {len(packages)} pip package(s) failed: {first[:300]}", hints=hints)
 
 
 def _checkout(package: LockedPackage, dest: Path) -> Path:

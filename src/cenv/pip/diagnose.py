@@ -33,6 +33,12 @@ _GIT = re.compile(
 _HOST = re.compile(r"(?:git\+)?(?:https?|ssh|git)://(?:[^@/\s]+@)?([^/:\s`]+)")
 
 
+CREDENTIALS_HINT = (
+    "a private index needs credentials: `${ENV_VAR}`s in its URL, a `BasicHTTP` entry for its host in "
+    "RATTLER_AUTH_FILE, or ~/.netrc"
+)
+
+
 def resolve_error(stderr: str, request: PipRequest, lines: Sequence[UvLine] = ()) -> PipStageError:
     """The PipStageError for a failed `uv pip compile` (its stderr is written to a log file)."""
     log = write_log(stderr, f"pip-{request.platform}")
@@ -97,9 +103,7 @@ def resolve_error(stderr: str, request: PipRequest, lines: Sequence[UvLine] = ()
         name = canonical(not_found.group(1))
         hints = [h[:300] for h in uv_hints if "index" in h.lower()][:2]
         if re.search(r"\b40[13]\b|Unauthorized|Forbidden|authentication", text):
-            hints.append(
-                "a private index needs credentials: `${ENV_VAR}`s in its URL, ~/.netrc, or a keyring"
-            )
+            hints.append(CREDENTIALS_HINT)
         else:
             hints.append("check the name and the index (`--index-url`, `--extra-index-url`, `--find-links`)")
         return PipStageError(
@@ -111,9 +115,7 @@ def resolve_error(stderr: str, request: PipRequest, lines: Sequence[UvLine] = ()
         index = _failing_index(text, request)
         hints = [network]
         if re.search(r"\b40[13]\b|Unauthorized|Forbidden", text):
-            hints.append(
-                "a private index needs credentials: `${ENV_VAR}`s in its URL, ~/.netrc, or a keyring"
-            )
+            hints.append(CREDENTIALS_HINT)
         else:
             hints.append("the pip stage needs network access to the index (or `--offline` with a warm cache)")
         root = (request.pytorch_index or DEFAULT_PYTORCH_INDEX).rstrip("/")

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Mapping, Sequence
 
 from cenv.errors import InternalError
+from cenv.net import network
 
 _UV_ENV_KEPT = (
     "UV_CACHE_DIR",
@@ -43,6 +44,7 @@ def uv_env(extra: Mapping[str, str]) -> dict[str, str]:
     env.pop("VIRTUAL_ENV", None)
     env.pop("CONDA_PREFIX", None)
     env["NO_COLOR"] = "1"
+    env.update(network().uv_environment())  # index credentials by host, never on uv's command line
     env.update(extra)
     return env
 
