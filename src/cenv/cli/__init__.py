@@ -1,0 +1,103 @@
+"""The click CLI: parse options -> Settings -> pipeline -> console. Nothing imports this package.
+
+Heavy modules (rattler, pydantic, the pipeline) are imported inside commands so `cenv --help` stays fast.
+The commands live in lock.py (lock, incl. --check/--update), create.py (create, run) and inspect.py
+(export, diff, why, info, pack); this module is the group, the entry point and the exit.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+import cenv
+from cenv.cli.create import create_command, run_command
+from cenv.cli.inspect import diff_command, export_command, info_command, pack_command, why_command
+from cenv.cli.lock import lock_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(cenv.__version__, prog_name="cenv")
+def cli() -> None:
+    """cenv: one declarative YAML spec -> a lockfile -> the same conda environment everywhere."""
+
+
+for _command in (
+    lock_command,
+    export_command,
+    diff_command,
+    why_command,
+    info_command,
+    pack_command,
+    create_command,
+    run_command,
+):
+    cli.add_command(_command)
+
+
+def _exit(code: int) -> None:
+    # rattler sometimes segfaults during interpreter shutdown after a failed fetch (ENGINE-NOTES):
+    # flush and leave without running finalizers so the exit code is ours.
+    if "cenv.net" in sys.modules:
+        sys.modules["cenv.net"].cleanup()  # the private auth file (os._exit skips atexit)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: maps cenv errors to exit 1/2 with `error:` and `hint:` lines, never a traceback."""
+    from cenv.errors import CenvError
+
+    try:
+        # In non-standalone mode click returns the code of a raised `Exit` instead of raising it.
+        args = sys.argv[1:] if argv is None else argv
+        code = cli.main(args=args or ["--help"], prog_name="cenv", standalone_mode=False)
+    except CenvError as exc:
+        from cenv.console import print_error
+
+        print_error(exc.message, exc.hints)
+        _exit(exc.exit_code)
+    except click.exceptions.Abort:
+        print("error: aborted", file=sys.stderr)
+        _exit(130)
+    except click.exceptions.ClickException as exc:
+        from cenv.console import print_error
+
+        hint = []
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = [f"see `{exc.ctx.command_path} --help`"]
+        print_error(exc.format_message(), hint)
+        _exit(1 if exc.exit_code == 2 else exc.exit_code)
+    except click.exceptions.Exit as exc:
+        _exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        _exit(130)
+    except OSError as exc:
+        from cenv.console import print_error
+        from cenv.fsfaults import ENVIRONMENT_ERRNOS
+
+        if exc.errno not in ENVIRONMENT_ERRNOS:
+            print_error(
+                f"internal error: {type(exc).__name__}: {exc}",
+                ["this is a bug in cenv; please report it with the command you ran"],
+            )
+            _exit(2)
+        # a full or read-only disk, a file in the way: the machine's state, not a bug in cenv
+        where = f" `{exc.filename}`" if exc.filename else ""
+        print_error(
+            f"cannot use{where}: {exc.strerror or exc}", ["check the path, its permissions and free space"]
+        )
+        _exit(1)
+    except Exception as exc:
+        from cenv.console import print_error
+
+        print_error(
+            f"internal error: {type(exc).__name__}: {exc}",
+            ["this is a bug in cenv; please report it with the command you ran"],
+        )
+        _exit(2)
+    _exit(code if isinstance(code, int) else 0)
