@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from cenv.cli.lock import cuda_option
 from cenv.settings import LockFlags
+
+if TYPE_CHECKING:
+    from cenv.console import Console
+    from cenv.install.plan import InstallPlan
 
 
 def _lock_flags(cuda: str | None, glibc: str | None, osx: str | None, pip_fallback: bool) -> LockFlags:
@@ -152,7 +156,7 @@ def create_command(
     _print_usage(console, result.prefix, result.name)
 
 
-def _print_plan(console: Any, plan: Any) -> None:
+def _print_plan(console: Console, plan: InstallPlan) -> None:
     from cenv.progress import human_size
 
     verb = "replace" if plan.replaces_existing else "create"
@@ -170,7 +174,7 @@ def _print_plan(console: Any, plan: Any) -> None:
     )
 
 
-def _print_usage(console: Any, prefix: Path, name: str | None) -> None:
+def _print_usage(console: Console, prefix: Path, name: str | None) -> None:
     import shutil
 
     console.info("to use it:")
