@@ -36,7 +36,7 @@ from cenv.install.archive_guard import (
 )
 from cenv.install.cache import CacheLock, cache_dir_error, check_archive_names, content_key
 from cenv.install.deps import check_dependencies
-from cenv.install.extract import ToExtract, entry_sha256, extract_all
+from cenv.install.extract import ToExtract, entry_sha256, error_text, extract_all
 from cenv.install.fetch import (
     Fetched,
     check_has_hash,
@@ -52,7 +52,6 @@ from cenv.install.prefix import check_target, staged_prefix
 from cenv.lock.models import LockedPackage, Lockfile, dependencies_from_depends
 from cenv.lock.requirements import editable_names
 from cenv.platforms import host_platform
-from cenv.redact import redact
 
 if TYPE_CHECKING:
     import rattler
@@ -371,7 +370,7 @@ async def _records(plan: InstallPlan, fetched: Mapping[str, Fetched]) -> list[ra
         except Exception as exc:
             raise InstallError(
                 f"package `{package.name}` ({package.filename}) is not a valid conda package: "
-                f"{_first_line(exc)}"
+                f"{error_text(exc)}"
             ) from exc
         if repo.name.normalized != package.name.lower():
             raise InstallError(
@@ -382,11 +381,6 @@ async def _records(plan: InstallPlan, fetched: Mapping[str, Fetched]) -> list[ra
         return repo
 
     return await asyncio.to_thread(lambda: [one(p) for p in plan.packages])
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return redact("; ".join(line.removeprefix("Caused by: ") for line in lines) or type(exc).__name__)
 
 
 class _LinkReporter:
@@ -432,11 +426,11 @@ async def _link(
             alternative_target_prefix=plan.prefix,
         )
     except Exception as exc:
-        raise InstallError(f"linking the environment failed: {_first_line(exc)}") from exc
+        raise InstallError(f"linking the environment failed: {error_text(exc)}") from exc
     except BaseException as exc:  # rattler panics are BaseExceptions
         if isinstance(exc, KeyboardInterrupt | SystemExit | asyncio.CancelledError | GeneratorExit):
             raise
-        raise InternalError(f"rattler failed while linking: {_first_line(exc)}") from exc
+        raise InternalError(f"rattler failed while linking: {error_text(exc)}") from exc
     reporter.link_done()
 
 

@@ -29,11 +29,12 @@ from cenv.install.archive_guard import (
     check_zip_layout,
     discard_cache_entry,
 )
+from cenv.redact import redact
 
 if TYPE_CHECKING:
     from rattler.networking import Client
 
-__all__ = ["ToExtract", "entry_sha256", "extract_all"]
+__all__ = ["ToExtract", "entry_sha256", "error_text", "extract_all"]
 
 _RATTLER_LOCK = struct.Struct(">Q")  # rattler's `<dist>.lock`: a big-endian revision, then the sha256
 _PARALLEL = 16  # archives extracted at once (rattler's tokio threads do the work)
@@ -47,9 +48,10 @@ class ToExtract:
     key: str  # the lock's checksum for it (sha256, else md5): what the entry's stamp is bound to
 
 
-def _first_line(exc: BaseException) -> str:
+def error_text(exc: BaseException, limit: int | None = None) -> str:
+    """rattler's error on one line: its lines joined, `Caused by: ` dropped, credentials redacted."""
     lines = [line.strip().removeprefix("Caused by: ") for line in str(exc).splitlines() if line.strip()]
-    return "; ".join(lines)[:300] or type(exc).__name__
+    return redact("; ".join(lines))[:limit] or type(exc).__name__
 
 
 def _local_fault(exc: BaseException) -> OSError | None:
@@ -125,7 +127,8 @@ async def _extract_one(client: Client, pkgs_dir: Path, item: ToExtract) -> None:
             if local is not None:  # a full or read-only disk is not the archive's fault
                 raise local from exc
             reason = await _precise_reason(item.archive)
-            raise UnsafePackage(reason or f"the archive is corrupt or unsafe: {_first_line(exc)}") from exc
+            why = reason or f"the archive is corrupt or unsafe: {error_text(exc, 300)}"
+            raise UnsafePackage(why) from exc
     finally:
         if tmp.exists():
             await asyncio.to_thread(shutil.rmtree, tmp, True)
