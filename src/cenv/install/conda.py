@@ -17,7 +17,6 @@ import asyncio
 import concurrent.futures
 import json
 import os
-import shutil
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -48,7 +47,7 @@ from cenv.install.fetch import (
 from cenv.install.finish import Finisher, FinishOptions
 from cenv.install.host import check_requirements, detect_host, lock_assumption_warnings, needs_cuda
 from cenv.install.plan import InstallPlan, PlannedPackage, dist_name, make_plan
-from cenv.install.prefix import check_target, staged_prefix
+from cenv.install.prefix import check_target, relocate_file, staged_prefix
 from cenv.lock.models import LockedPackage, Lockfile, dependencies_from_depends
 from cenv.lock.requirements import editable_names
 from cenv.platforms import host_platform
@@ -526,11 +525,7 @@ def _relocate_scripts(staging: Path, final: Path) -> None:
                 continue
             data = script.read_bytes()
             if old in data:
-                # A new file, not an in-place write: the old one may be a hard link into a cache.
-                fresh = script.with_name(f".{script.name}.cenv-relocate")
-                fresh.write_bytes(data.replace(old, new))
-                shutil.copymode(script, fresh)
-                os.replace(fresh, script)
+                relocate_file(script, data, old, new)
 
 
 def _write_state(staging: Path, env_vars: Mapping[str, str]) -> None:

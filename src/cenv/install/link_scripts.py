@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from cenv.errors import InstallError
+from cenv.install.prefix import relocate_file
 from cenv.lock.models import dependencies_from_depends
 from cenv.redact import redact
 
@@ -172,12 +173,8 @@ def _relocate_changed(before: Mapping[str, tuple[int, int]], staging: Path, fina
             data = Path(path).read_bytes()
         except OSError:
             continue
-        if old not in data:
-            continue
-        fresh = Path(path).with_name(f".{Path(path).name}.cenv-relocate")
-        fresh.write_bytes(data.replace(old, new))
-        shutil.copymode(path, fresh)
-        os.replace(fresh, path)
+        if old in data:
+            relocate_file(Path(path), data, old, new)
 
 
 def run_post_link(
