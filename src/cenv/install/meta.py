@@ -37,7 +37,6 @@ __all__ = [
     "add_pyc",
     "canonical_channel",
     "complete_records",
-    "finish_records",
     "history_text",
     "requested_by_name",
     "spec_name",
@@ -229,18 +228,6 @@ def add_pyc(record: dict[str, Any], pyc_files: Sequence[str]) -> None:
 def write_records(records: Mapping[Path, Mapping[str, Any]]) -> None:
     for path, record in records.items():
         write_readable(path, json.dumps(record, indent=2) + "\n")
-
-
-def finish_records(
-    staging: Path,
-    final: Path,
-    facts: Iterable[PackageFacts],
-    requested: Mapping[str, Sequence[str]],
-) -> list[dict[str, Any]]:
-    """Complete and write every `conda-meta/*.json` of the staged prefix; returns the records."""
-    records = complete_records(staging, final, facts, requested)
-    write_records(records)
-    return list(records.values())
 
 
 def canonical_channel(channel: str) -> str:
