@@ -195,9 +195,9 @@ def _lock_for_spec(
             reporter.message(f"would lock {lock_path} (no lockfile yet); not written in a dry run")
             return select_platform(solve_plan(plan, spec)[0], platform, lock_path), lock_path, "locked"
         reporter.message(f"locking {lock_path} (no lockfile yet)")
-        lock_with_plan(plan, spec, None)
+        made = lock_with_plan(plan, spec, None).lockfile
         reporter.message(f"locked {lock_path}")
-        return read_lock(lock_path, platform), lock_path, "locked"
+        return select_platform(made, platform, lock_path), lock_path, "locked"
     reasons = stale_reasons(existing, spec, plan, platform)
     if not reasons:
         reporter.message(f"using fresh lockfile {lock_path}")
