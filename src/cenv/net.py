@@ -348,10 +348,9 @@ def _status(message: str) -> int | None:
 
 
 def _failure(exc: BaseException) -> HttpError:
-    from cenv.redact import redact
+    from cenv.redact import error_text
 
-    lines = [line.strip().removeprefix("Caused by: ") for line in str(exc).splitlines() if line.strip()]
-    text = redact("; ".join(lines) or type(exc).__name__)
+    text = error_text(exc)
     return HttpError(text, _status(text))
 
 

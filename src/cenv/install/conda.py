@@ -35,7 +35,7 @@ from cenv.install.archive_guard import (
 )
 from cenv.install.cache import CacheLock, cache_dir_error, check_archive_names, content_key
 from cenv.install.deps import check_dependencies
-from cenv.install.extract import ToExtract, entry_sha256, error_text, extract_all
+from cenv.install.extract import ToExtract, entry_sha256, extract_all
 from cenv.install.fetch import (
     Fetched,
     check_has_hash,
@@ -51,6 +51,7 @@ from cenv.install.prefix import check_target, relocate_file, staged_prefix
 from cenv.lock.models import LockedPackage, Lockfile, dependencies_from_depends
 from cenv.lock.requirements import editable_names
 from cenv.platforms import host_platform
+from cenv.redact import error_text
 
 if TYPE_CHECKING:
     import rattler

@@ -29,12 +29,12 @@ from cenv.install.archive_guard import (
     check_zip_layout,
     discard_cache_entry,
 )
-from cenv.redact import redact
+from cenv.redact import error_text
 
 if TYPE_CHECKING:
     from rattler.networking import Client
 
-__all__ = ["ToExtract", "entry_sha256", "error_text", "extract_all"]
+__all__ = ["ToExtract", "entry_sha256", "extract_all"]
 
 _RATTLER_LOCK = struct.Struct(">Q")  # rattler's `<dist>.lock`: a big-endian revision, then the sha256
 _PARALLEL = 16  # archives extracted at once (rattler's tokio threads do the work)
@@ -46,12 +46,6 @@ class ToExtract:
     archive: Path  # the verified archive in the package cache
     sha256: str  # of the archive, as hashed while fetching or verifying it
     key: str  # the lock's checksum for it (sha256, else md5): what the entry's stamp is bound to
-
-
-def error_text(exc: BaseException, limit: int | None = None) -> str:
-    """rattler's error on one line: its lines joined, `Caused by: ` dropped, credentials redacted."""
-    lines = [line.strip().removeprefix("Caused by: ") for line in str(exc).splitlines() if line.strip()]
-    return redact("; ".join(lines))[:limit] or type(exc).__name__
 
 
 def _local_fault(exc: BaseException) -> OSError | None:
