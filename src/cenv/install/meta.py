@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
 import os
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from cenv.env_vars import DEFAULT_CHANNEL_ALIAS
+from cenv.install.archive_guard import file_sha256
 from cenv.redact import redact, strip_credentials
 
 __all__ = [
@@ -110,14 +110,6 @@ def write_readable(path: Path, text: str) -> None:
         os.close(fd)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _link_target(staging: Path, final: Path, link: Path) -> Path:
     """Where a symlink in the staged prefix points (an absolute link into the final prefix: into staging)."""
     target = Path(os.readlink(link))
@@ -150,7 +142,7 @@ def _fix_paths(record: dict[str, Any], staging: Path, final: Path) -> None:
             target = _link_target(staging, final, link)
             if not target.is_file():
                 continue
-            entry["sha256_in_prefix"] = _sha256(target)
+            entry["sha256_in_prefix"] = file_sha256(target)
             entry["size_in_bytes"] = target.stat().st_size
         except OSError:
             continue
