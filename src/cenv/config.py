@@ -65,6 +65,11 @@ def condarc_search_path(environ: Mapping[str, str] | None = None) -> list[Path]:
     return list(dict.fromkeys(paths))
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _read_condarc(path: Path) -> dict[str, Any]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
@@ -72,8 +77,9 @@ def _read_condarc(path: Path) -> dict[str, Any]:
     try:
         data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, YAMLError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UserError(f"{path}: cannot read this .condarc: {first}", hints=["fix or move it"]) from exc
+        raise UserError(
+            f"{path}: cannot read this .condarc: {_first_line(exc)}", hints=["fix or move it"]
+        ) from exc
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -238,9 +244,8 @@ def _rattler_config(merge: _Merge) -> list[Path]:
             return []
         loaded = RattlerConfig.load_from_locations(list(locations))
     except Exception as exc:  # rattler's ConfigError: a broken file the user must fix
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(
-            f"cannot read rattler's config.toml: {text}",
+            f"cannot read rattler's config.toml: {_first_line(exc)}",
             hints=["files read: " + ", ".join(str(p) for p, _ in locations)],
         ) from exc
     files = [Path(p) for p in loaded.loaded_from]

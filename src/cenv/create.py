@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cenv.errors import LockfileError, UserError
+from cenv.errors import UserError
 from cenv.lock.importers import is_lockfile, load_any_lock, read_lock
 from cenv.platforms import KNOWN_PLATFORMS, host_platform
 from cenv.settings import CreateSettings, LockSettings
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from cenv.plan import LockPlan
     from cenv.spec import Spec
 
-__all__ = ["CreateResult", "choose_variant", "create", "fresh_lock", "is_lockfile", "read_lock"]
+__all__ = ["CreateResult", "choose_variant", "create", "is_lockfile", "read_lock"]
 
 
 @dataclass(frozen=True)
@@ -94,25 +94,6 @@ def create_plan(settings: LockSettings, spec: Spec, existing: Lockfile | None, p
     if platform not in plan.platform_names:
         plan = plan_for(replace(settings, platforms=(*plan.platform_names, platform)), spec, existing)
     return plan
-
-
-def fresh_lock(
-    lock_path: Path, spec: Spec, settings: LockSettings, platform: str
-) -> tuple[Lockfile | None, str | None]:
-    """(the lock at `lock_path` narrowed to `platform`, None) if it satisfies the spec with the inputs it
-    recorded (the same check as `cenv lock --check -p PLATFORM`); otherwise (None, why not)."""
-    if not lock_path.exists():
-        return None, "no lockfile yet"
-    from cenv.lock.importers import select_platform
-
-    try:
-        existing = load_any_lock(lock_path)
-    except LockfileError as exc:
-        return None, f"unreadable: {exc.message}"
-    reasons = stale_reasons(existing, spec, create_plan(settings, spec, existing, platform), platform)
-    if reasons:
-        return None, "; ".join(reasons)
-    return select_platform(existing, platform, lock_path), None
 
 
 def stale_reasons(existing: Lockfile, spec: Spec, plan: LockPlan, platform: str) -> list[str]:
@@ -214,9 +195,9 @@ def _lock_for_spec(
             reporter.message(f"would lock {lock_path} (no lockfile yet); not written in a dry run")
             return select_platform(solve_plan(plan, spec)[0], platform, lock_path), lock_path, "locked"
         reporter.message(f"locking {lock_path} (no lockfile yet)")
-        lock_with_plan(plan, spec, None)
+        made = lock_with_plan(plan, spec, None).lockfile
         reporter.message(f"locked {lock_path}")
-        return read_lock(lock_path, platform), lock_path, "locked"
+        return select_platform(made, platform, lock_path), lock_path, "locked"
     reasons = stale_reasons(existing, spec, plan, platform)
     if not reasons:
         reporter.message(f"using fresh lockfile {lock_path}")

@@ -30,6 +30,7 @@ __all__ = [
     "directory_bytes",
     "read_timeout",
     "repodata_deadline",
+    "stalled_hint",
     "until_stalled",
 ]
 
@@ -75,6 +76,15 @@ def read_timeout() -> float:
 
     value = current_config().remote_read_timeout_secs
     return float(value) if value else DEFAULT_REMOTE_READ_TIMEOUT_SECS
+
+
+def stalled_hint(server: str, timeout: float) -> str:
+    """What to do about a `Stalled` transfer from `server`, `timeout` being the deadline it ran under."""
+    return (
+        f"{server} is too slow or not answering; {CONDA_REMOTE_READ_TIMEOUT_SECS} (or "
+        f"`remote_read_timeout_secs` in .condarc; now {timeout:g}) sets how long a transfer may go "
+        "without progress"
+    )
 
 
 async def until_stalled(
@@ -129,9 +139,5 @@ async def repodata_deadline(work: Awaitable[T], cache_dir: Path, channels: Seque
         shown = ", ".join(redact(c) for c in channels)
         raise ChannelError(
             f"fetching repodata from {shown} stalled: {exc}",
-            hints=[
-                f"the channel server is too slow or not answering; {CONDA_REMOTE_READ_TIMEOUT_SECS} (or "
-                f"`remote_read_timeout_secs` in .condarc; now {timeout:g}) sets how long a transfer may go "
-                "without progress",
-            ],
+            hints=[stalled_hint("the channel server", timeout)],
         ) from exc

@@ -120,11 +120,6 @@ def _user_netrc() -> dict[str, tuple[str, str, str]]:
         return {}
 
 
-def _netrc_hosts() -> dict[str, str]:
-    path = str(_netrc_path())
-    return {host.lower(): path for host in _user_netrc()}
-
-
 def _netrc_token(text: str) -> bool:
     """Whether `text` can be written as one netrc token (no quoting: uv's parser has none)."""
     return bool(text) and not any(c.isspace() or c in "\"'\\#" for c in text)
@@ -174,7 +169,7 @@ class Network:
     def credential_sources(self) -> dict[str, str]:
         """host -> where its credential comes from (never the credential itself)."""
         sources: dict[str, str] = {}
-        sources.update(dict.fromkeys(_netrc_hosts(), "~/.netrc"))
+        sources.update(dict.fromkeys((host.lower() for host in _user_netrc()), "~/.netrc"))
         files = [(self.config.auth_file, "authentication-override-file")]
         files.append((self._user_auth(), RATTLER_AUTH_FILE))
         for path, label in files:
@@ -348,10 +343,9 @@ def _status(message: str) -> int | None:
 
 
 def _failure(exc: BaseException) -> HttpError:
-    from cenv.redact import redact
+    from cenv.redact import error_text
 
-    lines = [line.strip().removeprefix("Caused by: ") for line in str(exc).splitlines() if line.strip()]
-    text = redact("; ".join(lines) or type(exc).__name__)
+    text = error_text(exc)
     return HttpError(text, _status(text))
 
 

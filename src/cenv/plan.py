@@ -56,6 +56,7 @@ __all__ = [
     "LockPlan",
     "PlatformPlan",
     "RecordedInputs",
+    "recorded_time",
     "resolve_plan",
 ]
 
@@ -316,7 +317,7 @@ def resolve_plan(settings: LockSettings, spec: Spec, recorded: RecordedInputs | 
     elif spec.exclude_newer is not None:
         exclude_newer, sources["exclude-newer"] = spec.exclude_newer, "spec"
     elif recorded.carried("exclude-newer") and recorded.exclude_newer:
-        exclude_newer, sources["exclude-newer"] = _parse_time(recorded.exclude_newer), "lock"
+        exclude_newer, sources["exclude-newer"] = recorded_time(recorded.exclude_newer), "lock"
     else:
         exclude_newer, sources["exclude-newer"] = None, "default"
 
@@ -419,7 +420,8 @@ def _virtual_packages(
     return VirtualPackages(platform=platform, packages=packages, sources=sources)
 
 
-def _parse_time(text: str) -> datetime | None:
+def recorded_time(text: str) -> datetime | None:
+    """A timestamp as the lock records it (ISO 8601, `Z` allowed; naive means UTC); None when unreadable."""
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

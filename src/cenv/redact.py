@@ -38,3 +38,10 @@ def strip_credentials(url: str) -> str:
         return url
     kept = [p for p in query.split("&") if not _QUERY_SECRET.match("?" + p)]
     return base + ("?" + "&".join(kept) if kept else "")
+
+
+def error_text(exc: BaseException, limit: int | None = None) -> str:
+    """An exception's message on one line (rattler's `Caused by: ` chain joined by `; `), credentials
+    masked, cut at `limit` characters."""
+    lines = [line.strip().removeprefix("Caused by: ") for line in str(exc).splitlines() if line.strip()]
+    return redact("; ".join(lines))[:limit] or type(exc).__name__

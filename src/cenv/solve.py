@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from cenv.channels import ResolvedChannel, channel_error, to_rattler, tolerant_local_channel
 from cenv.errors import SolveError, SpecError
 from cenv.platforms import COMMON_PLATFORMS
-from cenv.redact import redact
 from cenv.settings import ChannelPriority
 from cenv.virtual_packages import VirtualPackages
 
@@ -196,14 +195,6 @@ def _subdirs(*names: str) -> list[rattler.Subdir]:
     return [Subdir(name) for name in names]
 
 
-def _first_line(text: str) -> str:
-    lines = [line.strip() for line in redact(text).splitlines() if line.strip()]
-    if not lines:
-        return "the solver gave no reason"
-    # resolvo's explanation is a tree; keep it on one line.
-    return " ".join(lines[:12]) + (" …" if len(lines) > 12 else "")
-
-
 async def _query(
     gateway: rattler.Gateway, channels: list[rattler.Channel], platforms: list[str], name: str
 ) -> list[rattler.RepoDataRecord]:
@@ -277,16 +268,10 @@ async def _platforms_having(
 
 
 async def _did_you_mean(gateway: rattler.Gateway, request: SolveRequest, name: str) -> str:
-    import difflib  # only for this hint
+    from cenv.solve_errors import close_names
 
     channels = ", ".join(c.name for c in request.channels)
-    names_result = await gateway.names(
-        [to_rattler(c) for c in request.channels], _subdirs(request.platform, "noarch")
-    )
-    names = sorted({str(n.normalized) for n in names_result})
-    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
-    if not close:
-        close = [n for n in names if re.search(re.escape(name), n)][:3]
+    close = close_names(name, await _channel_names(gateway, request))
     if close:
         return f"no package named `{name}` in {channels}; did you mean {', '.join(f'`{c}`' for c in close)}?"
     return f"no package named `{name}` in {channels}"

@@ -50,6 +50,12 @@ def unknown_names(requested: Iterable[str], known: set[str]) -> list[str]:
     return [name for name in dict.fromkeys(requested) if name not in known]
 
 
+def close_names(name: str, names: Sequence[str]) -> list[str]:
+    """Up to three channel package names like `name`: close spellings, else names that contain it."""
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
+    return close or [n for n in names if re.search(re.escape(name), n)][:3]
+
+
 def unknown_message(
     platform: str,
     unknown: Sequence[str],
@@ -68,9 +74,7 @@ def unknown_message(
             found = ", ".join(elsewhere[name])
             hints.append(f"{place}`{name}` exists only for {found}, not for {platform}")
             continue
-        close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
-        if not close:
-            close = [n for n in names if re.search(re.escape(name), n)][:3]
+        close = close_names(name, names)
         place = f"{where[name]}: " if name in where else ""
         guess = f"; did you mean {', '.join(f'`{c}`' for c in close)}?" if close else ""
         hints.append(f"{place}`{written.get(name, name)}`: no package named `{name}` in {channels}{guess}")

@@ -35,6 +35,7 @@ __all__ = [
     "check_linked_paths",
     "check_zip_layout",
     "discard_cache_entry",
+    "file_sha256",
     "stamp_matches",
     "stamp_metadata_matches",
     "unsafe_path",
@@ -283,7 +284,8 @@ async def check_archive(path: Path) -> None:
 # ---------------------------------------------------------------- extracted cache entries
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         while chunk := handle.read(_CHUNK):
@@ -443,7 +445,7 @@ def check_extracted(directory: Path, archive_sha256: str | None, stamp_as: Path 
     signature, to_hash = _scan(directory, archive_sha256)
     for rel, target, expected in to_hash:
         try:
-            got = _sha256(target)
+            got = file_sha256(target)
         except OSError as exc:
             raise UnsafePackage(f"cannot read `{_brief(rel)}`: {exc.strerror or exc}") from exc
         if got != expected:

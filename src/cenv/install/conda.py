@@ -17,7 +17,6 @@ import asyncio
 import concurrent.futures
 import json
 import os
-import shutil
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -48,11 +47,11 @@ from cenv.install.fetch import (
 from cenv.install.finish import Finisher, FinishOptions
 from cenv.install.host import check_requirements, detect_host, lock_assumption_warnings, needs_cuda
 from cenv.install.plan import InstallPlan, PlannedPackage, dist_name, make_plan
-from cenv.install.prefix import check_target, staged_prefix
+from cenv.install.prefix import check_target, relocate_file, staged_prefix
 from cenv.lock.models import LockedPackage, Lockfile, dependencies_from_depends
 from cenv.lock.requirements import editable_names
 from cenv.platforms import host_platform
-from cenv.redact import redact
+from cenv.redact import error_text
 
 if TYPE_CHECKING:
     import rattler
@@ -371,7 +370,7 @@ async def _records(plan: InstallPlan, fetched: Mapping[str, Fetched]) -> list[ra
         except Exception as exc:
             raise InstallError(
                 f"package `{package.name}` ({package.filename}) is not a valid conda package: "
-                f"{_first_line(exc)}"
+                f"{error_text(exc)}"
             ) from exc
         if repo.name.normalized != package.name.lower():
             raise InstallError(
@@ -382,11 +381,6 @@ async def _records(plan: InstallPlan, fetched: Mapping[str, Fetched]) -> list[ra
         return repo
 
     return await asyncio.to_thread(lambda: [one(p) for p in plan.packages])
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return redact("; ".join(line.removeprefix("Caused by: ") for line in lines) or type(exc).__name__)
 
 
 class _LinkReporter:
@@ -432,11 +426,11 @@ async def _link(
             alternative_target_prefix=plan.prefix,
         )
     except Exception as exc:
-        raise InstallError(f"linking the environment failed: {_first_line(exc)}") from exc
+        raise InstallError(f"linking the environment failed: {error_text(exc)}") from exc
     except BaseException as exc:  # rattler panics are BaseExceptions
         if isinstance(exc, KeyboardInterrupt | SystemExit | asyncio.CancelledError | GeneratorExit):
             raise
-        raise InternalError(f"rattler failed while linking: {_first_line(exc)}") from exc
+        raise InternalError(f"rattler failed while linking: {error_text(exc)}") from exc
     reporter.link_done()
 
 
@@ -532,11 +526,7 @@ def _relocate_scripts(staging: Path, final: Path) -> None:
                 continue
             data = script.read_bytes()
             if old in data:
-                # A new file, not an in-place write: the old one may be a hard link into a cache.
-                fresh = script.with_name(f".{script.name}.cenv-relocate")
-                fresh.write_bytes(data.replace(old, new))
-                shutil.copymode(script, fresh)
-                os.replace(fresh, script)
+                relocate_file(script, data, old, new)
 
 
 def _write_state(staging: Path, env_vars: Mapping[str, str]) -> None:

@@ -29,6 +29,7 @@ from cenv.install.archive_guard import (
     check_zip_layout,
     discard_cache_entry,
 )
+from cenv.redact import error_text
 
 if TYPE_CHECKING:
     from rattler.networking import Client
@@ -45,11 +46,6 @@ class ToExtract:
     archive: Path  # the verified archive in the package cache
     sha256: str  # of the archive, as hashed while fetching or verifying it
     key: str  # the lock's checksum for it (sha256, else md5): what the entry's stamp is bound to
-
-
-def _first_line(exc: BaseException) -> str:
-    lines = [line.strip().removeprefix("Caused by: ") for line in str(exc).splitlines() if line.strip()]
-    return "; ".join(lines)[:300] or type(exc).__name__
 
 
 def _local_fault(exc: BaseException) -> OSError | None:
@@ -125,7 +121,8 @@ async def _extract_one(client: Client, pkgs_dir: Path, item: ToExtract) -> None:
             if local is not None:  # a full or read-only disk is not the archive's fault
                 raise local from exc
             reason = await _precise_reason(item.archive)
-            raise UnsafePackage(reason or f"the archive is corrupt or unsafe: {_first_line(exc)}") from exc
+            why = reason or f"the archive is corrupt or unsafe: {error_text(exc, 300)}"
+            raise UnsafePackage(why) from exc
     finally:
         if tmp.exists():
             await asyncio.to_thread(shutil.rmtree, tmp, True)

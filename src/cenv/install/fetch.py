@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import cenv
-from cenv.deadline import Stalled, read_timeout
-from cenv.env_vars import CONDA_REMOTE_READ_TIMEOUT_SECS
+from cenv.deadline import Stalled, read_timeout, stalled_hint
 from cenv.errors import InstallError
 from cenv.lock.models import LockedPackage
 from cenv.redact import redact
@@ -224,11 +223,7 @@ def _open_part(tmp: Path) -> BinaryIO:
 def _stalled(package: LockedPackage, exc: Stalled, timeout: float) -> InstallError:
     return InstallError(
         f"download of package `{package.name}` from {redact(package.url)} stalled: {exc}",
-        hints=[
-            f"the server is too slow or not answering; {CONDA_REMOTE_READ_TIMEOUT_SECS} (or "
-            f"`remote_read_timeout_secs` in .condarc; now {timeout:g}) sets how long a transfer may go "
-            "without progress",
-        ],
+        hints=[stalled_hint("the server", timeout)],
     )
 
 

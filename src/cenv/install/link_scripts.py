@@ -19,14 +19,13 @@ import shutil
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cenv.env_vars import cache_root
 from cenv.errors import InstallError
+from cenv.install.prefix import relocate_file
 from cenv.lock.models import dependencies_from_depends
 from cenv.redact import redact
 
@@ -144,14 +143,9 @@ def take_messages(prefix: Path) -> list[str]:
 
 def _log(run: ScriptRun) -> Path | None:
     """Keep a failed script's full output in cenv's log directory (the staged prefix goes away)."""
-    directory = cache_root() / "logs"
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        path = directory / f"{run.action}-{run.package}-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
-        path.write_text(redact(run.output), encoding="utf-8")
-    except OSError:
-        return None
-    return path
+    from cenv.pip.diagnose import write_log  # only when a script failed
+
+    return write_log(run.output, f"{run.action}-{run.package}")
 
 
 def _snapshot(prefix: Path) -> dict[str, tuple[int, int]]:
@@ -179,12 +173,8 @@ def _relocate_changed(before: Mapping[str, tuple[int, int]], staging: Path, fina
             data = Path(path).read_bytes()
         except OSError:
             continue
-        if old not in data:
-            continue
-        fresh = Path(path).with_name(f".{Path(path).name}.cenv-relocate")
-        fresh.write_bytes(data.replace(old, new))
-        shutil.copymode(path, fresh)
-        os.replace(fresh, path)
+        if old in data:
+            relocate_file(Path(path), data, old, new)
 
 
 def run_post_link(

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import json
 import os
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from cenv.env_vars import DEFAULT_CHANNEL_ALIAS
+from cenv.install.archive_guard import file_sha256
 from cenv.redact import redact, strip_credentials
 
 __all__ = [
@@ -37,7 +37,6 @@ __all__ = [
     "add_pyc",
     "canonical_channel",
     "complete_records",
-    "finish_records",
     "history_text",
     "requested_by_name",
     "spec_name",
@@ -111,14 +110,6 @@ def write_readable(path: Path, text: str) -> None:
         os.close(fd)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _link_target(staging: Path, final: Path, link: Path) -> Path:
     """Where a symlink in the staged prefix points (an absolute link into the final prefix: into staging)."""
     target = Path(os.readlink(link))
@@ -151,7 +142,7 @@ def _fix_paths(record: dict[str, Any], staging: Path, final: Path) -> None:
             target = _link_target(staging, final, link)
             if not target.is_file():
                 continue
-            entry["sha256_in_prefix"] = _sha256(target)
+            entry["sha256_in_prefix"] = file_sha256(target)
             entry["size_in_bytes"] = target.stat().st_size
         except OSError:
             continue
@@ -229,18 +220,6 @@ def add_pyc(record: dict[str, Any], pyc_files: Sequence[str]) -> None:
 def write_records(records: Mapping[Path, Mapping[str, Any]]) -> None:
     for path, record in records.items():
         write_readable(path, json.dumps(record, indent=2) + "\n")
-
-
-def finish_records(
-    staging: Path,
-    final: Path,
-    facts: Iterable[PackageFacts],
-    requested: Mapping[str, Sequence[str]],
-) -> list[dict[str, Any]]:
-    """Complete and write every `conda-meta/*.json` of the staged prefix; returns the records."""
-    records = complete_records(staging, final, facts, requested)
-    write_records(records)
-    return list(records.values())
 
 
 def canonical_channel(channel: str) -> str:

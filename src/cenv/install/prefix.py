@@ -247,6 +247,17 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(err, os.strerror(err), str(a))
 
 
+def relocate_file(path: Path, data: bytes, old: bytes, new: bytes) -> None:
+    """Write `data` (read from `path`) back with the staging path `old` replaced by the final `new`.
+
+    A new file renamed over the old one, its mode kept, not an in-place write: the old one may be a hard
+    link into a cache."""
+    fresh = path.with_name(f".{path.name}.cenv-relocate")
+    fresh.write_bytes(data.replace(old, new))
+    shutil.copymode(path, fresh)
+    os.replace(fresh, path)
+
+
 class StagedPrefix:
     """A temporary sibling of `final`; `commit()` renames it into place, `discard()` removes it."""
 

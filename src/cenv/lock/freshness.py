@@ -189,20 +189,15 @@ def _check_priority(plan: LockPlan, lock: Lockfile) -> list[StaleReason]:
 
 
 def _check_exclude_newer(plan: LockPlan, lock: Lockfile) -> list[StaleReason]:
+    from cenv.plan import recorded_time
+
     wanted = _utc(plan.exclude_newer)
     text = lock.metadata.custom(CUSTOM_EXCLUDE_NEWER)
-    locked = _utc(_parse_time(text)) if text else None
+    locked = _utc(recorded_time(text)) if text else None
     if wanted == locked and (text is None or locked is not None):
         return []
     new = wanted.isoformat() if wanted is not None else "none"
     return [StaleReason("exclude-newer-changed", f"exclude-newer `{text or 'none'}` -> `{new}`")]
-
-
-def _parse_time(text: str) -> datetime | None:
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cenv.pip.requirements import canonical
 from cenv.redact import strip_credentials
 
 if TYPE_CHECKING:
@@ -48,19 +49,13 @@ def on_index(names: Sequence[str], index_url: str | None, offline: bool) -> list
     root = (index_url or PYPI_SIMPLE).rstrip("/")
     found = []
     for name in names:
-        page = f"{root}/{_normalise(name)}/"
+        page = f"{root}/{canonical(name)}/"
         answer = _exists(page, offline)
         if answer is None:
             return None
         if answer:
             found.append(name)
     return found
-
-
-def _normalise(name: str) -> str:
-    from packaging.utils import canonicalize_name
-
-    return str(canonicalize_name(name))
 
 
 def _exists(url: str, offline: bool) -> bool | None:

@@ -5,17 +5,16 @@ per request is kept in cenv's cache (`KnownGraph`): a re-lock that pins the same
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import re
 import subprocess
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cenv.cache_files import store_text
 from cenv.errors import InternalError
 from cenv.pip.inputs import PROJECT, UvInputs
 from cenv.pip.models import KnownGraph, PipRequest
@@ -155,15 +154,15 @@ def graph_key(request: PipRequest, label: str | None) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()  # credentials: hashed only
 
 
-def _graph_file(key: str) -> Path:
+def _graph_folder() -> Path:
     from cenv.env_vars import cache_root
 
-    return cache_root() / "pip" / "graphs" / f"{key}.json"
+    return cache_root() / "pip" / "graphs"
 
 
 def cached_graph(key: str) -> KnownGraph | None:
     try:
-        data = json.loads(_graph_file(key).read_bytes())
+        data = json.loads((_graph_folder() / f"{key}.json").read_bytes())
         return KnownGraph(
             artifacts=frozenset((str(n), str(v), str(u)) for n, v, u in data["artifacts"]),
             dependencies={str(k): tuple(map(str, v)) for k, v in data["dependencies"].items()},
@@ -174,16 +173,5 @@ def cached_graph(key: str) -> KnownGraph | None:
 
 def store_graph(key: str, graph: KnownGraph) -> None:
     """Keep the last graph of this request (atomically; an unwritable cache is skipped)."""
-    path = _graph_file(key)
     data = {"artifacts": sorted(graph.artifacts), "dependencies": dict(graph.dependencies)}
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
-        tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
-        entries = list(os.scandir(path.parent))
-        if len(entries) > _MAX_GRAPHS:  # the oldest go
-            entries.sort(key=lambda e: e.stat().st_mtime)
-            for entry in entries[: len(entries) - _MAX_GRAPHS]:
-                with contextlib.suppress(OSError):
-                    os.unlink(entry.path)
+    store_text(_graph_folder(), f"{key}.json", json.dumps(data, sort_keys=True), _MAX_GRAPHS)

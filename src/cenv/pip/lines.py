@@ -156,11 +156,6 @@ def lock_path(path: str, lock_dir: Path | None) -> str:
     return relative if relative == "." or relative.startswith("../") else f"./{relative}"
 
 
-def is_local(url: str) -> bool:
-    """A lock url that is a path (relative to the lockfile) rather than a URL."""
-    return not _URL.match(url) and not url.startswith(_VCS)
-
-
 def _absolute(line: PipLine, path: str) -> Path:
     expanded = Path(os.path.expanduser(path))
     return Path(os.path.normpath(line.base_dir / expanded)) if not expanded.is_absolute() else expanded

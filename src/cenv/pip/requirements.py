@@ -14,10 +14,9 @@ def canonical(name: str) -> str:
 
 def requirement_name(line: str) -> str | None:
     from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
 
     try:
-        return str(canonicalize_name(Requirement(line).name))
+        return canonical(Requirement(line).name)
     except InvalidRequirement:
         return None
 

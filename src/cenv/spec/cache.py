@@ -10,11 +10,9 @@ through the full reader, which names the file, line and key.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import secrets
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -22,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import cenv
+from cenv.cache_files import store_text
 from cenv.errors import SpecError
 from cenv.redact import redact
 from cenv.spec.models import CondaDependency, Location, PipOptions, PipRequirement, Spec, Variant
@@ -95,24 +94,7 @@ def store_spec(key: str, spec: Spec) -> None:
     text = json.dumps(_to_data(spec), separators=(",", ":"))
     if redact(text) != text:
         return
-    folder = _folder()
-    with contextlib.suppress(OSError):
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{key}.json"
-        tmp = folder / f".{key}.{secrets.token_hex(4)}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
-        _prune(folder)
-
-
-def _prune(folder: Path) -> None:
-    entries = list(os.scandir(folder))
-    if len(entries) <= _MAX_ENTRIES:
-        return
-    entries.sort(key=lambda e: e.stat().st_mtime)
-    for entry in entries[: len(entries) - _MAX_ENTRIES]:
-        with contextlib.suppress(OSError):
-            os.unlink(entry.path)
+    store_text(_folder(), f"{key}.json", text, _MAX_ENTRIES)
 
 
 def _to_data(spec: Spec) -> dict[str, Any]:
