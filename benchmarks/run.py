@@ -506,11 +506,14 @@ class Created:
 
 
 def hard_links(prefix: Path) -> tuple[int, int]:
-    """(regular files with more than one link, regular files) under prefix, conda-meta/ excluded."""
+    """(regular files with more than one link, regular files) under prefix, conda-meta/ and __pycache__/
+    excluded (the bytecode a create compiles since issue #16 is written there, never in the cache)."""
     linked = total = 0
     for root, dirs, files in os.walk(prefix):
         if Path(root) == prefix and "conda-meta" in dirs:
             dirs.remove("conda-meta")
+        if "__pycache__" in dirs:
+            dirs.remove("__pycache__")
         for name in files:
             st = os.lstat(os.path.join(root, name))
             if stat.S_ISREG(st.st_mode):
@@ -1030,7 +1033,8 @@ def main() -> None:
         m = created.mirror
         checks["warm env hard-linked from the cache (no copies beyond raw rattler's)"] = (
             ct - cl <= rt - rl,
-            f"cenv {cl}/{ct} = {cl / ct:.1%} of regular files (conda-meta/ aside) have st_nlink > 1 (raw "
+            f"cenv {cl}/{ct} = {cl / ct:.1%} of regular files (conda-meta/ and __pycache__/ aside) have "
+            f"st_nlink > 1 (raw "
             f"rattler {rl}/{rt} = {rl / rt:.1%}); the {ct - cl} others: the {m.prefix_files} files with "
             "the prefix placeholder (rewritten copies by design) and files rattler writes itself "
             "(CACHEDIR.TAG)",
