@@ -690,6 +690,11 @@ def fmt_s(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
+def fmt_range(sample: Sample) -> str:
+    times = [r.seconds for r in sample.runs]
+    return f"{min(times):.2f}-{max(times):.2f} s"
+
+
 def fmt_mb(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.0f}"
 
@@ -1013,16 +1018,23 @@ def main() -> None:
             f"{warm_c:.3f} s (raw rattler.install {warm_r:.3f} s)",
         )
         nobc = {p: created.samples[f"{p} cenv no-bytecode"].seconds for p in ("cold", "warm")}
+
+        def ranges(phase: str) -> str:
+            keys = [f"{phase} cenv", f"{phase} raw", f"{phase} cenv no-bytecode"]
+            return "; ranges " + ", ".join(
+                f"{k.split(' ', 1)[1]} {fmt_range(created.samples[k])}" for k in keys
+            )
+
         ip_nobc = created.samples["warm cenv no-bytecode in-process"].seconds
         checks["cenv/raw warm create (process) <= 1.15x"] = (
             warm_c / warm_r <= TARGETS["overhead"],
             f"{warm_c / warm_r:.2f}x ({warm_c:.3f} s vs {warm_r:.3f} s); without the bytecode step "
-            f"{nobc['warm'] / warm_r:.2f}x ({nobc['warm']:.3f} s)",
+            f"{nobc['warm'] / warm_r:.2f}x ({nobc['warm']:.3f} s)" + ranges("warm"),
         )
         checks["cenv/raw cold create (process) <= 1.5x"] = (
             cold_c / cold_r <= TARGETS["create_cold_overhead"],
             f"{cold_c / cold_r:.2f}x ({cold_c:.3f} s vs {cold_r:.3f} s); without the bytecode step "
-            f"{nobc['cold'] / cold_r:.2f}x ({nobc['cold']:.3f} s)",
+            f"{nobc['cold'] / cold_r:.2f}x ({nobc['cold']:.3f} s)" + ranges("cold"),
         )
         checks["cenv/raw warm create (in-process) <= 1.15x"] = (
             ip_c / ip_r <= TARGETS["overhead"],
