@@ -754,6 +754,7 @@ def main() -> None:
         help="do not write cenv's bytecode first (source compile per process)",
     )
     args = parser.parse_args()
+    load_start = os.getloadavg()[0]
     if not args.no_precompile:
         print(f"compiled {precompile_cenv()} to bytecode", file=sys.stderr)
 
@@ -1075,6 +1076,8 @@ def main() -> None:
         "",
         f"- date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: {machine()}",
+        f"- load average (1 min, the whole machine, this run included): {load_start:.2f} at the start, "
+        f"{os.getloadavg()[0]:.2f} at the end",
         "- command: `.venv/bin/python benchmarks/run.py " + " ".join(sys.argv[1:]) + "`",
         "- channel: "
         + ", ".join(
