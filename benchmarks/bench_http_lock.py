@@ -8,7 +8,9 @@ The channel is benchmarks/generate_channel.py's (CEP-16 shards offered), served 
 tests/support/http_server.py on 127.0.0.1; the spec is the ML spec's conda part for linux-64, osx-arm64 and
 win-64 (`--cuda 12.4`). Every run starts with empty caches. cenv runs with the default concurrency and with
 `CENV_CONCURRENCY` set to each value of `--concurrency`; the engine side is benchmarks/raw_rattler_lock.py
-(one `Gateway()`, the same solves). Prints a Markdown table: median seconds, failures, requests served.
+(one `Gateway()`, the same solves, rattler's own lockfile written: the same work as cenv's conda part), with
+its defaults (100 concurrent requests) and with each `--concurrency`. Every run writes a new lockfile path,
+so no side reads a previous lock. Prints a Markdown table: median seconds, failures, requests served.
 """
 
 from __future__ import annotations
@@ -68,17 +70,23 @@ def main() -> None:
             label = "cenv lock" + (f" (CENV_CONCURRENCY={concurrency})" if concurrency else " (default)")
             env = {"CENV_CONCURRENCY": str(concurrency)} if concurrency else {}
             cmd = [sys.executable, "-m", "cenv", "lock", str(spec), "-c", channel, *platforms]
-            sides.append((label, [*cmd, "--cuda", "12.4", "-o", str(work / "lock.yml"), "-q"], env))
+            sides.append((label, [*cmd, "--cuda", "12.4", "-q", "-o"], env))
         raw = [sys.executable, str(HERE / "raw_rattler_lock.py"), "--channel", channel]
         raw += ["--specs", str(spec_lines), *platforms, "--cuda", "12.4"]
-        sides.append(("rattler Gateway() defaults", raw, {}))
+        sides.append(("rattler Gateway() defaults", [*raw, "-o"], {}))
+        for concurrency in args.concurrency:
+            sides.append(
+                (f"rattler Gateway({concurrency})", [*raw, "--concurrency", str(concurrency), "-o"], {})
+            )
         for label, cmd, env in sides:
             times, failures, requests = [], 0, 0
             for run in range(args.runs):
                 cache = work / "caches" / f"{len(rows)}-{run}"
                 shutil.rmtree(cache, ignore_errors=True)
                 cache.mkdir(parents=True)
-                full = [*cmd, "--cache", str(cache / "repodata")] if "raw_rattler" in cmd[1] else cmd
+                full = [*cmd, str(cache / "lock.yml")]  # a new lockfile: nothing previous to read
+                if "raw_rattler" in cmd[1]:
+                    full += ["--cache", str(cache / "repodata")]
                 server.reset_counters()
                 seconds, ok = _run(full, {**env, "CENV_CACHE_DIR": str(cache)})
                 requests += len(server.log)

@@ -1,7 +1,7 @@
 """The engine limit: the same work as `cenv lock`, done directly with py-rattler and uv and nothing else.
 
     python benchmarks/raw_rattler_lock.py --channel URL --cache DIR --specs FILE -p linux-64 ... [--cuda 12.4]
-        [--pip FILE --index-url URL [--pypi-mapping JSON] [--uv-cache DIR]] [-o LOCKFILE]
+        [--pip FILE --index-url URL [--pypi-mapping JSON] [--uv-cache DIR]] [-o LOCKFILE] [--concurrency N]
 
 One Gateway, every platform solved concurrently (`asyncio.gather`), the same virtual packages cenv assumes
 by default (`__glibc 2.28`, `__osx 11.0`, `__linux 5.10`, `__archspec`); with `-o`, the records written as
@@ -73,8 +73,11 @@ async def lock(
     cuda: str | None,
     pip: Pip | None = None,
     output: str | None = None,
+    concurrency: int | None = None,
 ) -> dict[str, int]:
-    gateway = rattler.Gateway(cache_dir=cache)
+    # rattler's default client and settings (100 concurrent requests) unless `concurrency` is given
+    extra = {} if concurrency is None else {"max_concurrent_requests": concurrency}
+    gateway = rattler.Gateway(cache_dir=cache, **extra)
     channels = [rattler.Channel(channel.rstrip("/") + "/")]
     match_specs = [MatchSpec(s) for s in specs]
 
@@ -170,6 +173,9 @@ def main() -> None:
     parser.add_argument("--pypi-mapping", help="JSON: conda name -> PyPI name (null: not on PyPI)")
     parser.add_argument("--uv-cache", help="uv's cache directory (default: uv's own)")
     parser.add_argument("-o", "--output", help="write the conda part as rattler's own lockfile (pixi format)")
+    parser.add_argument(
+        "--concurrency", type=int, help="Gateway max_concurrent_requests (default: rattler's)"
+    )
     args = parser.parse_args()
     with open(args.specs, encoding="utf-8") as lines:
         specs = [s.strip() for s in lines if s.strip()]
@@ -183,7 +189,9 @@ def main() -> None:
             with open(args.pypi_mapping, encoding="utf-8") as table:
                 mapping = json.load(table)
         pip = Pip(requirements, args.index_url, mapping, args.uv_cache)
-    result = asyncio.run(lock(args.channel, args.cache, specs, args.platforms, cuda, pip, args.output))
+    result = asyncio.run(
+        lock(args.channel, args.cache, specs, args.platforms, cuda, pip, args.output, args.concurrency)
+    )
     print(json.dumps(result), flush=True)
     # Leave like `cenv` does (cenv.cli._exit): rattler sometimes segfaults during interpreter shutdown
     # (exit 139 seen on cold runs), and both sides then skip the same teardown.

@@ -96,7 +96,15 @@ TARGETS = {
     "rss_mb": 1536.0,  # full-scale lock
     "create_warm_s": 2.0,  # second environment, same ~300 packages, warm package cache
     "create_cold_overhead": 1.5,  # cenv / raw, cold create (every archive fetched, extracted, checked)
+    "http_cold_lock": 1.0,  # cenv / rattler Gateway() defaults, cold lock over HTTP, same work (issue #14)
 }
+
+# A `cenv` process whose create skips the bytecode step (issue #16's compileall run), for comparison with
+# raw `rattler.install`, which compiles nothing: benchmark-only, cenv has no such switch.
+NO_BYTECODE = (
+    "import cenv.install.finish as f; f.Finisher._start_compile = lambda *a, **k: None; "
+    "from cenv.cli import main; main()"
+)
 
 
 # ------------------------------------------------------------------------------------------------ measuring
@@ -240,6 +248,44 @@ class Bench:
         run = run_process(cmd)
         run.requests = classify(self.server)
         return run
+
+    def http_cold_lock(self, cuda: str, runs: int) -> dict[str, Sample]:
+        """Cold lock over HTTP, the conda part only (issue #14): `cenv lock` with its default concurrency
+        next to raw_rattler_lock.py (`Gateway()` with rattler's defaults, and with cenv's concurrency),
+        each solving the same 3 platforms and writing its lockfile; fresh caches and a new lockfile path
+        every run (nothing previous to read), interleaved run by run."""
+        from cenv.config import DEFAULT_CONCURRENCY
+
+        spec = self.work / "ml-conda.yml"
+        spec.write_text("dependencies:\n" + "".join(f"  - '{s}'\n" for s in ML_SPEC))
+        platforms = [a for p in PLATFORMS for a in ("-p", p)]
+        raw = [
+            sys.executable,
+            str(HERE / "raw_rattler_lock.py"),
+            "--channel",
+            self.server.channel_url(CHANNEL),
+        ]
+        raw += ["--specs", str(self.spec_lines), *platforms, "--cuda", cuda]
+        sides = {
+            "cenv": None,
+            "raw": [],
+            f"raw {DEFAULT_CONCURRENCY}": ["--concurrency", str(DEFAULT_CONCURRENCY)],
+        }
+        found: dict[str, list[Run]] = {side: [] for side in sides}
+        for _ in range(runs):
+            for side, extra in sides.items():
+                cache = self.fresh(f"http-{side.replace(' ', '')}")
+                self.server.reset_counters()
+                if extra is None:
+                    cmd = [*self.cenv, "lock", str(spec), *platforms, "--cuda", cuda, "-q"]
+                    cmd += ["-c", self.server.channel_url(CHANNEL), "-o", str(cache / "lock.yml")]
+                    run = run_process(cmd, env={"CENV_CACHE_DIR": str(cache)})
+                else:
+                    cmd = [*raw, *extra, "--cache", str(cache / "repodata"), "-o", str(cache / "lock.yml")]
+                    run = run_process(cmd)
+                run.requests = classify(self.server)
+                found[side].append(run)
+        return {side: Sample(r) for side, r in found.items()}
 
     def cold_warm(self, variant: str, label: str) -> dict[str, Sample]:
         """Cold (fresh cache each time) then warm runs, for cenv and raw, interleaved run by run."""
@@ -460,17 +506,33 @@ class Created:
 
 
 def hard_links(prefix: Path) -> tuple[int, int]:
-    """(regular files with more than one link, regular files) under prefix, conda-meta/ excluded."""
+    """(regular files with more than one link, regular files) under prefix, conda-meta/ and __pycache__/
+    excluded (the bytecode a create compiles since issue #16 is written there, never in the cache)."""
     linked = total = 0
     for root, dirs, files in os.walk(prefix):
         if Path(root) == prefix and "conda-meta" in dirs:
             dirs.remove("conda-meta")
+        if "__pycache__" in dirs:
+            dirs.remove("__pycache__")
         for name in files:
             st = os.lstat(os.path.join(root, name))
             if stat.S_ISREG(st.st_mode):
                 total += 1
                 linked += st.st_nlink > 1
     return linked, total
+
+
+@contextmanager
+def without_bytecode() -> Iterator[None]:
+    """In-process creates without the bytecode step (as NO_BYTECODE does for a process)."""
+    from cenv.install.finish import Finisher
+
+    saved = Finisher._start_compile
+    Finisher._start_compile = lambda *a, **k: None  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Finisher._start_compile = saved  # type: ignore[method-assign]
 
 
 def archive_requests(server: ChannelServer) -> int:
@@ -530,6 +592,7 @@ def measure_create(bench: Bench, variant: str) -> Created | str:
             requests.setdefault(key, archive_requests(server))
 
         n = len(raw_records(lock, "linux-64"))
+        no_bytecode = [sys.executable, "-c", NO_BYTECODE]
         cenv_pkgs = raw_pkgs = base
         for i in range(args.cold_runs):
             cenv_pkgs, raw_pkgs = bench.fresh("create-cenv-pkgs"), bench.fresh("create-raw-pkgs")
@@ -541,6 +604,13 @@ def measure_create(bench: Bench, variant: str) -> Created | str:
             )
             raw = [sys.executable, str(HERE / "raw_rattler_install.py"), str(lock)]
             timed("cold raw", [*raw, str(envs / f"raw-cold-{i}"), "--cache", str(raw_pkgs)], {})
+            nobc_pkgs = bench.fresh("create-nobc-pkgs")
+            nobc = {"CONDA_PKGS_DIRS": str(nobc_pkgs), "CENV_CACHE_DIR": str(bench.fresh("create-nobc"))}
+            timed(
+                "cold cenv no-bytecode",
+                [*no_bytecode, "create", str(lock), "-p", str(envs / f"nobc-cold-{i}"), "-q"],
+                nobc,
+            )
         for i in range(args.warm_runs):
             timed(
                 "warm cenv",
@@ -548,6 +618,11 @@ def measure_create(bench: Bench, variant: str) -> Created | str:
                 cache,
             )
             timed("warm raw", [*raw, str(envs / f"raw-warm-{i}"), "--cache", str(raw_pkgs)], {})
+            timed(
+                "warm cenv no-bytecode",
+                [*no_bytecode, "create", str(lock), "-p", str(envs / f"nobc-warm-{i}"), "-q"],
+                nobc,
+            )
         links = {
             "cenv": hard_links(envs / f"cenv-warm-{args.warm_runs - 1}"),
             "raw": hard_links(envs / f"raw-warm-{args.warm_runs - 1}"),
@@ -557,6 +632,7 @@ def measure_create(bench: Bench, variant: str) -> Created | str:
         os.environ.update(env)
         try:
             ip_cenv, ip_raw = bench.fresh("create-ip-cenv-pkgs"), bench.fresh("create-ip-raw-pkgs")
+            ip_nobc = bench.fresh("create-ip-nobc-pkgs")
             for i in range(args.warm_runs + 1):
                 phase = "cold" if i == 0 else "warm"
                 prefix = envs / f"ip-cenv-{i}"
@@ -568,6 +644,14 @@ def measure_create(bench: Bench, variant: str) -> Created | str:
                 )
                 prefix = envs / f"ip-raw-{i}"
                 in_process(f"{phase} raw in-process", lambda prefix=prefix: raw_install(lock, prefix, ip_raw))
+                prefix = envs / f"ip-nobc-{i}"
+                with without_bytecode():
+                    in_process(
+                        f"{phase} cenv no-bytecode in-process",
+                        lambda prefix=prefix: create(
+                            CreateSettings(source=lock, prefix=prefix, pkgs_dir=ip_nobc)
+                        ),
+                    )
         finally:
             for k, v in saved.items():
                 if v is None:
@@ -604,6 +688,11 @@ def machine() -> str:
 
 def fmt_s(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
+
+
+def fmt_range(sample: Sample) -> str:
+    times = [r.seconds for r in sample.runs]
+    return f"{min(times):.2f}-{max(times):.2f} s"
 
 
 def fmt_mb(value: float | None) -> str:
@@ -651,6 +740,12 @@ def main() -> None:
         help="create figures: packages in the environment (filler packages added to the lock's records)",
     )
     parser.add_argument("--skip-create", action="store_true", help="skip the create figures")
+    parser.add_argument(
+        "--http-runs",
+        type=int,
+        default=3,
+        help="cold lock over HTTP, conda part, cenv vs rattler's Gateway: runs of each (0: skip)",
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the warm in-process cenv lock")
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument(
@@ -659,6 +754,7 @@ def main() -> None:
         help="do not write cenv's bytecode first (source compile per process)",
     )
     args = parser.parse_args()
+    load_start = os.getloadavg()[0]
     if not args.no_precompile:
         print(f"compiled {precompile_cenv()} to bytecode", file=sys.stderr)
 
@@ -695,6 +791,19 @@ def main() -> None:
             for phase in ("cold", "warm"):
                 c, w = r[f"{phase} cenv"], r[f"{phase} raw"]
                 rows.append(lock_row(f"{phase} lock, {variant} (3 platforms)", c, w))
+        http: dict[str, Sample] = {}
+        if args.http_runs:
+            print("cold lock over HTTP, conda part (cenv vs Gateway) ...", file=sys.stderr)
+            http = bench.http_cold_lock(VARIANTS["cu12"], args.http_runs)
+            for side in (k for k in http if k != "cenv"):
+                label = "`Gateway()` defaults" if side == "raw" else f"`Gateway({side.split()[1]})`"
+                rows.append(
+                    lock_row(
+                        f"cold lock over HTTP, conda part only, cu12 (3 platforms): cenv vs {label}",
+                        http["cenv"],
+                        http[side],
+                    )
+                )
         warm_total_cenv = sum(results[v]["warm cenv"].seconds for v in VARIANTS)
         warm_total_raw = sum(results[v]["warm raw"].seconds for v in VARIANTS)
         rows.append(
@@ -775,11 +884,25 @@ def main() -> None:
                     )
                 )
             for phase in ("cold", "warm"):
-                c = created.samples[f"{phase} cenv in-process"]
+                c, w = created.samples[f"{phase} cenv no-bytecode"], created.samples[f"{phase} raw"]
+                rows.append(
+                    (
+                        f"create {phase}, cu12 linux-64, cenv without its bytecode step (raw compiles none)",
+                        fmt_s(c.seconds),
+                        fmt_s(w.seconds),
+                        ratio(c.seconds, w.seconds),
+                        fmt_mb(c.rss_mb),
+                        fmt_mb(w.rss_mb),
+                        "",
+                    )
+                )
+            for phase, kind in [(p, k) for p in ("cold", "warm") for k in ("", " no-bytecode")]:
+                c = created.samples[f"{phase} cenv{kind} in-process"]
                 w = created.samples[f"{phase} raw in-process"]
                 rows.append(
                     (
-                        f"create {phase} in-process, cu12 linux-64",
+                        f"create {phase} in-process, cu12 linux-64"
+                        + (", cenv without its bytecode step" if kind else ""),
                         fmt_s(c.seconds),
                         fmt_s(w.seconds),
                         ratio(c.seconds, w.seconds),
@@ -834,6 +957,19 @@ def main() -> None:
         max(in_ratios) <= TARGETS["overhead"],
         ", ".join(f"{v}: {x:.2f}x" for v, x in zip(VARIANTS, in_ratios, strict=True)),
     )
+    if http:
+        c, r = http["cenv"], http["raw"]
+        same = [k for k in http if k not in ("cenv", "raw")]
+        spread = ", ".join(
+            f"{k}: {min(x.seconds for x in v.runs):.2f}-{max(x.seconds for x in v.runs):.2f} s"
+            for k, v in http.items()
+        )
+        checks["cold lock over HTTP no slower than rattler's Gateway() (same server, same work)"] = (
+            c.seconds / r.seconds <= TARGETS["http_cold_lock"],
+            f"{c.seconds / r.seconds:.2f}x ({c.seconds:.2f} s vs {r.seconds:.2f} s; at cenv's concurrency "
+            + ", ".join(f"{c.seconds / http[k].seconds:.2f}x vs {http[k].seconds:.2f} s" for k in same)
+            + f"; ranges {spread}; {len(c.runs)} runs)",
+        )
     checks["warm lock 3 platforms x 2 variants < 3 s"] = (
         warm_total_cenv < TARGETS["warm_total_s"],
         f"{warm_total_cenv:.2f} s (raw rattler + uv {warm_total_raw:.2f} s)",
@@ -882,23 +1018,36 @@ def main() -> None:
             warm_c < TARGETS["create_warm_s"],
             f"{warm_c:.3f} s (raw rattler.install {warm_r:.3f} s)",
         )
+        nobc = {p: created.samples[f"{p} cenv no-bytecode"].seconds for p in ("cold", "warm")}
+
+        def ranges(phase: str) -> str:
+            keys = [f"{phase} cenv", f"{phase} raw", f"{phase} cenv no-bytecode"]
+            return "; ranges " + ", ".join(
+                f"{k.split(' ', 1)[1]} {fmt_range(created.samples[k])}" for k in keys
+            )
+
+        ip_nobc = created.samples["warm cenv no-bytecode in-process"].seconds
         checks["cenv/raw warm create (process) <= 1.15x"] = (
             warm_c / warm_r <= TARGETS["overhead"],
-            f"{warm_c / warm_r:.2f}x; cold {cold_c / cold_r:.2f}x",
+            f"{warm_c / warm_r:.2f}x ({warm_c:.3f} s vs {warm_r:.3f} s); without the bytecode step "
+            f"{nobc['warm'] / warm_r:.2f}x ({nobc['warm']:.3f} s)" + ranges("warm"),
         )
         checks["cenv/raw cold create (process) <= 1.5x"] = (
             cold_c / cold_r <= TARGETS["create_cold_overhead"],
-            f"{cold_c / cold_r:.2f}x ({cold_c:.3f} s vs {cold_r:.3f} s)",
+            f"{cold_c / cold_r:.2f}x ({cold_c:.3f} s vs {cold_r:.3f} s); without the bytecode step "
+            f"{nobc['cold'] / cold_r:.2f}x ({nobc['cold']:.3f} s)" + ranges("cold"),
         )
         checks["cenv/raw warm create (in-process) <= 1.15x"] = (
             ip_c / ip_r <= TARGETS["overhead"],
-            f"{ip_c / ip_r:.2f}x ({ip_c:.3f} s vs {ip_r:.3f} s)",
+            f"{ip_c / ip_r:.2f}x ({ip_c:.3f} s vs {ip_r:.3f} s); without the bytecode step "
+            f"{ip_nobc / ip_r:.2f}x ({ip_nobc:.3f} s)",
         )
         (cl, ct), (rl, rt) = created.links["cenv"], created.links["raw"]
         m = created.mirror
         checks["warm env hard-linked from the cache (no copies beyond raw rattler's)"] = (
             ct - cl <= rt - rl,
-            f"cenv {cl}/{ct} = {cl / ct:.1%} of regular files (conda-meta/ aside) have st_nlink > 1 (raw "
+            f"cenv {cl}/{ct} = {cl / ct:.1%} of regular files (conda-meta/ and __pycache__/ aside) have "
+            f"st_nlink > 1 (raw "
             f"rattler {rl}/{rt} = {rl / rt:.1%}); the {ct - cl} others: the {m.prefix_files} files with "
             "the prefix placeholder (rewritten copies by design) and files rattler writes itself "
             "(CACHEDIR.TAG)",
@@ -927,6 +1076,8 @@ def main() -> None:
         "",
         f"- date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: {machine()}",
+        f"- load average (1 min, the whole machine, this run included): {load_start:.2f} at the start, "
+        f"{os.getloadavg()[0]:.2f} at the end",
         "- command: `.venv/bin/python benchmarks/run.py " + " ".join(sys.argv[1:]) + "`",
         "- channel: "
         + ", ".join(

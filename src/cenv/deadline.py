@@ -93,20 +93,27 @@ async def until_stalled(
     timeout: float,
     interval: float = 0.25,
     busy_counts: bool = True,
+    progress_blocks: bool = True,
 ) -> T:
     """Await `work`; raise `Stalled` (cancelling it) once `progress()` (a byte count that grows while data
     arrives, e.g. the size of a download directory) grew by less than the floor for `timeout` seconds.
-    With `busy_counts`, a busy process (the solver, parsing repodata) is making progress too."""
+    With `busy_counts`, a busy process (the solver, parsing repodata) is making progress too.
+    `progress_blocks=False`: `progress()` only reads a counter, so it runs on the loop: a thread for it
+    would cost each short download (one event loop per archive) an executor started and joined."""
+
+    async def sample() -> int:
+        return await asyncio.to_thread(progress) if progress_blocks else progress()
+
     task = asyncio.ensure_future(work)
     watch = TransferWatch(timeout)
-    last = await asyncio.to_thread(progress)
+    last = await sample()
     cpu = time.process_time()
     try:
         while True:
             done, _ = await asyncio.wait({task}, timeout=interval)
             if done:
                 return task.result()
-            now, cpu_now = await asyncio.to_thread(progress), time.process_time()
+            now, cpu_now = await sample(), time.process_time()
             busy = busy_counts and cpu_now - cpu > interval * 0.2
             watch.feed(int(watch.floor * timeout) if busy else max(0, now - last))
             last, cpu = now, cpu_now

@@ -380,7 +380,7 @@ def stream(url: str, write: Callable[[bytes], object], timeout: float | None = N
         if timeout is None:
             await download
         else:
-            await until_stalled(download, lambda: received, timeout, busy_counts=False)
+            await until_stalled(download, lambda: received, timeout, busy_counts=False, progress_blocks=False)
 
     try:
         asyncio.run(run())

@@ -81,6 +81,10 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "cenv-test-channel/1"
     sys_version = ""
     timeout = 30  # an idle keep-alive connection cannot hold a thread forever
+    # TCP_NODELAY, as real channel hosts (nginx's `tcp_nodelay on`, the default for keep-alive): with Nagle's
+    # algorithm the body waits behind the headers for the client's delayed ACK, ~40 ms per request on a
+    # reused connection (benchmarks/RESULTS.md: cold lock over HTTP)
+    disable_nagle_algorithm = True
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet
