@@ -131,13 +131,11 @@ def _url2pathname(path: str) -> str:
     return urllib.parse.unquote(path)
 
 
-def _download(
-    url: str, out: BinaryIO, hasher: _Hasher, progress: Callable[[int], None], cancel: Any, timeout: float
-) -> None:
-    """Stream `url` through the one network client (connection reuse, retries, mirrors, credentials by
-    host, proxies, TLS: cenv.net) into `out`, hashing as it goes; `Stalled` after `timeout` seconds without
-    progress (or below the floor)."""
-    from cenv.net import HttpError, stream
+def _sink(
+    out: BinaryIO, hasher: _Hasher, progress: Callable[[int], None], cancel: Any
+) -> Callable[[bytes], None]:
+    """Where an archive's bytes go, from a local channel or the network alike: the `.part` file, the hashes,
+    the progress bar; a set `cancel` stops the copy."""
 
     def write(data: bytes) -> None:
         if cancel is not None and cancel.is_set():
@@ -146,8 +144,19 @@ def _download(
         hasher.update(data)
         progress(len(data))
 
+    return write
+
+
+def _download(
+    url: str, out: BinaryIO, hasher: _Hasher, progress: Callable[[int], None], cancel: Any, timeout: float
+) -> None:
+    """Stream `url` through the one network client (connection reuse, retries, mirrors, credentials by
+    host, proxies, TLS: cenv.net) into `out`, hashing as it goes; `Stalled` after `timeout` seconds without
+    progress (or below the floor)."""
+    from cenv.net import HttpError, stream
+
     try:
-        stream(url, write, timeout=timeout)
+        stream(url, _sink(out, hasher, progress, cancel), timeout=timeout)
     except HttpError as exc:
         if exc.status is not None:
             raise  # the client already retried what a retry can fix
@@ -287,12 +296,9 @@ def fetch_archive(
                         hints=["the local channel changed since the lock was made; lock again"],
                     ) from exc
                 with reader, _open_part(tmp) as out:
+                    write = _sink(out, hasher, progress, cancel)
                     while chunk := reader.read(_CHUNK):
-                        if cancel is not None and cancel.is_set():
-                            raise FetchCancelled
-                        _write_all(out, chunk)
-                        hasher.update(chunk)
-                        progress(len(chunk))
+                        write(chunk)
             else:
                 with _open_part(tmp) as out:
                     _download(package.url, out, hasher, progress, cancel, timeout)
