@@ -39,6 +39,12 @@ class Console:
 
 
 def print_error(message: str, hints: tuple[str, ...] | list[str] = ()) -> None:
-    print(f"{_styled('error:', '1;31')} {redact(message)}", file=sys.stderr)
+    print_errors([message], hints)
+
+
+def print_errors(messages: list[str] | tuple[str, ...], hints: tuple[str, ...] | list[str] = ()) -> None:
+    """`error:` lines (several problems of one input are reported together), then the hints."""
+    for message in messages:
+        print(f"{_styled('error:', '1;31')} {redact(message)}", file=sys.stderr)
     for hint in hints:
         print(f"{_styled('hint:', '1;36')} {redact(hint)}", file=sys.stderr)

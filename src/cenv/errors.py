@@ -13,10 +13,12 @@ class CenvError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, hints: Sequence[str] = ()) -> None:
+    def __init__(self, message: str, hints: Sequence[str] = (), *, more: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.message = message
         self.hints = tuple(hints)
+        # further problems found in the same run (each one line, like `message`), e.g. every bad key of a spec
+        self.more = tuple(more)
 
     def __str__(self) -> str:
         return self.message

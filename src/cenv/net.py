@@ -115,9 +115,13 @@ def _user_netrc() -> dict[str, tuple[str, str, str]]:
     import netrc
 
     try:
-        return netrc.netrc(str(_netrc_path())).hosts
+        hosts = netrc.netrc(str(_netrc_path())).hosts
     except (OSError, netrc.NetrcParseError):
         return {}
+    # Python 3.10 gives None for a missing field, 3.11 an empty string
+    return {
+        host: (login or "", account or "", secret or "") for host, (login, account, secret) in hosts.items()
+    }
 
 
 def _netrc_token(text: str) -> bool:

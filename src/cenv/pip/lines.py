@@ -128,7 +128,7 @@ def _check_project(line: PipLine, text: str, local: Path) -> None:
 
 def _project_name(folder: Path) -> str | None:
     """A local project's name as its pyproject.toml states it (for errors that name the line)."""
-    import tomllib
+    from cenv.toml_compat import toml as tomllib
 
     try:
         data = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
