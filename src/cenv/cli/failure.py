@@ -79,7 +79,7 @@ def failure_of(exc: BaseException, argv: list[str]) -> Failure:
     if isinstance(exc, CenvError):
         return Failure([exc.message, *getattr(exc, "more", ())], list(exc.hints), exc.exit_code)
     if isinstance(exc, click.exceptions.Abort | KeyboardInterrupt):
-        return Failure(["interrupted" if isinstance(exc, KeyboardInterrupt) else "aborted"], [], 130)
+        return Failure(["interrupted"], [], 130)  # click turns Ctrl-C into Abort
     if isinstance(exc, click.exceptions.ClickException):
         hints: list[str] = []
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
