@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from tests.cli_helpers import cenv
 
 SPEC = "name: demo\nchannels: [conda-forge]\ndependencies:\n  - python=3.12\n  - nosuch:: bad\n"
