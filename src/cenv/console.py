@@ -42,9 +42,15 @@ def print_error(message: str, hints: tuple[str, ...] | list[str] = ()) -> None:
     print_errors([message], hints)
 
 
-def print_errors(messages: list[str] | tuple[str, ...], hints: tuple[str, ...] | list[str] = ()) -> None:
-    """`error:` lines (several problems of one input are reported together), then the hints."""
+def print_errors(
+    messages: list[str] | tuple[str, ...],
+    hints: tuple[str, ...] | list[str] = (),
+    details: tuple[str, ...] | list[str] = (),
+) -> None:
+    """`error:` lines (several problems of one input are reported together), details indented, the hints."""
     for message in messages:
         print(f"{_styled('error:', '1;31')} {redact(message)}", file=sys.stderr)
+    for line in details:
+        print(f"  {redact(line)}", file=sys.stderr)
     for hint in hints:
         print(f"{_styled('hint:', '1;36')} {redact(hint)}", file=sys.stderr)

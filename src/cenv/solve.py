@@ -125,7 +125,7 @@ async def solve(request: SolveRequest, gateway: rattler.Gateway) -> list[rattler
 
 async def _solve_error(request: SolveRequest, gateway: rattler.Gateway, text: str) -> SolveError:
     """SolveError for resolvo's `text`: all unknown names at once, else its explanation in cenv's words."""
-    from cenv.solve_errors import summarize, unknown_message, unknown_names, virtual_package_hints
+    from cenv.solve_errors import explain, unknown_message, unknown_names, virtual_package_hints
 
     written = {_name_of(s): s for s in request.specs}
     try:
@@ -143,7 +143,8 @@ async def _solve_error(request: SolveRequest, gateway: rattler.Gateway, text: st
         return SolveError(message, hints=hints)
     hints = virtual_package_hints(text, request.virtual_packages)
     hints += [h for h in await _explain(request, gateway, text) if not (hints and "__cuda" in h)]
-    return SolveError(f"no solution for {request.platform}: {summarize(text, written)}", hints=hints)
+    headline, tree = explain(text, written)
+    return SolveError(f"no solution for {request.platform}: {headline}", hints=hints, details=tree)
 
 
 def _name_of(text: str) -> str:

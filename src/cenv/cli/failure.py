@@ -30,6 +30,7 @@ class Failure:
     hints: list[str] = field(default_factory=list)
     exit_code: int = 1
     log: Path | None = None
+    details: list[str] = field(default_factory=list)
 
 
 def _log_dir() -> Path:
@@ -77,7 +78,7 @@ def failure_of(exc: BaseException, argv: list[str]) -> Failure:
     from cenv.errors import CenvError
 
     if isinstance(exc, CenvError):
-        return Failure([exc.message, *getattr(exc, "more", ())], list(exc.hints), exc.exit_code)
+        return Failure([exc.message, *exc.more], list(exc.hints), exc.exit_code, details=list(exc.details))
     if isinstance(exc, click.exceptions.Abort | KeyboardInterrupt):
         return Failure(["interrupted"], [], 130)  # click turns Ctrl-C into Abort
     if isinstance(exc, click.exceptions.ClickException):
@@ -108,7 +109,7 @@ def report(failure: Failure, *, json_output: bool) -> None:
     from cenv.console import print_errors
     from cenv.redact import redact
 
-    print_errors(failure.errors, failure.hints)
+    print_errors(failure.errors, failure.hints, failure.details)
     if json_output:
         payload: dict[str, object] = {
             "error": failure.errors[0],
@@ -116,6 +117,8 @@ def report(failure: Failure, *, json_output: bool) -> None:
             "hints": failure.hints,
             "exit_code": failure.exit_code,
         }
+        if failure.details:
+            payload["details"] = failure.details
         if failure.log is not None:
             payload["log"] = str(failure.log)
         sys.stdout.write(redact(json.dumps(payload, indent=2, sort_keys=True)) + "\n")
