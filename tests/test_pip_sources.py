@@ -452,3 +452,17 @@ def test_ctrl_c_during_pypi_lookups_acts_at_once(tmp_path: Path, demo_channel: P
         assert took < 2.0, took  # 0.5 s target; slack for a loaded 2-core machine
     finally:
         hanging.close()
+
+
+def test_missing_requirements_file_names_the_line_and_the_path(
+    tmp_path: Path, demo_channel: Path, pip_index: WheelIndex
+) -> None:
+    """Issue #25: `-r requirements-dev.txt` whose file is missing: the spec line and the path looked up,
+    not uv's `Error parsing included file ... at position 0`."""
+    spec = _spec(tmp_path / "spec", demo_channel, pip_index, ["dep-a", "-r requirements-dev.txt"])
+    result = cenv("lock", spec, "-p", "linux-64", cwd=tmp_path)
+    assert result.code == 1, result.output
+    looked = spec.parent / "requirements-dev.txt"
+    assert f"{spec}:10: `-r requirements-dev.txt`: {looked} does not exist" in result.stderr, result.stderr
+    assert f"spec file's folder ({spec.parent})" in result.stderr
+    assert "position 0" not in result.stderr
