@@ -35,7 +35,18 @@ class Console:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
     def json(self, payload: dict[str, Any]) -> None:
+        global _json_written
+        _json_written = True
         sys.stdout.write(redact(json.dumps(payload, indent=2, sort_keys=True)) + "\n")
+
+
+_json_written = False
+
+
+def json_written() -> bool:
+    """Whether this process already printed a JSON document (a failing `--check --json` prints its reasons;
+    the failure must not add a second document to stdout)."""
+    return _json_written
 
 
 def print_error(message: str, hints: tuple[str, ...] | list[str] = ()) -> None:

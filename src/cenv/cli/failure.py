@@ -106,11 +106,11 @@ def wants_json(argv: list[str]) -> bool:
 
 
 def report(failure: Failure, *, json_output: bool) -> None:
-    from cenv.console import print_errors
+    from cenv.console import json_written, print_errors
     from cenv.redact import redact
 
     print_errors(failure.errors, failure.hints, failure.details)
-    if json_output:
+    if json_output and not json_written():
         payload: dict[str, object] = {
             "error": failure.errors[0],
             "errors": failure.errors,
