@@ -165,3 +165,16 @@ def test_interrupt_is_not_an_internal_error(tmp_path: Path, isolate_env: Path) -
     assert proc.returncode == 130
     assert proc.stderr.strip() == "error: interrupted"
     assert not (isolate_env / "logs").exists()
+
+
+def test_no_check_passes_because_its_input_cannot_be_read() -> None:
+    """Issue #25: a host requirement or an update constraint that rattler cannot parse is not a pass."""
+    from cenv.errors import InstallError
+    from cenv.install.host import HostPackage, check_requirements
+    from cenv.update import _version_ok
+
+    host = {"__cuda": HostPackage(name="__cuda", version="12.1", build="0")}
+    check_requirements([("torch", "__cuda", ">=12")], host)  # readable and met
+    with pytest.raises(InstallError, match="cannot compare"):
+        check_requirements([("torch", "__cuda", ">=>=12")], host)
+    assert _version_ok(">=1.0", "2.0") and not _version_ok(">=>=1", "2.0")

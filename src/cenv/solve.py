@@ -130,7 +130,7 @@ async def _solve_error(request: SolveRequest, gateway: rattler.Gateway, text: st
     written = {_name_of(s): s for s in request.specs}
     try:
         names = await _channel_names(gateway, request)
-    except Exception:  # best effort: the solver's own explanation still stands
+    except _query_errors():  # best effort: the solver's own explanation still stands
         names = []
     unknown = unknown_names(written, set(names)) if names else []
     if unknown:
@@ -206,11 +206,18 @@ async def _query(
     return [r for records in result for r in records if r.name.normalized == name]
 
 
+def _query_errors() -> tuple[type[Exception], ...]:
+    """What a best-effort channel query may raise (evaluated only when raised: rattler loads lazily)."""
+    from rattler.exceptions import GatewayError, InvalidMatchSpecError, InvalidPackageNameError
+
+    return (GatewayError, InvalidMatchSpecError, InvalidPackageNameError)
+
+
 async def _explain(request: SolveRequest, gateway: rattler.Gateway, message: str) -> list[str]:
     """Hints for the common reasons a solve fails. Best effort: a failure here never hides the solve error."""
     try:
         return await _explain_inner(request, gateway, message)
-    except Exception:
+    except _query_errors():
         return []
 
 
@@ -263,7 +270,7 @@ async def _platforms_having(
         try:
             if await _query(gateway, [to_rattler(c) for c in channels], [platform], name):
                 found.append(platform)
-        except Exception:
+        except _query_errors():
             continue
     return found
 
