@@ -178,3 +178,22 @@ def test_no_check_passes_because_its_input_cannot_be_read() -> None:
     with pytest.raises(InstallError, match="cannot compare"):
         check_requirements([("torch", "__cuda", ">=>=12")], host)
     assert _version_ok(">=1.0", "2.0") and not _version_ok(">=>=1", "2.0")
+
+
+def test_p_is_guarded_both_ways(tmp_path: Path) -> None:
+    """Issue #25: `-p` is the platform in `lock` and the prefix in `create`; each mistake is a usage error
+    (exit 2) that names the other meaning, and a near-miss platform gets did-you-mean."""
+    (tmp_path / "env.yml").write_text("channels: [x]\ndependencies: [python]\n", encoding="utf-8")
+    as_prefix = cenv("create", "env.yml", "-p", "linux-64", cwd=tmp_path)
+    assert as_prefix.code == 2, as_prefix.output
+    assert "did you mean `--platform linux-64`? -p is the prefix here" in as_prefix.stderr
+    assert not (tmp_path / "linux-64").exists()
+    as_platform = cenv("lock", "env.yml", "-p", "./myenv", cwd=tmp_path)
+    assert as_platform.code == 2
+    assert "`./myenv` is a path, not a platform" in as_platform.stderr
+    assert "`cenv create -p PREFIX`" in as_platform.stderr
+    assert "linux-aarch64" not in as_platform.stderr  # not the list of every platform
+    for command in (["lock", "env.yml"], ["why", "x", "-l", "env.yml"], ["export", "env.yml"]):
+        typo = cenv(*command, "-p", "linux64", cwd=tmp_path)
+        assert typo.code == 2, typo.output
+        assert "unknown platform `linux64`: did you mean `linux-64`?" in typo.stderr, typo.stderr
