@@ -197,3 +197,70 @@ def test_p_is_guarded_both_ways(tmp_path: Path) -> None:
         typo = cenv(*command, "-p", "linux64", cwd=tmp_path)
         assert typo.code == 2, typo.output
         assert "unknown platform `linux64`: did you mean `linux-64`?" in typo.stderr, typo.stderr
+
+
+# Options of the spec's `pip:` lines (pip's own, which cenv reads there), and other tools' command lines
+_PIP_LINE_OPTIONS = {
+    "--index-url",
+    "--extra-index-url",
+    "--find-links",
+    "--hash",
+    "--editable",
+    "--requirement",
+}
+_OTHER_TOOLS = ("uv ", "conda ", "pip ", "python ", "micromamba ", "mamba ", "mypy ", "git ", "curl ")
+
+
+def _message_strings() -> list[tuple[str, int, str]]:
+    """Every string literal in src/cenv that is not a docstring: (file, line, text); f-strings joined."""
+    import ast
+
+    found = []
+    for path in sorted((Path(__file__).parents[1] / "src" / "cenv").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {
+            id(node.body[0].value)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.body
+            and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)
+        }
+        for node in ast.walk(tree):
+            if isinstance(node, ast.JoinedStr):
+                text = "".join(v.value if isinstance(v, ast.Constant) else "X" for v in node.values)
+                found.append((path.name, node.lineno, str(text)))
+            elif (
+                isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+            ):
+                found.append((path.name, node.lineno, node.value))
+    return found
+
+
+def test_every_flag_a_message_names_exists() -> None:
+    """Issue #25 (`cenv lock nosuch.yml` hinted `-f environment.yml`, which does not exist): every `--flag`
+    inside backticks in a message exists, on the command the message names (`cenv lock ... --cuda`) or on
+    some command."""
+    import re
+
+    from cenv.cli import cli
+
+    options = {
+        name: {o for p in command.params for o in [*p.opts, *p.secondary_opts] if o.startswith("-")}
+        for name, command in cli.commands.items()
+    }
+    every = set().union(*options.values()) | {"--help", "--version"}
+    wrong = []
+    for file, line, text in _message_strings():
+        for code in re.findall(r"`([^`]*)`", text):
+            if code.startswith(_OTHER_TOOLS) or code.startswith("cenv run"):
+                continue
+            flags = set(re.findall(r"(?<![\w-])(-[a-zA-Z]\b|--[a-z][a-z0-9-]*)", code))
+            command = re.match(r"cenv (\w+)", code)
+            allowed = (
+                (options[command.group(1)] | {"--help"}) if command and command.group(1) in options else every
+            )
+            bad = flags - allowed - _PIP_LINE_OPTIONS - {"-e", "-r", "-c"}
+            if bad:
+                wrong.append(f"{file}:{line}: `{code}` names {sorted(bad)}")
+    assert wrong == [], "\n".join(wrong)
