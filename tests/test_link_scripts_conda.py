@@ -111,3 +111,76 @@ def test_wrapper_is_not_left_anywhere(tmp_path: Path, channel: ChannelFactory) -
     assert result.code == 0, result.output
     assert [p for p in tmp.iterdir() if p.name.startswith("cenv-post-link-")] == []
     assert not any(name.startswith(".tmp") for name in os.listdir(prefix))
+
+
+@pytest.fixture
+def clobbering(tmp_path: Path) -> ChannelFactory:
+    ch = ChannelFactory(tmp_path / "clobber-channels", "clob")
+    ch.package(
+        "aaa", "1.0", subdir="linux-64", files={"bin/x": "#!/bin/sh\necho from-aaa\n", "share/a": "a\n"}
+    )
+    ch.package(
+        "zzz", "1.0", subdir="linux-64", depends=["aaa"], files={"bin/x": "#!/bin/sh\necho from-zzz\n"}
+    )
+    ch.package("bbb", "1.0", subdir="linux-64", files={"bin/y": "#!/bin/sh\necho from-bbb\n"})
+    ch.package("ccc", "1.0", subdir="linux-64", files={"bin/y": "#!/bin/sh\necho from-ccc\n"})
+    return ch.write_repodata()
+
+
+def test_clobbering_as_conda(tmp_path: Path, clobbering: ChannelFactory) -> None:
+    """Two packages with one path: conda links in `PrefixGraph` order (conda/models/prefix_graph.py,
+    `_topo_sort_handle_cycles`: unrelated packages by name, dependencies before dependents) and each
+    `LinkPathAction` writes its file, so the later one keeps it (`ccc` over `bbb`; `zzz`, which depends on
+    `aaa`, over `aaa`); `_verify_prefix_level` raises `SharedLinkPathClobberError`, which `maybe_raise`
+    reports as a warning under the default `path_conflict: clobber`. Both records list the path (each
+    record lists its package's paths). rattler kept the first package's copy and moved the others' to
+    `__clobbers__/`, which must not be left."""
+    import json
+
+    spec = write_spec(tmp_path / "env.yml", clobbering.url, deps=("zzz", "bbb", "ccc"))
+    prefix = tmp_path / "env"
+    result = cenv("create", spec, "-p", prefix)
+    assert result.code == 0, result.output
+    assert (prefix / "bin" / "y").read_text() == "#!/bin/sh\necho from-ccc\n"
+    assert (prefix / "bin" / "x").read_text() == "#!/bin/sh\necho from-zzz\n"
+    assert "warning: `bin/y` is shipped by `bbb` and `ccc`: `ccc`'s copy is kept" in result.stderr
+    assert "warning: `bin/x` is shipped by `aaa` and `zzz`: `zzz`'s copy is kept" in result.stderr
+    assert not (prefix / "__clobbers__").exists()
+    records = {
+        json.loads(p.read_text())["name"]: json.loads(p.read_text())
+        for p in (prefix / "conda-meta").glob("*.json")
+    }
+    assert "bin/y" in records["ccc"]["files"] and "bin/y" in records["bbb"]["files"]
+    assert "bin/x" in records["zzz"]["files"] and "bin/x" in records["aaa"]["files"]
+    assert all("__clobbers__" not in json.dumps(r) for r in records.values())
+
+
+def test_path_conflict_prevent_refuses(tmp_path: Path, clobbering: ChannelFactory) -> None:
+    """`path_conflict: prevent` (conda's `maybe_raise` raises the ClobberError): exit 1 naming both
+    packages and the path; nothing is created. The variable and a .condarc both set it."""
+    spec = write_spec(tmp_path / "env.yml", clobbering.url, deps=("bbb", "ccc"))
+    prefix = tmp_path / "env"
+    refused = cenv("create", spec, "-p", prefix, env={"CONDA_PATH_CONFLICT": "prevent"})
+    assert refused.code == 1, refused.output
+    assert "error: packages `bbb`, `ccc` all ship `bin/y`" in refused.stderr
+    assert not prefix.exists() and siblings(prefix) == []
+    condarc = tmp_path / "condarc"
+    condarc.write_text("path_conflict: prevent\n")
+    assert cenv("create", spec, "-p", prefix, env={"CONDARC": str(condarc)}).code == 1
+    bad = cenv("create", spec, "-p", prefix, env={"CONDA_PATH_CONFLICT": "sometimes"})
+    assert bad.code == 1 and "must be clobber, warn or prevent" in bad.stderr
+
+
+def test_register_envs_false_in_condarc(tmp_path: Path, clobbering: ChannelFactory) -> None:
+    """conda's `register_envs` read from a .condarc too, not only from CONDA_REGISTER_ENVS."""
+    import os
+
+    spec = write_spec(tmp_path / "env.yml", clobbering.url, deps=("aaa",))
+    condarc = tmp_path / "condarc"
+    condarc.write_text("register_envs: false\n")
+    result = cenv("create", spec, "-n", "quiet", env={"CONDARC": str(condarc)})
+    assert result.code == 0, result.output
+    assert not (Path(os.environ["HOME"]) / ".conda" / "environments.txt").exists()
+    registered = cenv("create", spec, "-n", "loud")
+    assert registered.code == 0, registered.output
+    assert "loud" in (Path(os.environ["HOME"]) / ".conda" / "environments.txt").read_text()

@@ -77,27 +77,31 @@ def link_script(prefix: Path, name: str, action: str) -> Path:
 
 
 def dependency_order(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Records with every dependency before its dependents (conda's link order); ties by name."""
+    """Records in conda's link order: `PrefixGraph._toposort` (conda/models/prefix_graph.py) with conda's
+    default `allow_cycles`, i.e. `_topo_sort_handle_cycles`: packages nothing depends on and that depend on
+    nothing first, by name; then level by level, each level's packages without unlinked dependencies by
+    name; in a cycle, the package with the fewest unlinked dependencies (then the first name) goes next.
+    python's dependency on pip is dropped first (`_toposort_prepare_graph`)."""
     by_name = {str(r["name"]): r for r in records}
-    deps = {
-        name: sorted(d for d in dependencies_from_depends(list(r.get("depends") or [])) if d in by_name)
+    parents = {
+        name: {d for d in dependencies_from_depends(list(r.get("depends") or [])) if d in by_name} - {name}
         for name, r in by_name.items()
     }
-    ordered: list[Mapping[str, Any]] = []
-    state: dict[str, int] = {}  # 1: visiting, 2: done
-
-    def visit(name: str) -> None:
-        if state.get(name):
-            return  # done, or a dependency cycle: break it here
-        state[name] = 1
-        for dep in deps[name]:
-            visit(dep)
-        state[name] = 2
-        ordered.append(by_name[name])
-
-    for name in sorted(by_name):
-        visit(name)
-    return ordered
+    parents.get("python", set()).discard("pip")
+    is_parent = {p for found in parents.values() for p in found}
+    ordered = sorted(n for n, found in parents.items() if not found and n not in is_parent)
+    for name in ordered:
+        del parents[name]
+    while parents:
+        level = sorted(n for n, found in parents.items() if not found)
+        if not level:  # a cycle: conda's `_toposort_pop_key`
+            level = [min(parents, key=lambda n: (len(parents[n]), n))]
+        for name in level:
+            del parents[name]
+            ordered.append(name)
+        for found in parents.values():
+            found.difference_update(level)
+    return [by_name[name] for name in ordered]
 
 
 def scripts_of(prefix: Path, records: Iterable[Mapping[str, Any]], action: str) -> list[Mapping[str, Any]]:
