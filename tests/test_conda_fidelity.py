@@ -123,7 +123,9 @@ def test_conda_meta_history_scripts_and_bytecode(tmp_path: Path, fid_channel: Ch
             assert record[key] == built.record[key], (built.name, key)
         assert record["fn"] == built.filename
         assert record["url"] == f"{fid_channel.url}/{built.subdir}/{built.filename}"
-        assert record["channel"] == fid_channel.url
+        # conda's PrefixRecord dump: the channel with its subdir, `constrains` even when empty (issue #22)
+        assert record["channel"] == f"{fid_channel.url}/{built.subdir}"
+        assert record["constrains"] == built.record.get("constrains", [])
         assert record["package_tarball_full_path"] == str(pkgs_dir() / built.filename)
         assert record["extracted_package_dir"] == str(pkgs_dir() / built.dist_name)
         assert record["paths_data"]["paths_version"] == 1
