@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import cenv
 from cenv.channels import ResolvedChannel, make_gateway
-from cenv.errors import SolveError, UserError
+from cenv.errors import CenvError, SolveError, UserError
 from cenv.lock.keys import (
     CENV_LOCK_FORMAT,
     CUSTOM_FORMAT,
@@ -32,6 +32,7 @@ from cenv.lock.models import (
     PackageHash,
 )
 from cenv.plan import LockPlan, PlatformPlan, resolve_plan
+from cenv.platforms import KNOWN_PLATFORMS
 from cenv.redact import strip_credentials
 from cenv.settings import LockSettings
 from cenv.solve import SolveRequest, solve
@@ -63,19 +64,120 @@ class LockResult:
 
 
 def lock_all(settings: LockSettings) -> list[LockResult]:
-    """`cenv lock`: one lockfile, or one per variant when the spec declares `variants` (solved at once)."""
+    """`cenv lock`: one lockfile, or one per variant when the spec declares `variants` (solved at once).
+    Every variant is solved before any lockfile is written: all of them are written, or none."""
     spec = load_spec(list(settings.spec_paths))
+    jobs = variant_jobs(spec, settings)
+    started = time.perf_counter()
+    if len(jobs) == 1:
+        solved = [_solve_job(*jobs[0])]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        # Each variant solves in its own thread (and event loop); rattler releases the GIL while solving.
+        with ThreadPoolExecutor(max_workers=min(4, len(jobs))) as pool:
+            solved = list(pool.map(lambda job: _solve_job(*job), jobs))
+    failed = [(job, error) for job, (_, error) in zip(jobs, solved, strict=True) if error is not None]
+    if failed:
+        raise _variants_failed(failed, len(jobs))
+    results = []
+    for (variant_spec, _), (done, _) in zip(jobs, solved, strict=True):
+        assert done is not None
+        results.append(_write_result(done, variant_spec, time.perf_counter() - started))
+    return results
+
+
+def variant_jobs(spec: Spec, settings: LockSettings) -> list[tuple[Spec, LockSettings]]:
+    """(spec, settings) per variant to lock: the spec as that variant locks it, and the settings with the
+    variant set (`--cuda` applies to the variants that use CUDA; naming a CPU-only one with it: exit 2)."""
     names = variant_names(spec, settings.variant)
     if not names:
-        return [_lock_one(spec, settings)]
-    if len(names) == 1:
-        return [_lock_one(spec.with_variant(names[0]), replace(settings, variant=names[0]))]
-    from concurrent.futures import ThreadPoolExecutor
+        return [(spec, settings)]
+    if settings.variant is not None:
+        check_cuda_flag(spec, settings.variant, settings.cuda)
+    named = settings.variant is not None
+    return [(spec.with_variant(n), replace(settings, variant=n, named_variant=named)) for n in names]
 
-    # Each variant solves in its own thread (and event loop); rattler releases the GIL while solving.
-    with ThreadPoolExecutor(max_workers=min(4, len(names))) as pool:
-        futures = [pool.submit(_lock_one, spec.with_variant(n), replace(settings, variant=n)) for n in names]
-        return [f.result() for f in futures]
+
+def check_cuda_flag(spec: Spec, variant: str, cuda: str | None) -> None:
+    """`--variant cpu --cuda 12.1`: a `cuda: null` variant never assumes `__cuda` (a usage error)."""
+    from cenv.errors import UsageError
+
+    if cuda is not None and not spec.variants[variant].uses_cuda:
+        cuda_variants = [n for n, v in spec.variants.items() if v.uses_cuda]
+        raise UsageError(
+            f"`--cuda {cuda}`: variant `{variant}` declares `cuda: null`, so it never assumes `__cuda`",
+            hints=[
+                "drop `--cuda`"
+                + (f", or name a CUDA variant: {', '.join(cuda_variants)}" if cuda_variants else "")
+            ],
+        )
+
+
+@dataclass(frozen=True)
+class _Solved:
+    plan: LockPlan
+    lockfile: Lockfile
+    previous: Lockfile | None
+    moved: tuple[Moved, ...]
+
+
+def _solve_job(spec: Spec, settings: LockSettings) -> tuple[_Solved | None, CenvError | None]:
+    """Plan and solve one variant (nothing written); a cenv error is returned, to be reported with the
+    others."""
+    try:
+        existing = existing_lock(settings.lockfile_path())
+        plan = plan_for(settings, spec, existing)
+        previous = existing if settings.update is not None else None
+        _check_update(plan, previous)
+        lockfile, moved = solve_plan(plan, spec, previous)
+    except CenvError as exc:
+        return None, exc
+    return _Solved(plan, lockfile, previous, tuple(moved)), None
+
+
+def _variants_failed(failed: list[tuple[tuple[Spec, LockSettings], CenvError]], total: int) -> CenvError:
+    """One error for the variants that failed: each named with its platform; nothing was written."""
+    if total == 1 and failed[0][0][1].variant is None:
+        return failed[0][1]
+    messages = [_variant_message(settings.variant or "", spec, error) for (spec, settings), error in failed]
+    first = failed[0][1]
+    hints = [line for line, _ in messages[1:]] + messages[0][1]
+    if total > 1:
+        hints.append(
+            "no lockfile was written (a variant spec's lockfiles are written together or not at all)"
+        )
+    error = type(first)(messages[0][0], hints=hints)
+    error.exit_code = first.exit_code
+    return error
+
+
+def _variant_message(variant: str, spec: Spec, error: CenvError) -> tuple[str, list[str]]:
+    """`variant cpu, linux-64: no `pytorch` build without `__cuda` in these channels` where a CPU-only
+    variant fails for lack of `__cuda` (the solver's words go to a hint); else `variant cpu: <the error>`."""
+    import re
+
+    message = error.message
+    found = re.search(r"([A-Za-z0-9_.\-]+) [\d.| ]+would require\W+__cuda", message)
+    if found is None or _uses_cuda_somewhere(spec):
+        return f"variant {variant}: {message}", list(error.hints)
+    platform = next((p for p in KNOWN_PLATFORMS if f"no solution for {p}:" in message), None)
+    where = f", {platform}" if platform else ""
+    return (
+        f"variant {variant}{where}: no `{found.group(1)}` build without `__cuda` in these channels",
+        [
+            f"the variant declares `cuda: null`: add a channel with CPU builds of `{found.group(1)}`, "
+            f"or leave variant `{variant}` out of the spec",
+            message,
+        ],
+    )
+
+
+def _uses_cuda_somewhere(spec: Spec) -> bool:
+    cuda = spec.cuda
+    if isinstance(cuda, dict):
+        return any(v is not None for v in cuda.values())
+    return cuda is not None
 
 
 def variant_names(spec: Spec, chosen: str | None) -> list[str]:
@@ -128,6 +230,13 @@ def _lock_one(spec: Spec, settings: LockSettings) -> LockResult:
 def lock_with_plan(plan: LockPlan, spec: Spec, previous: Lockfile | None) -> LockResult:
     """Solve `plan` and write its lockfile; `previous`: the lock `--update` keeps packages from."""
     started = time.perf_counter()
+    _check_update(plan, previous)
+    lockfile, moved = solve_plan(plan, spec, previous)
+    solved = _Solved(plan, lockfile, previous, tuple(moved))
+    return _write_result(solved, spec, time.perf_counter() - started)
+
+
+def _check_update(plan: LockPlan, previous: Lockfile | None) -> None:
     if plan.update and previous is None:
         raise UserError(
             f"`--update {' '.join(plan.update)}`: there is no lockfile at {plan.output} to update",
@@ -137,9 +246,12 @@ def lock_with_plan(plan: LockPlan, spec: Spec, previous: Lockfile | None) -> Loc
         from cenv.update import check_update_names
 
         check_update_names(previous, plan.update, plan.platform_names)
-    lockfile, moved = solve_plan(plan, spec, previous)
+
+
+def _write_result(solved: _Solved, spec: Spec, seconds: float) -> LockResult:
     from cenv.lock.io import write_lockfile
 
+    plan, lockfile = solved.plan, solved.lockfile
     write_lockfile(lockfile, plan.output)
     recorded = (lockfile.metadata.custom(CUSTOM_PIP_FALLBACK + p) or "" for p in plan.platform_names)
     fell_back = sorted({name for value in recorded for name in value.split()})
@@ -150,29 +262,53 @@ def lock_with_plan(plan: LockPlan, spec: Spec, previous: Lockfile | None) -> Loc
     return LockResult(
         lockfile=lockfile,
         path=plan.output,
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
         warnings=warnings,
         virtual_packages=tuple(p.virtual_packages for p in plan.platforms),
-        previous=previous,
+        previous=solved.previous,
         plan=plan,
-        moved=tuple(moved),
+        moved=solved.moved,
     )
 
 
 def check(settings: LockSettings) -> tuple[LockPlan, list[StaleReason]]:
     """Whether the lockfile satisfies the spec(s), without solving: the typed reasons it is stale.
-    With `-p`, only those platforms are checked."""
+    With `-p`, only those platforms are checked. One variant (the spec's only lock, or `--variant`)."""
+    results = check_all(settings)
+    if len(results) > 1:
+        raise UserError("the spec has several variants; choose one", hints=["pass `--variant NAME`"])
+    return results[0].plan, results[0].reasons
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """`lock --check` for one lockfile (one variant): its plan, why it is stale, and the recorded flags
+    that override a spec value changed since the lock was written."""
+
+    plan: LockPlan
+    reasons: list[StaleReason]
+    overrides: tuple[str, ...] = ()
+    missing: bool = False  # no lockfile at plan.output
+
+
+def check_all(settings: LockSettings) -> list[CheckResult]:
+    """`lock --check`: every variant's lockfile (or the one `--variant` names), each with its reasons."""
     from cenv.lock.freshness import check_lock
     from cenv.lock.importers import read_lock
 
     spec = load_spec(list(settings.spec_paths))
-    if settings.variant is not None:
-        variant_names(spec, settings.variant)
-        spec = spec.with_variant(settings.variant)
-    path = settings.lockfile_path()
-    lock = read_lock(path)
-    plan = plan_for(settings, spec, lock)
-    return plan, check_lock(spec, plan, lock, only=settings.platforms or None)
+    results = []
+    for variant_spec, variant_settings in variant_jobs(spec, settings):
+        path = variant_settings.lockfile_path()
+        if not path.exists() and spec.variants:
+            plan = plan_for(variant_settings, variant_spec, None)
+            results.append(CheckResult(plan, [], missing=True))
+            continue
+        lock = read_lock(path)
+        plan = plan_for(variant_settings, variant_spec, lock)
+        reasons = check_lock(variant_spec, plan, lock, only=settings.platforms or None)
+        results.append(CheckResult(plan, reasons, plan.overrides))
+    return results
 
 
 def lock_spec(

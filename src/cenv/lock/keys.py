@@ -25,6 +25,8 @@ CUSTOM_PIP_FALLBACK = "cenv.pip-fallback."  # + platform: conda names the pip st
 CUSTOM_VIRTUAL_PACKAGE_SOURCES = "cenv.virtual-package-sources."  # + platform: "__cuda=flag,__glibc=default"
 CUSTOM_INPUT_SOURCES = "cenv.input-sources"  # "platforms=flag,channels=spec,channel-priority=spec,..."
 CUSTOM_CHANNEL_ALIAS = "cenv.channel-alias"  # the alias bare channel names went through (credentials removed)
+# input -> sha256 prefix of the spec's (or variant's) value a flag overrode: `--check` says when it changed
+CUSTOM_OVERRIDDEN = "cenv.overridden-spec-values"  # "platforms=1a2b...,__cuda/linux-64=..."
 CUSTOM_PIP_OPTIONS = "cenv.pip-options"  # "index-url=URL\nextra-index-url=URL\n..." (credentials removed)
 
 
