@@ -246,7 +246,7 @@ def test_unknown_platform_and_missing_source(tmp_path: Path) -> None:
     assert missing.code == 1 and "no such file" in missing.stderr
     spec = write_spec(tmp_path / "env.yml", str(tmp_path))
     bad = cenv("create", spec, "-p", tmp_path / "env", "--platform", "linux-65")
-    assert bad.code == 1 and "unknown platform `linux-65`" in bad.stderr
+    assert bad.code == 2 and "`--platform linux-65`: unknown platform" in bad.stderr  # usage: exit 2
     both = cenv("create", spec, "-p", tmp_path / "env", "-n", "x")
-    assert both.code == 1 and "not both" in both.stderr
+    assert both.code == 2 and "not both" in both.stderr
     assert os.listdir(tmp_path) == ["env.yml"]

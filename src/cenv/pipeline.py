@@ -184,10 +184,12 @@ def variant_names(spec: Spec, chosen: str | None) -> list[str]:
     """The variants to lock: all of the spec's, or the one chosen (checked)."""
     if chosen is None:
         return list(spec.variants)
+    from cenv.errors import UsageError
+
     if not spec.variants:
-        raise UserError(f"`--variant {chosen}`: the spec declares no `variants`")
+        raise UsageError(f"`--variant {chosen}`: the spec declares no `variants`")
     if chosen not in spec.variants:
-        raise UserError(
+        raise UsageError(
             f"unknown variant `{chosen}`", hints=["the spec's variants: " + ", ".join(spec.variants)]
         )
     return [chosen]

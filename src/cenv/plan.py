@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, TypeVar
 from cenv.channels import ResolvedChannel, resolve_channels
 from cenv.config import Config, current_config
 from cenv.env_vars import DEFAULT_CHANNEL_ALIAS
-from cenv.errors import UserError
+from cenv.errors import UsageError, UserError
 from cenv.lock.keys import (
     CUSTOM_CHANNEL_ALIAS,
     CUSTOM_CHANNEL_PRIORITY,
@@ -264,10 +264,11 @@ def _pip_option_lines(options: PipOptions) -> list[str]:
     return lines
 
 
-def _check_platforms(platforms: tuple[str, ...]) -> tuple[str, ...]:
+def _check_platforms(platforms: tuple[str, ...], source: Provider) -> tuple[str, ...]:
+    error = UsageError if source == "flag" else UserError  # `-p linux-46`: a usage error (exit 2)
     for platform in platforms:
         if platform not in KNOWN_PLATFORMS or platform == "noarch":
-            raise UserError(
+            raise error(
                 f"unknown platform `{platform}`",
                 hints=["valid platforms: " + ", ".join(p for p in KNOWN_PLATFORMS if p != "noarch")],
             )
@@ -291,7 +292,7 @@ def resolve_plan(settings: LockSettings, spec: Spec, recorded: RecordedInputs | 
         },
         (host_platform(),),
     )
-    platforms = _check_platforms(platforms)
+    platforms = _check_platforms(platforms, resolved.sources["platforms"])
 
     # conda's `channels` of .condarc are the channels used when the spec lists none: the default slot
     channels = resolved.pick(

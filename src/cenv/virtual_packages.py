@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from cenv.errors import SpecError, UserError
+from cenv.errors import SpecError, UsageError
 from cenv.platforms import archspec_of
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def check_version_flag(flag: str, value: str | None, *, allow_none: bool = False
     hint = f"give a version like `{flag} {examples.get(flag, '1.0')}`"
     if allow_none:
         hint += f", or `{flag} none` for a target without CUDA"
-    raise UserError(f"`{flag} {value}`: not a version", hints=[hint])
+    raise UsageError(f"`{flag} {value}`: not a version", hints=[hint])
 
 
 def defaults_for(platform: str) -> dict[str, VirtualPackageSpec]:

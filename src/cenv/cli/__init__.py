@@ -48,7 +48,9 @@ def _exit(code: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: maps cenv errors to exit 1/2 with `error:` and `hint:` lines, never a traceback."""
+    """Entry point: maps cenv errors to exit codes with `error:` and `hint:` lines, never a traceback:
+    0 done; 1 an error of the environment or the spec, or a stale `--check`; 2 a usage error (unknown option,
+    bad flag value, missing argument, as click does) or an internal error."""
     from cenv.errors import CenvError
 
     try:
@@ -70,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             hint = [f"see `{exc.ctx.command_path} --help`"]
         print_error(exc.format_message(), hint)
-        _exit(1 if exc.exit_code == 2 else exc.exit_code)
+        _exit(exc.exit_code)  # 2 for a usage error (unknown option, bad value, missing argument)
     except click.exceptions.Exit as exc:
         _exit(exc.exit_code)
     except KeyboardInterrupt:

@@ -59,7 +59,9 @@ def export_command(
 @click.argument("old", type=click.Path(path_type=Path))
 @click.argument("new", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "json_output", is_flag=True, help="Print the differences as JSON.")
-@click.option("--exit-code", is_flag=True, help="Exit with 1 when the lockfiles differ (like `git diff`).")
+@click.option(
+    "--exit-code", is_flag=True, help="Exit 1 when the lockfiles differ, 2 on an error (like `git diff`)."
+)
 @click.option("--cuda", help="With a spec as NEW: assume this CUDA version (`none`: no __cuda).")
 @click.option("--channel-alias", help="With a spec as NEW: base URL for channel names.")
 def diff_command(
@@ -73,6 +75,21 @@ def diff_command(
     """Show what changed from lockfile OLD to NEW, per platform (conda-lock, pixi.lock or @EXPLICIT).
 
     NEW may also be the spec file(s): OLD is then compared with a fresh solve (nothing is written)."""
+    from cenv.errors import CenvError
+
+    try:
+        changed = _diff(old, new, json_output, cuda, channel_alias)
+    except CenvError as exc:
+        if exit_code:
+            exc.exit_code = 2  # `--exit-code`: 1 means "differs", so an error is 2 (as git does)
+        raise
+    if exit_code and changed:
+        raise click.exceptions.Exit(1)
+
+
+def _diff(
+    old: Path, new: tuple[Path, ...], json_output: bool, cuda: str | None, channel_alias: str | None
+) -> bool:
     from cenv.console import Console
     from cenv.lock.diff import diff_locks, render_diff
     from cenv.lock.importers import is_lockfile, read_lock
@@ -99,8 +116,7 @@ def diff_command(
         Console().json(result.to_json())
     else:
         Console().data(render_diff(result))
-    if exit_code and result.has_changes:
-        raise click.exceptions.Exit(1)
+    return result.has_changes
 
 
 @click.command("why")

@@ -166,9 +166,13 @@ def _report_lock(result: LockResult, console: Console, *, cuda_given: bool = Fal
 
     variant = result.lockfile.metadata.custom(CUSTOM_VARIANT)
     label = f"[{variant}] " if variant else ""
-    if cuda_given and any(vp.sources.get("__cuda") == "variant" for vp in result.virtual_packages):
-        if not any(vp.get("__cuda") for vp in result.virtual_packages):
-            console.info(f"{label}--cuda does not apply: the variant declares `cuda: null` (CPU only)")
+    cpu_only = not any(vp.get("__cuda") for vp in result.virtual_packages)
+    if (
+        cuda_given
+        and cpu_only
+        and any(vp.sources.get("__cuda") == "variant" for vp in result.virtual_packages)
+    ):
+        console.info(f"{label}--cuda does not apply: the variant declares `cuda: null` (CPU only)")
     for vp in result.virtual_packages:
         assumed = " ".join(str(p) for p in vp.packages)
         console.info(f"{label}{vp.platform}: {result.count(vp.platform)} packages (assuming {assumed})")
