@@ -127,7 +127,8 @@ def test_bad_flags_exit_codes(demo_channel: Path, tmp_path: Path, args: tuple[st
     assert cenv("lock", spec, "-p", "linux-64").code == 0
     before = (tmp_path / "app-lock.yml").read_bytes()
     result = cenv("lock", spec, *args)
-    assert result.code == code and "hint:" in result.stderr and "Traceback" not in result.output, result.output
+    assert result.code == code and "hint:" in result.stderr, result.output
+    assert "Traceback" not in result.output
     assert (tmp_path / "app-lock.yml").read_bytes() == before
 
 
