@@ -2,10 +2,10 @@
 
 ``../shared/realdata/channels/pytorch-gpu-multiplatform`` was derived from a GPU project's lock, so on
 linux-64 and win-64 it has only CUDA builds of pytorch and libtorch. conda-forge publishes a `cpu_*` build
-next to each (`pytorch-2.8.0-cpu_mkl_py313_..._302`): no `__cuda`, no CUDA libraries among its `depends`, its `libtorch`
-pin naming the cpu build, and `constrains` that name `pytorch-cpu` rather than `pytorch-gpu`. `cpu_twins`
-writes such records into a copy made under a test's tmp folder (never into the repository or ../shared),
-so a `cuda: null` variant has something to solve to there.
+next to each (`pytorch-2.8.0-cpu_mkl_py313_..._302`): no `__cuda`, no CUDA libraries among its `depends`,
+its `libtorch` pin naming the cpu build, and `constrains` that name `pytorch-cpu` rather than `pytorch-gpu`.
+`cpu_twins` writes such records into a copy made under a test's tmp folder (never into the repository or
+../shared), so a `cuda: null` variant has something to solve to there.
 """
 
 from __future__ import annotations
