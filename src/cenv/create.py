@@ -104,6 +104,27 @@ def _assumed_cuda(spec: Spec, variant: str, platform: str, source: Path | None) 
     return spec.with_variant(variant).cuda_for(platform), " (from the spec)"
 
 
+def lock_variables(lockfile: Lockfile, source: Path) -> dict[str, str]:
+    """The spec's `variables:` a cenv lock carries (`cenv.variables`), checked: names as a shell takes them,
+    values without NUL; a lock that says otherwise is refused, naming the key."""
+    import re
+
+    from cenv.errors import LockfileError
+    from cenv.lock.keys import CUSTOM_VARIABLES, parse_variables
+
+    try:
+        variables = parse_variables(lockfile.metadata.custom(CUSTOM_VARIABLES))
+    except ValueError as exc:
+        raise LockfileError(f"{source}: {exc}", hints=["lock it again with `cenv lock SPEC`"]) from None
+    for name, value in variables.items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,254}", name) or "\0" in value:
+            raise LockfileError(
+                f"{source}: `{CUSTOM_VARIABLES}` has an unusable variable `{name[:60]}`",
+                hints=["variable names are letters, digits and `_`; lock it again with `cenv lock SPEC`"],
+            )
+    return variables
+
+
 def _check_platform(spec: Spec, platform: str, source: Path) -> None:
     if spec.platforms and platform not in spec.platforms:
         raise UserError(
@@ -157,8 +178,10 @@ def create(settings: CreateSettings, reporter: Reporter | None = None) -> Create
                 f"`{' '.join(settings.lock_flags.given)}`: {source} is a lockfile, installed as it is",
                 hints=["lock inputs apply to a spec: `cenv create SPEC --relock` with them, or `cenv lock`"],
             )
-        lockfile = read_lock(source, platform)
+        environment = None if settings.variant in (None, "auto") else settings.variant
+        lockfile = read_lock(source, platform, environment=environment)
         lock_path, lock_action = source, "given"
+        env_vars = lock_variables(lockfile, source)
     else:
         from cenv.spec import load_spec
 

@@ -22,7 +22,9 @@ from cenv.lock.keys import (
     CUSTOM_PIP_REQUESTED,
     CUSTOM_REQUESTED,
     CUSTOM_SPEC_HASH,
+    CUSTOM_VARIABLES,
     CUSTOM_VERSION,
+    format_variables,
 )
 from cenv.lock.models import (
     LockChannel,
@@ -486,6 +488,8 @@ def build_lockfile(
         CUSTOM_SPEC_HASH: spec_hash,
         **plan.records(),
     }
+    if spec.variables:  # collaborators get them with the lock (`create LOCK`, packs, `export --format share`)
+        custom[CUSTOM_VARIABLES] = format_variables(dict(spec.variables))
     packages: list[LockedPackage] = []
     for index, (platform, platform_records) in enumerate(zip(plan.platforms, records, strict=True)):
         custom[CUSTOM_REQUESTED + platform.platform] = "\n".join(strip_credentials(s) for s in platform.specs)
