@@ -77,6 +77,7 @@ def diff_command(
     NEW may also be the spec file(s): OLD is then compared with a fresh solve (nothing is written)."""
     from cenv.errors import CenvError
 
+    cuda_option(cuda)  # a bad `--cuda` is a usage error (exit 2) before any file is read
     try:
         changed = _diff(old, new, json_output, cuda, channel_alias)
     except CenvError as exc:
