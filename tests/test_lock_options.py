@@ -95,8 +95,8 @@ def test_bad_match_spec_and_platform(tmp_path: Path) -> None:
     result = cenv("lock", spec)
     assert result.code == 1 and "env.yml:4" in result.stderr, result.stderr
     spec = _spec(tmp_path, "channels: [conda-forge]\ndependencies: [curl]\n")
-    result = cenv("lock", spec, "-p", "linux-65")
-    assert result.code == 1 and "linux-65" in result.stderr and "linux-64" in result.stderr, result.stderr
+    result = cenv("lock", spec, "-p", "linux-65")  # a bad flag value: a usage error (issue #23)
+    assert result.code == 2 and "linux-65" in result.stderr and "linux-64" in result.stderr, result.stderr
 
 
 def test_missing_spec_file(tmp_path: Path) -> None:

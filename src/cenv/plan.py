@@ -127,11 +127,15 @@ class RecordedInputs:
         slot = replay_slot(self.sources.get(name))
         return {slot: value} if slot is not None and value is not None and value != () else {}
 
-    def virtual_package(self, platform: str, name: str) -> dict[Provider, VirtualPackageSpec | Absent]:
+    def virtual_package(
+        self, platform: str, name: str, file_given: bool = False
+    ) -> dict[Provider, VirtualPackageSpec | Absent]:
         """The recorded value of virtual package `name` for `platform` in its replay slot; ABSENT where a
-        flag removed it (`--cuda none`: recorded as `__cuda=flag` with no value)."""
-        slot = replay_slot(self.virtual_package_sources.get(platform, {}).get(name))
-        if slot is None:
+        flag removed it (`--cuda none`: recorded as `__cuda=flag` with no value). A value the recorded
+        `--virtual-packages` file gave is not replayed when a file is given now (that file replaces it)."""
+        source = self.virtual_package_sources.get(platform, {}).get(name)
+        slot = replay_slot(source)
+        if slot is None or (source == "file" and file_given):
             return {}
         found = next((p for p in self.virtual_packages.get(platform, ()) if p.name == name), None)
         return {slot: found if found is not None else ABSENT}
@@ -517,7 +521,9 @@ def _virtual_packages(
             candidates["variant"] = ABSENT
         else:
             candidates["flag"] = flags.get(name)
-            candidates.update(recorded.virtual_package(platform, name))
+            candidates.update(
+                recorded.virtual_package(platform, name, settings.virtual_packages_file is not None)
+            )
             text = file_overrides.get(platform, {}).get(name)
             candidates["file"] = parse_value(name, text) if text is not None else None
             if name == "__cuda" and spec.variant is not None:
