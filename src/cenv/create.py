@@ -46,7 +46,7 @@ def choose_variant(
     highest `__cuda` this host's driver satisfies, else the CPU-only one. What a variant assumes is read
     from its lockfile (the `__cuda` it was locked for, `--cuda` included) when there is one, else from the
     spec."""
-    from cenv.pipeline import variant_names
+    from cenv.variants import variant_names
 
     if not spec.variants:
         if requested is not None and requested != "auto":
@@ -190,7 +190,7 @@ def create(settings: CreateSettings, reporter: Reporter | None = None) -> Create
         env_vars, spec_name = dict(spec.variables), spec.name
         variant, why = choose_variant(spec, settings.variant, platform, source)
         if variant is not None:
-            from cenv.pipeline import check_cuda_flag
+            from cenv.variants import check_cuda_flag
 
             if settings.variant not in (None, "auto"):
                 check_cuda_flag(spec, variant, settings.lock_flags.cuda)
