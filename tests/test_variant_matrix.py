@@ -66,6 +66,9 @@ def test_cuda_applies_to_cuda_variants_only_and_check_covers_both(tmp_path: Path
     # the variants differ: `diff` says so (it said "no changes" when --cuda leaked into cpu)
     diff = cenv("diff", cpu, gpu, "--exit-code", env=env)
     assert diff.code == 1 and "pytorch" in diff.stdout, diff.output
+    for lock in (cpu, gpu):  # a variant's lock against a fresh solve of its variant, with its recorded inputs
+        fresh = cenv("diff", lock, spec, "--exit-code", env=env)
+        assert fresh.code == 0, fresh.output
 
     checked = cenv("lock", spec, "--check", env=env)  # no flags: the recorded -p and --cuda replay
     assert checked.code == 0, checked.output

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cenv.cli.lock import cuda_option
 from cenv.settings import EXPORT_FORMATS, ExportFormat
+
+if TYPE_CHECKING:
+    from cenv.lock.models import Lockfile
+    from cenv.spec import Spec
 
 
 @click.command("export")
@@ -104,20 +109,44 @@ def _diff(
         from cenv.spec import load_spec
 
         version, no_cuda = cuda_option(cuda)
+        spec = load_spec(list(new))
+        variant = _variant_of(before, old, spec)
+        if variant is not None:
+            from cenv.variants import check_cuda_flag
+
+            check_cuda_flag(spec, variant, version)
+            spec = spec.with_variant(variant)
         settings = LockSettings(
             spec_paths=new,
             platforms=before.platforms,
             cuda=version,
             no_cuda=no_cuda,
             channel_alias=channel_alias,
+            variant=variant,
         )
-        after, _ = lock_spec(load_spec(list(new)), settings, before)  # gaps from OLD's recorded inputs
+        after, _ = lock_spec(spec, settings, before)  # gaps from OLD's recorded inputs
     result = diff_locks(before, after)
     if json_output:
         Console().json(result.to_json())
     else:
         Console().data(render_diff(result))
     return result.has_changes
+
+
+def _variant_of(before: Lockfile, path: Path, spec: Spec) -> str | None:
+    """The variant of a spec with `variants` that OLD was locked as (its `cenv.variant`)."""
+    if not spec.variants:
+        return None
+    from cenv.errors import UserError
+    from cenv.lock.keys import CUSTOM_VARIANT
+
+    variant = before.metadata.custom(CUSTOM_VARIANT)
+    if variant not in spec.variants:
+        raise UserError(
+            f"{path} is not a lockfile of one of the spec's variants ({', '.join(spec.variants)})",
+            hints=["give a variant's lockfile as OLD, e.g. `cenv diff ml.cpu-lock.yml ml.yml`"],
+        )
+    return variant
 
 
 @click.command("why")
