@@ -325,3 +325,18 @@ def test_readme_states_the_same_order() -> None:
     assert found.group(1) == readme_precedence()
     plan_doc = " ".join((REPO / "src" / "cenv" / "plan.py").read_text().split())
     assert readme_precedence() in plan_doc
+
+
+def test_a_recorded_file_value_replays_until_a_file_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--virtual-packages FILE` is a command-line input: its values replay like a flag, keep their source
+    ("file"), and give way to a file given now."""
+    replayed = Scenario(tmp_path, monkeypatch)
+    _vp_recorded("__cuda", "12.4", "file")(replayed)
+    vps = replayed.plan("linux-64").platforms[0].virtual_packages
+    assert vps.get("__cuda") is not None and vps.get("__cuda").version == "12.4"  # type: ignore[union-attr]
+    assert vps.sources["__cuda"] == "file"
+    _vp_file("__cuda", "12.2")(replayed)
+    vps = replayed.plan("linux-64").platforms[0].virtual_packages
+    assert vps.get("__cuda").version == "12.2" and vps.sources["__cuda"] == "file"  # type: ignore[union-attr]

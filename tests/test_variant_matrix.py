@@ -188,3 +188,15 @@ def test_check_says_when_a_recorded_flag_overrides_a_changed_spec_value(
     assert "--ignore-recorded" in note
     dropped = cenv("lock", spec, "--ignore-recorded")
     assert dropped.code == 1 and "another" in dropped.stderr, dropped.output  # the spec's channel is used
+
+
+def test_update_covers_every_variant_and_reports_each(tmp_path: Path, demo_channel: Path) -> None:
+    spec = _accel(tmp_path, demo_channel)
+    assert (made := cenv("lock", spec, "-p", "linux-64", "--cuda", "12.0")).code == 0, made.output
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("*-lock.yml")}
+    updated = cenv("lock", spec, "--update", "cenv-accel")
+    assert updated.code == 0, updated.output
+    assert "wrote " in updated.stderr and updated.stderr.count("no package changed") == 2, updated.stderr
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("*-lock.yml")} == before  # same inputs, same locks
+    custom = _custom(tmp_path / "accel.cu12-lock.yml")
+    assert "__cuda=12.0=0" in custom["cenv.virtual-packages.linux-64"]

@@ -124,7 +124,7 @@ class LockPlan:
         """The plan's inputs as `custom_metadata` entries (credentials removed)."""
         custom: dict[str, str] = {
             CUSTOM_CHANNEL_PRIORITY: self.priority.value,
-            CUSTOM_INPUT_SOURCES: format_pairs(dict(self.sources)),
+            CUSTOM_INPUT_SOURCES: format_pairs(_as_recorded(self.sources)),
         }
         if self.sources.get("channel-alias") != "default":
             custom[CUSTOM_CHANNEL_ALIAS] = strip_credentials(self.channel_alias)
@@ -140,7 +140,7 @@ class LockPlan:
         for plan in self.platforms:
             vps = plan.virtual_packages
             custom[CUSTOM_VIRTUAL_PACKAGES + plan.platform] = ",".join(str(p) for p in vps.packages)
-            custom[CUSTOM_VIRTUAL_PACKAGE_SOURCES + plan.platform] = format_pairs(dict(vps.sources))
+            custom[CUSTOM_VIRTUAL_PACKAGE_SOURCES + plan.platform] = format_pairs(_as_recorded(vps.sources))
         return custom
 
     def lock_command(self, *, platforms: tuple[str, ...] | None = None, all_variants: bool = False) -> str:
@@ -173,6 +173,12 @@ class LockPlan:
         if self.variant is not None and not all_variants:
             args += ["--variant", self.variant]
         return shlex.join(args)
+
+
+def _as_recorded(sources: Mapping[str, str]) -> dict[str, str]:
+    """Sources as the lock records them: a replayed flag ("lock") is the flag it was, so a re-lock with no
+    flags writes the same bytes as the recorded command."""
+    return {name: "flag" if source == "lock" else source for name, source in sources.items()}
 
 
 def _virtual_package_flags(platforms: tuple[PlatformPlan, ...]) -> list[str]:
@@ -465,6 +471,8 @@ def _virtual_packages(
             candidates["default"] = defaults.get(name)
         value, source = resolve_input(candidates, ABSENT)
         resolved.note(name, value, source, candidates, platform)
+        if source == "lock" and recorded.virtual_package_sources.get(platform, {}).get(name) == "file":
+            source = "file"  # the recorded file's value stays the file's: a file given later replaces it
         if isinstance(value, VirtualPackageSpec):
             chosen[name] = value
             sources[name] = source

@@ -71,7 +71,9 @@ class RecordedInputs:
 
     def at(self, name: str, value: T | None) -> dict[Provider, T]:
         """The recorded `value` of input `name` in its replay slot (`{}` when it is not replayed)."""
-        slot = replay_slot(self.sources.get(name))
+        source = self.sources.get(name)
+        # a lock-wide input recorded as "file" came from a .condarc (cenv before issue #23 named it so)
+        slot = replay_slot("condarc" if source == "file" else source)
         return {slot: value} if slot is not None and value is not None and value != () else {}
 
     def virtual_package(
