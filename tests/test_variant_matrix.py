@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conda_lock.lockfile import parse_conda_lock_file
 from tests.cli_helpers import REALDATA, REPO, cenv, mirror
 from tests.support.cpu_twins import cpu_twins
 from tests.support.wheel_factory import WheelIndex
@@ -63,6 +64,8 @@ def test_cuda_applies_to_cuda_variants_only_and_check_covers_both(tmp_path: Path
     assert not [p for p in yaml.safe_load(cpu.read_text())["package"] if p["name"].startswith("cuda-")]
     assert _builds(gpu, "pytorch")[0].startswith("pytorch-2.8.0-cuda"), _builds(gpu, "pytorch")
     assert "__cuda=12.1=0" in _custom(gpu)["cenv.virtual-packages.linux-64"]
+    for lock in (cpu, gpu):
+        parse_conda_lock_file(lock)  # the recorded inputs (sources, overridden spec values) stay conda-lock's
     # the variants differ: `diff` says so (it said "no changes" when --cuda leaked into cpu)
     diff = cenv("diff", cpu, gpu, "--exit-code", env=env)
     assert diff.code == 1 and "pytorch" in diff.stdout, diff.output
