@@ -139,12 +139,6 @@ def plan_for(settings: LockSettings, spec: Spec, existing: Lockfile | None = Non
     return resolve_plan(settings, spec, recorded_inputs(existing))
 
 
-def _lock_one(spec: Spec, settings: LockSettings) -> LockResult:
-    existing = existing_lock(settings.lockfile_path())
-    plan = plan_for(settings, spec, existing)
-    return lock_with_plan(plan, spec, existing if settings.update is not None else None)
-
-
 def lock_with_plan(plan: LockPlan, spec: Spec, previous: Lockfile | None) -> LockResult:
     """Solve `plan` and write its lockfile; `previous`: the lock `--update` keeps packages from."""
     started = time.perf_counter()
