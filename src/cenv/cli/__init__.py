@@ -49,7 +49,9 @@ def _exit(code: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: maps every failure to `error:`/`hint:` lines and an exit code (cli/failure.py), never a
-    traceback; an internal error's traceback goes to a log file that the message names."""
+    traceback: 0 done; 1 an error of the environment or the spec, or a stale `--check`; 2 a usage error
+    (unknown option, bad flag value, missing argument, as click does) or an internal error, whose traceback
+    goes to a log file that the message names."""
     args = sys.argv[1:] if argv is None else argv
     try:
         # In non-standalone mode click returns the code of a raised `Exit` instead of raising it.
