@@ -264,3 +264,41 @@ def test_every_flag_a_message_names_exists() -> None:
             if bad:
                 wrong.append(f"{file}:{line}: `{code}` names {sorted(bad)}")
     assert wrong == [], "\n".join(wrong)
+
+
+def test_no_spec_uses_environment_yml_as_conda_does(tmp_path: Path, demo_channel: Path) -> None:
+    """Issue #25: `cenv lock` / `cenv create` with no SPEC take `environment.yml` (else `.yaml`) in the
+    working folder, as `conda env create` and conda-lock do; without one it is a usage error saying so."""
+    missing = cenv("lock", cwd=tmp_path)
+    assert missing.code == 2
+    assert "missing SPEC: `cenv lock SPEC` (and there is no environment.yml or environment.yaml here)" in (
+        missing.stderr
+    )
+    assert cenv("create", cwd=tmp_path).code == 2
+    (tmp_path / "environment.yaml").write_text(
+        f"channels: [{demo_channel.as_posix()}]\ndependencies: [python]\n", encoding="utf-8"
+    )
+    locked = cenv("lock", "-p", "linux-64", cwd=tmp_path)
+    assert locked.code == 0, locked.output
+    assert (tmp_path / "environment-lock.yml").is_file()
+    created = cenv("create", "-p", tmp_path / "env", cwd=tmp_path)
+    assert created.code == 0, created.output
+    assert (tmp_path / "env" / "conda-meta" / "history").is_file()
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("cu121", "`--cuda cu121`: not a version: did you mean `--cuda 12.1`?"),
+        ("cuda12.4", "`--cuda cuda12.4`: not a version: did you mean `--cuda 12.4`?"),
+        ("121", "`--cuda 121`: CUDA has no version 121"),
+        ("99", "`--cuda 99`: CUDA has no version 99"),
+        ("twelve", "`--cuda twelve`: not a version"),
+    ],
+)
+def test_cuda_values_are_checked(tmp_path: Path, value: str, words: str) -> None:
+    """Issue #25: `--cuda` values against CUDA's versions, with did-you-mean; a usage error (exit 2)."""
+    (tmp_path / "env.yml").write_text("channels: [x]\ndependencies: [python]\n", encoding="utf-8")
+    result = cenv("lock", "env.yml", "--cuda", value, cwd=tmp_path)
+    assert result.code == 2, result.output
+    assert f"error: {words}" in result.stderr, result.stderr

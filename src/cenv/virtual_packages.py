@@ -94,6 +94,8 @@ def check_version_flag(flag: str, value: str | None, *, allow_none: bool = False
     text = value.strip()
     if allow_none and text.lower() == "none":
         return "none"
+    if flag == "--cuda":
+        return _check_cuda(value, text)
     if _VERSION.match(text):
         return text
     examples = {"--cuda": "12.4", "--glibc": "2.28", "--osx": "13.0"}
@@ -101,6 +103,41 @@ def check_version_flag(flag: str, value: str | None, *, allow_none: bool = False
     if allow_none:
         hint += f", or `{flag} none` for a target without CUDA"
     raise UsageError(f"`{flag} {value}`: not a version", hints=[hint])
+
+
+# CUDA's major versions that drivers report (`__cuda`): 7.0 (2015) to 13.x (2025); one above the newest is
+# let through, so a lock for a driver released after this list still works
+KNOWN_CUDA_MAJORS = range(7, 15)
+_CUDA_LABEL = re.compile(r"^(?:cuda|cu)[-_]?(\d{2,3})$", re.IGNORECASE)
+
+
+def _check_cuda(value: str, text: str) -> str:
+    """`--cuda 12.1`: a version whose major CUDA has; `cu121` / `cuda12.1` get the version they name."""
+    label = _CUDA_LABEL.match(text)
+    spelled = re.match(r"^cuda[-_]?(\d+(?:\.\d+)*)$", text, re.IGNORECASE)
+    guess = None
+    if label:
+        digits = label.group(1)
+        guess = f"{digits[:-1]}.{digits[-1]}"
+    elif spelled:
+        guess = spelled.group(1)
+    if guess is not None:
+        raise UsageError(
+            f"`--cuda {value}`: not a version: did you mean `--cuda {guess}`?",
+            hints=["--cuda takes the driver's CUDA version (`nvidia-smi` shows it), e.g. `--cuda 12.1`"],
+        )
+    if not _VERSION.match(text):
+        raise UsageError(
+            f"`--cuda {value}`: not a version",
+            hints=["give a version like `--cuda 12.4`, or `--cuda none` for a target without CUDA"],
+        )
+    major = int(text.split(".")[0])
+    if major not in KNOWN_CUDA_MAJORS:
+        near = f"{text[:-1]}.{text[-1]}" if "." not in text and len(text) == 3 else None
+        known = f"known CUDA versions run from {KNOWN_CUDA_MAJORS.start} to {KNOWN_CUDA_MAJORS.stop - 2}.x"
+        hint = f"did you mean `--cuda {near}`?" if near and int(near[:2]) in KNOWN_CUDA_MAJORS else known
+        raise UsageError(f"`--cuda {value}`: CUDA has no version {major}", hints=[hint])
+    return text
 
 
 def defaults_for(platform: str) -> dict[str, VirtualPackageSpec]:

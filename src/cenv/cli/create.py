@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cenv.cli.lock import cuda_option
-from cenv.cli.params import PLATFORM, check_prefix
+from cenv.cli.params import PLATFORM, check_prefix, default_spec
 from cenv.settings import LockFlags
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ def _lock_flags(cuda: str | None, glibc: str | None, osx: str | None, pip_fallba
 
 
 @click.command("create")
-@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("source", type=click.Path(path_type=Path), required=False)
 @click.option(
     "-p",
     "--prefix",
@@ -70,7 +70,7 @@ def _lock_flags(cuda: str | None, glibc: str | None, osx: str | None, pip_fallba
 @click.option("--json", "json_output", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no messages.")
 def create_command(
-    source: Path,
+    source: Path | None,
     prefix: Path | None,
     name: str | None,
     platform: str | None,
@@ -87,10 +87,10 @@ def create_command(
     json_output: bool,
     quiet: bool,
 ) -> None:
-    """Create an environment from SOURCE: an environment spec (its `<stem>-lock.yml` is installed when fresh,
-    made when missing; a stale one stops with exit 1 unless `--relock`), a lockfile (cenv, conda-lock v1,
-    `@EXPLICIT`, pixi.lock), which is installed as it is and never solved, or a `cenv pack` tar or folder
-    (installed with no network)."""
+    """Create an environment from SOURCE (default: environment.yml here): an environment spec (its
+    `<stem>-lock.yml` is installed when fresh, made when missing; a stale one stops with exit 1 unless
+    `--relock`), a lockfile (cenv, conda-lock v1, `@EXPLICIT`, pixi.lock), which is installed as it is and
+    never solved, or a `cenv pack` tar or folder (installed with no network)."""
     import signal
 
     from cenv.console import Console
@@ -98,6 +98,8 @@ def create_command(
     from cenv.progress import make_reporter
     from cenv.settings import CreateSettings
 
+    if source is None:
+        source = default_spec("create")
     if prefix is not None and name is not None:
         raise click.UsageError("give either `-p PREFIX` or `-n NAME`, not both")
     from cenv.install.prefix import interrupt

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from cenv.cli.params import PLATFORM
+from cenv.cli.params import PLATFORM, default_spec
 from cenv.settings import CHANNEL_PRIORITIES, ChannelPriority
 
 if TYPE_CHECKING:
@@ -209,9 +209,7 @@ def _split_update_args(
 ) -> tuple[tuple[Path, ...], tuple[str, ...] | None]:
     """`cenv lock ml.yml --update numpy scipy`: click reads `scipy` as a spec; take it back as a name."""
     if not update:
-        if not specs:
-            raise click.UsageError("missing SPEC: `cenv lock SPEC...`")
-        return specs, None
+        return specs or (default_spec("lock"),), None
     names: list[str] = []
     files: list[Path] = []
     for value in update:
@@ -225,7 +223,7 @@ def _split_update_args(
         else:
             names.append(str(spec))
     if not files:
-        raise click.UsageError("missing SPEC: `cenv lock SPEC --update [PKG...]`")
+        files.append(default_spec("lock --update [PKG...]"))
     return tuple(files), tuple(dict.fromkeys(n.lower() for n in names))
 
 

@@ -45,6 +45,21 @@ class PlatformType(click.ParamType):  # type: ignore[type-arg]
 PLATFORM = PlatformType()
 
 
+# conda's default environment file names (`conda env create` without `-f`), in the order conda tries them
+DEFAULT_SPECS = ("environment.yml", "environment.yaml")
+
+
+def default_spec(command: str) -> Path:
+    """The spec a command without SPEC uses: `environment.yml` (or `.yaml`) in the working folder, as
+    `conda env create` and conda-lock do; else a usage error that says so."""
+    for name in DEFAULT_SPECS:
+        if Path(name).is_file():
+            return Path(name)
+    raise click.UsageError(
+        f"missing SPEC: `cenv {command} SPEC` (and there is no environment.yml or environment.yaml here)"
+    )
+
+
 def check_prefix(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
     """`create -p linux-64` means a folder named `linux-64` to click: refuse it unless that folder exists,
     since the user almost certainly meant `--platform`."""
