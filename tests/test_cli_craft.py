@@ -302,3 +302,15 @@ def test_cuda_values_are_checked(tmp_path: Path, value: str, words: str) -> None
     result = cenv("lock", "env.yml", "--cuda", value, cwd=tmp_path)
     assert result.code == 2, result.output
     assert f"error: {words}" in result.stderr, result.stderr
+
+
+def test_typod_local_channel_names_the_spec_line_and_the_folder(tmp_path: Path, demo_channel: Path) -> None:
+    """Issue #25: a local channel folder typed wrong: the spec's file:line, and the sibling it meant."""
+    typo = demo_channel.parent / "dmeo"
+    (tmp_path / "env.yml").write_text(
+        f"name: x\nchannels:\n  - {typo.as_posix()}\ndependencies: [python]\n", encoding="utf-8"
+    )
+    result = cenv("lock", "env.yml", "-p", "linux-64", cwd=tmp_path)
+    assert result.code == 1, result.output
+    assert result.stderr.startswith(f"error: env.yml:3: channel `{typo.as_posix()}`: no such directory")
+    assert f"hint: did you mean `{demo_channel}`?" in result.stderr

@@ -70,10 +70,15 @@ def resolve_channels(
         elif _is_path(name):
             path = Path(name).expanduser().resolve()
             if not path.is_dir():
-                raise ChannelError(
+                error = ChannelError(
                     f"channel `{name}`: no such directory {path}",
-                    hints=["a local channel is a directory with <subdir>/repodata.json inside"],
+                    hints=[
+                        *_close_folders(path),
+                        "a local channel is a directory with <subdir>/repodata.json inside",
+                    ],
                 )
+                error.channel = name
+                raise error
             resolved.append(ResolvedChannel(name=name, url=path.as_uri()))
         else:
             resolved.append(ResolvedChannel(name=name, url=f"{base}/{name}"))
@@ -84,6 +89,18 @@ def resolve_channels(
             seen.add(channel.url)
             unique.append(channel)
     return unique
+
+
+def _close_folders(path: Path) -> list[str]:
+    """`did you mean ...?` for a local channel folder typed wrong: its siblings with a close name."""
+    import difflib
+
+    try:
+        siblings = [p.name for p in path.parent.iterdir() if p.is_dir()]
+    except OSError:
+        return []
+    close = difflib.get_close_matches(path.name, siblings, n=1, cutoff=0.6)
+    return [f"did you mean `{path.parent / close[0]}`?"] if close else []
 
 
 def to_rattler(channel: ResolvedChannel) -> rattler.Channel:

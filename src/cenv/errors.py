@@ -59,6 +59,8 @@ class SpecError(UserError):
 class ChannelError(UserError):
     """A channel that cannot be reached, parsed or trusted."""
 
+    channel: str | None = None  # the channel as written, when the error is about one (for its spec line)
+
 
 class SolveError(UserError):
     """No set of packages satisfies the spec."""

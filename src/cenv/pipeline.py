@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import cenv
 from cenv.channels import ResolvedChannel, make_gateway
-from cenv.errors import CenvError, SolveError, UserError
+from cenv.errors import CenvError, ChannelError, SolveError, UserError
 from cenv.lock.keys import (
     CENV_LOCK_FORMAT,
     CUSTOM_FORMAT,
@@ -235,7 +235,13 @@ def lock_spec(
 def solve_plan(plan: LockPlan, spec: Spec, previous: Lockfile | None = None) -> tuple[Lockfile, list[Moved]]:
     """Solve (and resolve the pip part of) every platform of `plan`; `previous`: the lock `--update` keeps
     from. Returns the lockfile and, for `--update NAMES`, the other packages that had to move."""
-    channels = plan.channels()
+    try:
+        channels = plan.channels()
+    except ChannelError as exc:
+        where = _index_lines(spec, (exc.channel,)).get(exc.channel) if exc.channel else None
+        if where is None:
+            raise
+        raise ChannelError(f"{where}: {exc.message}", exc.hints) from None
     fallback: dict[str, list[str]] = {}
     solved = asyncio.run(_solve_and_pip(spec, plan, channels, previous, fallback))
     records = [platform_records for platform_records, _, _ in solved]
