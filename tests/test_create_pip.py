@@ -145,3 +145,35 @@ def test_relock_reuses_the_pip_graph_only_for_the_same_inputs(
     passes.clear()
     lock(settings)
     assert passes and b"piponly" not in path.read_bytes()
+
+
+def test_share_instructions_add_pip_when_the_lock_has_none(
+    tmp_path: Path, demo_channel: Path, pip_index: WheelIndex
+) -> None:
+    """Issue #22: the shared commands run `python -m pip` in the new environment; a lock whose conda part
+    has no `pip` (conda-forge's python does not depend on it; an @EXPLICIT install adds nothing) gets pip
+    installed first, with nothing locked allowed to move, from the lock's channel. Each command's
+    precondition is checked in order: pip is in the environment before the step that runs it."""
+    import shlex
+
+    spec = _spec(tmp_path, demo_channel, pip_index, ["piponly"])
+    assert cenv("lock", spec, "-p", "linux-64").code == 0
+    lock = tmp_path / "mixed-lock.yml"
+    conda_names = {p["name"] for p in yaml.safe_load(lock.read_text())["package"] if p["manager"] == "conda"}
+    assert "pip" not in conda_names
+    shared = cenv("export", lock, "--format", "share", "-p", "linux-64", "-o", tmp_path / "out")
+    assert shared.code == 0, shared.output
+    commands = [
+        line.strip() for line in shared.stdout.splitlines() if line.strip().startswith(("conda", "micro"))
+    ]
+    for tool in ("conda", "micromamba"):
+        command = next(c for c in commands if c.startswith(f"{tool} create"))
+        steps = [shlex.split(step) for step in command.split(" && ")]
+        assert steps[0][:2] == [tool, "create"]
+        install = steps[1]
+        assert install[:2] == [tool, "install"] and install[-1] == "pip" and "--freeze-installed" in install
+        assert install[install.index("-c") + 1] == demo_channel.as_posix()  # the lock's channel
+        assert steps[2] == [
+            tool, "run", "-n", "mixed", "python", "-m", "pip", "install", "--no-deps", "--require-hashes",
+            "-r", "mixed.linux-64.requirements.txt",
+        ]  # fmt: skip

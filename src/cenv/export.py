@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from cenv.lock.importers import read_lock
 from cenv.platforms import host_platform
+from cenv.redact import strip_credentials
 from cenv.settings import ExportFormat
 
 if TYPE_CHECKING:
@@ -51,7 +52,14 @@ def export(lockfile_path: Path, fmt: ExportFormat, platform: str | None, name: s
         raise LockfileError(
             f"{lockfile_path}: {exc}", hints=["lock it again with `cenv lock SPEC`"]
         ) from None
-    commands = sharing_commands(env, explicit_name, requirements_name, variables)
+    conda_names = {p.name for p in lockfile.packages_for(chosen, "conda")}
+    # conda's pip section runs the environment's own pip; a lock whose conda part has none (conda-forge's
+    # python does not depend on it) needs pip added first, from the lock's first channel
+    pip_from = None
+    if has_pip and "pip" not in conda_names:
+        channels = [c.url for c in lockfile.metadata.channels]
+        pip_from = strip_credentials(channels[0]) if channels else "conda-forge"
+    commands = sharing_commands(env, explicit_name, requirements_name, variables, pip_from)
     if fmt == ExportFormat.REQUIREMENTS:
         if chosen not in lockfile.platforms:
             render_explicit(lockfile, chosen)  # raises the error that lists the lock's platforms
@@ -66,16 +74,28 @@ def export(lockfile_path: Path, fmt: ExportFormat, platform: str | None, name: s
 
 
 def sharing_commands(
-    env: str, explicit_name: str, requirements_name: str | None, variables: dict[str, str] | None = None
+    env: str,
+    explicit_name: str,
+    requirements_name: str | None,
+    variables: dict[str, str] | None = None,
+    pip_from: str | None = None,
 ) -> list[str]:
     """The commands that rebuild the environment with conda or micromamba, then set the spec's variables
-    (`conda env config vars set`: conda keeps them in the environment's conda-meta/state)."""
+    (`conda env config vars set`: conda keeps them in the environment's conda-meta/state). `pip_from`: the
+    lock's conda part has no pip, so it is installed from that channel (`--freeze-installed`: nothing
+    locked moves) before the pip part."""
     import shlex
 
     settings = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted((variables or {}).items()))
     variables_line = [f"conda env config vars set -n {env} {settings}"] if settings else []
+    add_pip = (
+        f" && {{tool}} install -n {env} --yes --freeze-installed -c {shlex.quote(pip_from)} pip"
+        if pip_from and requirements_name
+        else ""
+    )
     pip = (
-        f" && {{tool}} run -n {env} python -m pip install --no-deps --require-hashes -r {requirements_name}"
+        add_pip
+        + f" && {{tool}} run -n {env} python -m pip install --no-deps --require-hashes -r {requirements_name}"
         if requirements_name
         else ""
     )
