@@ -28,6 +28,9 @@ REQUIRES_PYTHON = importlib.metadata.metadata("cenv")["Requires-Python"]
 
 
 def _split(requirement: str) -> tuple[str, str]:
+    """(name, specifier); an environment marker is dropped: a noarch recipe cannot select by python
+    version, so a dependency pyproject takes only on some versions (tomli on 3.10) is taken always."""
+    requirement = requirement.split(";", 1)[0]
     match = re.match(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(.*)$", requirement)
     assert match is not None, requirement
     return match.group(1), match.group(2).replace(" ", "")

@@ -70,7 +70,7 @@ def variants_failed(failed: list[tuple[tuple[Spec, LockSettings], CenvError]], t
         hints.append(
             "no lockfile was written (a variant spec's lockfiles are written together or not at all)"
         )
-    error = type(first)(messages[0][0], hints=hints)
+    error = type(first)(messages[0][0], hints=hints, details=first.details)
     error.exit_code = first.exit_code
     return error
 
@@ -79,7 +79,10 @@ def _variant_message(variant: str, spec: Spec, error: CenvError) -> tuple[str, l
     """`variant cpu, linux-64: no `pytorch` build without `__cuda` in these channels` where a CPU-only
     variant fails for lack of `__cuda` (the solver's words go to a hint); else `variant cpu: <the error>`."""
     message = error.message
-    found = re.search(r"([A-Za-z0-9_.\-]+) [\d.| ]+would require\W+__cuda", message)
+    # the solver's tree (details) says `pytorch 2.8.0 would require` / `└─ __cuda *`
+    found = re.search(
+        r"([A-Za-z0-9_.\-]+) [\d.| ]+would require\W+__cuda", "\n".join([message, *error.details])
+    )
     if found is None or _uses_cuda_somewhere(spec):
         return f"variant {variant}: {message}", list(error.hints)
     platform = next((p for p in KNOWN_PLATFORMS if f"no solution for {p}:" in message), None)
