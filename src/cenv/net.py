@@ -27,11 +27,12 @@ import tempfile
 import threading
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from cenv.config import Config, current_config
+from cenv.redact import REDACTED, parse_credentials
 
 if TYPE_CHECKING:
     import rattler.networking
@@ -53,11 +54,23 @@ _RETRIES = 2  # 3 attempts in all for a 5xx, 429 or a refused connection, with b
 
 @dataclass(frozen=True)
 class Credential:
+    """A secret for one host. Its `repr`/`str` mask the secret (as uv's `DisplaySafeUrl` does), so a
+    traceback, a log line or a debug print never shows it."""
+
     host: str
     kind: Literal["basic", "conda-token", "bearer"]
-    secret: str
+    secret: str = field(repr=False)
     username: str = ""
     source: str = "url"  # where it was found: "url", "RATTLER_AUTH_FILE", "~/.netrc", ...
+    # a conda token found after a path prefix (`https://host/api/t/<token>/chan`: "/api"); rattler's
+    # CondaToken puts a token at the start of the path, so these reach the server through a mirror rule
+    token_prefix: str = ""
+
+    def __repr__(self) -> str:
+        user = f", username={self.username!r}" if self.username else ""
+        return f"Credential(host={self.host!r}, kind={self.kind!r}, secret='{REDACTED}'{user})"
+
+    __str__ = __repr__
 
     def rattler_entry(self) -> dict[str, object]:
         if self.kind == "basic":
@@ -72,30 +85,30 @@ def host_of(url: str) -> str:
 
 
 def split_credentials(url: str) -> tuple[str, Credential | None]:
-    """(`url` without its credentials, the credential it carried): `user:pass@`, `token@`, `/t/<token>/`."""
-    if "@" not in url and "/t/" not in url:
-        return url, None
-    parts = urllib.parse.urlsplit(url)
+    """(`url` without its credentials, the credential it carried): `user:pass@`, `token@`, `/t/<token>/`
+    anywhere in the path (`redact.parse_credentials`, the one parser of every layout). With both a password
+    and a path token, the token is the credential returned and the password goes with it (see `tokens`)."""
+    return _split(url)[:2]
+
+
+def _split(url: str) -> tuple[str, Credential | None, Credential | None]:
+    """(clean url, the main credential, a Basic credential found beside a path token)."""
+    found = parse_credentials(url)
+    if not found.found:
+        return url, None, None
+    parts = urllib.parse.urlsplit(found.url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return url, None
+        return url, None, None
     host = parts.hostname.lower()
-    netloc = host if ":" not in host else f"[{host}]"
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    credential: Credential | None = None
-    path = parts.path
-    if path.startswith("/t/") and path.count("/") >= 3:
-        _, _, token, rest = path.split("/", 3)
-        if token:
-            credential = Credential(host, "conda-token", urllib.parse.unquote(token))
-            path = "/" + rest
-    if parts.username is not None:
-        user = urllib.parse.unquote(parts.username)
-        if parts.password is not None:
-            credential = Credential(host, "basic", urllib.parse.unquote(parts.password), username=user)
-        else:  # `https://TOKEN@host`: anaconda.org and quetz read a bare user part as a token
-            credential = Credential(host, "conda-token", user)
-    return urllib.parse.urlunsplit((parts.scheme, netloc, path, parts.query, parts.fragment)), credential
+    basic = (
+        Credential(host, "basic", found.password, username=found.username or "")
+        if found.password is not None
+        else None
+    )
+    if found.token is not None:
+        token = Credential(host, "conda-token", found.token, token_prefix=found.token_prefix)
+        return found.url, token, basic
+    return found.url, basic, None
 
 
 def _read_auth_file(path: Path) -> dict[str, object]:
@@ -140,6 +153,7 @@ class Network:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._credentials: dict[str, Credential] = {}
+        self._token_mirrors: dict[str, str] = {}  # `scheme://host/prefix/` -> the same with `t/<token>/`
         self._client: rattler.networking.Client | None = None
         self._lock = threading.Lock()
         self._auth_dir: Path | None = None
@@ -158,12 +172,28 @@ class Network:
     # ------------------------------------------------------------------ credentials
     def clean(self, url: str) -> str:
         """`url` without credentials; those it carried are remembered for its host."""
-        stripped, credential = split_credentials(url)
-        if credential is not None:
-            with self._lock:
-                if self._credentials.get(credential.host) != credential:
-                    self._credentials.setdefault(credential.host, credential)
-                    self._client = None  # rebuilt with the new host's credential on next use
+        stripped, credential, basic = _split(url)
+        if credential is None:
+            return stripped
+        with self._lock:
+            changed = False
+            for found in (credential, basic):
+                if found is None:
+                    continue
+                if found.kind == "conda-token" and (found.token_prefix or basic is not None):
+                    # rattler's CondaToken would put the token first in the path (and the host's one entry
+                    # is the password here): a mirror rule puts it back where the URL had it
+                    parts = urllib.parse.urlsplit(stripped)
+                    base = f"{parts.scheme}://{parts.netloc}{found.token_prefix}/"
+                    rule = f"{base}t/{urllib.parse.quote(found.secret, safe='')}/"
+                    if base not in self._token_mirrors:
+                        self._token_mirrors[base] = rule
+                        changed = True
+                elif found.host not in self._credentials:
+                    self._credentials[found.host] = found
+                    changed = True
+            if changed:
+                self._client = None  # rebuilt with the new host's credential on next use
         return stripped
 
     def credential_sources(self) -> dict[str, str]:
@@ -176,7 +206,7 @@ class Network:
             if path is not None:
                 for host in _read_auth_file(path):
                     sources[host] = f"{label} ({path})"
-        for host in self._credentials:
+        for host in [*self._credentials, *(host_of(base) for base in self._token_mirrors)]:
             sources[host] = "channel url"
         return dict(sorted(sources.items()))
 
@@ -271,6 +301,8 @@ class Network:
 
         agent = f"cenv/{cenv.__version__}"
         mirrors = {_slash(k): [_slash(m) for m in v] for k, v in self.config.mirrors.items()}
+        for base, rule in self._token_mirrors.items():
+            mirrors.setdefault(base, [rule])
         if self.config.ssl_verify is False:
             from rattler import Config as RattlerConfig
 
@@ -308,6 +340,7 @@ def network(config: Config | None = None) -> Network:
             _CURRENT = Network(config)
             if previous is not None:
                 _CURRENT._credentials.update(previous._credentials)
+                _CURRENT._token_mirrors.update(previous._token_mirrors)
                 _CURRENT._user_file = previous._user_file
         return _CURRENT
 

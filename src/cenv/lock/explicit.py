@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cenv.errors import LockfileError
 from cenv.lock.models import LockChannel, LockedPackage, Lockfile, LockMetadata, PackageHash
+from cenv.redact import strip_credentials
 
 __all__ = ["EXPLICIT_MARKER", "dependency_order", "explicit_from_text", "read_explicit", "render_explicit"]
 
@@ -125,7 +126,7 @@ def render_explicit(lock: Lockfile, platform: str, header_lines: Sequence[str] =
     if pip_count:
         lines.append(_PIP_HINT.format(count=pip_count))
     lines.append(EXPLICIT_MARKER)
-    lines.extend(p.url + _fragment(p) for p in dependency_order(conda))
+    lines.extend(strip_credentials(p.url) + _fragment(p) for p in dependency_order(conda))
     return "\n".join(lines) + "\n"
 
 
