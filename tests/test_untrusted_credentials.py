@@ -18,7 +18,7 @@ from tests.support.http_server import ChannelServer
 
 from cenv.channels import ResolvedChannel
 from cenv.net import Credential, split_credentials
-from cenv.redact import parse_credentials, redact, strip_credentials
+from cenv.redact import redact, strip_credentials
 
 SECRET = "tk-9f3a-Secret-Token"
 PASSWORD = "pw-Secret-7c1e"
@@ -133,6 +133,8 @@ def test_one_parser_for_every_layout(
     url: str, clean: str, user: str | None, password: str | None, token: str | None, prefix: str
 ) -> None:
     """conda/common/url.py `split_anaconda_token` and `split_scheme_auth_token` examples."""
+    from cenv.redact import parse_credentials
+
     found = parse_credentials(url)
     assert (found.url, found.username, found.password, found.token) == (clean, user, password, token)
     assert found.token_prefix == prefix

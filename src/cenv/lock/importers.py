@@ -24,6 +24,7 @@ from cenv.lock.models import (
     PackageHash,
     dependencies_from_depends,
 )
+from cenv.lock.validate import check_lockfile
 
 if TYPE_CHECKING:
     from rattler.lock import LockPlatform
@@ -82,7 +83,7 @@ def load_any_lock(path: Path, platform: str | None = None) -> Lockfile:
             f"file `{path}` is not a lockfile cenv can read",
             hints=["cenv reads conda-lock v1 YAML, `@EXPLICIT` files and pixi.lock (v4 to v7)"],
         )
-    return select_platform(lockfile_from_data(data, path), platform, path)
+    return select_platform(lockfile_from_data(data, path, text), platform, path)
 
 
 def select_platform(lock: Lockfile, platform: str | None, path: Path) -> Lockfile:
@@ -160,10 +161,9 @@ def read_pixi_lock(path: Path, platform: str | None = None) -> Lockfile:
     platforms = tuple(sorted({subdir for _, subdir in chosen}))
     packages.sort(key=package_sort_key)
     _dedupe_check(packages, path)
-    return Lockfile(
-        metadata=LockMetadata(channels=channels, platforms=platforms),
-        package=tuple(packages),
-    )
+    lock = Lockfile(metadata=LockMetadata(channels=channels, platforms=platforms), package=tuple(packages))
+    check_lockfile(lock, path, kind="pixi lockfile")
+    return lock
 
 
 def _choose_platforms(

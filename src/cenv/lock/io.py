@@ -28,6 +28,7 @@ from cenv.lock.models import (  # dependencies_from_depends is re-exported for t
     dependencies_from_depends,
 )
 from cenv.lock.scalars import yaml_scalar
+from cenv.lock.validate import check_lockfile
 from cenv.yaml_guard import ExpansionMeter, RecursiveAlias, TooLarge
 
 __all__ = [
@@ -348,11 +349,12 @@ def brief(value: Any, limit: int = 60) -> str:
 
 
 def lockfile_from_text(text: str, path: Path) -> Lockfile:
-    return lockfile_from_data(load_yaml(text, path), path)
+    return lockfile_from_data(load_yaml(text, path), path, text)
 
 
-def lockfile_from_data(data: Any, path: Path) -> Lockfile:
-    """Validate parsed conda-lock v1 data into a `Lockfile`; `path` is only used in messages."""
+def lockfile_from_data(data: Any, path: Path, text: str | None = None) -> Lockfile:
+    """Validate parsed conda-lock v1 data into a `Lockfile`: its schema, then every field's value
+    (`cenv.lock.validate`); `path` (and `text`, for line numbers) are only used in messages."""
     if not isinstance(data, dict):
         raise LockfileError(
             f"lockfile `{path}` is not a conda-lock file: expected a mapping at the top level, "
@@ -398,6 +400,7 @@ def lockfile_from_data(data: Any, path: Path) -> Lockfile:
         lock = Lockfile.from_data({"version": 1, **data})
     except SchemaError as exc:
         raise _validation_error(exc, data, path) from None
+    check_lockfile(lock, path, text)
     ordered = tuple(sorted(lock.package, key=package_sort_key))
     _check_duplicates(ordered, path)
     if ordered != lock.package:

@@ -33,6 +33,7 @@ from cenv.install.fetch import Fetched, fetch_archive, verify_file
 from cenv.lock.models import LockedPackage, Lockfile, LockMetadata
 from cenv.pack.manifest import CHANNEL_DIR, MANIFEST, PYPI_DIR, Manifest, PackError, PackFile
 from cenv.redact import strip_credentials
+from cenv.safe_paths import join_within
 
 __all__ = ["PackResult", "pack"]
 
@@ -159,7 +160,7 @@ def _fetch_one(artifact: _Artifact, staging: Path, pkgs_dir: Path | None, report
     """Fetch (or copy from the package cache) one artifact into the staging folder, verified against the
     lock; returns its manifest entry and whether it was downloaded."""
     package = artifact.package
-    target = staging / artifact.path
+    target = join_within(staging, *artifact.path.split("/"), what=f"package `{package.name}`")
     target.parent.mkdir(parents=True, exist_ok=True)
     cached = pkgs_dir / package.filename if pkgs_dir is not None and package.is_conda else None
     downloaded = True
@@ -244,7 +245,7 @@ def _without_index_time(data: bytes) -> bytes:
 
 def _write_text(staging: Path, path: str, text: str) -> PackFile:
     data = text.encode("utf-8")
-    target = staging / path
+    target = join_within(staging, *path.split("/"), what="a pack file")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
     return PackFile(path, _hash_bytes(data), len(data))
