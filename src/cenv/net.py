@@ -44,6 +44,7 @@ __all__ = [
     "exists",
     "host_of",
     "network",
+    "public_environment",
     "split_credentials",
     "stream",
 ]
@@ -228,7 +229,9 @@ class Network:
 
     def _private_dir(self) -> Path:
         if self._auth_dir is None:
-            self._auth_dir = Path(tempfile.mkdtemp(prefix="cenv-auth-"))  # 0700
+            from cenv.private_tmp import make_private_dir
+
+            self._auth_dir = make_private_dir("cenv-auth-")  # 0700; a killed run's is removed here
             atexit.register(shutil.rmtree, self._auth_dir, True)
             _LIVE_DIRS.append(self._auth_dir)
         return self._auth_dir
@@ -343,6 +346,20 @@ def network(config: Config | None = None) -> Network:
                 _CURRENT._token_mirrors.update(previous._token_mirrors)
                 _CURRENT._user_file = previous._user_file
         return _CURRENT
+
+
+def public_environment(env: dict[str, str]) -> dict[str, str]:
+    """`env` for a child process that needs none of the credentials cenv took out of URLs (link scripts,
+    uv and the build backends it runs): `RATTLER_AUTH_FILE` names the user's own file again, not the
+    private merged one (uv gets what it needs through `NETRC`, see `uv_environment`)."""
+    value = env.get(RATTLER_AUTH_FILE)
+    if value and Path(value).parent in _LIVE_DIRS:
+        user = _CURRENT._user_file if _CURRENT is not None else None
+        if user is not None:
+            env[RATTLER_AUTH_FILE] = str(user)
+        else:
+            env.pop(RATTLER_AUTH_FILE, None)
+    return env
 
 
 def cleanup() -> None:

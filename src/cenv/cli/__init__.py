@@ -47,10 +47,24 @@ def _exit(code: int) -> None:
     os._exit(code)
 
 
+def _terminate_like_interrupt() -> None:
+    """SIGTERM unwinds like Ctrl-C: temporary folders (a pack's staging, the private auth file holding a
+    secret) are removed on the way out instead of staying in $TMPDIR forever."""
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: maps cenv errors to exit 1/2 with `error:` and `hint:` lines, never a traceback."""
     from cenv.errors import CenvError
 
+    _terminate_like_interrupt()
     try:
         # In non-standalone mode click returns the code of a raised `Exit` instead of raising it.
         args = sys.argv[1:] if argv is None else argv

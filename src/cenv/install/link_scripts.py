@@ -92,7 +92,9 @@ def scripts_of(prefix: Path, records: Iterable[Mapping[str, Any]], action: str) 
 
 
 def _environment(prefix: Path, record: Mapping[str, Any], script: Path) -> dict[str, str]:
-    env = dict(os.environ)
+    from cenv.net import public_environment
+
+    env = public_environment(dict(os.environ))  # a package's script never sees the merged auth file
     env["PREFIX"] = str(prefix)
     env["PKG_NAME"] = str(record["name"])
     env["PKG_VERSION"] = str(record["version"])

@@ -84,7 +84,7 @@ def _archive_problem(url: str) -> str | None:
     path = urllib.parse.urlsplit(url).path if "://" in url else url
     name = urllib.parse.unquote(path.rstrip("/").rsplit("/", 1)[-1])
     if len(name) > 512 or not _ARCHIVE.fullmatch(name):
-        return "does not end in a conda archive name (`name-version-build.conda` or `.tar.bz2`)"
+        return "does not end in a conda package file name (`name-version-build.conda` or `.tar.bz2`)"
     return None
 
 

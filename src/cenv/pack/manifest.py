@@ -26,6 +26,7 @@ from cenv.errors import UserError
 __all__ = [
     "CHANNEL_DIR",
     "MANIFEST",
+    "MAX_MANIFEST_BYTES",
     "PYPI_DIR",
     "Manifest",
     "PackError",
@@ -39,7 +40,7 @@ FORMAT = "cenv-pack/1"
 CHANNEL_DIR = "channel"
 PYPI_DIR = "pypi"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 
 
 class PackError(UserError):
@@ -77,7 +78,7 @@ class Manifest:
     @classmethod
     def from_bytes(cls, data: bytes, where: str) -> Manifest:
         """Parse and check a manifest; every problem is a PackError naming `where`."""
-        if len(data) > _MAX_MANIFEST_BYTES:
+        if len(data) > MAX_MANIFEST_BYTES:
             raise PackError(f"{where}: {MANIFEST} is too large")
         try:
             payload = json.loads(data.decode("utf-8"))

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Mapping, Sequence
 
 from cenv.errors import InternalError
-from cenv.net import network
+from cenv.net import network, public_environment
 
 _UV_ENV_KEPT = (
     "UV_CACHE_DIR",
@@ -44,6 +44,7 @@ def uv_env(extra: Mapping[str, str]) -> dict[str, str]:
     env.pop("VIRTUAL_ENV", None)
     env.pop("CONDA_PREFIX", None)
     env["NO_COLOR"] = "1"
+    public_environment(env)  # uv and the build backends it runs get no RATTLER_AUTH_FILE of cenv's
     env.update(network().uv_environment())  # index credentials by host, never on uv's command line
     env.update(extra)
     return env
