@@ -113,9 +113,15 @@ def _split(url: str) -> tuple[str, Credential | None, Credential | None]:
 
 
 def _read_auth_file(path: Path) -> dict[str, object]:
+    """The auth file's entries; a missing file is none, one that cannot be read safely (a FIFO,
+    `/dev/zero`, not UTF-8) is a `ConfigFileError` naming it; broken JSON is none (rattler's view)."""
+    from cenv.config_files import read_config_text
+
+    if not os.path.lexists(path):
+        return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(read_config_text(path, RATTLER_AUTH_FILE))
+    except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -128,8 +134,14 @@ def _user_netrc() -> dict[str, tuple[str, str, str]]:
     """The user's netrc entries: host (or `default`) -> (login, account, password)."""
     import netrc
 
+    from cenv.config_files import check_config_file
+
+    path = _netrc_path()
+    if not os.path.lexists(path):
+        return {}
+    check_config_file(path, "netrc")  # a FIFO, `/dev/zero` or a file not in UTF-8: exit 1 naming it
     try:
-        return netrc.netrc(str(_netrc_path())).hosts
+        return netrc.netrc(str(path)).hosts
     except (OSError, netrc.NetrcParseError):
         return {}
 
