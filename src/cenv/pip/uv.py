@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import threading
@@ -15,6 +16,7 @@ _UV_ENV_KEPT = (
     "UV_NATIVE_TLS",
     "UV_SYSTEM_CERTS",
     "UV_HTTP_TIMEOUT",
+    "UV_HTTP_RETRIES",
     "UV_CONCURRENT_DOWNLOADS",
 )
 _UV_LOCK = threading.Lock()
@@ -45,7 +47,14 @@ def uv_env(extra: Mapping[str, str]) -> dict[str, str]:
     env.pop("CONDA_PREFIX", None)
     env["NO_COLOR"] = "1"
     public_environment(env)  # uv and the build backends it runs get no RATTLER_AUTH_FILE of cenv's
-    env.update(network().uv_environment())  # index credentials by host, never on uv's command line
+    net = network()
+    env.update(net.uv_environment())  # index credentials by host, never on uv's command line
+    timeout = net.config.remote_read_timeout_secs
+    if timeout is not None and "UV_HTTP_TIMEOUT" not in os.environ:
+        # CONDA_REMOTE_READ_TIMEOUT_SECS (or .condarc) bounds uv's reads as it bounds conda archives',
+        # and a stalled wheel or index page is not retried either (uv's own: 30 s, three retries)
+        env["UV_HTTP_TIMEOUT"] = str(max(1, math.ceil(timeout)))
+        env.setdefault("UV_HTTP_RETRIES", "0")
     env.update(extra)
     return env
 
