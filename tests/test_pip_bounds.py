@@ -70,3 +70,18 @@ def test_a_stalled_index_fails_the_lock_within_the_deadline(tmp_path: Path, demo
     assert "Traceback" not in result.output
     assert elapsed < 20, elapsed  # 3 s of stall plus start-up and the conda solve, on a loaded machine
     assert requests == 1  # a stall is not retried
+
+
+def test_an_egg_fragment_that_is_a_path_is_named_in_the_error(tmp_path: Path) -> None:
+    """LOW: `#egg=../../victim` gave uv's `Unexpected '-'`; the spec line and the reason now."""
+    from cenv.errors import PipStageError
+    from cenv.pip.lines import PipLine, anchor
+
+    line = PipLine("-e git+https://host/repo@main#egg=../../victim", "env.yml:7", str(tmp_path))
+    with pytest.raises(PipStageError, match=r"env.yml:7: `#egg=../../victim` is not a project name"):
+        anchor(line)
+
+
+def test_no_link_scripts_says_python_still_runs() -> None:
+    result = cenv("create", "--help")
+    assert "still runs" in " ".join(result.stdout.split())

@@ -50,7 +50,8 @@ def _lock_flags(cuda: str | None, glibc: str | None, osx: str | None, pip_fallba
 @click.option(
     "--no-link-scripts",
     is_flag=True,
-    help="Do not run packages' post-link / pre-unlink scripts (say which were skipped).",
+    help="Do not run packages' post-link / pre-unlink scripts (say which were skipped). The environment's "
+    "own python still runs, once, to compile the packages' bytecode (as conda does).",
 )
 @click.option(
     "--cuda", help="With a spec: lock for this CUDA driver version (`none`: no __cuda), as `cenv lock`."
