@@ -159,3 +159,35 @@ def test_credential_and_resolved_channel_never_show_the_secret() -> None:
     for text in (repr(credential), str(credential), repr(channel), str(channel), repr(basic), f"{basic}"):
         assert SECRET not in text and PASSWORD not in text, text
     assert channel.url == url  # the value itself is kept for the network layer
+
+
+def test_child_processes_do_not_get_the_merged_auth_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LOW: every post-link script inherited `RATTLER_AUTH_FILE` naming the merged file, so a package's
+    script could read a password that was only in the spec's URL. Link scripts and uv now get the user's
+    own file back (or none)."""
+    import os
+
+    import cenv.net as net_module
+    from cenv.config import load_config
+    from cenv.net import Network, public_environment
+
+    own = tmp_path / "own-auth.json"
+    own.write_text('{"other.host": {"CondaToken": "mine"}}')
+    monkeypatch.setenv("RATTLER_AUTH_FILE", str(own))
+    net = Network(load_config())
+    monkeypatch.setattr(net_module, "_CURRENT", net)
+    net.clean(f"https://alice:{PASSWORD}@private.host/chan")
+    net.client()  # writes the merged file and points RATTLER_AUTH_FILE at it
+    merged = Path(os.environ["RATTLER_AUTH_FILE"])
+    try:
+        assert merged != own and PASSWORD in merged.read_text()
+        child = public_environment(dict(os.environ))
+        assert child["RATTLER_AUTH_FILE"] == str(own)
+        from cenv.pip.uv import uv_env
+
+        assert uv_env({}).get("RATTLER_AUTH_FILE") == str(own)
+    finally:
+        net_module.cleanup()
+    assert not merged.exists()

@@ -9,6 +9,7 @@ arguments. Each HIGH case of the issue is reproduced here through the real CLI.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -271,3 +272,14 @@ def test_explicit_lines_are_checked_with_their_line(tmp_path: Path, line: str) -
     explicit.write_text(f"# platform: linux-64\n@EXPLICIT\n{line}\n")
     with pytest.raises(LockfileError, match=f"{explicit}:3"):
         load_any_lock(explicit)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+@pytest.mark.parametrize("command", [("create", "--prefix", "env"), ("lock",), ("export",)])
+def test_a_fifo_given_as_a_spec_or_a_lock_does_not_hang(tmp_path: Path, command: tuple[str, ...]) -> None:
+    """`cenv create FIFO` (a spec or lockfile `path` that is a pipe) waited for a writer forever."""
+    fifo = tmp_path / "env.yml"
+    os.mkfifo(fifo)
+    result = cenv(command[0], fifo, *command[1:], cwd=tmp_path, timeout=60)
+    assert result.code == 1, result.output
+    assert "pipe or a socket" in result.stderr

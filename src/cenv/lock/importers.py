@@ -272,8 +272,17 @@ def is_lockfile(path: Path) -> bool:
 
     if path.name.endswith(_LOCK_NAME_SUFFIXES):
         return True
-    try:
-        text = path.read_text(encoding="utf-8")
+    import os
+    import stat
+
+    from cenv.lock.io import MAX_LOCK_BYTES
+
+    try:  # bounded, and never a FIFO or a device (`cenv create /dev/zero` must not fill memory)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return False
+            text = handle.read(MAX_LOCK_BYTES + 1).decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return False
     if re.search(r"^\s*@EXPLICIT\s*$", text, re.MULTILINE):

@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import os
 import secrets
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -274,7 +275,11 @@ def read_lock_text(path: Path) -> str:
     """The text of a lockfile, read with a size limit (`MAX_LOCK_BYTES`); every failure is a LockfileError."""
     path = Path(path)
     try:
-        with path.open("rb") as handle:  # bounded: `/dev/zero` or a huge file must not fill memory
+        # bounded: `/dev/zero` or a huge file must not fill memory; O_NONBLOCK: a FIFO must not hang
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+                raise LockfileError(f"lockfile `{path}` is a pipe or a socket, not a file")
             raw = handle.read(MAX_LOCK_BYTES + 1)
         if len(raw) > MAX_LOCK_BYTES:
             raise LockfileError(
