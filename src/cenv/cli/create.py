@@ -216,6 +216,10 @@ def run_command(prefix: Path | None, name: str | None, command: tuple[str, ...])
     else:
         assert prefix is not None
         target = Path(os.path.abspath(prefix))
+    import signal
+
+    # not the CLI's SIGTERM-as-Ctrl-C: run_in_env waits out a KeyboardInterrupt for its child
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     code = run_in_env(target, list(command), name)
     # pass the command's exit code through (click's non-standalone mode would swallow an Exit)
     _exit(code)
