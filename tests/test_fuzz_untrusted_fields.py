@@ -28,7 +28,7 @@ MARKER = "PWNED-by-lockfile"
 FRAGMENTS = [
     "../", "..", "/", "\\", "%2F", "%2e%2e", "-", "--", "-e", "--upload-pack=", "$(touch PWNED)",
     ";touch PWNED", "`touch PWNED`", "|", "&", "\n", "\r", "\x00", " ", "~", "file://", "git+", "ext::",
-    ".bashrc", ".conda", ".tar.bz2", "linux-64", "noarch", "@", "#", "?", "ü", "\u202e",
+    ".bashrc", ".conda", ".tar.bz2", "linux-64", "noarch", "@", "#", "?", "ü", "\u202e", "[", "]", ":",
 ]  # fmt: skip
 FIELDS = ["name", "version", "build", "platform", "url", "category", "source", "md5", "sha256"]
 

@@ -44,7 +44,10 @@ def parse_credentials(url: str) -> UrlCredentials:
     `https://u:p@host/t/TOK/chan` keeps both the password and the token)."""
     if "@" not in url and "/t/" not in url:
         return UrlCredentials(url)
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:  # not a URL (`https://]host`): nothing to take out
+        return UrlCredentials(url)
     if not parts.scheme or not parts.netloc:
         return UrlCredentials(url)
     netloc = parts.netloc

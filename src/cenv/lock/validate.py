@@ -65,6 +65,10 @@ def url_problem(url: str) -> str | None:
         return "begins with `-` (a tool would read it as an option)"
     if _CONTROL.search(url):
         return "holds a control character"
+    try:
+        urllib.parse.urlsplit(url)
+    except ValueError as exc:  # `https://]host/...`: "Invalid IPv6 URL"
+        return f"not a valid URL ({exc})"
     scheme = _SCHEME.match(url)
     if scheme is not None and len(scheme.group(1)) > 1:  # `C:\...` is a Windows path, not a scheme
         name = scheme.group(1).lower()
