@@ -187,3 +187,12 @@ def test_sigterm_during_a_lock_removes_the_private_auth_file(tmp_path: Path) -> 
     assert proc.returncode != 0
     assert "Traceback" not in stderr
     assert list(tmpdir.iterdir()) == [], list(tmpdir.iterdir())
+
+
+def test_a_manifest_platform_must_be_a_known_platform() -> None:
+    from cenv.pack.manifest import Manifest, PackError
+
+    data = json.loads(_manifest({"env-lock.yml": ("a" * 64, 1)}))
+    data["platforms"] = ["../../victim"]
+    with pytest.raises(PackError, match="unknown platform"):
+        Manifest.from_bytes(json.dumps(data).encode(), "x.tar")

@@ -115,6 +115,11 @@ class Manifest:
             files[path] = PackFile(
                 path, entry["sha256"], entry["size"], source if isinstance(source, str) else None
             )
+        from cenv.platforms import KNOWN_PLATFORMS
+
+        unknown = [p for p in platforms if not isinstance(p, str) or p not in KNOWN_PLATFORMS]
+        if unknown:
+            raise PackError(f"{where}: {MANIFEST} names an unknown platform `{str(unknown[0])[:60]}`")
         if lockfile not in files:
             raise PackError(f"{where}: the lockfile `{lockfile}` named in {MANIFEST} is not in the pack")
         return cls(
