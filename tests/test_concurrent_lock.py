@@ -60,7 +60,6 @@ def test_parallel_locks_leave_one_complete_lockfile(tmp_path: Path, demo_channel
     target_dir = tmp_path / "shared"
     target_dir.mkdir()
     target = target_dir / "conda-lock.yml"
-    seen = set()
     for i in range(rounds):
         procs = [
             _start(spec_a, target, demo_channel, tmp_path / f"c-a-{i}"),
@@ -76,12 +75,9 @@ def test_parallel_locks_leave_one_complete_lockfile(tmp_path: Path, demo_channel
         assert names in (names_a, names_b), names
         data = target.read_bytes()
         assert data.endswith(b"\n")
-        winner = "a" if names == names_a else "b"
-        seen.add(winner)
-        _same_except_paths(data, expected[winner])
+        _same_except_paths(data, expected["a" if names == names_a else "b"])
         leftovers = sorted(p.name for p in target_dir.iterdir() if p.name != target.name)
         assert leftovers == [], leftovers
-    assert seen <= {"a", "b"}
 
 
 def _same_except_paths(data: bytes, alone: bytes) -> None:
@@ -124,4 +120,51 @@ def test_interrupted_writer_leaves_old_lockfile(tmp_path: Path, demo_channel: Pa
         victim.kill()
         assert victim.wait(timeout=60) == -signal.SIGKILL, victim.communicate()  # killed, not finished
     assert target.read_bytes() == before
+    assert [p.name for p in target.parent.iterdir()] == [target.name]
+
+
+# The victim's `os.replace` of the lockfile waits, after saying so: the temporary is complete and the kill
+# lands between the write and the rename, the one moment an atomic write can be caught in.
+_SLOW_RENAME = """
+import os, sys, time
+real = os.replace
+def slow(src, dst, *args, **kwargs):
+    if str(dst).endswith("conda-lock.yml"):
+        sys.stderr.write("RENAMING\\n"); sys.stderr.flush()
+        time.sleep(120)
+    return real(src, dst, *args, **kwargs)
+os.replace = slow
+from cenv.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_writer_killed_between_write_and_rename(tmp_path: Path, demo_channel: Path) -> None:
+    """Issue #25 (the old test killed its victim before any write): a writer killed with its temporary
+    written and not yet renamed leaves the old lockfile as it was; the next write removes the temporary."""
+    spec = tmp_path / "a.yml"
+    spec.write_text(SPEC_A)
+    target = tmp_path / "out" / "conda-lock.yml"
+    target.parent.mkdir()
+    assert _start(spec, target, demo_channel, tmp_path / "c1").wait(timeout=300) == 0
+    before = target.read_bytes()
+    other = tmp_path / "b.yml"
+    other.write_text(SPEC_B)
+    args = ["lock", str(other), "-o", str(target), "-c", str(demo_channel), "-q"]
+    victim = subprocess.Popen(
+        [sys.executable, "-c", _SLOW_RENAME, *args],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, CENV_CACHE_DIR=str(tmp_path / "c2")),
+    )
+    assert victim.stderr is not None
+    assert victim.stderr.readline().strip() == "RENAMING"
+    [temporary] = [p for p in target.parent.iterdir() if p.name != target.name]
+    assert b"cenv-demo-app" in temporary.read_bytes()  # the new lock, written whole
+    victim.kill()
+    assert victim.wait(timeout=60) == -signal.SIGKILL
+    assert target.read_bytes() == before
+    old = time.time() - 10  # past the age below which a temporary may be a live writer's
+    os.utime(temporary, (old, old))
+    assert _start(spec, target, demo_channel, tmp_path / "c3").wait(timeout=300) == 0
     assert [p.name for p in target.parent.iterdir()] == [target.name]

@@ -123,7 +123,9 @@ def test_conda_meta_history_scripts_and_bytecode(tmp_path: Path, fid_channel: Ch
             assert record[key] == built.record[key], (built.name, key)
         assert record["fn"] == built.filename
         assert record["url"] == f"{fid_channel.url}/{built.subdir}/{built.filename}"
-        assert record["channel"] == fid_channel.url
+        # conda's PrefixRecord dump: the channel with its subdir, `constrains` even when empty (issue #22)
+        assert record["channel"] == f"{fid_channel.url}/{built.subdir}"
+        assert record["constrains"] == built.record.get("constrains", [])
         assert record["package_tarball_full_path"] == str(pkgs_dir() / built.filename)
         assert record["extracted_package_dir"] == str(pkgs_dir() / built.dist_name)
         assert record["paths_data"]["paths_version"] == 1
@@ -147,8 +149,13 @@ def test_conda_meta_history_scripts_and_bytecode(tmp_path: Path, fid_channel: Ch
     assert revisions[0]["dists"] == {
         f"+{fid_channel.url}/{r['subdir']}::{r['name']}-{r['version']}-{r['build']}" for r in meta.values()
     }
-    from_history = conda_reader.requested_names(prefix)
-    assert from_history == {d.split()[0]: d for d in SPEC_DEPS}
+    from conda_lock._vendor.conda.models.match_spec import MatchSpec as CondaMatchSpec
+
+    from_history = conda_reader.requested_names(prefix)  # conda's History, as conda prints the specs
+    assert from_history == {d.split()[0]: str(CondaMatchSpec(d)) for d in SPEC_DEPS}
+    loaded = conda_reader.prefix_records(prefix)  # conda's PrefixData loads every record
+    assert set(loaded) == {r["name"] for r in meta.values()}
+    assert loaded["plink"].channel.canonical_name == fid_channel.url and loaded["plink"].subdir == "linux-64"
 
     # link scripts: post-link ran in the staged prefix with conda's variables, dependencies first
     ran = (prefix / "share" / "plink" / "ran.txt").read_text().split()

@@ -447,13 +447,41 @@ def read_lockfile_text(text: str) -> list[LockedPackage]:
 # ---------------------------------------------------------------- writing is atomic
 
 
-def test_write_failure_in_dump_leaves_existing_file(tmp_path: Path) -> None:
+_FULL_DISK_WRITER = """
+import resource, signal, sys
+from pathlib import Path
+from cenv.errors import LockfileError
+from cenv.lock.io import read_lockfile, write_lockfile
+
+lock = read_lockfile(Path(sys.argv[1]))
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
+resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+try:
+    write_lockfile(lock, Path(sys.argv[2]))
+except LockfileError as exc:
+    print(exc.message)
+    sys.exit(3)
+"""
+
+
+def test_write_failure_while_writing_leaves_existing_file(tmp_path: Path, foreign: dict[str, Path]) -> None:
+    """The write itself fails (the file size limit stands in for a full disk) after the temporary was
+    opened and partly written: the old lockfile stays as it was and the temporary goes. (Issue #25: the old
+    test failed in the dump, before any file was opened.)"""
+    import subprocess
+    import sys
+
     path = tmp_path / "conda-lock.yml"
     path.write_text("old content\n")
-    # A lock that skipped validation and cannot be dumped (a package entry that is not a package).
-    broken = Lockfile(metadata=LockMetadata(), package=(object(),))  # type: ignore[arg-type]
-    with pytest.raises(AttributeError):
-        write_lockfile(broken, path)
+    assert foreign["conda-lock"].stat().st_size > 4096  # well past the limit
+    proc = subprocess.run(
+        [sys.executable, "-c", _FULL_DISK_WRITER, str(foreign["conda-lock"]), str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert proc.stdout.startswith(f"cannot write lockfile `{path}`: File too large"), proc.stdout
     assert path.read_text() == "old content\n"
     assert sorted(os.listdir(tmp_path)) == ["conda-lock.yml"]
 

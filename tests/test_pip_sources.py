@@ -8,11 +8,14 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 from tests.cli_helpers import cenv
+from tests.support.channel_factory import ChannelFactory
 from tests.support.http_server import ChannelServer
 from tests.support.local_project import build_sdist, git, make_git_repo, make_project, serve_dumb_http
 from tests.support.wheel_factory import WheelIndex
@@ -329,3 +332,137 @@ def test_pip_fallback_flag_is_recorded_and_reproduced(
     _fallback_spec(tmp_path / "b", demo_channel, pip_index)  # the spec's key removed: a re-lock would fail
     off = cenv("lock", keyed, "--check")
     assert off.code == 1 and "pip-fallback is off" in off.output and "`icecream`" in off.output, off.output
+
+
+def test_no_pypi_suggestion_when_the_channels_are_what_is_wrong(
+    tmp_path: Path, demo_channel: Path, pip_index: WheelIndex, channel_factory: Callable[..., ChannelFactory]
+) -> None:
+    """Issue #25: names the channels lack and PyPI has (`icecream`) next to names that no index has
+    (`doxygen-cenv`) say the channel setting is wrong, not that the one should move under `pip:`; the error
+    names every missing one. Likewise when the channels hold none of the requested names."""
+    pip_index.add("icecream", "2.1.3")
+    pip_index.write()
+    spec = _fallback_spec(tmp_path / "a", demo_channel, pip_index)
+    spec.write_text(spec.read_text() + "  - doxygen-cenv\n")
+    result = cenv("lock", spec, "-p", "linux-64")
+    assert result.code == 1, result.output
+    assert "is on PyPI" not in result.stderr, result.stderr
+    assert "`icecream`" in result.stderr and "`doxygen-cenv`" in result.stderr
+    empty = channel_factory("empty")
+    empty.add_package("unrelated", "1.0")
+    empty.write_repodata()
+    other = _fallback_spec(tmp_path / "b", empty.path, pip_index)
+    other.write_text(other.read_text().replace(f"  - python {PY}.*\n  - hello-cenv\n", ""))
+    result = cenv("lock", other, "-p", "linux-64")
+    assert result.code == 1, result.output
+    assert "is on PyPI" not in result.stderr and "`icecream`" in result.stderr, result.stderr
+
+
+class _CountingIndex:
+    """A PEP 503 index on 127.0.0.1 that counts requests; `hang` makes every answer wait a minute."""
+
+    def __init__(self, projects: set[str], hang: bool = False) -> None:
+        import http.server
+        import threading
+
+        self.requests: list[str] = []
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                owner.requests.append(self.path)
+                if hang:
+                    time.sleep(60)
+                name = self.path.strip("/").split("/")[-1]
+                self.send_response(200 if name in projects else 404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/simple"
+
+    def close(self) -> None:
+        self.server.shutdown()
+
+
+def test_pypi_lookups_are_cached_and_bounded(tmp_path: Path, demo_channel: Path) -> None:
+    """Issue #25: the "is on PyPI" look-ups are asked once per cache period (a second failing lock sends no
+    request), and a hanging index costs at most the look-up deadline, not a timeout per name."""
+    from cenv.pip.fallback import LOOKUP_DEADLINE
+
+    index = _CountingIndex({"icecream"})
+    try:
+        spec = tmp_path / "env.yml"
+        spec.write_text(
+            f"channels: [{demo_channel.as_posix()}]\npip-options:\n  index-url: {index.url}\n"
+            f"dependencies:\n  - python {PY}.*\n  - hello-cenv\n  - icecream\n"
+        )
+        for _ in range(2):
+            result = cenv("lock", spec, "-p", "linux-64")
+            assert result.code == 1 and "`icecream`" in result.stderr and "is on PyPI" in result.stderr
+        assert index.requests == ["/simple/icecream/"], index.requests
+    finally:
+        index.close()
+    hanging = _CountingIndex({"icecream"}, hang=True)
+    try:
+        spec.write_text(spec.read_text().replace(index.url, hanging.url))
+        started = time.monotonic()
+        result = cenv("lock", spec, "-p", "linux-64")
+        took = time.monotonic() - started
+        assert result.code == 1 and "Traceback" not in result.output, result.output
+        assert hanging.requests == ["/simple/icecream/"]
+        assert took < LOOKUP_DEADLINE + 8, took
+    finally:
+        hanging.close()
+
+
+def test_ctrl_c_during_pypi_lookups_acts_at_once(tmp_path: Path, demo_channel: Path) -> None:
+    """Issue #25: Ctrl-C while the look-ups wait on a hanging index ends cenv within about half a second
+    (it took 5 s: asyncio's executor joined the look-up thread), with exit 130 and no traceback."""
+    import signal
+
+    hanging = _CountingIndex({"icecream"}, hang=True)
+    try:
+        spec = tmp_path / "env.yml"
+        spec.write_text(
+            f"channels: [{demo_channel.as_posix()}]\npip-options:\n  index-url: {hanging.url}\n"
+            f"dependencies:\n  - python {PY}.*\n  - hello-cenv\n  - icecream\n"
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cenv", "lock", str(spec), "-p", "linux-64"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not hanging.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert hanging.requests, "the look-up never reached the index"
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        took = time.monotonic() - sent
+        assert proc.returncode == 130, err
+        assert "Traceback" not in err and "interrupted" in err
+        assert took < 2.0, took  # 0.5 s target; slack for a loaded 2-core machine
+    finally:
+        hanging.close()
+
+
+def test_missing_requirements_file_names_the_line_and_the_path(
+    tmp_path: Path, demo_channel: Path, pip_index: WheelIndex
+) -> None:
+    """Issue #25: `-r requirements-dev.txt` whose file is missing: the spec line and the path looked up,
+    not uv's `Error parsing included file ... at position 0`."""
+    spec = _spec(tmp_path / "spec", demo_channel, pip_index, ["dep-a", "-r requirements-dev.txt"])
+    result = cenv("lock", spec, "-p", "linux-64", cwd=tmp_path)
+    assert result.code == 1, result.output
+    looked = spec.parent / "requirements-dev.txt"
+    assert f"{spec}:10: `-r requirements-dev.txt`: {looked} does not exist" in result.stderr, result.stderr
+    assert f"spec file's folder ({spec.parent})" in result.stderr
+    assert "position 0" not in result.stderr

@@ -680,3 +680,33 @@ def test_no_wheel_for_the_target_says_which_platforms_have_one(
     text = "\n".join(info.value.hints)
     assert "macosx_14_0_arm64" in text and "from conda" not in info.value.message
     assert "uv's full output: " in text
+
+
+def test_unresolvable_says_uvs_reason(make_request: Callable[..., PipRequest], uv_cache: Path) -> None:
+    """Issue #25: uv's own reason ("there is no version of ...") is in the message, not only in the log."""
+    with pytest.raises(PipStageError) as info:
+        resolve_pip(make_request("linux-64", "dep-a==99.0"), cache_dir=uv_cache)
+    message = info.value.message
+    assert message.startswith("the pip requirements cannot be resolved for linux-64"), message
+    assert "there is no version of dep-a==99.0" in message, message
+    assert "\n" not in message
+    assert any(h.startswith("uv's full output: ") for h in info.value.hints)
+
+
+def test_uv_reasons_joins_each_cause() -> None:
+    from cenv.pip.diagnose import uv_reasons
+
+    stderr = (
+        "error: No solution found when resolving dependencies:\n"
+        "  cause: Because there is no version of six==99.0 and you require six==99.0, we can conclude\n"
+        "         that your requirements are unsatisfiable.\n"
+        "  hint: six was found on the index\n"
+    )
+    assert uv_reasons(stderr) == [
+        "Because there is no version of six==99.0 and you require six==99.0, we can conclude that your "
+        "requirements are unsatisfiable."
+    ]
+    tty = (
+        "  × No solution found when resolving dependencies:\n  ╰─▶ Because a depends on b and b is missing.\n"
+    )
+    assert uv_reasons(tty) == ["Because a depends on b and b is missing."]

@@ -65,4 +65,4 @@ def test_run_errors(activ_env: Path, tmp_path: Path) -> None:
     unknown = cenv("run", "-n", "nope-env", "--", "true", env={"CONDA_ENVS_PATH": str(tmp_path / "envs")})
     assert unknown.code == 1 and "no environment named `nope-env`" in unknown.stderr
     neither = cenv("run", "--", "true")
-    assert neither.code == 1 and "exactly one of" in neither.stderr
+    assert neither.code == 2 and "exactly one of" in neither.stderr  # a usage error

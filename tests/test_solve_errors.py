@@ -41,3 +41,23 @@ def test_blocking_virtual_package_names_package_minimum_and_flag(demo_channel: P
     assert "cenv-accel=*=cuda*" in low.stderr.splitlines()[0]
     none = cenv("lock", spec, "-p", "linux-64")
     assert "the target has no `__cuda`: pass `--cuda 12`" in none.stderr, none.stderr
+
+
+def test_explanation_is_the_solvers_indented_tree(demo_channel: Path, tmp_path: Path) -> None:
+    """Issue #25: the tree rattler gives, one line each with its indentation, below a one-line cause."""
+    import json
+
+    spec = _spec(tmp_path, demo_channel, "cenv-accel=*=cuda*")
+    result = cenv("lock", spec, "-p", "linux-64", "--cuda", "11.8")
+    lines = result.stderr.splitlines()
+    assert lines[0] == (
+        "error: no solution for linux-64: cenv-accel=*=cuda* → cenv-accel 1.0.0 → "
+        "__cuda >=12, for which no candidates were found"
+    ), result.stderr
+    assert "  └─ cenv-accel 1.0.0 would require" in lines
+    assert "     └─ __cuda >=12, for which no candidates were found." in lines
+    tree = lines[1 : lines.index(next(line for line in lines if line.startswith("hint:")))]
+    assert tree and all(line.startswith("  ") for line in tree)
+    assert len(tree) == len(set(tree)), tree  # a repeated line is shown once
+    payload = json.loads(cenv("lock", spec, "-p", "linux-64", "--cuda", "11.8", "--json").stdout)
+    assert payload["details"] == [line[2:] for line in tree]

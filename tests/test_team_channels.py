@@ -248,8 +248,10 @@ def test_condarc_drives_channels_alias_dirs_and_priority(
     assert created.code == 0, created.output
     assert (envs / "teamenv" / "conda-meta").is_dir()
     assert any(p.name.startswith("cenv-demo-app-") for p in pkgs.iterdir())
-    lock_text = (tmp_path / "env-lock.yml").read_text()
-    assert "cenv.channel-priority: flexible" in lock_text or "flexible" in lock_text
+    import yaml
+
+    meta = yaml.safe_load((tmp_path / "env-lock.yml").read_text())["metadata"]["custom_metadata"]
+    assert meta["cenv.channel-priority"] == "flexible", meta  # from .condarc's `channel_priority`
     custom = tmp_path / "custom"
     custom.mkdir()
     (custom / "mine").symlink_to(served_root / "demo", target_is_directory=True)

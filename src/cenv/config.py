@@ -3,7 +3,8 @@ once into a frozen `Config`. Precedence: flag > environment > `.condarc` > defau
 callers, which hold the settings; everything else is resolved here).
 
 The `.condarc` keys cenv honours: channels, default_channels, channel_alias, custom_channels,
-channel_priority, pkgs_dirs, envs_dirs, proxy_servers, ssl_verify, remote_read_timeout_secs, offline. From
+channel_priority, pkgs_dirs, envs_dirs, proxy_servers, ssl_verify, remote_read_timeout_secs, offline,
+register_envs, path_conflict. From
 `config.toml` (the file pixi and rattler read): `[mirrors]`, `[concurrency] downloads` (`fetch_threads` in a
 .condarc, `CENV_CONCURRENCY` in the environment), `tls-no-verify`,
 `authentication-override-file`. Other keys are ignored, as conda ignores keys it does not know.
@@ -45,6 +46,8 @@ class Config:
     mirrors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     concurrency: int = DEFAULT_CONCURRENCY
     auth_file: Path | None = None  # rattler's authentication-override-file
+    register_envs: bool = True  # conda's: record created environments in ~/.conda/environments.txt
+    path_conflict: str = "clobber"  # conda's: two packages with one path: clobber (and warn), warn, prevent
     sources: Mapping[str, str] = field(default_factory=dict)  # key -> file or variable it came from
 
 
@@ -149,6 +152,16 @@ def _priority(value: object, where: str) -> str:
     return text
 
 
+def _path_conflict(value: object, where: str) -> str:
+    text = str(value).strip().lower()
+    if text not in ("clobber", "warn", "prevent"):
+        raise UserError(
+            f"{where}: `path_conflict` must be clobber, warn or prevent, not `{value}`",
+            hints=["conda's default is `clobber`: the package linked later keeps the path"],
+        )
+    return text
+
+
 def _paths(values: list[str]) -> tuple[Path, ...]:
     return tuple(dict.fromkeys(Path(v).expanduser() for v in values))
 
@@ -200,6 +213,10 @@ def _apply_condarc(merge: _Merge, data: dict[str, Any], where: str) -> None:
         merge.scalar("remote_read_timeout_secs", _timeout(data["remote_read_timeout_secs"], where), where)
     if "offline" in data:
         merge.scalar("offline", _bool(data["offline"], where, "offline"), where)
+    if "register_envs" in data:
+        merge.scalar("register_envs", _bool(data["register_envs"], where, "register_envs"), where)
+    if "path_conflict" in data:
+        merge.scalar("path_conflict", _path_conflict(data["path_conflict"], where), where)
     if "fetch_threads" in data:  # conda's name for the number of concurrent downloads
         merge.scalar("concurrency", _count(data["fetch_threads"], where, "fetch_threads"), where)
 
@@ -226,6 +243,12 @@ def _apply_environment(merge: _Merge, env: Mapping[str, str]) -> None:
         merge.scalar("remote_read_timeout_secs", seconds, "CONDA_REMOTE_READ_TIMEOUT_SECS")
     if env.get("CONDA_OFFLINE"):
         merge.scalar("offline", _bool(env["CONDA_OFFLINE"], "CONDA_OFFLINE", "offline"), "CONDA_OFFLINE")
+    if env.get("CONDA_REGISTER_ENVS"):
+        register = _bool(env["CONDA_REGISTER_ENVS"], "CONDA_REGISTER_ENVS", "register_envs")
+        merge.scalar("register_envs", register, "CONDA_REGISTER_ENVS")
+    if env.get("CONDA_PATH_CONFLICT"):
+        conflict = _path_conflict(env["CONDA_PATH_CONFLICT"], "CONDA_PATH_CONFLICT")
+        merge.scalar("path_conflict", conflict, "CONDA_PATH_CONFLICT")
 
 
 def _rattler_config(merge: _Merge) -> list[Path]:
@@ -292,6 +315,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
         mirrors={k: tuple(v) for k, v in values.get("mirrors", {}).items()},
         concurrency=int(values.get("concurrency", DEFAULT_CONCURRENCY)),
         auth_file=values.get("auth_file"),
+        register_envs=bool(values.get("register_envs", True)),
+        path_conflict=str(values.get("path_conflict", "clobber")),
         sources=dict(merge.sources),
     )
 

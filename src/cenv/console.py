@@ -35,10 +35,33 @@ class Console:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
     def json(self, payload: dict[str, Any]) -> None:
+        global _json_written
+        _json_written = True
         sys.stdout.write(redact(json.dumps(payload, indent=2, sort_keys=True)) + "\n")
 
 
+_json_written = False
+
+
+def json_written() -> bool:
+    """Whether this process already printed a JSON document (a failing `--check --json` prints its reasons;
+    the failure must not add a second document to stdout)."""
+    return _json_written
+
+
 def print_error(message: str, hints: tuple[str, ...] | list[str] = ()) -> None:
-    print(f"{_styled('error:', '1;31')} {redact(message)}", file=sys.stderr)
+    print_errors([message], hints)
+
+
+def print_errors(
+    messages: list[str] | tuple[str, ...],
+    hints: tuple[str, ...] | list[str] = (),
+    details: tuple[str, ...] | list[str] = (),
+) -> None:
+    """`error:` lines (several problems of one input are reported together), details indented, the hints."""
+    for message in messages:
+        print(f"{_styled('error:', '1;31')} {redact(message)}", file=sys.stderr)
+    for line in details:
+        print(f"  {redact(line)}", file=sys.stderr)
     for hint in hints:
         print(f"{_styled('hint:', '1;36')} {redact(hint)}", file=sys.stderr)

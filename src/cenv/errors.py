@@ -13,10 +13,21 @@ class CenvError(Exception):
 
     exit_code = 1
 
-    def __init__(self, message: str, hints: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        message: str,
+        hints: Sequence[str] = (),
+        *,
+        more: Sequence[str] = (),
+        details: Sequence[str] = (),
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hints = tuple(hints)
+        # further problems found in the same run (each one line, like `message`), e.g. every bad key of a spec
+        self.more = tuple(more)
+        # lines that explain the message, shown indented below it as given (the solver's tree)
+        self.details = tuple(details)
 
     def __str__(self) -> str:
         return self.message

@@ -141,9 +141,13 @@ def _user_netrc() -> dict[str, tuple[str, str, str]]:
         return {}
     check_config_file(path, "netrc")  # a FIFO, `/dev/zero` or a file not in UTF-8: exit 1 naming it
     try:
-        return netrc.netrc(str(path)).hosts
+        hosts = netrc.netrc(str(path)).hosts
     except (OSError, netrc.NetrcParseError):
         return {}
+    # Python 3.10 gives None for a missing field, 3.11 an empty string
+    return {
+        host: (login or "", account or "", secret or "") for host, (login, account, secret) in hosts.items()
+    }
 
 
 def _netrc_token(text: str) -> bool:

@@ -397,16 +397,17 @@ async def _pip_fallback(
 
     dependencies = spec.dependencies_for(platform.platform)
     missing = await missing_from_channels(gateway, channels, platform.platform, dependencies)
-    if not missing:
-        raise error
-    found = await asyncio.to_thread(
-        on_index, [d.name for d in missing], plan.pip_options.index_url, plan.offline
-    )
+    requested = [d for d in dependencies if d.channel is None and not d.name.startswith("__")]
+    if not missing or len(missing) == len(requested):
+        raise error  # the channels hold none of the names: they, not PyPI, are what to look at
+    found = await on_index([d.name for d in missing], plan.pip_options.index_url, plan.offline)
     chosen = tuple(d for d in missing if found and d.name in found)
-    if chosen and not plan.pip_options.fallback:
-        raise _on_pypi_error(chosen, error)
     if not chosen or len(chosen) < len(missing):
+        # a name that is on neither side says the channels are what is wrong (a missing `conda-forge`,
+        # a typo): suggesting PyPI for the others would mislead; the solver's error names every missing one
         raise error
+    if not plan.pip_options.fallback:
+        raise _on_pypi_error(chosen, error)
     return chosen
 
 

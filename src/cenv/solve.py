@@ -125,12 +125,12 @@ async def solve(request: SolveRequest, gateway: rattler.Gateway) -> list[rattler
 
 async def _solve_error(request: SolveRequest, gateway: rattler.Gateway, text: str) -> SolveError:
     """SolveError for resolvo's `text`: all unknown names at once, else its explanation in cenv's words."""
-    from cenv.solve_errors import summarize, unknown_message, unknown_names, virtual_package_hints
+    from cenv.solve_errors import explain, unknown_message, unknown_names, virtual_package_hints
 
     written = {_name_of(s): s for s in request.specs}
     try:
         names = await _channel_names(gateway, request)
-    except Exception:  # best effort: the solver's own explanation still stands
+    except _query_errors():  # best effort: the solver's own explanation still stands
         names = []
     unknown = unknown_names(written, set(names)) if names else []
     if unknown:
@@ -143,7 +143,8 @@ async def _solve_error(request: SolveRequest, gateway: rattler.Gateway, text: st
         return SolveError(message, hints=hints)
     hints = virtual_package_hints(text, request.virtual_packages)
     hints += [h for h in await _explain(request, gateway, text) if not (hints and "__cuda" in h)]
-    return SolveError(f"no solution for {request.platform}: {summarize(text, written)}", hints=hints)
+    headline, tree = explain(text, written)
+    return SolveError(f"no solution for {request.platform}: {headline}", hints=hints, details=tree)
 
 
 def _name_of(text: str) -> str:
@@ -205,11 +206,18 @@ async def _query(
     return [r for records in result for r in records if r.name.normalized == name]
 
 
+def _query_errors() -> tuple[type[Exception], ...]:
+    """What a best-effort channel query may raise (evaluated only when raised: rattler loads lazily)."""
+    from rattler.exceptions import GatewayError, InvalidMatchSpecError, InvalidPackageNameError
+
+    return (GatewayError, InvalidMatchSpecError, InvalidPackageNameError)
+
+
 async def _explain(request: SolveRequest, gateway: rattler.Gateway, message: str) -> list[str]:
     """Hints for the common reasons a solve fails. Best effort: a failure here never hides the solve error."""
     try:
         return await _explain_inner(request, gateway, message)
-    except Exception:
+    except _query_errors():
         return []
 
 
@@ -262,7 +270,7 @@ async def _platforms_having(
         try:
             if await _query(gateway, [to_rattler(c) for c in channels], [platform], name):
                 found.append(platform)
-        except Exception:
+        except _query_errors():
             continue
     return found
 

@@ -15,35 +15,86 @@ _FLAGS = {"__cuda": "--cuda", "__glibc": "--glibc", "__osx": "--osx"}
 # `└─ cenv-accel 1.0.0 would require` followed by `└─ __cuda >=12, for which no candidates were found.`
 _WOULD_REQUIRE = re.compile(r"(?P<pkg>[A-Za-z0-9_.\-]+ [^\s,]+) would require")
 _VIRTUAL_MISSING = re.compile(r"(?P<vp>__[a-z]+)(?: (?P<spec>[^,]+))?, for which no candidates were found")
-_MAX_LINES = 12
 _TREE = re.compile(r"^[\u2500-\u257f\s]+")  # box-drawing glyphs of resolvo's tree
 
 
-def summarize(text: str, written: Mapping[str, str]) -> str:
-    """resolvo's tree on one line: the requirement as written, each distinct line once, at most 12 lines.
+_CAUSE = re.compile(r"cannot be fulfilled|no candidates were found|conflicts with|is locked|is excluded")
+_STEP_SUFFIXES = (
+    " cannot be installed because there are no viable options:",
+    " can be installed with any of the following options:",
+    " would require",
+)
+_MAX_TREE = 40
 
-    `written`: package name -> the spec as the user wrote it. cenv requests the bare name (`name *`) and
-    passes the limits as a constraint, which resolvo prints in rattler's canonical form."""
+
+def _as_written(text: str, written: Mapping[str, str]) -> str:
+    """cenv requests the bare name (`name *`) and passes the limits as a constraint, which resolvo prints in
+    rattler's canonical form: show the spec as the user wrote it instead."""
     from rattler import MatchSpec
+    from rattler.exceptions import InvalidMatchSpecError
 
-    lines = [line.strip() for line in redact(text).splitlines() if line.strip()]
-    if not lines:
-        return "the solver gave no reason"
-    unique: dict[str, str] = {}
-    for line in lines:
-        unique.setdefault(_TREE.sub("", line), line)
-    shown = list(unique.values())
-    out = " ".join(shown[:_MAX_LINES]) + (" …" if len(shown) > _MAX_LINES else "")
     for name, spec in written.items():
         if spec == name:
             continue
         try:
             canonical = str(MatchSpec(spec))
-        except Exception:
+        except InvalidMatchSpecError:
             canonical = spec
-        out = out.replace(canonical, spec)
-        out = re.sub(rf"(?<![\w.\-]){re.escape(name)} \*(?=[\s.,]|$)", spec, out)
-    return out
+        text = text.replace(canonical, spec)
+        text = re.sub(rf"(?<![\w.\-]){re.escape(name)} \*(?=[\s.,:]|$)", spec, text)
+    return text
+
+
+def _depth(line: str) -> int | None:
+    """How deep a tree line sits (the column of its glyph); None for a line outside the tree (a heading)."""
+    glyph = _TREE.match(line)
+    if glyph is None or not glyph.group(0).strip():
+        return None
+    return len(glyph.group(0)) - len(glyph.group(0).lstrip())
+
+
+def explain(text: str, written: Mapping[str, str]) -> tuple[str, list[str]]:
+    """resolvo's explanation as (one line naming the first cause and the path to it, the tree itself).
+
+    The tree keeps rattler's indentation; a line repeated at the same depth is shown once, at most 40 lines.
+    """
+    text = text.replace("Cannot solve the request because of: ", "", 1)
+    lines = [line.rstrip() for line in _as_written(redact(text), written).splitlines() if line.strip()]
+    if not lines:
+        return "the solver gave no reason", []
+    tree: list[str] = []
+    seen: set[tuple[int | None, str]] = set()
+    for line in lines:
+        key = (_depth(line), _TREE.sub("", line))
+        if key not in seen:
+            seen.add(key)
+            tree.append(line)
+    headline = _headline(tree)
+    shown = tree[:_MAX_TREE] + (["…"] if len(tree) > _MAX_TREE else [])
+    return headline, shown
+
+
+def _headline(tree: list[str]) -> str:
+    """The first cause (`... cannot be fulfilled`, `... no candidates were found`) with the requirements that
+    lead to it: `cenv-accel=*=cuda* → cenv-accel 1.0.0 → __cuda >=12, for which no candidates were found`."""
+    for index, line in enumerate(tree):
+        if not _CAUSE.search(line):
+            continue
+        path = [_TREE.sub("", line).rstrip(".")]
+        depth = _depth(line)
+        for parent in reversed(tree[:index]):
+            if depth is None:
+                break
+            parent_depth = _depth(parent)
+            if parent_depth is None or parent_depth < depth:
+                step = _TREE.sub("", parent)
+                for suffix in _STEP_SUFFIXES:
+                    step = step.removesuffix(suffix)
+                if not step.startswith("The following packages are incompatible"):
+                    path.insert(0, step)
+                depth = parent_depth  # a heading (None) ends the path
+        return " → ".join(path)
+    return _TREE.sub("", tree[0]).rstrip(":.")
 
 
 def unknown_names(requested: Iterable[str], known: set[str]) -> list[str]:

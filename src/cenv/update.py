@@ -133,13 +133,14 @@ def _moved(
 def _required_by(name: str, old_version: str, records: list[rattler.RepoDataRecord]) -> str | None:
     """A requirement in the new solution that the locked version of `name` does not satisfy."""
     from rattler import MatchSpec
+    from rattler.exceptions import InvalidMatchSpecError
 
     for other in records:
         for dep in other.depends or []:
             try:
                 spec = MatchSpec(dep)
-            except Exception:
-                continue
+            except InvalidMatchSpecError:
+                continue  # a requirement rattler cannot read requires nothing it can name
             if spec.name is None or spec.name.normalized != name or spec.version is None:
                 continue
             if not _version_ok(str(spec.version), old_version):
@@ -158,8 +159,9 @@ def _needs(dependencies: dict[str, str], after: dict[str, rattler.RepoDataRecord
 
 def _version_ok(constraint: str, version: str) -> bool:
     from rattler import Version, VersionSpec
+    from rattler.exceptions import InvalidVersionError, InvalidVersionSpecError
 
     try:
         return bool(VersionSpec(constraint).matches(Version(version)))
-    except Exception:
-        return True
+    except (InvalidVersionError, InvalidVersionSpecError):
+        return False  # unreadable: not known to hold, so the change is reported with this constraint

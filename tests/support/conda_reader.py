@@ -1,114 +1,70 @@
-"""Read an environment the way conda does, for tests (conda itself is not installable here).
-
-Each function follows the behaviour of the conda source named in its docstring (read with the search tool):
-what `conda env export --from-history` reads from `conda-meta/history`, and what `conda doctor`'s
-altered-files and missing-files health checks compare. Written for cenv's tests; imports nothing from cenv.
+"""Read an environment with conda's own code, for tests: conda is not installable here, but conda-lock (a test
+dependency) vendors it (`conda_lock._vendor.conda`), and its readers are what conda runs: `History`
+(conda/history.py: what `conda env export --from-history` and `conda list --revisions` read),
+`PrefixData` (conda/core/prefix_data.py: the records every conda command loads) and `conda doctor`'s health
+checks (conda/plugins/subcommands/doctor/health_checks.py). Imports nothing from cenv.
 """
 
 from __future__ import annotations
 
-import ast
-import hashlib
 import json
-import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["altered_files", "history_revisions", "missing_files", "records", "requested_names"]
+from conda_lock._vendor.conda.core.prefix_data import PrefixData
+from conda_lock._vendor.conda.history import History
+from conda_lock._vendor.conda.plugins.subcommands.doctor.health_checks import (
+    find_altered_packages,
+    find_packages_with_missing_files,
+)
 
-_HEADER = re.compile(r"==>\s*(.+?)\s*<==")
-_CMD = re.compile(r"#\s*cmd:\s*(.+)")
-_SPECS = re.compile(r"#\s*(\w+)\s*specs:\s*(.+)?")
+__all__ = [
+    "altered_files",
+    "history_revisions",
+    "missing_files",
+    "prefix_records",
+    "records",
+    "requested_names",
+]
 
 
 def records(prefix: Path) -> dict[str, dict[str, Any]]:
-    """conda-meta/*.json by file stem."""
+    """conda-meta/*.json by file stem, as written (field order included)."""
     return {p.stem: json.loads(p.read_text()) for p in sorted((prefix / "conda-meta").glob("*.json"))}
 
 
+def prefix_records(prefix: Path) -> dict[str, Any]:
+    """conda's `PrefixData(prefix).iter_records()` by name: conda's own model of each record (a record conda
+    cannot load raises here)."""
+    data = PrefixData(str(prefix))
+    data.load()
+    return {record.name: record for record in data.iter_records()}
+
+
 def history_revisions(prefix: Path) -> list[dict[str, Any]]:
-    """conda/history.py `parse()` + `_parse_comment_line()`: one dict per `==> date <==` block with its
-    `date`, `cmd` (argv list), `dists` (the `+`/`-` lines) and `update_specs` / `remove_specs`."""
-    revisions: list[dict[str, Any]] = []
-    for raw in (prefix / "conda-meta" / "history").read_text().splitlines():
-        line = raw.strip()
-        if not line:
-            continue
-        header = _HEADER.match(line)
-        if header:
-            revisions.append({"date": header.group(1), "dists": set()})
-            continue
-        if not revisions:
-            continue
-        current = revisions[-1]
-        if not line.startswith("#"):
-            current["dists"].add(line)
-            continue
-        cmd = _CMD.match(line)
-        if cmd:
-            current["cmd"] = cmd.group(1).split()
-        specs = _SPECS.match(line)
-        if specs:
-            action, text = specs.group(1), specs.group(2) or ""
-            # a list literal (conda >= 4.5) or the old comma-separated form
-            values = ast.literal_eval(text) if text.startswith("[") else text.split(",")
-            values = [v for v in values if v and not v.endswith("@")]
-            if values and action in ("update", "install", "create"):
-                current["update_specs"] = values
-            elif values and action in ("remove", "uninstall"):
-                current["remove_specs"] = values
+    """`History(prefix).get_user_requests()`: one dict per revision with a `# cmd:` line: `date`, `cmd`
+    (argv list), `link_dists` (the `+` lines, as `dists` here), `update_specs` / `remove_specs`."""
+    revisions = []
+    for request in History(str(prefix)).get_user_requests():
+        revision = dict(request)
+        revision["dists"] = set(request.get("link_dists") or ())
+        revisions.append(revision)
     return revisions
 
 
-def _name(spec: str) -> str:
-    spec = spec.split("::")[-1].strip()
-    return re.split(r"[\s=<>!~\[]", spec, maxsplit=1)[0]
-
-
 def requested_names(prefix: Path) -> dict[str, str]:
-    """conda/history.py `get_requested_specs_map()` (what `conda env export --from-history` prints):
-    {name: spec} from the update/remove specs of every revision with a `# cmd:` line, kept only for
-    packages installed in the prefix."""
-    spec_map: dict[str, str] = {}
-    for revision in history_revisions(prefix):
-        if "cmd" not in revision:
-            continue
-        for spec in revision.get("remove_specs", ()):
-            spec_map.pop(_name(spec), None)
-        for spec in revision.get("update_specs", ()):
-            spec_map[_name(spec)] = spec
+    """`History(prefix).get_requested_specs_map()` (what `conda env export --from-history` prints), kept
+    only for packages installed in the prefix, as `from_environment` does."""
     installed = {r["name"] for r in records(prefix).values()}
-    return {name: spec for name, spec in spec_map.items() if name in installed}
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    specs = History(str(prefix)).get_requested_specs_map()
+    return {name: str(spec) for name, spec in specs.items() if name in installed}
 
 
 def altered_files(prefix: Path) -> dict[str, list[str]]:
-    """conda doctor's altered-files check: for paths_version 1 records, every path (not .pyc/.pyo) with a
-    `sha256_in_prefix` that is a file (symlinks followed) must hash to it."""
-    altered: dict[str, list[str]] = {}
-    for record in records(prefix).values():
-        paths_data = record.get("paths_data") or {}
-        if paths_data.get("paths_version") != 1:
-            continue
-        for entry in paths_data.get("paths", []):
-            path, expected = entry.get("_path"), entry.get("sha256_in_prefix")
-            if path is None or expected is None or path.endswith((".pyc", ".pyo")):
-                continue
-            location = prefix / path
-            if location.is_file() and _sha256(location) != expected:
-                key = f"{record['name']}={record['version']}={record['build']}"
-                altered.setdefault(key, []).append(path)
-    return altered
+    """`conda doctor`'s altered-files check (`find_altered_packages`)."""
+    return dict(find_altered_packages(prefix))
 
 
 def missing_files(prefix: Path) -> dict[str, list[str]]:
-    """conda doctor's missing-files check: every name in a record's `files` (not .pyc/.pyo) exists."""
-    missing: dict[str, list[str]] = {}
-    for stem, record in records(prefix).items():
-        for name in record.get("files", []):
-            if not name.endswith((".pyc", ".pyo")) and not (prefix / name).exists():
-                missing.setdefault(stem, []).append(name)
-    return missing
+    """`conda doctor`'s missing-files check (`find_packages_with_missing_files`)."""
+    return dict(find_packages_with_missing_files(prefix))

@@ -106,6 +106,8 @@ class _Handler(BaseHTTPRequestHandler):
 
         delay = owner._match(owner.delay_paths, path)
         if delay:
+            with owner._lock:
+                owner.held.append(path)
             time.sleep(float(delay))
 
         status = owner._failure_for(path)
@@ -211,6 +213,8 @@ class ChannelServer:
         self.truncate_paths: set[str] = set()
         self.drop_after_bytes: dict[str, int] = {}
         self.delay_paths: dict[str, float] = {}
+        #: paths of delayed requests, recorded when they arrive (`log` records a request once answered)
+        self.held: list[str] = []
         self.drip_paths: dict[str, tuple[int, float]] = {}
         self._stopping = threading.Event()
         #: every request in order

@@ -61,57 +61,21 @@ def _terminate_like_interrupt() -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: maps cenv errors to exit 1/2 with `error:` and `hint:` lines, never a traceback."""
-    from cenv.errors import CenvError
-
+    """Entry point: maps every failure to `error:`/`hint:` lines and an exit code (cli/failure.py), never a
+    traceback; an internal error's traceback goes to a log file that the message names."""
+    args = sys.argv[1:] if argv is None else argv
     _terminate_like_interrupt()
     try:
         # In non-standalone mode click returns the code of a raised `Exit` instead of raising it.
-        args = sys.argv[1:] if argv is None else argv
         code = cli.main(args=args or ["--help"], prog_name="cenv", standalone_mode=False)
-    except CenvError as exc:
-        from cenv.console import print_error
-
-        print_error(exc.message, exc.hints)
-        _exit(exc.exit_code)
-    except click.exceptions.Abort:
-        print("error: aborted", file=sys.stderr)
-        _exit(130)
-    except click.exceptions.ClickException as exc:
-        from cenv.console import print_error
-
-        hint = []
-        if isinstance(exc, click.UsageError) and exc.ctx is not None:
-            hint = [f"see `{exc.ctx.command_path} --help`"]
-        print_error(exc.format_message(), hint)
-        _exit(1 if exc.exit_code == 2 else exc.exit_code)
     except click.exceptions.Exit as exc:
         _exit(exc.exit_code)
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        _exit(130)
-    except OSError as exc:
-        from cenv.console import print_error
-        from cenv.fsfaults import ENVIRONMENT_ERRNOS
+    except (SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # a Rust panic arrives as pyo3's PanicException, a BaseException
+        from cenv.cli.failure import failure_of, report, wants_json
 
-        if exc.errno not in ENVIRONMENT_ERRNOS:
-            print_error(
-                f"internal error: {type(exc).__name__}: {exc}",
-                ["this is a bug in cenv; please report it with the command you ran"],
-            )
-            _exit(2)
-        # a full or read-only disk, a file in the way: the machine's state, not a bug in cenv
-        where = f" `{exc.filename}`" if exc.filename else ""
-        print_error(
-            f"cannot use{where}: {exc.strerror or exc}", ["check the path, its permissions and free space"]
-        )
-        _exit(1)
-    except Exception as exc:
-        from cenv.console import print_error
-
-        print_error(
-            f"internal error: {type(exc).__name__}: {exc}",
-            ["this is a bug in cenv; please report it with the command you ran"],
-        )
-        _exit(2)
+        failure = failure_of(exc, args)
+        report(failure, json_output=wants_json(args))
+        _exit(failure.exit_code)
     _exit(code if isinstance(code, int) else 0)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from cenv.cli.lock import cuda_option
+from cenv.cli.params import PLATFORM, check_prefix
 from cenv.settings import LockFlags
 
 if TYPE_CHECKING:
@@ -32,9 +33,15 @@ def _lock_flags(cuda: str | None, glibc: str | None, osx: str | None, pip_fallba
 
 @click.command("create")
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option("-p", "--prefix", type=click.Path(path_type=Path), help="Create the environment at this path.")
+@click.option(
+    "-p",
+    "--prefix",
+    type=click.Path(path_type=Path),
+    callback=check_prefix,
+    help="Create the environment at this path.",
+)
 @click.option("-n", "--name", help="Create a named environment (CONDA_ENVS_PATH, envs_dirs, ~/.conda/envs).")
-@click.option("--platform", help="Platform of the lock to install (default: this machine's).")
+@click.option("--platform", type=PLATFORM, help="Platform of the lock to install (default: this machine's).")
 @click.option("--dry-run", is_flag=True, help="Show what would be downloaded and linked; change nothing.")
 @click.option("--force", is_flag=True, help="Replace an existing environment at the target.")
 @click.option("--offline", is_flag=True, help="Use only cached repodata and packages.")

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from cenv.cli.lock import cuda_option
+from cenv.cli.params import PLATFORM
 from cenv.settings import EXPORT_FORMATS, ExportFormat
 
 
@@ -20,7 +21,12 @@ from cenv.settings import EXPORT_FORMATS, ExportFormat
     show_default=True,
     help="explicit: @EXPLICIT (conda part); requirements: hashed pip file; share: both, into -o DIR.",
 )
-@click.option("-p", "--platform", help="Platform to export (default: the host's, or the lock's only one).")
+@click.option(
+    "-p",
+    "--platform",
+    type=PLATFORM,
+    help="Platform to export (default: the host's, or the lock's only one).",
+)
 @click.option(
     "-n", "--name", help="Environment name used in the rebuild commands (default: the lock's stem)."
 )
@@ -108,7 +114,9 @@ def diff_command(
 @click.option(
     "-l", "--lockfile", type=click.Path(path_type=Path), help="Lockfile (default: the only *-lock.yml here)."
 )
-@click.option("-p", "--platform", help="Platform (default: the host's, or the lock's only one).")
+@click.option(
+    "-p", "--platform", type=PLATFORM, help="Platform (default: the host's, or the lock's only one)."
+)
 @click.option("--json", "json_output", is_flag=True, help="Print the answer as JSON.")
 def why_command(package: str, lockfile: Path | None, platform: str | None, json_output: bool) -> None:
     """Show why PACKAGE is in the lock: dependency paths from what the spec requested (exit 1: not locked)."""
@@ -144,7 +152,12 @@ def info_command(json_output: bool) -> None:
 @click.command("pack")
 @click.argument("lockfile", type=click.Path(path_type=Path))
 @click.option(
-    "-p", "--platform", "platforms", multiple=True, help="Platform to pack (repeatable; default all)."
+    "-p",
+    "--platform",
+    "platforms",
+    type=PLATFORM,
+    multiple=True,
+    help="Platform to pack (repeatable; default all).",
 )
 @click.option(
     "-o",

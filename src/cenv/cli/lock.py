@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from cenv.cli.params import PLATFORM
 from cenv.settings import CHANNEL_PRIORITIES, ChannelPriority
 
 if TYPE_CHECKING:
@@ -33,7 +34,9 @@ def _parse_datetime(value: str | None) -> datetime | None:
 @click.option(
     "-o", "--lockfile", type=click.Path(path_type=Path), help="Where to write (default: <spec>-lock.yml)."
 )
-@click.option("-p", "--platform", "platforms", multiple=True, help="Target platform (repeatable).")
+@click.option(
+    "-p", "--platform", "platforms", type=PLATFORM, multiple=True, help="Target platform (repeatable)."
+)
 @click.option("--cuda", help="Assume this CUDA driver version on the target (`none`: no __cuda).")
 @click.option("--glibc", help="Assume this glibc version on linux targets (default 2.28).")
 @click.option("--osx", "osx", help="Assume this macOS version on osx targets (default 11.0).")

@@ -16,8 +16,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from cenv.env_vars import CONDA_REGISTER_ENVS
-
 __all__ = [
     "environments_txt",
     "is_environment",
@@ -34,9 +32,10 @@ def environments_txt() -> Path:
 
 
 def registration_enabled() -> bool:
-    """conda's `register_envs` (default true), from CONDA_REGISTER_ENVS as conda reads booleans."""
-    value = os.environ.get(CONDA_REGISTER_ENVS, "").strip().lower()
-    return value not in ("false", "no", "off", "0", "n", "f")
+    """conda's `register_envs` (default true): CONDA_REGISTER_ENVS, else a .condarc's `register_envs`."""
+    from cenv.config import current_config
+
+    return current_config().register_envs
 
 
 def is_environment(prefix: str | Path) -> bool:

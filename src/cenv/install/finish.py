@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from cenv.errors import UserError
 from cenv.install import bytecode, link_scripts, meta
+from cenv.install.clobber import resolve_clobbers
 from cenv.install.environments_txt import register_env, registration_enabled
 from cenv.lock.models import dependencies_from_depends
 
@@ -36,12 +37,20 @@ def default_command() -> str:
     return " ".join(["cenv", *args]) if args else "cenv create"
 
 
+def default_path_conflict() -> str:
+    """conda's `path_conflict` from .condarc or CONDA_PATH_CONFLICT (default `clobber`)."""
+    from cenv.config import current_config
+
+    return current_config().path_conflict
+
+
 @dataclass(frozen=True)
 class FinishOptions:
     requested: tuple[str, ...] = ()  # the match specs the lock was solved for (`cenv.requested.<platform>`)
     link_scripts: bool = True  # False: --no-link-scripts
     command: str = field(default_factory=default_command)
     register: bool = field(default_factory=registration_enabled)  # add it to ~/.conda/environments.txt
+    path_conflict: str = field(default_factory=default_path_conflict)  # conda's: clobber, warn, prevent
 
 
 @dataclass
@@ -97,8 +106,12 @@ class Finisher:
         self._compilations: list[tuple[bytecode.Compilation, dict[str, list[str]]]] = []
 
     def after_link(self, staging: Path) -> None:
-        """Post-link scripts (dependencies first), or the note that they were skipped; the Menu note. Then
-        the noarch python packages start compiling (while the pip part installs and records complete)."""
+        """Paths two packages ship, as conda leaves them; post-link scripts (dependencies first), or the
+        note that they were skipped; the Menu note. Then the noarch python packages start compiling (while
+        the pip part installs and records complete)."""
+        order = [str(r["name"]) for r in link_scripts.dependency_order(_records(staging))]
+        for clobber in resolve_clobbers(staging, order, self.options.path_conflict):
+            self.report.warnings.append(clobber.warning())
         self._run_link_scripts(staging)
         self._start_compile(staging, _records(staging), noarch=True)
 

@@ -42,16 +42,18 @@ def detect_host(cuda: bool = True) -> dict[str, HostPackage]:
     return found
 
 
-def _satisfied(spec: str, host: HostPackage) -> bool:
+def _satisfied(spec: str, host: HostPackage) -> bool | None:
+    """Whether the host's version meets `spec`; None when either cannot be read (never a silent pass)."""
     spec = spec.strip()
     if spec in ("", "*"):
         return True
     from rattler import Version, VersionSpec
+    from rattler.exceptions import InvalidVersionError, InvalidVersionSpecError
 
     try:
         return bool(VersionSpec(spec).matches(Version(host.version)))
-    except Exception:  # an unparsable spec is the solver's business, not a reason to refuse
-        return True
+    except (InvalidVersionError, InvalidVersionSpecError):
+        return None
 
 
 def needs_cuda(requirements: Iterable[tuple[str, str, str]]) -> bool:
@@ -64,8 +66,15 @@ def check_requirements(requirements: Iterable[tuple[str, str, str]], host: Mappi
         if not name.startswith("__"):
             continue
         have = host.get(name)
-        if have is not None and _satisfied(spec, have):
+        verdict = None if have is None else _satisfied(spec, have)
+        if verdict:
             continue
+        if have is not None and verdict is None:
+            raise InstallError(
+                f"package `{package}` needs `{name} {spec}`, which cenv cannot compare with this host's "
+                f"{name} {have.version}",
+                hints=["the lock's record of it may be damaged: re-lock with `cenv lock SPEC`"],
+            )
         wanted = f"{name} {spec}".strip()
         found = f"this host has {name} {have.version}" if have else f"this host has no {name}"
         hints = []

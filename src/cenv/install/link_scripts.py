@@ -1,24 +1,38 @@
 """Packages' link scripts, run as conda runs them (`run_script` in conda/core/link.py).
 
 A package may ship `bin/.<name>-post-link.sh` (run after it is linked) and `bin/.<name>-pre-unlink.sh` (run
-before it is removed). conda runs them with `bash -x SCRIPT` in the script's directory, with the environment
-plus `PREFIX`, `PKG_NAME`, `PKG_VERSION`, `PKG_BUILDNUM` and the script's directory first on `PATH`; what a
-script appends to `PREFIX/.messages.txt` is shown to the user and the file removed. A failing post-link
-script fails the transaction; a failing pre-unlink script is only reported.
+before it is removed). conda 26 runs them two ways, and cenv follows each:
+
+- post-link: `run_script(prefix, prec, "post-link", activate=True)`. `wrap_subprocess_call` (conda/utils.py)
+  writes a wrapper that activates the target environment (`conda activate PREFIX`: PATH, `CONDA_PREFIX`,
+  the packages' `env_vars.d`, `conda-meta/state`'s `env_vars`, the `activate.d` scripts sourced) and then
+  *sources* the script (`. SCRIPT`), run by `bash WRAPPER`: a top-level `return` is valid and the
+  environment's activation variables are set. cenv writes the same wrapper (the activation done by
+  `cenv.install.activate`, the `activate.d` scripts sourced in it) outside the prefix.
+- pre-unlink (and conda's deprecated pre-link): `bash -x SCRIPT`, no activation.
+
+Both get the environment plus `ROOT_PREFIX`, `PREFIX`, `PKG_NAME`, `PKG_VERSION`, `PKG_BUILDNUM` and the
+script's directory first on `PATH`, in the script's directory; what a script appends to
+`PREFIX/.messages.txt` is shown to the user and the file removed. A failing post-link script fails the
+transaction; a failing pre-unlink script is only reported. Windows `.bat` scripts run with `cmd /d /c`
+without activation (untested here: no Windows machine).
 
 cenv runs post-link scripts in the staged prefix (so `PREFIX` is the staging directory: the environment
-does not exist at its final path until the create succeeds), dependencies first. Files the scripts create
-or change that contain the staging path get the final path instead (written as new files: a linked file
-may be a hard link into the package cache).
+does not exist at its final path until the create succeeds), dependencies first, after every package is
+linked (conda links all, makes entry points, then runs the scripts in link order). Files the scripts
+create or change that contain the staging path get the final path instead (written as new files: a linked
+file may be a hard link into the package cache).
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,27 +77,31 @@ def link_script(prefix: Path, name: str, action: str) -> Path:
 
 
 def dependency_order(records: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Records with every dependency before its dependents (conda's link order); ties by name."""
+    """Records in conda's link order: `PrefixGraph._toposort` (conda/models/prefix_graph.py) with conda's
+    default `allow_cycles`, i.e. `_topo_sort_handle_cycles`: packages nothing depends on and that depend on
+    nothing first, by name; then level by level, each level's packages without unlinked dependencies by
+    name; in a cycle, the package with the fewest unlinked dependencies (then the first name) goes next.
+    python's dependency on pip is dropped first (`_toposort_prepare_graph`)."""
     by_name = {str(r["name"]): r for r in records}
-    deps = {
-        name: sorted(d for d in dependencies_from_depends(list(r.get("depends") or [])) if d in by_name)
+    parents = {
+        name: {d for d in dependencies_from_depends(list(r.get("depends") or [])) if d in by_name} - {name}
         for name, r in by_name.items()
     }
-    ordered: list[Mapping[str, Any]] = []
-    state: dict[str, int] = {}  # 1: visiting, 2: done
-
-    def visit(name: str) -> None:
-        if state.get(name):
-            return  # done, or a dependency cycle: break it here
-        state[name] = 1
-        for dep in deps[name]:
-            visit(dep)
-        state[name] = 2
-        ordered.append(by_name[name])
-
-    for name in sorted(by_name):
-        visit(name)
-    return ordered
+    parents.get("python", set()).discard("pip")
+    is_parent = {p for found in parents.values() for p in found}
+    ordered = sorted(n for n, found in parents.items() if not found and n not in is_parent)
+    for name in ordered:
+        del parents[name]
+    while parents:
+        level = sorted(n for n, found in parents.items() if not found)
+        if not level:  # a cycle: conda's `_toposort_pop_key`
+            level = [min(parents, key=lambda n: (len(parents[n]), n))]
+        for name in level:
+            del parents[name]
+            ordered.append(name)
+        for found in parents.values():
+            found.difference_update(level)
+    return [by_name[name] for name in ordered]
 
 
 def scripts_of(prefix: Path, records: Iterable[Mapping[str, Any]], action: str) -> list[Mapping[str, Any]]:
@@ -91,10 +109,23 @@ def scripts_of(prefix: Path, records: Iterable[Mapping[str, Any]], action: str) 
     return [r for r in records if link_script(prefix, str(r["name"]), action).is_file()]
 
 
-def _environment(prefix: Path, record: Mapping[str, Any], script: Path) -> dict[str, str]:
+def _root_prefix(prefix: Path) -> str:
+    """conda's `context.root_prefix` (its own installation); cenv has none, so the root a conda or mamba
+    user set, else the environment itself."""
+    return os.environ.get("CONDA_ROOT") or os.environ.get("MAMBA_ROOT_PREFIX") or str(prefix)
+
+
+def _environment(
+    prefix: Path, record: Mapping[str, Any], script: Path, *, activate: bool = False
+) -> dict[str, str]:
     from cenv.net import public_environment
 
     env = public_environment(dict(os.environ))  # a package's script never sees the merged auth file
+    if activate:
+        from cenv.install.activate import activation_env
+
+        env = activation_env(prefix, env)
+    env["ROOT_PREFIX"] = _root_prefix(prefix)
     env["PREFIX"] = str(prefix)
     env["PKG_NAME"] = str(record["name"])
     env["PKG_VERSION"] = str(record["version"])
@@ -103,18 +134,49 @@ def _environment(prefix: Path, record: Mapping[str, Any], script: Path) -> dict[
     return env
 
 
+def _wrapper(prefix: Path, script: Path) -> str:
+    """The text of conda's post-link wrapper (`wrap_subprocess_call`): activate, then source the script.
+
+    The activation's variables come through the environment (`activation_env`); what is left for the shell
+    is sourcing the `activate.d` scripts, as `conda activate` does, and then the script itself."""
+    from cenv.install.activate import activate_scripts
+
+    lines = [f". {shlex.quote(str(hook))}" for hook in activate_scripts(prefix)]
+    lines.append(f". {shlex.quote(str(script))}")
+    return "\n".join(lines) + "\n"
+
+
 def _run(prefix: Path, record: Mapping[str, Any], action: str) -> ScriptRun:
     script = link_script(prefix, str(record["name"]), action)
+    activate = action in ("post-link", "post-unlink") and not _windows()
+    wrapper: Path | None = None
     if _windows():
         command = [os.environ.get("COMSPEC", "cmd.exe"), "/d", "/c", str(script)]
+    elif activate:
+        shell = shutil.which("bash") or shutil.which("sh") or "/bin/sh"
+        fd, name = tempfile.mkstemp(prefix="cenv-post-link-", suffix=".sh")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(_wrapper(prefix, script))
+        wrapper = Path(name)
+        command = [shell, str(wrapper)]
     else:
         shell = shutil.which("sh" if "bsd" in sys.platform else "bash") or "/bin/sh"
         command = [shell, "-x", str(script)]
     try:
+        return _execute(command, prefix, record, action, script, activate)
+    finally:
+        if wrapper is not None:
+            wrapper.unlink(missing_ok=True)
+
+
+def _execute(
+    command: list[str], prefix: Path, record: Mapping[str, Any], action: str, script: Path, activate: bool
+) -> ScriptRun:
+    try:
         done = subprocess.run(
             command,
             cwd=script.parent,
-            env=_environment(prefix, record, script),
+            env=_environment(prefix, record, script, activate=activate),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

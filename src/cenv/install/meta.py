@@ -185,6 +185,7 @@ def _complete(
                 record = _insert_after(record, "sha256", "size", facts.archive.stat().st_size)
         record["package_tarball_full_path"] = str(facts.archive)
         _add_pyc(record, facts.pyc_files)
+    record = _as_conda_writes(record)
     package_type = _NOARCH_TYPES.get(str(record.get("noarch") or ""))
     if package_type is not None:
         record["package_type"] = package_type
@@ -193,6 +194,18 @@ def _complete(
         record["requested_spec"] = asked[0]
         record["requested_specs"] = asked
     _fix_paths(record, staging, final)
+    return record
+
+
+def _as_conda_writes(record: dict[str, Any]) -> dict[str, Any]:
+    """Two fields as conda's `PrefixRecord` dump writes them: `channel` with the subdir
+    (`https://conda.anaconda.org/conda-forge/linux-64`; rattler writes the channel alone) and `constrains`
+    present even when empty."""
+    channel, subdir = str(record.get("channel") or ""), str(record.get("subdir") or "")
+    if channel and subdir and not channel.rstrip("/").endswith("/" + subdir):
+        record["channel"] = f"{strip_credentials(channel.rstrip('/'))}/{subdir}"
+    if "constrains" not in record:
+        record = _insert_after(record, "depends", "constrains", [])
     return record
 
 
@@ -237,8 +250,8 @@ def canonical_channel(channel: str) -> str:
 
 def _dist_str(record: Mapping[str, Any]) -> str:
     """conda's `PackageRecord.dist_str()`: `channel/subdir::name-version-build`."""
-    channel = canonical_channel(str(record.get("channel") or ""))
     subdir = str(record.get("subdir") or "")
+    channel = canonical_channel(str(record.get("channel") or "").rstrip("/").removesuffix("/" + subdir))
     head = f"{channel}/{subdir}" if subdir else channel
     return f"{head}::{record['name']}-{record['version']}-{record['build']}"
 

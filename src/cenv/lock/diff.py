@@ -132,10 +132,11 @@ def _compare_versions(old: str, new: str, manager: Manager) -> int:
         except InvalidVersion:
             pass
     from rattler import Version as CondaVersion
+    from rattler.exceptions import InvalidVersionError
 
     try:
         x, y = CondaVersion(old), CondaVersion(new)
-    except Exception:  # rattler's own parse error types
+    except InvalidVersionError:
         return (old > new) - (old < new)
     return (x > y) - (x < y)
 

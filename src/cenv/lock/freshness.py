@@ -214,11 +214,12 @@ _SPACES = re.compile(r"\s+")
 def _normalize_spec(text: str) -> tuple[str, str]:
     """A match spec as (name, canonical text): `numpy>=1.2` and `numpy  >=1.2` are the same request."""
     from rattler import MatchSpec
+    from rattler.exceptions import InvalidMatchSpecError
 
     text = text.strip()
     try:
         match = MatchSpec(text)
-    except Exception:  # rattler raises its own exception types; fall back to plain text
+    except InvalidMatchSpecError:  # compared as plain text
         name = re.split(r"[\s=<>!~\[]", text, maxsplit=1)[0].rsplit("::", 1)[-1].lower()
         return name, _SPACES.sub(" ", text)
     name = match.name.normalized if match.name is not None else text

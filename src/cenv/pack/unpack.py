@@ -274,12 +274,11 @@ def restore_origins(prefix: Path, opened: OpenedPack) -> None:
         source = origins.get(urllib.parse.unquote(str(record.get("url"))))
         if source is None:
             continue
-        channel = source.rsplit("/", 2)[0]
-        dist = f"/{record.get('subdir')}::{record.get('name')}-{record.get('version')}-{record.get('build')}"
-        history[f"+{canonical_channel(str(record.get('channel')))}{dist}"] = (
-            f"+{canonical_channel(channel)}{dist}"
-        )
-        record["url"], record["channel"] = source, channel
+        channel, subdir = source.rsplit("/", 2)[0], str(record.get("subdir"))
+        dist = f"/{subdir}::{record.get('name')}-{record.get('version')}-{record.get('build')}"
+        packed = str(record.get("channel")).rstrip("/").removesuffix(f"/{subdir}")  # conda: channel/subdir
+        history[f"+{canonical_channel(packed)}{dist}"] = f"+{canonical_channel(channel)}{dist}"
+        record["url"], record["channel"] = source, f"{channel}/{subdir}"
         _replace_text(meta, json.dumps(record, indent=2) + "\n")  # as cenv.install.meta writes records
     log = prefix / "conda-meta" / "history"
     if history and log.is_file():

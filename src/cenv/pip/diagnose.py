@@ -151,13 +151,16 @@ def resolve_error(stderr: str, request: PipRequest, lines: Sequence[UvLine] = ()
             f"{message} ({request.platform})",
             hints=[first, f"change the conda version of {name}, or relax the pip requirement", seen],
         )
-    hints = [first, *uv_hints[:2]]
+    reasons = uv_reasons(stderr)
+    hints = [first, *uv_hints[:2]] if not reasons else uv_hints[:2]
     if request.offline and ("offline" in text.lower() or "network" in text.lower()):
         hints.append("resolve once online to fill uv's cache, or drop `--offline`")
     involved = _involved(text, lines)
+    reason = f": {_clip(reasons[0])}" if reasons else ""
     return PipStageError(
-        f"the pip requirements cannot be resolved {where}" + (f" ({involved})" if involved else ""),
+        f"the pip requirements cannot be resolved {where}" + (f" ({involved})" if involved else "") + reason,
         hints=[*hints, seen],
+        details=[_clip(r) for r in reasons[1:4]],
     )
 
 
@@ -170,6 +173,30 @@ def _bounded(stderr: str) -> str:
     if len(stderr) <= _MAX_LINE:
         return stderr
     return "\n".join(line[:_MAX_LINE] for line in stderr.splitlines())
+
+
+def _clip(text: str, limit: int = 400) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def uv_reasons(stderr: str) -> list[str]:
+    """uv's own explanation of a failed resolution, one entry per `cause:` (or `╰─▶`) paragraph, with its
+    continuation lines joined: `Because there is no version of six==99.0 and you require six==99.0, ...`."""
+    reasons: list[str] = []
+    current: list[str] | None = None
+    for raw in redact(stderr).splitlines()[:2000]:
+        line = raw.strip()
+        marker = next((m for m in ("cause:", "╰─▶") if line.startswith(m)), None)
+        if marker is not None:
+            current = [line.removeprefix(marker).strip()]
+            reasons.append("")
+        elif current is not None and line and not line.startswith(("hint:", "help:", "error:", "×")):
+            current.append(line)
+        else:
+            current = None
+        if current is not None and reasons:
+            reasons[-1] = " ".join(current)
+    return [r for r in reasons if r]
 
 
 def _at(where: str) -> str:

@@ -68,8 +68,16 @@ def anchor(line: PipLine) -> UvLine:
         if option in _INCLUDES:
             if not value:
                 raise PipStageError(f"{line.where}: `{option}` needs a file name".lstrip(": "))
-            target = value if _URL.match(value) else str(_absolute(line, value))
-            return UvLine(line, f"{option} {target}", "include", path=target)
+            if _URL.match(value):
+                return UvLine(line, f"{option} {value}", "include", path=value)
+            target = _absolute(line, value)
+            if not target.is_file():  # uv would say only "Error parsing included file ... at position 0"
+                what = "is a folder, not a file" if target.is_dir() else "does not exist"
+                raise PipStageError(
+                    f"{_where(line)}`{line.text.strip()}`: {_shown(target)} {what}",
+                    hints=[f"relative paths are read from the spec file's folder ({_shown(line.base_dir)})"],
+                )
+            return UvLine(line, f"{option} {target}", "include", path=str(target))
         return UvLine(line, text, "option")
     if not text:
         raise PipStageError(f"{_where(line)}`-e` needs a path or a VCS URL")
@@ -134,7 +142,7 @@ def _check_project(line: PipLine, text: str, local: Path) -> None:
 
 def _project_name(folder: Path) -> str | None:
     """A local project's name as its pyproject.toml states it (for errors that name the line)."""
-    import tomllib
+    from cenv.toml_compat import toml as tomllib
 
     try:
         data = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
 from cenv.errors import InternalError, PipStageError
 from cenv.pip.diagnose import resolve_error
 from cenv.pip.inputs import UvInputs
@@ -18,6 +16,7 @@ from cenv.pip.models import PipRequest, Source
 from cenv.pip.requirements import canonical
 from cenv.pip.uv import run_uv
 from cenv.redact import redact, strip_credentials
+from cenv.toml_compat import toml as tomllib
 
 
 @dataclass(frozen=True)

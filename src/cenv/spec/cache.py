@@ -24,6 +24,7 @@ import cenv
 from cenv.cache_files import store_text
 from cenv.errors import SpecError
 from cenv.redact import redact
+from cenv.spec.foreign import foreign_input
 from cenv.spec.models import CondaDependency, Location, PipOptions, PipRequirement, Spec, Variant
 
 __all__ = ["MAX_SPEC_BYTES", "cached_spec", "read_spec_file", "spec_key", "store_spec"]
@@ -49,18 +50,48 @@ def read_spec_file(path: Path, label: str) -> str:
                 f"{label}: spec file too large (more than {MAX_SPEC_BYTES:,} bytes)",
                 ["an environment spec lists channels and packages; it is normally a few kilobytes"],
             )
-        return raw.decode("utf-8")
+        text = decode_spec(raw, label)
     except FileNotFoundError:
         raise SpecError(
             f"{label}: spec file not found",
-            ["pass the path of an environment.yml, e.g. `-f environment.yml`"],
+            ["pass the path of an environment file, e.g. `cenv lock environment.yml`"],
         ) from None
     except IsADirectoryError:
         raise SpecError(f"{label}: is a directory, expected a spec file") from None
-    except UnicodeDecodeError as exc:
-        raise SpecError(f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise SpecError(f"{label}: cannot read the spec file: {exc.strerror or exc}") from None
+    foreign = foreign_input(label, text)
+    if foreign is not None:
+        raise foreign
+    return text
+
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def decode_spec(raw: bytes, label: str) -> str:
+    """Spec bytes as text, decoded as conda's `from_file` (conda/env/env.py) decodes them: UTF-8, else UTF-16.
+
+    Windows PowerShell's `conda env export > environment.yml` writes UTF-16 with a byte-order mark; conda
+    reads it, so cenv does. Only a file that starts with a UTF-16 byte-order mark is tried as UTF-16 (conda
+    tries any file, which turns a stray Latin-1 byte into a page of CJK text and a baffling YAML error).
+    A UTF-8 byte-order mark is dropped. Line numbers are those of the decoded text, the same lines.
+    """
+    try:
+        return raw.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as exc:
+        if not raw.startswith(_UTF16_BOMS):
+            raise SpecError(
+                f"{label}: not UTF-8 text ({exc.reason} at byte {exc.start})",
+                ["save the file as UTF-8 (or UTF-16 with a byte-order mark, as PowerShell writes it)"],
+            ) from None
+    try:
+        return raw.decode("utf-16")  # the mark picks the byte order and is dropped
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            f"{label}: not UTF-16 text despite its byte-order mark ({exc.reason} at byte {exc.start})",
+            ["save the file as UTF-8"],
+        ) from None
 
 
 def spec_key(files: Sequence[tuple[str, str]]) -> str:

@@ -63,27 +63,45 @@ def _read_document(text: str, file: str) -> _FilePart:
             ["an environment file has keys such as `name`, `channels` and `dependencies`"],
         )
     part = _FilePart(file=file)
+    problems: list[SpecError] = []  # every key's error in one run, not one per run
     for key, value in data.items():
-        line = _line(data, key)
-        if not isinstance(key, str):
-            raise ctx.error(line, _short(str(key)), f"unknown key ({_kind(key)})")
-        part.key_lines[key] = line
-        if key == "prefix":
-            ctx.warn(line, "`prefix` is ignored; use `cenv create -p`")
-        elif key in _IGNORED_KEYS:
-            ctx.warn(line, _IGNORED_KEYS[key])
-        elif key in _READERS:
-            _READERS[key](ctx, part, value, line)
-        else:
-            hints = _did_you_mean(key, SPEC_KEYS)
-            if key == "pip":
-                hints.append("list PyPI requirements under `dependencies:` as `- pip: [...]`")
-            if key == "subdirs":
-                hints.append("this looks like a conda-lock virtual-packages file, not an environment spec")
-            hints.append("keys: " + ", ".join(SPEC_KEYS))
-            raise ctx.error(line, _short(key), "unknown key", hints)
+        try:
+            _read_key(ctx, part, key, value, _line(data, key))
+        except SpecError as exc:
+            problems.append(exc)
+    if problems:
+        raise _together(problems)
     part.warnings = ctx.warnings
     return part
+
+
+def _read_key(ctx: _Ctx, part: _FilePart, key: object, value: object, line: int | None) -> None:
+    if not isinstance(key, str):
+        raise ctx.error(line, _short(str(key)), f"unknown key ({_kind(key)})")
+    part.key_lines[key] = line
+    if key == "prefix":
+        ctx.warn(line, "`prefix` is ignored; use `cenv create -p`")
+    elif key in _IGNORED_KEYS:
+        ctx.warn(line, _IGNORED_KEYS[key])
+    elif key in _READERS:
+        _READERS[key](ctx, part, value, line)
+    else:
+        hints = _did_you_mean(key, SPEC_KEYS)
+        if key == "pip":
+            hints.append("list PyPI requirements under `dependencies:` as `- pip: [...]`")
+        if key == "subdirs":
+            hints.append("this looks like a conda-lock virtual-packages file, not an environment spec")
+        hints.append("keys: " + ", ".join(SPEC_KEYS))
+        raise ctx.error(line, _short(key), "unknown key", hints)
+
+
+def _together(problems: list[SpecError]) -> SpecError:
+    """One error for a file's problems: the first, carrying the others (each its own `error:` line)."""
+    if len(problems) == 1:
+        return problems[0]
+    hints = list(dict.fromkeys(hint for problem in problems for hint in problem.hints))
+    more = [line for problem in problems[1:] for line in (problem.message, *problem.more)]
+    return SpecError(problems[0].message, hints, more=more)
 
 
 def _read_file(path: Path, label: str) -> _FilePart:

@@ -79,15 +79,17 @@ def _match_spec(ctx: _Ctx, text: str, line: int | None, path: str) -> tuple[str,
         channel = ms.channel.name if ms.channel is not None else None
         return candidate, ms.name.normalized, channel
 
+    from rattler.exceptions import InvalidMatchSpecError
+
     try:
         return parse(text)
-    except Exception as exc:
+    except (InvalidMatchSpecError, ValueError) as exc:
         # conda accepts quoted versions such as `python='3.10'` (DEEPLABCUT.yaml); rattler does not.
         unquoted = re.sub(r"""(['"])([^'"]*)\1""", r"\2", text)
         if unquoted != text:
             try:
                 result = parse(unquoted)
-            except Exception:
+            except (InvalidMatchSpecError, ValueError):
                 pass
             else:
                 ctx.warn(line, f"{path}: quotes removed from match spec '{_short(text)}' -> '{unquoted}'")
