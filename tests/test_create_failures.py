@@ -249,5 +249,5 @@ def test_unknown_platform_and_missing_source(tmp_path: Path) -> None:
     bad = cenv("create", spec, "-p", tmp_path / "env", "--platform", "linux-65")
     assert bad.code == 2 and "unknown platform `linux-65`: did you mean `linux-64`?" in bad.stderr
     both = cenv("create", spec, "-p", tmp_path / "env", "-n", "x")
-    assert both.code == 1 and "not both" in both.stderr
+    assert both.code == 2 and "not both" in both.stderr
     assert os.listdir(tmp_path) == ["env.yml"]

@@ -65,6 +65,7 @@ def test_lock_and_create_with_pip(tmp_path: Path, demo_channel: Path, pip_index:
     prefix = tmp_path / "env"
     created = cenv("create", spec, "-p", prefix)
     assert created.code == 0, created.output
+    assert "pip: 2/2 packages installed" in created.stderr  # issue #25: the pip install shows progress
     python = prefix / "bin" / "python"
     check = subprocess.run(
         [python, "-c", "import needs_hello, piponly, hello_cenv as h, sys; print(h.__version__, sys.prefix)"],

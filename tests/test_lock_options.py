@@ -38,17 +38,24 @@ def test_exclude_newer_flag_and_spec_key(tmp_path: Path) -> None:
         "2025-03-01"
     )
     spec.write_text(spec.read_text() + "exclude-newer: 2025-01-01\n")
+    # The recorded `--exclude-newer` replays as a flag (issue #23): `--check` says it overrides the spec ...
+    checked = cenv("lock", spec, "--check")
+    assert checked.code == 0 and "recorded `--exclude-newer 2025-03-01" in checked.stderr, checked.output
+    assert "--ignore-recorded" in checked.stderr
     assert cenv("lock", spec, "--channel-alias", alias).code == 0
+    assert _version(lock, "curl") == "8.12.1"
+    # ... and `--ignore-recorded` re-locks from the spec alone.
+    assert cenv("lock", spec, "--channel-alias", alias, "--ignore-recorded").code == 0
     assert _version(lock, "curl") == "8.11.1"
     # The flag wins over the spec.
     assert cenv("lock", spec, "--channel-alias", alias, "--exclude-newer", "2025-12-01T00:00:00Z").code == 0
     assert _version(lock, "curl") == "8.17.0"
 
 
-def test_bad_exclude_newer_is_exit_1(tmp_path: Path) -> None:
+def test_bad_exclude_newer_is_exit_2(tmp_path: Path) -> None:
     spec = _spec(tmp_path, "channels: [conda-forge]\ndependencies: [curl]\n")
     result = cenv("lock", spec, "--exclude-newer", "last tuesday")
-    assert result.code == 1 and "error:" in result.stderr and "Traceback" not in result.output
+    assert result.code == 2 and "error:" in result.stderr and "Traceback" not in result.output
 
 
 def test_channel_flag_replaces_spec_channels_and_env_alias(tmp_path: Path, demo_channel: Path) -> None:
@@ -88,8 +95,8 @@ def test_bad_match_spec_and_platform(tmp_path: Path) -> None:
     result = cenv("lock", spec)
     assert result.code == 1 and "env.yml:4" in result.stderr, result.stderr
     spec = _spec(tmp_path, "channels: [conda-forge]\ndependencies: [curl]\n")
-    result = cenv("lock", spec, "-p", "linux-65")
-    assert result.code == 1 and "linux-65" in result.stderr and "linux-64" in result.stderr, result.stderr
+    result = cenv("lock", spec, "-p", "linux-65")  # a bad flag value: a usage error (issue #23)
+    assert result.code == 2 and "linux-65" in result.stderr and "linux-64" in result.stderr, result.stderr
 
 
 def test_missing_spec_file(tmp_path: Path) -> None:

@@ -82,9 +82,9 @@ def test_create_relock_applies_lock_flags_over_the_recorded_inputs(
 
     for args in (("--cuda", "twelve"), ("--glibc", "new")):
         bad = cenv("create", spec, "-p", tmp_path / "w", "--relock", *args)
-        assert bad.code == 1 and "hint:" in bad.stderr and "Traceback" not in bad.output, bad.output
+        assert bad.code == 2 and "hint:" in bad.stderr and "Traceback" not in bad.output, bad.output
     given = cenv("create", lock, "-p", tmp_path / "w", "--cuda", "12.0")
-    assert given.code == 1 and "installed as it is" in given.stderr, given.output
+    assert given.code == 2 and "installed as it is" in given.stderr, given.output
     assert not (tmp_path / "w").exists()
 
 
@@ -114,14 +114,21 @@ def test_check_one_platform_of_a_multi_platform_lock(channel_factory: Any, tmp_p
 
 
 @pytest.mark.parametrize(
-    "args", [("--cuda", "twelve"), ("--glibc", "new"), ("--osx", "sonoma"), ("--update", "nosuchpkg")]
+    ("args", "code"),
+    [
+        (("--cuda", "twelve"), 2),  # a bad flag value: a usage error (issue #23)
+        (("--glibc", "new"), 2),
+        (("--osx", "sonoma"), 2),
+        (("--update", "nosuchpkg"), 1),  # a name the lock lacks: the lock's state, not the command line
+    ],
 )
-def test_bad_flags_exit_1(demo_channel: Path, tmp_path: Path, args: tuple[str, ...]) -> None:
+def test_bad_flags_exit_codes(demo_channel: Path, tmp_path: Path, args: tuple[str, ...], code: int) -> None:
     spec = _app(tmp_path, str(demo_channel))
     assert cenv("lock", spec, "-p", "linux-64").code == 0
     before = (tmp_path / "app-lock.yml").read_bytes()
     result = cenv("lock", spec, *args)
-    assert result.code == 1 and "hint:" in result.stderr and "Traceback" not in result.output, result.output
+    assert result.code == code and "hint:" in result.stderr, result.output
+    assert "Traceback" not in result.output
     assert (tmp_path / "app-lock.yml").read_bytes() == before
 
 

@@ -41,10 +41,8 @@ def test_ml_example_locks_cuda_builds_on_linux_and_windows_and_cpu_on_apple(tmp_
     local = tmp_path / "local-pypi.yml"
     local.write_text(f"pip-options:\n  index-url: {index.simple_url}\n")
     alias = mirror(tmp_path / "mirror", **{"conda-forge": MIRROR})
-    lock = tmp_path / "ml.cu12x-lock.yml"
-    result = cenv(
-        "lock", ML, local, "--variant", "cu12x", "-o", tmp_path / "ml-lock.yml", "--channel-alias", alias
-    )
+    lock = tmp_path / "ml.cu12x-lock.yml"  # `--variant X -o PATH` writes PATH (issue #23)
+    result = cenv("lock", ML, local, "--variant", "cu12x", "-o", lock, "--channel-alias", alias)
     assert result.code == 0, result.output
     data = yaml.safe_load(lock.read_text())
     builds = {

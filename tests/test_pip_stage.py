@@ -710,3 +710,25 @@ def test_uv_reasons_joins_each_cause() -> None:
         "  × No solution found when resolving dependencies:\n  ╰─▶ Because a depends on b and b is missing.\n"
     )
     assert uv_reasons(tty) == ["Because a depends on b and b is missing."]
+
+
+def test_unreachable_pytorch_index_names_the_requirement_that_pulls_torch_in(
+    make_request: Callable[..., PipRequest], uv_cache: Path
+) -> None:
+    """Issue #25: torch comes in through `uses-torch` (-> torchvision -> torch) and the PyTorch index
+    cannot be reached: the error names `uses-torch` and its spec line, not "the pip requirements"."""
+    from cenv.pip.lines import PipLine
+
+    request = make_request(
+        "linux-64",
+        "uses-torch",
+        "dep-a",
+        conda={"numpy": "1.26.4"},
+        pytorch_index="http://127.0.0.1:9/whl",
+        lines=(PipLine("uses-torch", "env.yml:7"), PipLine("dep-a", "env.yml:8")),
+    )
+    with pytest.raises(PipStageError) as info:
+        resolve_pip(request, cache_dir=uv_cache)
+    message = info.value.message
+    assert message.startswith("cannot reach the PyTorch index http://127.0.0.1:9/whl"), message
+    assert "pulled in by `uses-torch` from env.yml:7" in message, message

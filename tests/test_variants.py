@@ -70,7 +70,7 @@ def test_unknown_variant_is_a_clear_error(tmp_path: Path) -> None:
     spec = tmp_path / "v.yml"
     spec.write_text("channels: [x]\ndependencies: [a]\nvariants:\n  cpu: {cuda: null}\n")
     result = cenv("lock", spec, "--variant", "cu999")
-    assert result.code == 1 and "cu999" in result.stderr and "cpu" in result.stderr, result.output
+    assert result.code == 2 and "cu999" in result.stderr and "cpu" in result.stderr, result.output
     bad = tmp_path / "bad.yml"
     bad.write_text("channels: [x]\ndependencies: [a]\nvariants:\n  cpu: {cudaa: null}\n")
     result = cenv("lock", bad)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cenv.errors import UserError
+from cenv.errors import UsageError, UserError
 from cenv.lock.importers import is_lockfile, load_any_lock, read_lock
 from cenv.platforms import KNOWN_PLATFORMS, host_platform
 from cenv.settings import CreateSettings, LockSettings
@@ -39,43 +39,90 @@ class CreateResult:
     warnings: tuple[str, ...]
 
 
-def choose_variant(spec: Spec, requested: str | None, platform: str) -> str | None:
-    """The variant to create: the one named, or for `auto` the highest CUDA the host's driver supports
-    (a CUDA-less variant when there is no driver)."""
-    from cenv.pipeline import variant_names
+def choose_variant(
+    spec: Spec, requested: str | None, platform: str, source: Path | None = None
+) -> tuple[str | None, str]:
+    """The variant to create and why: the one named, or for `auto` the CUDA variant whose lock assumes the
+    highest `__cuda` this host's driver satisfies, else the CPU-only one. What a variant assumes is read
+    from its lockfile (the `__cuda` it was locked for, `--cuda` included) when there is one, else from the
+    spec."""
+    from cenv.variants import variant_names
 
     if not spec.variants:
         if requested is not None and requested != "auto":
             variant_names(spec, requested)  # raises: the spec has no variants
-        return None
+        return None, ""
     if requested is None:
         raise UserError(
             "the spec declares variants: " + ", ".join(spec.variants),
             hints=["pass `--variant NAME`, or `--variant auto` to pick by this host's CUDA driver"],
         )
     if requested != "auto":
-        return variant_names(spec, requested)[0]
+        return variant_names(spec, requested)[0], "chosen with --variant"
     from rattler import Version
 
     from cenv.install.host import detect_host
 
-    driver = detect_host(cuda=True).get("__cuda")
-    cuda = {name: spec.with_variant(name).cuda_for(platform) for name in spec.variants}
-    usable = [
-        (Version(version), name)
-        for name, version in cuda.items()
-        if version is not None and driver is not None and Version(version) <= Version(driver.version)
-    ]
+    host = detect_host(cuda=True).get("__cuda")
+    assumed = {name: _assumed_cuda(spec, name, platform, source) for name in spec.variants}
+    cuda = [(Version(v), name, v, where) for name, (v, where) in assumed.items() if v is not None]
+    usable = [c for c in cuda if host is not None and c[0] <= Version(host.version)]
     if usable:
-        return max(usable)[1]
-    cpu = [name for name, version in cuda.items() if version is None]
-    if cpu:
-        return cpu[0]
-    found = f"CUDA {driver.version}" if driver else "no CUDA driver"
-    raise UserError(
-        f"no variant fits this host ({found})",
-        hints=["the spec's variants: " + ", ".join(f"{n} (cuda {v})" for n, v in cuda.items())],
-    )
+        _, name, version, where = max(usable)
+        return name, f"host driver {host.version if host else '?'} >= {name}'s {version}{where}"
+    cpu = [name for name, (version, _) in assumed.items() if version is None]
+    if not cpu:
+        found = f"CUDA driver {host.version}" if host else "no CUDA driver"
+        raise UserError(
+            f"no variant fits this host ({found})",
+            hints=[
+                "the spec's variants: " + ", ".join(f"{n} (cuda {v})" for n, (v, _) in assumed.items()),
+                "choose one with `--variant NAME` (and set CONDA_OVERRIDE_CUDA to install it anyway)",
+            ],
+        )
+    if host is None:
+        return cpu[0], "no CUDA driver on this host"
+    lowest = min(cuda)
+    return cpu[0], f"host driver {host.version} < {lowest[1]}'s {lowest[2]}{lowest[3]}"
+
+
+def _assumed_cuda(spec: Spec, variant: str, platform: str, source: Path | None) -> tuple[str | None, str]:
+    """The `__cuda` variant `variant` assumes for `platform`, and where that was read (its lockfile)."""
+    if source is not None:
+        from cenv.lock.keys import CUSTOM_VIRTUAL_PACKAGES
+        from cenv.pipeline import existing_lock
+        from cenv.virtual_packages import parse_virtual_packages
+
+        path = LockSettings(spec_paths=(source,), variant=variant).lockfile_path()
+        lock = existing_lock(path)
+        recorded = lock.metadata.custom(CUSTOM_VIRTUAL_PACKAGES + platform) if lock is not None else None
+        if recorded is not None:
+            found = next((p for p in parse_virtual_packages(recorded) if p.name == "__cuda"), None)
+            return (found.version if found else None), f" (as locked in {path.name})"
+    if not spec.variants[variant].uses_cuda:
+        return None, ""
+    return spec.with_variant(variant).cuda_for(platform), " (from the spec)"
+
+
+def lock_variables(lockfile: Lockfile, source: Path) -> dict[str, str]:
+    """The spec's `variables:` a cenv lock carries (`cenv.variables`), checked: names as a shell takes them,
+    values without NUL; a lock that says otherwise is refused, naming the key."""
+    import re
+
+    from cenv.errors import LockfileError
+    from cenv.lock.keys import CUSTOM_VARIABLES, parse_variables
+
+    try:
+        variables = parse_variables(lockfile.metadata.custom(CUSTOM_VARIABLES))
+    except ValueError as exc:
+        raise LockfileError(f"{source}: {exc}", hints=["lock it again with `cenv lock SPEC`"]) from None
+    for name, value in variables.items():
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,254}", name) or "\0" in value:
+            raise LockfileError(
+                f"{source}: `{CUSTOM_VARIABLES}` has an unusable variable `{name[:60]}`",
+                hints=["variable names are letters, digits and `_`; lock it again with `cenv lock SPEC`"],
+            )
+    return variables
 
 
 def _check_platform(spec: Spec, platform: str, source: Path) -> None:
@@ -118,34 +165,44 @@ def create(settings: CreateSettings, reporter: Reporter | None = None) -> Create
         raise UserError(f"`{source}`: no such file", hints=["give an environment spec or a lockfile"])
     platform = settings.platform or host_platform()
     if platform not in KNOWN_PLATFORMS or platform == "noarch":
-        raise UserError(f"unknown platform `{platform}`")
+        raise UsageError(
+            f"`--platform {platform}`: unknown platform",
+            hints=["valid platforms: " + ", ".join(p for p in KNOWN_PLATFORMS if p != "noarch")],
+        )
     warnings: list[str] = []
     env_vars: dict[str, str] = {}
     spec_name: str | None = None
     if is_lockfile(source):
         if settings.lock_flags.given:
-            raise UserError(
+            raise UsageError(
                 f"`{' '.join(settings.lock_flags.given)}`: {source} is a lockfile, installed as it is",
                 hints=["lock inputs apply to a spec: `cenv create SPEC --relock` with them, or `cenv lock`"],
             )
-        lockfile = read_lock(source, platform)
+        environment = None if settings.variant in (None, "auto") else settings.variant
+        lockfile = read_lock(source, platform, environment=environment)
         lock_path, lock_action = source, "given"
+        env_vars = lock_variables(lockfile, source)
     else:
         from cenv.spec import load_spec
 
         spec = load_spec([source])
         warnings += spec.warnings
         env_vars, spec_name = dict(spec.variables), spec.name
-        variant = choose_variant(spec, settings.variant, platform)
+        variant, why = choose_variant(spec, settings.variant, platform, source)
         if variant is not None:
+            from cenv.variants import check_cuda_flag
+
+            if settings.variant not in (None, "auto"):
+                check_cuda_flag(spec, variant, settings.lock_flags.cuda)
             spec = spec.with_variant(variant)
-            reporter.message(f"variant {variant}")
+            reporter.message(f"variant {variant}: {why}")
         _check_platform(spec, platform, source)
         flags = settings.lock_flags
         lock_settings = LockSettings(
             spec_paths=(source,),
             offline=settings.offline,
             variant=variant,
+            named_variant=variant is not None,
             cuda=flags.cuda,
             no_cuda=flags.no_cuda,
             glibc=flags.glibc,

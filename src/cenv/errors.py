@@ -1,4 +1,4 @@
-"""One error type with hints. User errors exit 1, internal errors exit 2.
+"""One error type with hints. User errors exit 1; usage errors and internal errors exit 2.
 
 Library code raises these; only the CLI turns them into `error:` / `hint:` lines and exit codes.
 """
@@ -37,6 +37,13 @@ class UserError(CenvError):
     """Bad input or an impossible request: exit code 1."""
 
     exit_code = 1
+
+
+class UsageError(CenvError):
+    """A command line that cannot mean anything (a bad flag value, flags that exclude each other): exit 2,
+    as click, conda, uv and pixi use for usage errors, so CI can tell a typo from a stale lock."""
+
+    exit_code = 2
 
 
 class InternalError(CenvError):

@@ -41,7 +41,17 @@ def export(lockfile_path: Path, fmt: ExportFormat, platform: str | None, name: s
     explicit_name = f"{stem}.{chosen}.explicit.txt"
     has_pip = bool(lockfile.packages_for(chosen, "pip"))
     requirements_name = f"{stem}.{chosen}.requirements.txt" if has_pip else None
-    commands = sharing_commands(env, explicit_name, requirements_name)
+    from cenv.lock.keys import CUSTOM_VARIABLES, parse_variables
+
+    try:
+        variables = parse_variables(lockfile.metadata.custom(CUSTOM_VARIABLES))
+    except ValueError as exc:
+        from cenv.errors import LockfileError
+
+        raise LockfileError(
+            f"{lockfile_path}: {exc}", hints=["lock it again with `cenv lock SPEC`"]
+        ) from None
+    commands = sharing_commands(env, explicit_name, requirements_name, variables)
     if fmt == ExportFormat.REQUIREMENTS:
         if chosen not in lockfile.platforms:
             render_explicit(lockfile, chosen)  # raises the error that lists the lock's platforms
@@ -55,7 +65,15 @@ def export(lockfile_path: Path, fmt: ExportFormat, platform: str | None, name: s
     return Export(chosen, files, commands)
 
 
-def sharing_commands(env: str, explicit_name: str, requirements_name: str | None) -> list[str]:
+def sharing_commands(
+    env: str, explicit_name: str, requirements_name: str | None, variables: dict[str, str] | None = None
+) -> list[str]:
+    """The commands that rebuild the environment with conda or micromamba, then set the spec's variables
+    (`conda env config vars set`: conda keeps them in the environment's conda-meta/state)."""
+    import shlex
+
+    settings = " ".join(shlex.quote(f"{k}={v}") for k, v in sorted((variables or {}).items()))
+    variables_line = [f"conda env config vars set -n {env} {settings}"] if settings else []
     pip = (
         f" && {{tool}} run -n {env} python -m pip install --no-deps --require-hashes -r {requirements_name}"
         if requirements_name
@@ -64,4 +82,5 @@ def sharing_commands(env: str, explicit_name: str, requirements_name: str | None
     return [
         f"conda create -n {env} --file {explicit_name}" + pip.format(tool="conda"),
         f"micromamba create -n {env} -f {explicit_name}" + pip.format(tool="micromamba"),
+        *variables_line,
     ]

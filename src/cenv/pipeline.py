@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import cenv
 from cenv.channels import ResolvedChannel, make_gateway
-from cenv.errors import SolveError, UserError
+from cenv.errors import CenvError, SolveError, UserError
 from cenv.lock.keys import (
     CENV_LOCK_FORMAT,
     CUSTOM_FORMAT,
@@ -22,7 +22,9 @@ from cenv.lock.keys import (
     CUSTOM_PIP_REQUESTED,
     CUSTOM_REQUESTED,
     CUSTOM_SPEC_HASH,
+    CUSTOM_VARIABLES,
     CUSTOM_VERSION,
+    format_variables,
 )
 from cenv.lock.models import (
     LockChannel,
@@ -36,6 +38,7 @@ from cenv.redact import strip_credentials
 from cenv.settings import LockSettings
 from cenv.solve import SolveRequest, solve
 from cenv.spec import Spec, load_spec
+from cenv.variants import variant_jobs, variants_failed
 from cenv.virtual_packages import VirtualPackages, format_virtual_packages
 
 if TYPE_CHECKING:
@@ -63,32 +66,49 @@ class LockResult:
 
 
 def lock_all(settings: LockSettings) -> list[LockResult]:
-    """`cenv lock`: one lockfile, or one per variant when the spec declares `variants` (solved at once)."""
+    """`cenv lock`: one lockfile, or one per variant when the spec declares `variants` (solved at once).
+    Every variant is solved before any lockfile is written: all of them are written, or none."""
     spec = load_spec(list(settings.spec_paths))
-    names = variant_names(spec, settings.variant)
-    if not names:
-        return [_lock_one(spec, settings)]
-    if len(names) == 1:
-        return [_lock_one(spec.with_variant(names[0]), replace(settings, variant=names[0]))]
-    from concurrent.futures import ThreadPoolExecutor
+    jobs = variant_jobs(spec, settings)
+    started = time.perf_counter()
+    if len(jobs) == 1:
+        solved = [_solve_job(*jobs[0])]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
 
-    # Each variant solves in its own thread (and event loop); rattler releases the GIL while solving.
-    with ThreadPoolExecutor(max_workers=min(4, len(names))) as pool:
-        futures = [pool.submit(_lock_one, spec.with_variant(n), replace(settings, variant=n)) for n in names]
-        return [f.result() for f in futures]
+        # Each variant solves in its own thread (and event loop); rattler releases the GIL while solving.
+        with ThreadPoolExecutor(max_workers=min(4, len(jobs))) as pool:
+            solved = list(pool.map(lambda job: _solve_job(*job), jobs))
+    failed = [(job, error) for job, (_, error) in zip(jobs, solved, strict=True) if error is not None]
+    if failed:
+        raise variants_failed(failed, len(jobs))
+    results = []
+    for (variant_spec, _), (done, _) in zip(jobs, solved, strict=True):
+        assert done is not None
+        results.append(_write_result(done, variant_spec, time.perf_counter() - started))
+    return results
 
 
-def variant_names(spec: Spec, chosen: str | None) -> list[str]:
-    """The variants to lock: all of the spec's, or the one chosen (checked)."""
-    if chosen is None:
-        return list(spec.variants)
-    if not spec.variants:
-        raise UserError(f"`--variant {chosen}`: the spec declares no `variants`")
-    if chosen not in spec.variants:
-        raise UserError(
-            f"unknown variant `{chosen}`", hints=["the spec's variants: " + ", ".join(spec.variants)]
-        )
-    return [chosen]
+@dataclass(frozen=True)
+class _Solved:
+    plan: LockPlan
+    lockfile: Lockfile
+    previous: Lockfile | None
+    moved: tuple[Moved, ...]
+
+
+def _solve_job(spec: Spec, settings: LockSettings) -> tuple[_Solved | None, CenvError | None]:
+    """Plan and solve one variant (nothing written); a cenv error is returned, to be reported with the
+    others."""
+    try:
+        existing = existing_lock(settings.lockfile_path())
+        plan = plan_for(settings, spec, existing)
+        previous = existing if settings.update is not None else None
+        _check_update(plan, previous)
+        lockfile, moved = solve_plan(plan, spec, previous)
+    except CenvError as exc:
+        return None, exc
+    return _Solved(plan, lockfile, previous, tuple(moved)), None
 
 
 def lock(settings: LockSettings) -> LockResult:
@@ -119,15 +139,16 @@ def plan_for(settings: LockSettings, spec: Spec, existing: Lockfile | None = Non
     return resolve_plan(settings, spec, recorded_inputs(existing))
 
 
-def _lock_one(spec: Spec, settings: LockSettings) -> LockResult:
-    existing = existing_lock(settings.lockfile_path())
-    plan = plan_for(settings, spec, existing)
-    return lock_with_plan(plan, spec, existing if settings.update is not None else None)
-
-
 def lock_with_plan(plan: LockPlan, spec: Spec, previous: Lockfile | None) -> LockResult:
     """Solve `plan` and write its lockfile; `previous`: the lock `--update` keeps packages from."""
     started = time.perf_counter()
+    _check_update(plan, previous)
+    lockfile, moved = solve_plan(plan, spec, previous)
+    solved = _Solved(plan, lockfile, previous, tuple(moved))
+    return _write_result(solved, spec, time.perf_counter() - started)
+
+
+def _check_update(plan: LockPlan, previous: Lockfile | None) -> None:
     if plan.update and previous is None:
         raise UserError(
             f"`--update {' '.join(plan.update)}`: there is no lockfile at {plan.output} to update",
@@ -137,9 +158,12 @@ def lock_with_plan(plan: LockPlan, spec: Spec, previous: Lockfile | None) -> Loc
         from cenv.update import check_update_names
 
         check_update_names(previous, plan.update, plan.platform_names)
-    lockfile, moved = solve_plan(plan, spec, previous)
+
+
+def _write_result(solved: _Solved, spec: Spec, seconds: float) -> LockResult:
     from cenv.lock.io import write_lockfile
 
+    plan, lockfile = solved.plan, solved.lockfile
     write_lockfile(lockfile, plan.output)
     recorded = (lockfile.metadata.custom(CUSTOM_PIP_FALLBACK + p) or "" for p in plan.platform_names)
     fell_back = sorted({name for value in recorded for name in value.split()})
@@ -150,29 +174,53 @@ def lock_with_plan(plan: LockPlan, spec: Spec, previous: Lockfile | None) -> Loc
     return LockResult(
         lockfile=lockfile,
         path=plan.output,
-        seconds=time.perf_counter() - started,
+        seconds=seconds,
         warnings=warnings,
         virtual_packages=tuple(p.virtual_packages for p in plan.platforms),
-        previous=previous,
+        previous=solved.previous,
         plan=plan,
-        moved=tuple(moved),
+        moved=solved.moved,
     )
 
 
 def check(settings: LockSettings) -> tuple[LockPlan, list[StaleReason]]:
     """Whether the lockfile satisfies the spec(s), without solving: the typed reasons it is stale.
-    With `-p`, only those platforms are checked."""
+    With `-p`, only those platforms are checked. One variant (the spec's only lock, or `--variant`)."""
+    results = check_all(settings)
+    if len(results) > 1:
+        raise UserError("the spec has several variants; choose one", hints=["pass `--variant NAME`"])
+    return results[0].plan, results[0].reasons
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """`lock --check` for one lockfile (one variant): its plan, why it is stale, and the recorded flags
+    that override a spec value changed since the lock was written."""
+
+    plan: LockPlan
+    reasons: list[StaleReason]
+    overrides: tuple[str, ...] = ()
+    missing: bool = False  # no lockfile at plan.output
+
+
+def check_all(settings: LockSettings) -> list[CheckResult]:
+    """`lock --check`: every variant's lockfile (or the one `--variant` names), each with its reasons."""
     from cenv.lock.freshness import check_lock
     from cenv.lock.importers import read_lock
 
     spec = load_spec(list(settings.spec_paths))
-    if settings.variant is not None:
-        variant_names(spec, settings.variant)
-        spec = spec.with_variant(settings.variant)
-    path = settings.lockfile_path()
-    lock = read_lock(path)
-    plan = plan_for(settings, spec, lock)
-    return plan, check_lock(spec, plan, lock, only=settings.platforms or None)
+    results = []
+    for variant_spec, variant_settings in variant_jobs(spec, settings):
+        path = variant_settings.lockfile_path()
+        if not path.exists() and spec.variants:
+            plan = plan_for(variant_settings, variant_spec, None)
+            results.append(CheckResult(plan, [], missing=True))
+            continue
+        lock = read_lock(path)
+        plan = plan_for(variant_settings, variant_spec, lock)
+        reasons = check_lock(variant_spec, plan, lock, only=settings.platforms or None)
+        results.append(CheckResult(plan, reasons, plan.overrides))
+    return results
 
 
 def lock_spec(
@@ -348,6 +396,8 @@ def build_lockfile(
         CUSTOM_SPEC_HASH: spec_hash,
         **plan.records(),
     }
+    if spec.variables:  # collaborators get them with the lock (`create LOCK`, packs, `export --format share`)
+        custom[CUSTOM_VARIABLES] = format_variables(dict(spec.variables))
     packages: list[LockedPackage] = []
     for index, (platform, platform_records) in enumerate(zip(plan.platforms, records, strict=True)):
         custom[CUSTOM_REQUESTED + platform.platform] = "\n".join(strip_credentials(s) for s in platform.specs)

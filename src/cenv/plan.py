@@ -1,51 +1,56 @@
 """The resolved lock plan: every input of a lock, resolved once, with where each value came from.
 
-Precedence, per value: a flag given now > the `--virtual-packages` file > what the spec says > a flag recorded
-in the existing lockfile (the lock remembers how it was made) > the default. `cenv lock`, `lock --check`,
-`lock --update`, `create` and `diff` take a `LockPlan`; the lockfile records `plan.records()` in
-`metadata.custom_metadata` and `RecordedInputs` reads them back, so a later command with no flags plans the
-same lock. Only recorded values that came from a flag (or the environment, or the file) are carried: a value
-the spec set is the spec's to change. The spec cannot leave channel priority unset, so a recorded
-`--channel-priority` wins over the spec's default (`strict`) but not over a priority the spec spells out
-differently.
+A lock is a function of the spec's content and its inputs: platforms; virtual packages per platform;
+channels, channel alias and priority; exclude-newer; pip-fallback; the variant. Each input is resolved by
+`cenv.precedence.resolve_input` over one ordered table of providers: flag > the lock's recorded flags >
+`CONDA_*` variable > `.condarc` > `--virtual-packages` file > variant > spec > the lock's other recorded
+values > default, and the winning provider is recorded as the value's source in
+`metadata.custom_metadata` (`plan.records()`). `RecordedInputs` reads them back: what came from the command
+line replays as a flag, so `lock --check`, `create SPEC`, `--relock` and a re-lock with no flags plan the
+same lock as the recorded command. Where a recorded flag overrides what the spec (or the variant) says,
+`LockPlan.overrides` says so. Two inputs have only some providers: .condarc's `channels` are conda's
+default channel list (used when the spec lists none), and a `cuda: null` variant's `__cuda` comes from the
+variant alone (it never assumes one: `--cuda` applies to the variants that use CUDA).
 """
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from cenv.channels import ResolvedChannel, resolve_channels
 from cenv.config import Config, current_config
 from cenv.env_vars import DEFAULT_CHANNEL_ALIAS
-from cenv.errors import UserError
+from cenv.errors import UsageError, UserError
 from cenv.lock.keys import (
     CUSTOM_CHANNEL_ALIAS,
     CUSTOM_CHANNEL_PRIORITY,
     CUSTOM_EXCLUDE_NEWER,
     CUSTOM_INPUT_SOURCES,
+    CUSTOM_OVERRIDDEN,
     CUSTOM_PIP_OPTIONS,
     CUSTOM_VARIANT,
     CUSTOM_VIRTUAL_PACKAGE_SOURCES,
     CUSTOM_VIRTUAL_PACKAGES,
     format_pairs,
-    parse_pairs,
 )
 from cenv.platforms import KNOWN_PLATFORMS, host_platform
+from cenv.precedence import ABSENT, Absent, Provider, resolve_input
+from cenv.recorded import RecordedInputs, recorded_time
 from cenv.redact import strip_credentials
 from cenv.settings import ChannelPriority, LockSettings
 from cenv.virtual_packages import (
     Source,
-    VirtualPackageOptions,
     VirtualPackages,
     VirtualPackageSpec,
-    build_virtual_packages,
+    defaults_for,
     load_virtual_packages_file,
-    parse_virtual_packages,
+    parse_value,
 )
 
 if TYPE_CHECKING:
@@ -60,10 +65,9 @@ __all__ = [
     "resolve_plan",
 ]
 
-# Where a value came from. "lock": a flag recorded in the lockfile being re-read.
+# Where a value came from: one of `cenv.precedence.PROVIDERS`.
 InputSource = Source
-# Recorded values from these sources are re-applied by a later command (they stand for a flag).
-_CARRIED: frozenset[str] = frozenset(("flag", "env", "file", "lock"))
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -72,67 +76,6 @@ class PlatformPlan:
     specs: tuple[str, ...]  # the conda match specs, as written
     virtual_packages: VirtualPackages  # with each value's source
     pip: tuple[str, ...] = ()  # the spec's pip lines for this platform
-
-
-@dataclass(frozen=True)
-class RecordedInputs:
-    """What an existing lockfile says about how it was made (empty for other tools' locks)."""
-
-    platforms: tuple[str, ...] = ()
-    channels: tuple[str, ...] = ()  # metadata.channels, as written
-    sources: Mapping[str, str] = field(default_factory=dict)  # input -> source, e.g. platforms=flag
-    channel_alias: str | None = None
-    channel_priority: str | None = None
-    exclude_newer: str | None = None
-    virtual_packages: Mapping[str, tuple[VirtualPackageSpec, ...]] = field(default_factory=dict)
-    virtual_package_sources: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-
-    @classmethod
-    def from_metadata(
-        cls, custom: Mapping[str, str] | None, platforms: tuple[str, ...], channels: tuple[str, ...]
-    ) -> RecordedInputs:
-        custom = custom or {}
-        vps = {
-            p: parse_virtual_packages(custom[CUSTOM_VIRTUAL_PACKAGES + p])
-            for p in platforms
-            if CUSTOM_VIRTUAL_PACKAGES + p in custom
-        }
-        sources = {p: parse_pairs(custom.get(CUSTOM_VIRTUAL_PACKAGE_SOURCES + p)) for p in platforms}
-        inputs = parse_pairs(custom.get(CUSTOM_INPUT_SOURCES))
-        if CUSTOM_INPUT_SOURCES not in custom:
-            # A lock from before inputs were recorded: its platforms and virtual packages are all it says
-            # about how it was made, so they fill whatever the flags and the spec leave open.
-            inputs = {"platforms": "lock"}
-            sources = {p: {v.name: "lock" for v in vps.get(p, ())} for p in platforms}
-        return cls(
-            platforms=platforms,
-            channels=channels,
-            sources=inputs,
-            channel_alias=custom.get(CUSTOM_CHANNEL_ALIAS),
-            channel_priority=custom.get(CUSTOM_CHANNEL_PRIORITY),
-            exclude_newer=custom.get(CUSTOM_EXCLUDE_NEWER),
-            virtual_packages=vps,
-            virtual_package_sources=sources,
-        )
-
-    def carried(self, name: str) -> bool:
-        """Whether the recorded value of input `name` came from a flag (and so is re-applied)."""
-        return self.sources.get(name) in _CARRIED
-
-    def carried_virtual_packages(self, platform: str) -> dict[str, str]:
-        """name -> "version build" for the virtual packages a flag or file set when `platform` was locked."""
-        sources = self.virtual_package_sources.get(platform, {})
-        return {
-            p.name: f"{p.version} {p.build}"
-            for p in self.virtual_packages.get(platform, ())
-            if sources.get(p.name) in _CARRIED
-        }
-
-    def carried_absent(self, platform: str) -> set[str]:
-        """Virtual packages a flag removed (`--cuda none`): recorded as `__cuda=flag` with no value."""
-        sources = self.virtual_package_sources.get(platform, {})
-        present = {p.name for p in self.virtual_packages.get(platform, ())}
-        return {name for name, source in sources.items() if source in _CARRIED and name not in present}
 
 
 @dataclass(frozen=True)
@@ -155,6 +98,11 @@ class LockPlan:
     output_given: bool = False  # -o was given (so a printed command needs it)
     # channels only a `chan::pkg` spec names: conda adds them to the solve, after the listed ones
     pinned_channels: tuple[str, ...] = ()
+    # one line per recorded flag that overrides what the spec or variant says (`lock --check` shows them)
+    overrides: tuple[str, ...] = ()
+    overridden: Mapping[str, str] = field(default_factory=dict)  # recorded as CUSTOM_OVERRIDDEN
+    named_variant: bool = False  # `--variant X` was given, so `-o PATH` is this variant's lockfile
+    given_output: Path | None = None  # `-o` as given (before a variant's name went into it)
 
     @property
     def platform_names(self) -> tuple[str, ...]:
@@ -176,12 +124,14 @@ class LockPlan:
         """The plan's inputs as `custom_metadata` entries (credentials removed)."""
         custom: dict[str, str] = {
             CUSTOM_CHANNEL_PRIORITY: self.priority.value,
-            CUSTOM_INPUT_SOURCES: format_pairs(dict(self.sources)),
+            CUSTOM_INPUT_SOURCES: format_pairs(_as_recorded(self.sources)),
         }
         if self.sources.get("channel-alias") != "default":
             custom[CUSTOM_CHANNEL_ALIAS] = strip_credentials(self.channel_alias)
         if self.variant is not None:
             custom[CUSTOM_VARIANT] = self.variant
+        if self.overridden:
+            custom[CUSTOM_OVERRIDDEN] = format_pairs(dict(self.overridden))
         if self.exclude_newer is not None:
             custom[CUSTOM_EXCLUDE_NEWER] = self.exclude_newer.astimezone(timezone.utc).isoformat()
         pip = _pip_option_lines(self.pip_options)
@@ -190,16 +140,19 @@ class LockPlan:
         for plan in self.platforms:
             vps = plan.virtual_packages
             custom[CUSTOM_VIRTUAL_PACKAGES + plan.platform] = ",".join(str(p) for p in vps.packages)
-            custom[CUSTOM_VIRTUAL_PACKAGE_SOURCES + plan.platform] = format_pairs(dict(vps.sources))
+            custom[CUSTOM_VIRTUAL_PACKAGE_SOURCES + plan.platform] = format_pairs(_as_recorded(vps.sources))
         return custom
 
-    def lock_command(self, *, platforms: tuple[str, ...] | None = None) -> str:
-        """A `cenv lock` command that writes this plan's lockfile with these inputs, as typed in a shell.
+    def lock_command(self, *, platforms: tuple[str, ...] | None = None, all_variants: bool = False) -> str:
+        """A `cenv lock` command that writes this plan's lockfile with these inputs, as typed in a shell
+        (`all_variants`: every variant's lockfile of the spec, with this variant's inputs).
 
         Inputs that came from the spec or a default are left to them; everything else is spelled out, so the
         command works the same with or without the existing lockfile."""
         args = ["cenv", "lock", *(str(p) for p in self.spec_paths)]
-        if self.output_given:
+        if self.output_given and all_variants and self.given_output is not None:
+            args += ["-o", str(self.given_output)]
+        elif self.output_given:
             args += ["-o", str(self.output)]
         names = platforms if platforms is not None else self.platform_names
         if self.sources.get("platforms") not in ("spec", None) or platforms is not None:
@@ -217,9 +170,15 @@ class LockPlan:
         args += _virtual_package_flags(self.platforms)
         if self.sources.get("pip-fallback") in ("flag", "lock"):
             args.append("--pip-fallback")
-        if self.variant is not None:
+        if self.variant is not None and not all_variants:
             args += ["--variant", self.variant]
         return shlex.join(args)
+
+
+def _as_recorded(sources: Mapping[str, str]) -> dict[str, str]:
+    """Sources as the lock records them: a replayed flag ("lock") is the flag it was, so a re-lock with no
+    flags writes the same bytes as the recorded command."""
+    return {name: "flag" if source == "lock" else source for name, source in sources.items()}
 
 
 def _virtual_package_flags(platforms: tuple[PlatformPlan, ...]) -> list[str]:
@@ -247,10 +206,11 @@ def _pip_option_lines(options: PipOptions) -> list[str]:
     return lines
 
 
-def _check_platforms(platforms: tuple[str, ...]) -> tuple[str, ...]:
+def _check_platforms(platforms: tuple[str, ...], source: Provider) -> tuple[str, ...]:
+    error = UsageError if source == "flag" else UserError  # `-p linux-46`: a usage error (exit 2)
     for platform in platforms:
         if platform not in KNOWN_PLATFORMS or platform == "noarch":
-            raise UserError(
+            raise error(
                 f"unknown platform `{platform}`",
                 hints=["valid platforms: " + ", ".join(p for p in KNOWN_PLATFORMS if p != "noarch")],
             )
@@ -258,80 +218,94 @@ def _check_platforms(platforms: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def resolve_plan(settings: LockSettings, spec: Spec, recorded: RecordedInputs | None = None) -> LockPlan:
-    """The plan for `settings` (the flags given now) and `spec`, filling gaps from `recorded`."""
-    recorded = recorded or RecordedInputs()
-    sources: dict[str, InputSource] = {}
-
-    if settings.platforms:
-        platforms, sources["platforms"] = settings.platforms, "flag"
-    elif spec.platforms:
-        platforms, sources["platforms"] = spec.platforms, "spec"
-    elif recorded.carried("platforms") and recorded.platforms:
-        platforms, sources["platforms"] = recorded.platforms, "lock"
-    else:
-        platforms, sources["platforms"] = (host_platform(),), "default"
-    platforms = _check_platforms(platforms)
-
+    """The plan for `settings` (the flags given now) and `spec`, with the existing lock's `recorded` inputs:
+    each input resolved by `resolve_input` over the providers of `cenv.precedence`."""
+    if recorded is None or settings.ignore_recorded:
+        recorded = RecordedInputs()
     config = current_config()  # .condarc files and CONDA_* variables (cenv.config)
-    if settings.channels:
-        channels, sources["channels"] = settings.channels, "flag"
-    elif recorded.carried("channels") and recorded.channels:
-        channels, sources["channels"] = recorded.channels, "lock"
-    elif not spec.channels and config.channels:
-        channels, sources["channels"] = config.channels, _config_source(config, "channels")
-    else:
-        channels, sources["channels"] = spec.channels, "spec"
+    resolved = _Resolved(recorded)
+
+    platforms = resolved.pick(
+        "platforms",
+        {
+            "flag": settings.platforms or None,
+            **recorded.at("platforms", recorded.platforms),
+            "spec": spec.platforms or None,
+        },
+        (host_platform(),),
+    )
+    platforms = _check_platforms(platforms, resolved.sources["platforms"])
+
+    # conda's `channels` of .condarc are the channels used when the spec lists none: the default slot
+    channels = resolved.pick(
+        "channels",
+        {
+            "flag": settings.channels or None,
+            **recorded.at("channels", recorded.channels),
+            "spec": spec.channels or None,
+            "default": config.channels or None,
+        },
+        (),
+    )
+    if resolved.sources["channels"] == "default" and config.channels:
+        resolved.sources["channels"] = _config_slot(config, "channels")
     if not channels:
         raise UserError(
             "no channels: the spec lists none, no `-c/--channel` was given and no .condarc has `channels`",
             hints=["add `channels: [conda-forge]` to the spec"],
         )
 
-    if settings.channel_alias:
-        alias, sources["channel-alias"] = settings.channel_alias, "flag"
-    elif config.channel_alias:
-        alias, sources["channel-alias"] = config.channel_alias, _config_source(config, "channel_alias")
-    elif recorded.carried("channel-alias") and recorded.channel_alias:
-        alias, sources["channel-alias"] = recorded.channel_alias, "lock"
-    else:
-        alias, sources["channel-alias"] = DEFAULT_CHANNEL_ALIAS, "default"
+    alias = resolved.pick(
+        "channel-alias",
+        {
+            "flag": settings.channel_alias,
+            **recorded.at("channel-alias", recorded.channel_alias),
+            _config_slot(config, "channel_alias"): config.channel_alias or None,
+        },
+        DEFAULT_CHANNEL_ALIAS,
+    )
 
-    if settings.channel_priority is not None:
-        priority, sources["channel-priority"] = settings.channel_priority, "flag"
-    elif spec.channel_priority == ChannelPriority.STRICT and config.channel_priority:
-        # the spec's default (strict) gives way to `channel_priority` of .condarc / CONDA_CHANNEL_PRIORITY
-        priority = ChannelPriority(config.channel_priority)
-        sources["channel-priority"] = _config_source(config, "channel_priority")
-    elif (
-        spec.channel_priority == ChannelPriority.STRICT
-        and recorded.carried("channel-priority")
-        and recorded.channel_priority in {p.value for p in ChannelPriority}
-    ):
-        priority, sources["channel-priority"] = ChannelPriority(recorded.channel_priority), "lock"
-    else:
-        priority, sources["channel-priority"] = ChannelPriority(spec.channel_priority), "spec"
+    recorded_priority = recorded.channel_priority if recorded.channel_priority in _PRIORITIES else None
+    priority = resolved.pick(
+        "channel-priority",
+        {
+            "flag": settings.channel_priority,
+            **recorded.at(
+                "channel-priority", ChannelPriority(recorded_priority) if recorded_priority else None
+            ),
+            _config_slot(config, "channel_priority"): (
+                ChannelPriority(config.channel_priority) if config.channel_priority else None
+            ),
+            # the spec cannot leave its priority unset: `strict`, its default, is the default's
+            "spec": spec.channel_priority if spec.channel_priority != ChannelPriority.STRICT else None,
+        },
+        ChannelPriority.STRICT,
+    )
 
-    if settings.exclude_newer is not None:
-        exclude_newer: datetime | None = settings.exclude_newer
-        sources["exclude-newer"] = "flag"
-    elif spec.exclude_newer is not None:
-        exclude_newer, sources["exclude-newer"] = spec.exclude_newer, "spec"
-    elif recorded.carried("exclude-newer") and recorded.exclude_newer:
-        exclude_newer, sources["exclude-newer"] = recorded_time(recorded.exclude_newer), "lock"
-    else:
-        exclude_newer, sources["exclude-newer"] = None, "default"
+    exclude_newer = resolved.pick(
+        "exclude-newer",
+        {
+            "flag": settings.exclude_newer,
+            **recorded.at(
+                "exclude-newer", recorded_time(recorded.exclude_newer) if recorded.exclude_newer else None
+            ),
+            "spec": spec.exclude_newer,
+        },
+        None,
+    )
 
-    # `pip-fallback` is only ever turned on (no flag turns it off), so a recorded `--pip-fallback` also
-    # outlasts a spec that spells out `pip-fallback: false`; recorded only when on, as `pip-fallback=SOURCE`.
-    fallback = True
-    if settings.pip_fallback:
-        sources["pip-fallback"] = "flag"
-    elif spec.pip_options.fallback:
-        sources["pip-fallback"] = "spec"
-    elif recorded.carried("pip-fallback"):
-        sources["pip-fallback"] = "lock"
-    else:
-        fallback = False
+    # `pip-fallback` is only ever turned on (no flag turns it off): recorded only when on
+    fallback = resolved.pick(
+        "pip-fallback",
+        {
+            "flag": True if settings.pip_fallback else None,
+            **recorded.at("pip-fallback", True),
+            "spec": True if spec.pip_options.fallback else None,
+        },
+        False,
+    )
+    if not fallback:
+        resolved.sources.pop("pip-fallback")
 
     file_overrides = (
         load_virtual_packages_file(settings.virtual_packages_file) if settings.virtual_packages_file else {}
@@ -341,7 +315,7 @@ def resolve_plan(settings: LockSettings, spec: Spec, recorded: RecordedInputs | 
         specs = tuple(d.spec for d in spec.dependencies_for(platform))
         if not specs:
             raise UserError(f"nothing to lock for {platform}: the spec has no conda dependencies")
-        vps = _virtual_packages(platform, settings, file_overrides, spec.cuda_for(platform), recorded)
+        vps = _virtual_packages(platform, settings, file_overrides, spec, resolved)
         pip = tuple(r.requirement for r in spec.pip_for(platform))
         plans.append(PlatformPlan(platform=platform, specs=specs, virtual_packages=vps, pip=pip))
     return LockPlan(
@@ -354,13 +328,83 @@ def resolve_plan(settings: LockSettings, spec: Spec, recorded: RecordedInputs | 
         exclude_newer=exclude_newer,
         pip_options=replace(spec.pip_options, fallback=fallback),
         variant=settings.variant,
-        sources=sources,
+        sources=dict(resolved.sources),
         offline=settings.offline or config.offline,
         cache_dir=settings.cache_dir,
         update=settings.update,
         output_given=settings.lockfile is not None,
         pinned_channels=_pinned_channels(plans, channels),
+        overrides=tuple(resolved.overrides),
+        overridden=dict(resolved.overridden),
+        named_variant=settings.named_variant,
+        given_output=settings.lockfile,
     )
+
+
+_PRIORITIES = frozenset(p.value for p in ChannelPriority)
+
+# How an input's recorded flag reads on a command line (for "the recorded `-c X` overrides ...").
+_FLAGS = {
+    "platforms": "-p",
+    "channels": "-c",
+    "channel-priority": "--channel-priority",
+    "exclude-newer": "--exclude-newer",
+    "__cuda": "--cuda",
+    "__glibc": "--glibc",
+    "__osx": "--osx",
+}
+
+
+class _Resolved:
+    """The sources of the inputs resolved so far, and the recorded flags that override what the spec (or
+    the variant) says now."""
+
+    def __init__(self, recorded: RecordedInputs) -> None:
+        self.recorded = recorded
+        self.sources: dict[str, InputSource] = {}
+        self.overrides: list[str] = []
+        self.overridden: dict[str, str] = {}
+
+    def pick(self, name: str, candidates: Mapping[Provider, T | None], default: T) -> T:
+        value, source = resolve_input(candidates, default)
+        self.sources[name] = source
+        self.note(name, value, source, candidates)
+        return value
+
+    def note(
+        self,
+        name: str,
+        value: object,
+        source: Provider,
+        candidates: Mapping[Provider, object],
+        platform: str | None = None,
+    ) -> None:
+        """Keep the digest of a spec (or variant) value a flag overrides; say when a recorded flag overrides
+        one that changed since the lock was written."""
+        below = next(((p, candidates[p]) for p in ("variant", "spec") if candidates.get(p) is not None), None)
+        if source not in ("flag", "lock") or below is None or below[1] == value or name not in _FLAGS:
+            return
+        key = f"{name}/{platform}" if platform else name
+        digest = hashlib.sha256(_shown(below[1]).encode()).hexdigest()[:16]
+        self.overridden[key] = digest
+        if source == "lock" and self.recorded.overridden.get(key) != digest:
+            where = f"the {below[0]}'s {name}" + (f" for {platform}" if platform else "")
+            flag = _FLAGS[name]
+            self.overrides.append(
+                f"the lock's recorded `{flag} {_shown(value)}` overrides {where} `{_shown(below[1])}`"
+            )
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, tuple):
+        return " ".join(str(v) for v in value)
+    if isinstance(value, VirtualPackageSpec):
+        return value.version
+    if isinstance(value, Absent):
+        return "none"
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat()
+    return str(value)
 
 
 def _pinned_channels(platforms: list[PlatformPlan], listed: tuple[str, ...]) -> tuple[str, ...]:
@@ -376,54 +420,73 @@ def _pinned_channels(platforms: list[PlatformPlan], listed: tuple[str, ...]) -> 
     return tuple(pinned)
 
 
-def _config_source(config: Config, key: str) -> InputSource:
-    """ "env" for a CONDA_* variable, "file" for a .condarc."""
-    return "env" if config.sources.get(key, "").startswith("CONDA_") else "file"
+def _config_slot(config: Config, key: str) -> Provider:
+    """ "env" for a CONDA_* variable, "condarc" for a .condarc."""
+    return "env" if config.sources.get(key, "").startswith("CONDA_") else "condarc"
+
+
+_CUDA_FAMILIES = ("linux", "win")
 
 
 def _virtual_packages(
     platform: str,
     settings: LockSettings,
     file_overrides: Mapping[str, Mapping[str, str]],
-    spec_cuda: str | None,
-    recorded: RecordedInputs,
+    spec: Spec,
+    resolved: _Resolved,
 ) -> VirtualPackages:
-    """flag > recorded flag > file > spec > default, each value with its source."""
-    options = VirtualPackageOptions(
-        cuda=settings.cuda,
-        no_cuda=settings.no_cuda,
-        glibc=settings.glibc,
-        osx=settings.osx,
-        file_overrides=file_overrides,
-    )
-    built = build_virtual_packages(platform, options, spec_cuda=spec_cuda)
-    flagged = {name for name, source in built.sources.items() if source == "flag"}
-    if settings.no_cuda:
-        flagged.add("__cuda")
-    chosen = {p.name: p for p in built.packages}
-    sources: dict[str, Source] = dict(built.sources)
-    if settings.no_cuda:
-        sources["__cuda"] = "flag"  # recorded, so a later command keeps `--cuda none`
-    given = flagged | {n for n, s in built.sources.items() if s in ("file", "spec")}
-    for name, value in recorded.carried_virtual_packages(platform).items():
-        if name in given:
-            continue
-        version, _, build = value.partition(" ")
-        chosen[name] = VirtualPackageSpec(name=name, version=version, build=build or "0")
-        sources[name] = "lock"
-    for name in recorded.carried_absent(platform):
-        if name in given:
-            continue
-        chosen.pop(name, None)
-        sources[name] = "lock"
+    """Each virtual package of `platform` resolved over the providers; a `cuda: null` variant's `__cuda`
+    has the variant alone (no flag, file or recorded value gives it one)."""
+    family = platform.split("-", 1)[0]
+    defaults = defaults_for(platform)
+    recorded = resolved.recorded
+    cpu_variant = spec.variant is not None and not _uses_cuda(spec.cuda)
+    flags: dict[str, VirtualPackageSpec | Absent | None] = {
+        "__glibc": _vp("__glibc", settings.glibc) if family == "linux" else None,
+        "__osx": _vp("__osx", settings.osx) if family == "osx" else None,
+        "__cuda": None,
+    }
+    if family in _CUDA_FAMILIES:
+        flags["__cuda"] = ABSENT if settings.no_cuda else _vp("__cuda", settings.cuda)
+    spec_cuda = _vp("__cuda", spec.cuda_for(platform)) if family in _CUDA_FAMILIES else None
+    names = {*defaults, *file_overrides.get(platform, {}), "__cuda"}
+    names |= recorded.virtual_package_names(platform)
+    chosen: dict[str, VirtualPackageSpec] = {}
+    sources: dict[str, Source] = {}
+    for name in sorted(names):
+        candidates: dict[Provider, VirtualPackageSpec | Absent | None] = {}
+        if name == "__cuda" and cpu_variant:
+            candidates["variant"] = ABSENT
+        else:
+            candidates["flag"] = flags.get(name)
+            candidates.update(
+                recorded.virtual_package(platform, name, settings.virtual_packages_file is not None)
+            )
+            text = file_overrides.get(platform, {}).get(name)
+            candidates["file"] = parse_value(name, text) if text is not None else None
+            if name == "__cuda" and spec.variant is not None:
+                candidates["variant"] = spec_cuda or ABSENT
+            elif name == "__cuda":
+                candidates["spec"] = spec_cuda
+            candidates["default"] = defaults.get(name)
+        value, source = resolve_input(candidates, ABSENT)
+        resolved.note(name, value, source, candidates, platform)
+        if source == "lock" and recorded.virtual_package_sources.get(platform, {}).get(name) == "file":
+            source = "file"  # the recorded file's value stays the file's: a file given later replaces it
+        if isinstance(value, VirtualPackageSpec):
+            chosen[name] = value
+            sources[name] = source
+        elif source != "default":
+            sources[name] = source  # recorded, so a later command keeps `--cuda none`
     packages = tuple(sorted(chosen.values(), key=lambda p: p.name))
     return VirtualPackages(platform=platform, packages=packages, sources=sources)
 
 
-def recorded_time(text: str) -> datetime | None:
-    """A timestamp as the lock records it (ISO 8601, `Z` allowed; naive means UTC); None when unreadable."""
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+def _vp(name: str, version: str | None) -> VirtualPackageSpec | None:
+    return VirtualPackageSpec(name=name, version=version) if version is not None else None
+
+
+def _uses_cuda(cuda: str | Mapping[str, str | None] | None) -> bool:
+    if isinstance(cuda, Mapping):
+        return any(v is not None for v in cuda.values())
+    return cuda is not None

@@ -23,12 +23,29 @@ def human_size(size: int | None) -> str:
     return f"{size} B"
 
 
+class _PipLines:
+    """`pip: 3/40 packages installed` lines, at most one every two seconds (and the last)."""
+
+    def __init__(self) -> None:
+        self.shown = 0.0
+
+    def due(self, done: int, total: int) -> bool:
+        import time
+
+        now = time.monotonic()
+        if done == total or now - self.shown >= 2.0:
+            self.shown = now
+            return True
+        return False
+
+
 class PlainReporter(Reporter):
     """Progress as plain lines on stderr (not a terminal), or nothing (--quiet / --json)."""
 
     def __init__(self, console: Console) -> None:
         self.console = console
         self.linked = 0
+        self.pip_lines = _PipLines()
 
     def close(self) -> None:
         pass
@@ -58,6 +75,10 @@ class PlainReporter(Reporter):
 
     def link_done(self) -> None:
         self.console.info(f"linked {self.linked} packages")
+
+    def pip_progress(self, done: int, total: int) -> None:
+        if self.pip_lines.due(done, total):
+            self.console.info(f"pip: {done}/{total} packages installed")
 
 
 class RichReporter(PlainReporter):
@@ -95,6 +116,7 @@ class RichReporter(PlainReporter):
         )
         self.download_task: Any = None
         self.link_task: Any = None
+        self.pip_task: Any = None
 
     def close(self) -> None:
         self.downloads.stop()
@@ -125,6 +147,14 @@ class RichReporter(PlainReporter):
 
     def link_done(self) -> None:
         self.links.stop()
+
+    def pip_progress(self, done: int, total: int) -> None:
+        if self.pip_task is None:
+            self.links.start()
+            self.pip_task = self.links.add_task("installing pip packages", total=total)
+        self.links.update(self.pip_task, completed=done)
+        if done >= total:
+            self.links.stop()
 
 
 def make_reporter(console: Console) -> PlainReporter:

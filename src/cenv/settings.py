@@ -54,10 +54,13 @@ class LockSettings:
     update: tuple[str, ...] | None = None
     variant: str | None = None  # one of the spec's `variants`; its lockfile is <stem>.<variant>-lock.yml
     pip_fallback: bool = False  # --pip-fallback (or the spec's `pip-fallback: true`)
+    # `--variant X -o PATH`: one variant was named, so `-o` is its lockfile as given (no `.X` inserted)
+    named_variant: bool = False
+    ignore_recorded: bool = False  # --ignore-recorded: plan from the flags given now and the spec alone
 
     def lockfile_path(self) -> Path:
         if self.lockfile is not None:
-            return variant_path(self.lockfile, self.variant)
+            return self.lockfile if self.named_variant else variant_path(self.lockfile, self.variant)
         first = self.spec_paths[0]
         return variant_path(first.with_name(f"{first.stem}-lock.yml"), self.variant)
 

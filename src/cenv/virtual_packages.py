@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from cenv.errors import SpecError, UserError
+from cenv.errors import SpecError, UsageError
 from cenv.platforms import archspec_of
 
 if TYPE_CHECKING:
     import rattler
 
-# "lock": a flag recorded in an existing lockfile, re-applied (see cenv.plan)
-Source = Literal["flag", "env", "file", "spec", "lock", "default"]
+# One of cenv.precedence.PROVIDERS ("lock": a flag recorded in an existing lockfile, replayed as a flag)
+Source = Literal["flag", "lock", "env", "condarc", "file", "variant", "spec", "recorded", "default"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +100,7 @@ def check_version_flag(flag: str, value: str | None, *, allow_none: bool = False
     hint = f"give a version like `{flag} {examples.get(flag, '1.0')}`"
     if allow_none:
         hint += f", or `{flag} none` for a target without CUDA"
-    raise UserError(f"`{flag} {value}`: not a version", hints=[hint])
+    raise UsageError(f"`{flag} {value}`: not a version", hints=[hint])
 
 
 def defaults_for(platform: str) -> dict[str, VirtualPackageSpec]:
@@ -124,7 +124,7 @@ def defaults_for(platform: str) -> dict[str, VirtualPackageSpec]:
     return {}
 
 
-def _parse_value(name: str, value: str) -> VirtualPackageSpec:
+def parse_value(name: str, value: str) -> VirtualPackageSpec:
     version, _, build = str(value).strip().partition(" ")
     return VirtualPackageSpec(name=name, version=version or "0", build=build.strip() or "0")
 
@@ -140,7 +140,7 @@ def build_virtual_packages(
         chosen["__cuda"] = VirtualPackageSpec(name="__cuda", version=spec_cuda)
         sources["__cuda"] = "spec"
     for name, value in options.file_overrides.get(platform, {}).items():
-        chosen[name] = _parse_value(name, value)
+        chosen[name] = parse_value(name, value)
         sources[name] = "file"
     flags = {
         "__glibc": options.glibc if family == "linux" else None,

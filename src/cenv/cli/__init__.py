@@ -62,7 +62,9 @@ def _terminate_like_interrupt() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: maps every failure to `error:`/`hint:` lines and an exit code (cli/failure.py), never a
-    traceback; an internal error's traceback goes to a log file that the message names."""
+    traceback: 0 done; 1 an error of the environment or the spec, or a stale `--check`; 2 a usage error
+    (unknown option, bad flag value, missing argument, as click does) or an internal error, whose traceback
+    goes to a log file that the message names."""
     args = sys.argv[1:] if argv is None else argv
     _terminate_like_interrupt()
     try:

@@ -126,12 +126,12 @@ def create_command(
         from cenv.pack import is_pack
 
         if is_pack(source):  # a `cenv pack` tar or folder: checked, then installed with no network
-            from cenv.errors import UserError
+            from cenv.errors import UsageError
             from cenv.pack.unpack import create_from_pack
 
             if settings.lock_flags.given:
                 flags = " ".join(settings.lock_flags.given)
-                raise UserError(
+                raise UsageError(
                     f"`{flags}`: {source} is a pack, installed as it is", hints=["drop the flags"]
                 )
             result = create_from_pack(settings, reporter)

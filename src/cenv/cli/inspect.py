@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from cenv.cli.lock import cuda_option
 from cenv.cli.params import PLATFORM
 from cenv.settings import EXPORT_FORMATS, ExportFormat
+
+if TYPE_CHECKING:
+    from cenv.lock.models import Lockfile
+    from cenv.spec import Spec
 
 
 @click.command("export")
@@ -65,7 +70,9 @@ def export_command(
 @click.argument("old", type=click.Path(path_type=Path))
 @click.argument("new", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "json_output", is_flag=True, help="Print the differences as JSON.")
-@click.option("--exit-code", is_flag=True, help="Exit with 1 when the lockfiles differ (like `git diff`).")
+@click.option(
+    "--exit-code", is_flag=True, help="Exit 1 when the lockfiles differ, 2 on an error (like `git diff`)."
+)
 @click.option("--cuda", help="With a spec as NEW: assume this CUDA version (`none`: no __cuda).")
 @click.option("--channel-alias", help="With a spec as NEW: base URL for channel names.")
 def diff_command(
@@ -79,6 +86,22 @@ def diff_command(
     """Show what changed from lockfile OLD to NEW, per platform (conda-lock, pixi.lock or @EXPLICIT).
 
     NEW may also be the spec file(s): OLD is then compared with a fresh solve (nothing is written)."""
+    from cenv.errors import CenvError
+
+    cuda_option(cuda)  # a bad `--cuda` is a usage error (exit 2) before any file is read
+    try:
+        changed = _diff(old, new, json_output, cuda, channel_alias)
+    except CenvError as exc:
+        if exit_code:
+            exc.exit_code = 2  # `--exit-code`: 1 means "differs", so an error is 2 (as git does)
+        raise
+    if exit_code and changed:
+        raise click.exceptions.Exit(1)
+
+
+def _diff(
+    old: Path, new: tuple[Path, ...], json_output: bool, cuda: str | None, channel_alias: str | None
+) -> bool:
     from cenv.console import Console
     from cenv.lock.diff import diff_locks, render_diff
     from cenv.lock.importers import is_lockfile, read_lock
@@ -92,21 +115,44 @@ def diff_command(
         from cenv.spec import load_spec
 
         version, no_cuda = cuda_option(cuda)
+        spec = load_spec(list(new))
+        variant = _variant_of(before, old, spec)
+        if variant is not None:
+            from cenv.variants import check_cuda_flag
+
+            check_cuda_flag(spec, variant, version)
+            spec = spec.with_variant(variant)
         settings = LockSettings(
             spec_paths=new,
             platforms=before.platforms,
             cuda=version,
             no_cuda=no_cuda,
             channel_alias=channel_alias,
+            variant=variant,
         )
-        after, _ = lock_spec(load_spec(list(new)), settings, before)  # gaps from OLD's recorded inputs
+        after, _ = lock_spec(spec, settings, before)  # gaps from OLD's recorded inputs
     result = diff_locks(before, after)
     if json_output:
         Console().json(result.to_json())
     else:
         Console().data(render_diff(result))
-    if exit_code and result.has_changes:
-        raise click.exceptions.Exit(1)
+    return result.has_changes
+
+
+def _variant_of(before: Lockfile, path: Path, spec: Spec) -> str | None:
+    """The variant of a spec with `variants` that OLD was locked as (its `cenv.variant`)."""
+    if not spec.variants:
+        return None
+    from cenv.errors import UserError
+    from cenv.lock.keys import CUSTOM_VARIANT
+
+    variant = before.metadata.custom(CUSTOM_VARIANT)
+    if variant not in spec.variants:
+        raise UserError(
+            f"{path} is not a lockfile of one of the spec's variants ({', '.join(spec.variants)})",
+            hints=["give a variant's lockfile as OLD, e.g. `cenv diff ml.cpu-lock.yml ml.yml`"],
+        )
+    return variant
 
 
 @click.command("why")

@@ -63,7 +63,15 @@ def _parse_datetime(value: str | None) -> datetime | None:
     metavar="PKG",
     help="Re-solve PKG (repeatable) keeping every other locked package; alone: re-solve all.",
 )
-@click.option("--variant", help="Lock only this one of the spec's `variants` (default: all of them).")
+@click.option(
+    "--variant",
+    help="Lock only this one of the spec's `variants` (default: all of them); `-o` is then its path.",
+)
+@click.option(
+    "--ignore-recorded",
+    is_flag=True,
+    help="Do not replay the flags the existing lockfile recorded: only the flags given now and the spec.",
+)
 @click.option(
     "--pip-fallback",
     is_flag=True,
@@ -87,6 +95,7 @@ def lock_command(
     check: bool,
     update: tuple[str, ...],
     variant: str | None,
+    ignore_recorded: bool,
     pip_fallback: bool,
     json_output: bool,
     quiet: bool,
@@ -121,6 +130,8 @@ def lock_command(
         update=update_names,
         variant=variant,
         pip_fallback=pip_fallback,
+        named_variant=variant is not None,
+        ignore_recorded=ignore_recorded,
     )
     if check:
         _check(settings, console)
@@ -133,7 +144,7 @@ def lock_command(
         console.json(payloads[0] if len(payloads) == 1 and variant is None else {"variants": payloads})
         return
     for result in results:
-        _report_lock(result, console)
+        _report_lock(result, console, cuda_given=settings.cuda is not None)
 
 
 def _lock_summary(result: LockResult) -> dict[str, object]:
@@ -153,11 +164,18 @@ def _lock_summary(result: LockResult) -> dict[str, object]:
     }
 
 
-def _report_lock(result: LockResult, console: Console) -> None:
+def _report_lock(result: LockResult, console: Console, *, cuda_given: bool = False) -> None:
     from cenv.lock.keys import CUSTOM_VARIANT
 
     variant = result.lockfile.metadata.custom(CUSTOM_VARIANT)
     label = f"[{variant}] " if variant else ""
+    cpu_only = not any(vp.get("__cuda") for vp in result.virtual_packages)
+    if (
+        cuda_given
+        and cpu_only
+        and any(vp.sources.get("__cuda") == "variant" for vp in result.virtual_packages)
+    ):
+        console.info(f"{label}--cuda does not apply: the variant declares `cuda: null` (CPU only)")
     for vp in result.virtual_packages:
         assumed = " ".join(str(p) for p in vp.packages)
         console.info(f"{label}{vp.platform}: {result.count(vp.platform)} packages (assuming {assumed})")
@@ -212,27 +230,52 @@ def _split_update_args(
 
 
 def _check(settings: LockSettings, console: Console) -> None:
+    """`lock --check`: every variant's lockfile (or the one named), each reported; exit 1 naming the stale
+    ones."""
     from cenv.errors import UserError
-    from cenv.pipeline import check
+    from cenv.pipeline import check_all
 
-    plan, reasons = check(settings)
-    path = plan.output
+    results = check_all(settings)
+    several = len(results) > 1 or settings.variant is not None
     if console.json_output:
-        console.json(
+        payloads = [
             {
-                "lockfile": str(path),
-                "fresh": not reasons,
-                "reasons": [{"kind": r.kind, "detail": r.detail, "platform": r.platform} for r in reasons],
+                "lockfile": str(r.plan.output),
+                "variant": r.plan.variant,
+                "fresh": not r.reasons and not r.missing,
+                "missing": r.missing,
+                "reasons": [{"kind": x.kind, "detail": x.detail, "platform": x.platform} for x in r.reasons],
+                "overrides": list(r.overrides),
             }
-        )
-    if not reasons:
-        console.info(f"{path} is up to date")
+            for r in results
+        ]
+        console.json(payloads[0] if len(payloads) == 1 and not several else {"variants": payloads})
+    stale = []
+    for result in results:
+        plan = result.plan
+        label = f"[{plan.variant}] " if plan.variant else ""
+        for line in result.overrides:
+            console.info(f"{label}note: {line}; `--ignore-recorded` re-locks without the recorded flags")
+        if result.missing:
+            stale.append(result)
+            console.info(f"{label}{plan.output}: no such lockfile")
+        elif not result.reasons:
+            console.info(f"{label}{plan.output} is up to date")
+        else:
+            stale.append(result)
+            if not console.json_output:
+                for reason in result.reasons:
+                    where = f" ({reason.platform})" if reason.platform else ""
+                    console.data(f"{label}{reason.kind}{where}: {reason.detail}")
+    if not stale:
         return
-    if not console.json_output:
-        for reason in reasons:
-            where = f" ({reason.platform})" if reason.platform else ""
-            console.data(f"{reason.kind}{where}: {reason.detail}")
-    raise UserError(
-        f"{path} is stale: {len(reasons)} reason{'s' if len(reasons) > 1 else ''}",
-        hints=[f"run `{plan.lock_command()}` to re-lock"],
-    )
+    if len(results) == 1:
+        [only] = stale
+        raise UserError(
+            f"{only.plan.output} is stale: {len(only.reasons)} reason{'s' if len(only.reasons) > 1 else ''}",
+            hints=[f"run `{only.plan.lock_command()}` to re-lock"],
+        )
+    names = ", ".join(f"{r.plan.variant} ({'missing' if r.missing else 'stale'})" for r in stale)
+    # the longest: a CUDA variant's command carries `--cuda`, which the CPU-only variants ignore
+    command = max((r.plan.lock_command(all_variants=True) for r in results), key=len)
+    raise UserError(f"variant lockfiles out of date: {names}", hints=[f"run `{command}` to re-lock"])

@@ -105,6 +105,9 @@ class Reporter:
     def link_done(self) -> None:
         pass
 
+    def pip_progress(self, done: int, total: int) -> None:
+        """`done` of the lock's `total` pip packages are installed (called from a polling loop)."""
+
 
 class CacheChanged(Exception):
     """A cached entry linked on the strength of its stamp's metadata turned out changed: the staged
@@ -503,7 +506,13 @@ def _install_pip(plan: InstallPlan, staging: Path, reporter: Reporter, offline: 
         raise InstallError("the lock has pip packages but its conda part provides no python")
     reporter.message(f"installing {len(plan.pip)} pip package(s) with uv")
     install_pip(
-        python, plan.pip, offline=offline, editable=plan.pip_editable, staging=staging, final=plan.prefix
+        python,
+        plan.pip,
+        offline=offline,
+        editable=plan.pip_editable,
+        staging=staging,
+        final=plan.prefix,
+        progress=reporter.pip_progress,
     )
     _relocate_scripts(staging, plan.prefix)
 

@@ -80,11 +80,16 @@ def check_requirements(requirements: Iterable[tuple[str, str, str]], host: Mappi
         hints = []
         if name == "__cuda" and have is None:
             found = "this host has no CUDA driver (no __cuda)"
+            hints.append(
+                "for a machine without a GPU, lock without CUDA: `cenv lock SPEC --cuda none`, "
+                "or create the spec's CPU variant (`cenv create SPEC --variant cpu`)"
+            )
         override = _OVERRIDES.get(name)
         if override is not None:
             example = _example_version(spec) or ("12.1" if name == "__cuda" else "VERSION")
             hints.append(f"to install anyway, set `{override}={example}` (the environment may not work here)")
-        hints.append("or lock for this machine: `cenv lock SPEC` with matching `--cuda`/`--glibc`")
+        if name != "__cuda" or have is not None:
+            hints.append("or lock for this machine: `cenv lock SPEC` with matching `--cuda`/`--glibc`")
         raise InstallError(f"package `{package}` needs `{wanted}`, but {found}", hints=hints)
 
 

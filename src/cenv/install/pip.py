@@ -15,7 +15,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,7 +23,8 @@ from cenv.errors import InstallError
 from cenv.lock.models import LockedPackage, Lockfile
 from cenv.lock.requirements import requirement_line, source_line
 from cenv.pip.diagnose import CREDENTIALS_HINT, write_log
-from cenv.pip.uv import run_uv, uv_env
+from cenv.pip.requirements import canonical
+from cenv.pip.uv import finish_uv, start_uv, uv_env
 from cenv.redact import redact
 from cenv.safe_paths import join_within
 
@@ -51,6 +52,7 @@ def install_pip(
     editable: frozenset[str] = frozenset(),
     staging: Path | None = None,
     final: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> None:
     """Install locked pip packages into the environment of `python` (no dependency resolution).
 
@@ -61,11 +63,12 @@ def install_pip(
         return
     hashed = [p for p in chosen if p.hash.sha256]
     sources = [p for p in chosen if not p.hash.sha256]
+    watch = _Watch(python, chosen, progress)
     with tempfile.TemporaryDirectory(prefix="cenv-pip-install-") as tmp:
         if hashed:
             req = Path(tmp) / "hashed.txt"
             req.write_text("".join(requirement_line(p) + "\n" for p in hashed), encoding="utf-8")
-            _uv_install(python, ["--require-hashes", "-r", str(req)], offline, hashed)
+            _uv_install(python, ["--require-hashes", "-r", str(req)], offline, hashed, watch)
         if sources:
             lines = []
             for package in sources:
@@ -78,19 +81,59 @@ def install_pip(
                     lines.append(source_line(package, package.name in editable))
             req = Path(tmp) / "sources.txt"
             req.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-            _uv_install(python, ["-r", str(req)], offline, sources)
+            _uv_install(python, ["-r", str(req)], offline, sources, watch)
     if staging is not None and final is not None and editable:
         _relocate_editables(staging, final)
 
 
-def _uv_install(python: Path, extra: list[str], offline: bool, packages: Sequence[LockedPackage]) -> None:
+class _Watch:
+    """Counts the lock's pip packages that have a `.dist-info` in the environment while uv installs, for
+    a `done/total` progress display: uv's own progress bars are drawn only on a terminal it owns."""
+
+    def __init__(
+        self, python: Path, packages: Sequence[LockedPackage], progress: Callable[[int, int], None] | None
+    ) -> None:
+        self.prefix = python.parent.parent if python.parent.name == "bin" else python.parent
+        self.names = {canonical(p.name) for p in packages}
+        self.progress = progress
+        self.done = -1
+
+    def poll(self) -> None:
+        if self.progress is None:
+            return
+        found = set()
+        for site in [*self.prefix.glob("lib/python*/site-packages"), self.prefix / "Lib" / "site-packages"]:
+            try:
+                entries = os.listdir(site)
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.endswith(".dist-info"):
+                    found.add(canonical(entry.removesuffix(".dist-info").rsplit("-", 1)[0]))
+        done = len(found & self.names)
+        if done != self.done:
+            self.done = done
+            self.progress(done, len(self.names))
+
+
+def _uv_install(
+    python: Path, extra: list[str], offline: bool, packages: Sequence[LockedPackage], watch: _Watch
+) -> None:
     args = [
         "pip", "install", "--python", str(python), "--no-deps", *extra,
         "--no-config", "--quiet", "--color", "never",
     ]  # fmt: skip
     if offline:
         args.append("--offline")
-    result = run_uv(args, uv_env({}), "pip install")
+    process = start_uv(args, uv_env({}), "pip install")
+    while True:
+        try:
+            process.wait(timeout=0.25)
+            break
+        except subprocess.TimeoutExpired:
+            watch.poll()
+    watch.poll()
+    result = finish_uv(process)
     if result.returncode == 0:
         return
     log = write_log(result.stderr, "pip-install")

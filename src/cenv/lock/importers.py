@@ -14,7 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cenv.errors import LockfileError
+from cenv.errors import LockfileError, UsageError
 from cenv.lock.io import brief, load_yaml, lockfile_from_data, package_sort_key, read_lock_text
 from cenv.lock.models import (
     LockChannel,
@@ -120,16 +120,26 @@ def _reraise_if_control(exc: BaseException) -> None:
         raise exc
 
 
-def read_pixi_lock(path: Path, platform: str | None = None) -> Lockfile:
-    """The default environment of a pixi.lock as a `Lockfile` (conda packages and pypi packages as pip)."""
+def read_pixi_lock(path: Path, platform: str | None = None, environment: str | None = None) -> Lockfile:
+    """An environment of a pixi.lock (`default` unless named) as a `Lockfile` (conda packages and pypi
+    packages as pip). An unknown name is a usage error listing the lock's environments."""
     path = Path(path)
     try:
         import rattler
         from rattler.lock import CondaLockedBinaryPackage, PypiLockedPackage
 
         lock_file = rattler.LockFile.from_path(path)
-        environment = lock_file.default_environment()
-        if environment is None:
+        named, chosen_env = environment, lock_file.default_environment()
+        if named is not None:
+            found = dict(lock_file.environments())
+            if named not in found:
+                names = sorted(found)
+                raise UsageError(
+                    f"`--variant {brief(named)}`: pixi lockfile `{path}` has no such environment",
+                    hints=[f"environments in this lock: {', '.join(f'`{brief(n)}`' for n in names[:20])}"],
+                )
+            chosen_env = found[named]
+        if chosen_env is None:
             names = sorted(name for name, _ in lock_file.environments())
             raise LockfileError(
                 f"pixi lockfile `{path}` has no `default` environment",
@@ -137,11 +147,11 @@ def read_pixi_lock(path: Path, platform: str | None = None) -> Lockfile:
                     f"environments in this lock: {', '.join(f'`{brief(n)}`' for n in names[:20]) or 'none'}"
                 ],
             )
-        channels = tuple(LockChannel(url=str(c)) for c in environment.channels())
-        chosen = _choose_platforms(environment.platforms(), platform, path)
+        channels = tuple(LockChannel(url=str(c)) for c in chosen_env.channels())
+        chosen = _choose_platforms(chosen_env.platforms(), platform, path)
         packages: list[LockedPackage] = []
         for lock_platform, subdir in chosen:
-            for locked in environment.packages(lock_platform) or []:
+            for locked in chosen_env.packages(lock_platform) or []:
                 if isinstance(locked, CondaLockedBinaryPackage):
                     packages.append(_conda_package(locked, subdir))
                 elif isinstance(locked, PypiLockedPackage):
@@ -152,7 +162,7 @@ def read_pixi_lock(path: Path, platform: str | None = None) -> Lockfile:
                         f"for `{brief(subdir)}`",
                         hints=["cenv installs only built packages; build it with pixi and lock again"],
                     )
-    except LockfileError:
+    except (LockfileError, UsageError):
         raise
     except BaseException as exc:  # rattler raises its own errors and panics (PanicException)
         _reraise_if_control(exc)
@@ -291,7 +301,17 @@ def is_lockfile(path: Path) -> bool:
     return has_version and re.search(r"^(package|environments):", text, re.MULTILINE) is not None
 
 
-def read_lock(path: Path, platform: str | None = None) -> Lockfile:
+def read_lock(path: Path, platform: str | None = None, environment: str | None = None) -> Lockfile:
+    """The lockfile at `path` (for `platform`); `environment`: a pixi.lock's environment to read instead
+    of `default` (a usage error for other locks, which hold one environment)."""
     if not path.exists():
         raise LockfileError(f"{path}: no such lockfile", hints=["create one with `cenv lock SPEC`"])
+    if environment is not None:
+        if detect_lock_format(read_lock_text(path)) != "pixi":
+            raise UsageError(
+                f"`--variant {environment}`: {path} holds one environment (variants choose a pixi.lock "
+                "environment or a spec's variant)",
+                hints=["drop `--variant`, or give the spec, or that variant's lockfile"],
+            )
+        return read_pixi_lock(path, platform=platform, environment=environment)
     return load_any_lock(path, platform)

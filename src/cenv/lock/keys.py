@@ -25,12 +25,39 @@ CUSTOM_PIP_FALLBACK = "cenv.pip-fallback."  # + platform: conda names the pip st
 CUSTOM_VIRTUAL_PACKAGE_SOURCES = "cenv.virtual-package-sources."  # + platform: "__cuda=flag,__glibc=default"
 CUSTOM_INPUT_SOURCES = "cenv.input-sources"  # "platforms=flag,channels=spec,channel-priority=spec,..."
 CUSTOM_CHANNEL_ALIAS = "cenv.channel-alias"  # the alias bare channel names went through (credentials removed)
+# input -> sha256 prefix of the spec's (or variant's) value a flag overrode: `--check` says when it changed
+CUSTOM_OVERRIDDEN = "cenv.overridden-spec-values"  # "platforms=1a2b...,__cuda/linux-64=..."
+CUSTOM_VARIABLES = "cenv.variables"  # the spec's `variables:` as a JSON object (applied by `create LOCK`)
 CUSTOM_PIP_OPTIONS = "cenv.pip-options"  # "index-url=URL\nextra-index-url=URL\n..." (credentials removed)
 
 
 def format_pairs(pairs: dict[str, str]) -> str:
     """`{"a": "x", "b": "y"}` -> `a=x,b=y` (sorted, so the same map always gives the same bytes)."""
     return ",".join(f"{k}={v}" for k, v in sorted(pairs.items()))
+
+
+def format_variables(variables: dict[str, str]) -> str:
+    """The spec's `variables:` as the lock records them: a JSON object (sorted keys)."""
+    import json
+
+    return json.dumps(variables, sort_keys=True, ensure_ascii=False)
+
+
+def parse_variables(text: str | None) -> dict[str, str]:
+    """`cenv.variables` read back; anything but an object of strings (a hand-edited lock) is refused."""
+    import json
+
+    if not text:
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
+        raise ValueError(f"`{CUSTOM_VARIABLES}` is not a JSON object of names to strings")
+    return data
 
 
 def parse_pairs(text: str | None) -> dict[str, str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from cenv.errors import PipStageError
@@ -230,6 +230,23 @@ def blame(name: str, text: str, lines: Sequence[UvLine]) -> str:
             else f"pulled in by {only.line.where}"
         )
     return "pulled in by the pip requirements"
+
+
+def blame_by_graph(name: str, via: Mapping[str, tuple[str, ...]], lines: Sequence[UvLine]) -> str:
+    """`pulled in by `uses-torch` from spec.yml:9`: the requested package whose dependencies lead to `name`,
+    walking uv's `# via` graph up (breadth first, so the nearest requirement is named)."""
+    queue, seen = [name], {name}
+    while queue:
+        current = queue.pop(0)
+        for parent in via.get(current, ()):
+            if not parent or parent in seen:
+                continue
+            line = next((ln for ln in lines if ln.name == parent and ln.line.where), None)
+            if line is not None:
+                return f"pulled in by `{parent}` from {line.line.where}"
+            seen.add(parent)
+            queue.append(parent)
+    return ""
 
 
 def _involved(text: str, lines: Sequence[UvLine]) -> str:

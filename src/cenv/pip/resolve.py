@@ -8,11 +8,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cenv.errors import PipStageError
 from cenv.pip import graph
-from cenv.pip.inputs import write_inputs
-from cenv.pip.lines import PipLine, anchor, lock_path
+from cenv.pip.diagnose import blame_by_graph
+from cenv.pip.inputs import UvInputs, write_inputs
+from cenv.pip.lines import PipLine, UvLine, anchor, lock_path
 from cenv.pip.models import KnownGraph, PipPackage, PipRequest
-from cenv.pip.pylock import compile_pylock
+from cenv.pip.pylock import Locked, compile_pylock
 from cenv.pip.requirements import canonical, requested_names
 from cenv.pip.torch import torch_label
 from cenv.pip.uv import finish_uv
@@ -41,9 +43,11 @@ def resolve_pip(request: PipRequest, cache_dir: Path | None = None) -> list[PipP
         known = None if local else request.known_graph or graph.cached_graph(key)
         # With a known graph the second pass is probably not needed: do not start it speculatively.
         early: subprocess.Popen[str] | None = graph.start_graph(work, inputs) if known is None else None
+        first_pass: tuple[UvInputs, list[Locked]] = (inputs, [])
         try:
             locked = compile_pylock(work, inputs, request, lines)
             family = {canonical(n) for n in request.torch_packages}
+            first_pass = (inputs, locked)
             if label is None and family & {p.name for p in locked}:
                 # torch pulled in by another pip package: the same PyTorch index rules as a listed one
                 pulled = sorted(family & {p.name for p in locked})
@@ -71,6 +75,12 @@ def resolve_pip(request: PipRequest, cache_dir: Path | None = None) -> list[PipP
                     if wrong:
                         inputs = write_inputs(work, request, label, wrong, cache_dir, lines, pulled)
                         locked = compile_pylock(work, inputs, request, lines)
+        except PipStageError as error:
+            if early is not None:
+                finish_uv(early, kill=True)
+            if not pulled:
+                raise
+            raise _blamed(error, work, first_pass, pulled, lines) from None
         except BaseException:
             if early is not None:
                 finish_uv(early, kill=True)
@@ -105,6 +115,32 @@ def resolve_pip(request: PipRequest, cache_dir: Path | None = None) -> list[PipP
         )
         for p in sorted(locked, key=lambda p: p.name)
     ]
+
+
+def _blamed(
+    error: PipStageError,
+    work: Path,
+    first_pass: tuple[UvInputs, list[Locked]],
+    pulled: list[str],
+    lines: list[UvLine],
+) -> PipStageError:
+    """The error of a pass on the PyTorch index for torch that another requirement pulled in, naming that
+    requirement and its spec line (from the first pass's graph: it resolved from the index uv reached)."""
+    from cenv.errors import InternalError
+
+    inputs, locked = first_pass
+    try:
+        via = graph.compile_graph(work, inputs, locked).via
+    except InternalError:
+        return error
+    where = blame_by_graph(pulled[0], via, lines)
+    if not where:
+        return error
+    generic = "pulled in by the pip requirements"
+    message = (
+        error.message.replace(generic, where) if generic in error.message else f"{error.message} ({where})"
+    )
+    return PipStageError(message, hints=error.hints, details=error.details)
 
 
 def to_locked(packages: Iterable[PipPackage], platform: str) -> list[LockedPackage]:

@@ -292,6 +292,13 @@ class Variant:
     def __post_init__(self) -> None:
         object.__setattr__(self, "cuda", _cuda_setting(self.cuda))
 
+    @property
+    def uses_cuda(self) -> bool:
+        """Whether the variant assumes `__cuda` anywhere (`cuda: null` is a CPU-only variant)."""
+        if isinstance(self.cuda, dict):
+            return any(v is not None for v in self.cuda.values())
+        return self.cuda is not None
+
 
 @dataclass(frozen=True)
 class Spec:
@@ -313,6 +320,7 @@ class Spec:
     variants: dict[str, Variant] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    variant: str | None = None  # set by `with_variant`: `cuda` is then the variant's (not hashed)
 
     def __post_init__(self) -> None:
         # load.py reports these with the file and line first; here they hold for any Spec
@@ -347,7 +355,7 @@ class Spec:
     def with_variant(self, name: str) -> Spec:
         """The spec as variant `name` locks it: its `cuda`, and no variants of its own."""
         variant = self.variants[name]
-        return replace(self, cuda=variant.cuda, variants={})
+        return replace(self, cuda=variant.cuda, variants={}, variant=name)
 
     def content_hash(self) -> str:
         """sha256 of the semantic content: not the sources, warnings or where things were written.
