@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -102,14 +103,26 @@ def _split(url: str) -> tuple[str, Credential | None, Credential | None]:
         return url, None, None
     host = parts.hostname.lower()
     basic = (
-        Credential(host, "basic", found.password, username=found.username or "")
+        Credential(host, "basic", _expand(found.password), username=_expand(found.username or ""))
         if found.password is not None
         else None
     )
     if found.token is not None:
-        token = Credential(host, "conda-token", found.token, token_prefix=found.token_prefix)
+        token = Credential(host, "conda-token", _expand(found.token), token_prefix=found.token_prefix)
         return found.url, token, basic
     return found.url, basic, None
+
+
+_ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand(secret: str) -> str:
+    """`${NAME}` in a URL's credential part (conda-lock's placeholder: `https://${USER}:${TOKEN}@host`,
+    `/t/${CONDA_TOKEN}/`) replaced by the variable's value, only there and only for that URL's host; the
+    lockfile never holds either (the credential part is taken out). An unset variable stays as written."""
+    if "${" not in secret:
+        return secret
+    return _ENV_REFERENCE.sub(lambda m: os.environ.get(m.group(1), m.group(0)), secret)
 
 
 def _read_auth_file(path: Path) -> dict[str, object]:
