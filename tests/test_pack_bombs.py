@@ -196,3 +196,34 @@ def test_a_manifest_platform_must_be_a_known_platform() -> None:
     data["platforms"] = ["../../victim"]
     with pytest.raises(PackError, match="unknown platform"):
         Manifest.from_bytes(json.dumps(data).encode(), "x.tar")
+
+
+def test_sigterm_during_a_pack_leaves_nothing_beside_the_output(tmp_path: Path) -> None:
+    """LOW: signals left `.X.tar.cenv-pack-*` (and a `.part`) beside a pack's output."""
+    root = tmp_path / "www"
+    build_demo_channel(root, "demo")
+    env = {**os.environ, **_tmpdir(tmp_path)}
+    with ChannelServer(root) as server:
+        spec = tmp_path / "env.yml"
+        spec.write_text(f"channels: ['{server.channel_url('demo')}']\ndependencies: [cenv-demo-app]\n")
+        locked = subprocess.run(
+            [sys.executable, "-m", "cenv", "lock", str(spec), "-p", "linux-64"], env=env, capture_output=True
+        )
+        assert locked.returncode == 0, locked.stderr
+        server.delay_paths["*.conda"] = 8
+        out = tmp_path / "out"
+        out.mkdir()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "cenv", "pack", str(tmp_path / "env-lock.yml"), "-o", str(out / "x.tar")],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not list(out.glob(".x.tar.cenv-pack-*")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert list(out.glob(".x.tar.cenv-pack-*")), "the pack never staged"
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=60)
+        server.delay_paths.clear()
+    assert proc.returncode != 0 and "Traceback" not in stderr, stderr
+    assert list(out.iterdir()) == []
