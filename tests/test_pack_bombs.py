@@ -140,6 +140,24 @@ def test_the_manifest_size_is_judged_before_it_is_read(
         pass
 
 
+def test_a_killed_runs_auth_folder_is_removed_by_the_next_run(tmp_path: Path) -> None:
+    """LOW: SIGKILL left `$TMPDIR/cenv-auth-*/credentials.json` (0600, the secret inside) forever."""
+    env = {**os.environ, **_tmpdir(tmp_path)}
+    script = (
+        "import os; from cenv.net import network\n"
+        "net = network(); net.clean('http://alice:s3cret-kill@127.0.0.1:9/c'); net.client()\n"
+        "print(os.environ['RATTLER_AUTH_FILE'], flush=True); os.kill(os.getpid(), 9)\n"
+    )
+    killed = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
+    left = Path(killed.stdout.strip()).parent
+    assert killed.returncode == -9 and left.is_dir(), killed.stderr
+    old = time.time() - 60
+    os.utime(left, (old, old))
+    result = cenv("info", cwd=tmp_path, env=_tmpdir(tmp_path))
+    assert result.code == 0, result.output
+    assert not left.exists()
+
+
 def test_a_killed_runs_folders_are_removed_by_the_next_run(tmp_path: Path) -> None:
     """SIGKILL runs no clean-up: a full extracted copy (`cenv-pack-*`) stayed in $TMPDIR forever."""
     from cenv.private_tmp import make_private_dir

@@ -72,6 +72,9 @@ class Network:
         self._client: rattler.networking.Client | None = None
         self._lock = threading.Lock()
         self._auth_dir: Path | None = None
+        from cenv.private_tmp import remove_stale_dirs
+
+        remove_stale_dirs("cenv-auth-")  # a killed run's merged auth file (its secret) goes now
         # the user's own auth file, read before RATTLER_AUTH_FILE is pointed at a private merged one
         value = os.environ.get(RATTLER_AUTH_FILE)
         ours = value is not None and Path(value).parent in _LIVE_DIRS
