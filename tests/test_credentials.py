@@ -34,6 +34,8 @@ class TokenPathServer(ChannelServer):
         self.bad_tokens: list[str] = []
 
     def _resolve(self, path: str) -> Path | None:
+        if path.startswith("/api/t/"):  # Anaconda Server's layout: the token after a path prefix
+            path = path.removeprefix("/api")
         if path.startswith("/t/"):
             _, _, token, rest = path.split("/", 3)
             if token != SECRET:
@@ -64,10 +66,15 @@ def _channel(server: ChannelServer, form: str) -> str:
         return f"http://{SECRET}@{host}/demo"
     if form == "token-path":
         return f"http://{host}/t/{SECRET}/demo"
+    if form == "api-token-path":
+        return f"http://{host}/api/t/{SECRET}/demo"
+    if form == "userinfo-and-token-path":  # both: neither may be dropped (issue #20)
+        return f"http://{USER}:{SECRET}@{host}/t/{SECRET}/demo"
     raise AssertionError(form)
 
 
-FORMS = ["userinfo", "token-only-userinfo", "token-path"]
+FORMS = ["userinfo", "token-only-userinfo", "token-path", "api-token-path", "userinfo-and-token-path"]
+TOKEN_FORMS = {"token-path": "/t/*", "api-token-path": "/api/t/*", "userinfo-and-token-path": "/t/*"}
 
 
 def _assert_clean(*texts: str) -> None:
@@ -104,13 +111,14 @@ def test_lock_and_export_never_show_the_secret(tmp_path: Path, server: TokenPath
     url = _channel(server, form)
     result = _lock(tmp_path, f"channels: ['{url}']\ndependencies: [cenv-demo-app]\n")
     assert result.code == 0, result.output
-    assert server.count("/t/*") > 0 if form == "token-path" else True
+    assert server.count(TOKEN_FORMS[form]) > 0 if form in TOKEN_FORMS else True
     assert not server.bad_tokens
     _assert_clean(result.stdout, result.stderr)
     lockfile = tmp_path / "env-lock.yml"
     text = lockfile.read_text()
     _assert_clean(text)
     assert "cenv-demo-app" in text and server.url in text
+    assert "/t/" not in text
     export = cenv("export", lockfile, "--format", "explicit", "-p", "linux-64", cwd=tmp_path)
     assert export.code == 0, export.output
     _assert_clean(export.stdout, export.stderr)

@@ -25,6 +25,11 @@ class ResolvedChannel:
     name: str
     url: str
 
+    def __repr__(self) -> str:  # the URL may carry a secret: repr and str show it masked
+        return f"ResolvedChannel(name={redact(self.name)!r}, url={self.display!r})"
+
+    __str__ = __repr__
+
     @property
     def display(self) -> str:
         return redact(self.url)

@@ -74,15 +74,9 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _read_condarc(path: Path) -> dict[str, Any]:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    from cenv.config_files import load_yaml_config, read_config_text
 
-    try:
-        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, YAMLError) as exc:
-        raise UserError(
-            f"{path}: cannot read this .condarc: {_first_line(exc)}", hints=["fix or move it"]
-        ) from exc
+    data = load_yaml_config(read_config_text(path, ".condarc"), path, ".condarc")
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -261,8 +255,12 @@ def _rattler_config(merge: _Merge) -> list[Path]:
     """rattler's and pixi's config.toml (their own search path, lowest precedence first)."""
     from rattler import Config as RattlerConfig
 
+    from cenv.config_files import check_config_file
+
+    locations = [(p, shared) for p, shared in RattlerConfig.config_search_paths("pixi") if p.exists()]
+    for path, _shared in locations:
+        check_config_file(Path(path), "rattler's config.toml")  # rattler reads it whole, unbounded
     try:
-        locations = [(p, shared) for p, shared in RattlerConfig.config_search_paths("pixi") if p.is_file()]
         if not locations:
             return []
         loaded = RattlerConfig.load_from_locations(list(locations))
@@ -292,7 +290,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     rattler_files = _rattler_config(merge)
     read: list[Path] = []
     for path in condarc_search_path(env):
-        if path.is_file():
+        if path.exists() and not path.is_dir():  # a FIFO or a device is refused by the reader, by name
             _apply_condarc(merge, _read_condarc(path), str(path))
             read.append(path)
     _apply_environment(merge, env)

@@ -288,11 +288,13 @@ def _config_offline() -> bool:
 
 
 def _index_credentials_to_network(plan: LockPlan) -> None:
-    """`user:pass@` in the spec's pip index URLs: the lock's URLs never hold them, so uv installing from it
-    gets them by host from the network layer (`Network.uv_environment`)."""
+    """Credentials in the spec's channel URLs, its channel alias (every layout `redact.parse_credentials`
+    knows) and `user:pass@` in its pip index URLs: the lock's URLs never hold them, so installing from a
+    fresh lock gets them by host from the network layer (rattler's auth, `Network.uv_environment`)."""
     options = plan.pip_options
     urls = [url for url in (options.index_url, *options.extra_index_urls) if url and "$" not in url]
-    if any("@" in url for url in urls):
+    urls += [n for n in (*plan.channel_names, *plan.pinned_channels, plan.channel_alias) if "://" in n]
+    if any("@" in url or "/t/" in url for url in urls):
         from cenv.net import network
 
         net = network()

@@ -22,16 +22,26 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import re
 import shutil
-import tempfile
 import threading
 import urllib.parse
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from cenv.config import Config, current_config
+from cenv.credentials import (  # re-exported: cenv.net is where callers look for them
+    RATTLER_AUTH_FILE,
+    Credential,
+    _netrc_token,
+    _read_auth_file,
+    _split,
+    _user_netrc,
+    _write_private,
+    host_of,
+    split_credentials,
+)
 
 if TYPE_CHECKING:
     import rattler.networking
@@ -43,98 +53,12 @@ __all__ = [
     "exists",
     "host_of",
     "network",
+    "public_environment",
     "split_credentials",
     "stream",
 ]
 
-RATTLER_AUTH_FILE = "RATTLER_AUTH_FILE"
 _RETRIES = 2  # 3 attempts in all for a 5xx, 429 or a refused connection, with back-off
-
-
-@dataclass(frozen=True)
-class Credential:
-    host: str
-    kind: Literal["basic", "conda-token", "bearer"]
-    secret: str
-    username: str = ""
-    source: str = "url"  # where it was found: "url", "RATTLER_AUTH_FILE", "~/.netrc", ...
-
-    def rattler_entry(self) -> dict[str, object]:
-        if self.kind == "basic":
-            return {"BasicHTTP": {"username": self.username, "password": self.secret}}
-        if self.kind == "conda-token":
-            return {"CondaToken": self.secret}
-        return {"BearerToken": self.secret}
-
-
-def host_of(url: str) -> str:
-    return (urllib.parse.urlsplit(url).hostname or "").lower()
-
-
-def split_credentials(url: str) -> tuple[str, Credential | None]:
-    """(`url` without its credentials, the credential it carried): `user:pass@`, `token@`, `/t/<token>/`."""
-    if "@" not in url and "/t/" not in url:
-        return url, None
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return url, None
-    host = parts.hostname.lower()
-    netloc = host if ":" not in host else f"[{host}]"
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    credential: Credential | None = None
-    path = parts.path
-    if path.startswith("/t/") and path.count("/") >= 3:
-        _, _, token, rest = path.split("/", 3)
-        if token:
-            credential = Credential(host, "conda-token", urllib.parse.unquote(token))
-            path = "/" + rest
-    if parts.username is not None:
-        user = urllib.parse.unquote(parts.username)
-        if parts.password is not None:
-            credential = Credential(host, "basic", urllib.parse.unquote(parts.password), username=user)
-        else:  # `https://TOKEN@host`: anaconda.org and quetz read a bare user part as a token
-            credential = Credential(host, "conda-token", user)
-    return urllib.parse.urlunsplit((parts.scheme, netloc, path, parts.query, parts.fragment)), credential
-
-
-def _read_auth_file(path: Path) -> dict[str, object]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _netrc_path() -> Path:
-    return Path(os.environ.get("NETRC") or Path.home() / ".netrc")
-
-
-def _user_netrc() -> dict[str, tuple[str, str, str]]:
-    """The user's netrc entries: host (or `default`) -> (login, account, password)."""
-    import netrc
-
-    try:
-        hosts = netrc.netrc(str(_netrc_path())).hosts
-    except (OSError, netrc.NetrcParseError):
-        return {}
-    # Python 3.10 gives None for a missing field, 3.11 an empty string
-    return {
-        host: (login or "", account or "", secret or "") for host, (login, account, secret) in hosts.items()
-    }
-
-
-def _netrc_token(text: str) -> bool:
-    """Whether `text` can be written as one netrc token (no quoting: uv's parser has none)."""
-    return bool(text) and not any(c.isspace() or c in "\"'\\#" for c in text)
-
-
-def _write_private(path: Path, text: str) -> None:
-    """`text` into `path`, readable by the owner only, replaced whole (a reader never sees half)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".new-")  # 0600
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
 
 
 class Network:
@@ -144,9 +68,13 @@ class Network:
     def __init__(self, config: Config) -> None:
         self.config = config
         self._credentials: dict[str, Credential] = {}
+        self._token_mirrors: dict[str, str] = {}  # `scheme://host/prefix/` -> the same with `t/<token>/`
         self._client: rattler.networking.Client | None = None
         self._lock = threading.Lock()
         self._auth_dir: Path | None = None
+        from cenv.private_tmp import remove_stale_dirs
+
+        remove_stale_dirs("cenv-auth-")  # a killed run's merged auth file (its secret) goes now
         # the user's own auth file, read before RATTLER_AUTH_FILE is pointed at a private merged one
         value = os.environ.get(RATTLER_AUTH_FILE)
         ours = value is not None and Path(value).parent in _LIVE_DIRS
@@ -162,12 +90,28 @@ class Network:
     # ------------------------------------------------------------------ credentials
     def clean(self, url: str) -> str:
         """`url` without credentials; those it carried are remembered for its host."""
-        stripped, credential = split_credentials(url)
-        if credential is not None:
-            with self._lock:
-                if self._credentials.get(credential.host) != credential:
-                    self._credentials.setdefault(credential.host, credential)
-                    self._client = None  # rebuilt with the new host's credential on next use
+        stripped, credential, basic = _split(url)
+        if credential is None:
+            return stripped
+        with self._lock:
+            changed = False
+            for found in (credential, basic):
+                if found is None:
+                    continue
+                if found.kind == "conda-token" and (found.token_prefix or basic is not None):
+                    # rattler's CondaToken would put the token first in the path (and the host's one entry
+                    # is the password here): a mirror rule puts it back where the URL had it
+                    parts = urllib.parse.urlsplit(stripped)
+                    base = f"{parts.scheme}://{parts.netloc}{found.token_prefix}/"
+                    rule = f"{base}t/{urllib.parse.quote(found.secret, safe='')}/"
+                    if base not in self._token_mirrors:
+                        self._token_mirrors[base] = rule
+                        changed = True
+                elif found.host not in self._credentials:
+                    self._credentials[found.host] = found
+                    changed = True
+            if changed:
+                self._client = None  # rebuilt with the new host's credential on next use
         return stripped
 
     def credential_sources(self) -> dict[str, str]:
@@ -180,7 +124,7 @@ class Network:
             if path is not None:
                 for host in _read_auth_file(path):
                     sources[host] = f"{label} ({path})"
-        for host in self._credentials:
+        for host in [*self._credentials, *(host_of(base) for base in self._token_mirrors)]:
             sources[host] = "channel url"
         return dict(sorted(sources.items()))
 
@@ -202,7 +146,9 @@ class Network:
 
     def _private_dir(self) -> Path:
         if self._auth_dir is None:
-            self._auth_dir = Path(tempfile.mkdtemp(prefix="cenv-auth-"))  # 0700
+            from cenv.private_tmp import make_private_dir
+
+            self._auth_dir = make_private_dir("cenv-auth-")  # 0700; a killed run's is removed here
             atexit.register(shutil.rmtree, self._auth_dir, True)
             _LIVE_DIRS.append(self._auth_dir)
         return self._auth_dir
@@ -275,6 +221,8 @@ class Network:
 
         agent = f"cenv/{cenv.__version__}"
         mirrors = {_slash(k): [_slash(m) for m in v] for k, v in self.config.mirrors.items()}
+        for base, rule in self._token_mirrors.items():
+            mirrors.setdefault(base, [rule])
         if self.config.ssl_verify is False:
             from rattler import Config as RattlerConfig
 
@@ -312,8 +260,23 @@ def network(config: Config | None = None) -> Network:
             _CURRENT = Network(config)
             if previous is not None:
                 _CURRENT._credentials.update(previous._credentials)
+                _CURRENT._token_mirrors.update(previous._token_mirrors)
                 _CURRENT._user_file = previous._user_file
         return _CURRENT
+
+
+def public_environment(env: dict[str, str]) -> dict[str, str]:
+    """`env` for a child process that needs none of the credentials cenv took out of URLs (link scripts,
+    uv and the build backends it runs): `RATTLER_AUTH_FILE` names the user's own file again, not the
+    private merged one (uv gets what it needs through `NETRC`, see `uv_environment`)."""
+    value = env.get(RATTLER_AUTH_FILE)
+    if value and Path(value).parent in _LIVE_DIRS:
+        user = _CURRENT._user_file if _CURRENT is not None else None
+        if user is not None:
+            env[RATTLER_AUTH_FILE] = str(user)
+        else:
+            env.pop(RATTLER_AUTH_FILE, None)
+    return env
 
 
 def cleanup() -> None:
@@ -333,14 +296,12 @@ class HttpError(Exception):
     @property
     def reason(self) -> str:
         """`HTTP 401 Unauthorized` when the server answered, else the transport's own words."""
-        import re
 
         found = re.search(r"\((\d{3}) ([^)]*)\) for url", str(self))
         return f"HTTP {found.group(1)} {found.group(2)}" if found else str(self)
 
 
 def _status(message: str) -> int | None:
-    import re
 
     found = re.search(r"\((\d{3}) [^)]*\) for url", message)
     return int(found.group(1)) if found else None

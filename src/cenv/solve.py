@@ -56,8 +56,15 @@ def _through_alias(text: str, channels: Sequence[ResolvedChannel]) -> str:
     name = prefix.strip().rstrip("/")
     for channel in channels:
         if channel.name.strip().rstrip("/") == name:
-            return f"{channel.url.rstrip('/')}::{rest}"
-    return text
+            prefix = channel.url
+            break
+    if "://" not in prefix:  # a channel name the list lacks: rattler resolves it
+        return text
+    from cenv.net import network
+
+    # the gateway's channels carry no credentials (they reach the server by host): a pinned spec's URL
+    # must not either, or no record would match its channel
+    return f"{network().clean(prefix).rstrip('/')}::{rest}"
 
 
 def _requested(

@@ -47,12 +47,26 @@ def _exit(code: int) -> None:
     os._exit(code)
 
 
+def _terminate_like_interrupt() -> None:
+    """SIGTERM unwinds like Ctrl-C: temporary folders (a pack's staging, the private auth file holding a
+    secret) are removed on the way out instead of staying in $TMPDIR forever."""
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: maps every failure to `error:`/`hint:` lines and an exit code (cli/failure.py), never a
     traceback: 0 done; 1 an error of the environment or the spec, or a stale `--check`; 2 a usage error
     (unknown option, bad flag value, missing argument, as click does) or an internal error, whose traceback
     goes to a log file that the message names."""
     args = sys.argv[1:] if argv is None else argv
+    _terminate_like_interrupt()
     try:
         # In non-standalone mode click returns the code of a raised `Exit` instead of raising it.
         code = cli.main(args=args or ["--help"], prog_name="cenv", standalone_mode=False)

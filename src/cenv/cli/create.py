@@ -57,7 +57,8 @@ def _lock_flags(cuda: str | None, glibc: str | None, osx: str | None, pip_fallba
 @click.option(
     "--no-link-scripts",
     is_flag=True,
-    help="Do not run packages' post-link / pre-unlink scripts (say which were skipped).",
+    help="Do not run packages' post-link / pre-unlink scripts (say which were skipped). The environment's "
+    "own python still runs, once, to compile the packages' bytecode (as conda does).",
 )
 @click.option(
     "--cuda", help="With a spec: lock for this CUDA driver version (`none`: no __cuda), as `cenv lock`."
@@ -224,6 +225,10 @@ def run_command(prefix: Path | None, name: str | None, command: tuple[str, ...])
     else:
         assert prefix is not None
         target = Path(os.path.abspath(prefix))
+    import signal
+
+    # not the CLI's SIGTERM-as-Ctrl-C: run_in_env waits out a KeyboardInterrupt for its child
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     code = run_in_env(target, list(command), name)
     # pass the command's exit code through (click's non-standalone mode would swallow an Exit)
     _exit(code)

@@ -45,7 +45,13 @@ def is_environment(prefix: str | Path) -> bool:
 
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[IO[str]]:
+    """The file open for reading and appending, after the bounded config reader judged it (a regular
+    file, not too large, UTF-8: `ConfigFileError` naming it otherwise)."""
+    from cenv.config_files import check_config_file
+
     path.parent.mkdir(parents=True, exist_ok=True)
+    if os.path.lexists(path):
+        check_config_file(path, "environments.txt")
     with open(path, "a+", encoding="utf-8") as handle:
         if sys.platform != "win32":
             import fcntl
@@ -61,11 +67,12 @@ def _lines(handle: IO[str]) -> list[str]:
 
 
 def registered() -> list[str]:
+    from cenv.config_files import read_config_text
+
     path = environments_txt()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
+    if not os.path.lexists(path):
         return []
+    text = read_config_text(path, "environments.txt")
     return [s for s in (line.strip() for line in text.splitlines()) if s and not s.startswith("#")]
 
 

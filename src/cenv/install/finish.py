@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cenv.errors import UserError
 from cenv.install import bytecode, link_scripts, meta
 from cenv.install.clobber import resolve_clobbers
 from cenv.install.environments_txt import register_env, registration_enabled
@@ -207,3 +208,5 @@ class Finisher:
             self.report.warnings.append(
                 f"could not register the environment in ~/.conda/environments.txt: {exc.strerror or exc}"
             )
+        except UserError as exc:  # environments.txt is not a readable text file: the environment is made
+            self.report.warnings.append(f"could not register the environment: {exc.message}")

@@ -118,7 +118,9 @@ def _root_prefix(prefix: Path) -> str:
 def _environment(
     prefix: Path, record: Mapping[str, Any], script: Path, *, activate: bool = False
 ) -> dict[str, str]:
-    env = dict(os.environ)
+    from cenv.net import public_environment
+
+    env = public_environment(dict(os.environ))  # a package's script never sees the merged auth file
     if activate:
         from cenv.install.activate import activation_env
 

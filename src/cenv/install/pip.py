@@ -26,6 +26,7 @@ from cenv.pip.diagnose import CREDENTIALS_HINT, write_log
 from cenv.pip.requirements import canonical
 from cenv.pip.uv import finish_uv, start_uv, uv_env
 from cenv.redact import redact
+from cenv.safe_paths import join_within
 
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://|^[a-z]+\+")
 
@@ -72,7 +73,9 @@ def install_pip(
             lines = []
             for package in sources:
                 if package.name in editable and package.url.startswith("git+"):
-                    checkout = _checkout(package, (staging or python.parent.parent) / "src" / package.name)
+                    src = (staging or python.parent.parent) / "src"
+                    src.mkdir(parents=True, exist_ok=True)
+                    checkout = _checkout(package, join_within(src, package.name, what="editable pip package"))
                     lines.append(f"-e {checkout}")
                 else:
                     lines.append(source_line(package, package.name in editable))
@@ -155,8 +158,14 @@ def _uv_install(
 
 
 def _checkout(package: LockedPackage, dest: Path) -> Path:
-    """`git+URL@COMMIT` cloned into `dest` at that commit."""
+    """`git+URL@COMMIT` cloned into `dest` at that commit. The URL and commit come from a lockfile: `--`
+    before every positional argument, a commit that is hex, and no `ext::` transport."""
     url, _, commit = package.url.removeprefix("git+").split("#", 1)[0].rpartition("@")
+    if not re.fullmatch(r"[0-9a-fA-F]{7,64}", commit) or not url or url.startswith("-"):
+        raise InstallError(
+            f"`{package.name}`: `{redact(package.url)[:200]}` is not `git+URL@COMMIT` with a hex commit",
+            hints=["lock the environment again with `cenv lock`"],
+        )
     if dest.exists():
         shutil.rmtree(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -165,10 +174,18 @@ def _checkout(package: LockedPackage, dest: Path) -> Path:
         raise InstallError(
             f"`{package.name}` is an editable git checkout, and git is not installed", hints=["install git"]
         )
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
-    for args in (["clone", "--quiet", "--no-checkout", url, str(dest)], ["checkout", "--quiet", commit]):
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ALLOW_PROTOCOL": "https:http:ssh:file:git"}
+    steps = (
+        ["clone", "--quiet", "--no-checkout", "--", url, str(dest)],
+        ["checkout", "--quiet", commit, "--"],
+    )
+    for args in steps:
         result = subprocess.run(
-            [git, *args], cwd=dest if args[0] == "checkout" else None, env=env, capture_output=True, text=True
+            [git, "-c", "protocol.ext.allow=never", *args],
+            cwd=dest if args[0] == "checkout" else None,
+            env=env,
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0:
             log = write_log(result.stderr, "git")

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from cenv.errors import LockfileError
 from cenv.lock.models import LockChannel, LockedPackage, Lockfile, LockMetadata, PackageHash
+from cenv.lock.validate import check_explicit_platform, check_lockfile, url_problem
+from cenv.redact import strip_credentials
 
 __all__ = ["EXPLICIT_MARKER", "dependency_order", "explicit_from_text", "read_explicit", "render_explicit"]
 
@@ -125,7 +127,7 @@ def render_explicit(lock: Lockfile, platform: str, header_lines: Sequence[str] =
     if pip_count:
         lines.append(_PIP_HINT.format(count=pip_count))
     lines.append(EXPLICIT_MARKER)
-    lines.extend(p.url + _fragment(p) for p in dependency_order(conda))
+    lines.extend(strip_credentials(p.url) + _fragment(p) for p in dependency_order(conda))
     return "\n".join(lines) + "\n"
 
 
@@ -169,6 +171,7 @@ def explicit_from_text(text: str, path: Path, *, platform: str | None = None) ->
             match = _PLATFORM_HEADER.match(line)
             if match and header_platform is None:
                 header_platform = match.group("platform")
+                check_explicit_platform(header_platform, path, number)
             continue
         if line == EXPLICIT_MARKER:
             seen_marker = True
@@ -185,6 +188,14 @@ def explicit_from_text(text: str, path: Path, *, platform: str | None = None) ->
                 hints=["each line after `@EXPLICIT` must be `<url>/<name>-<version>-<build>.conda|.tar.bz2`"],
             )
         url = line.split("#", 1)[0]
+        problem = url_problem(url)
+        if problem is not None:
+            raise LockfileError(
+                f"explicit file {path}:{number}: `{_brief(url)}` is refused: {problem}",
+                hints=[
+                    "an explicit file from someone else is untrusted input: cenv uses no URL it cannot check"
+                ],
+            )
         md5 = match.group("md5")
         sha256 = match.group("sha256")
         entries.append(
@@ -233,4 +244,6 @@ def explicit_from_text(text: str, path: Path, *, platform: str | None = None) ->
         channels=tuple(LockChannel(url=c) for c in channels),
         platforms=(resolved,),
     )
-    return Lockfile(metadata=metadata, package=tuple(packages))
+    lock = Lockfile(metadata=metadata, package=tuple(packages))
+    check_lockfile(lock, path, text, kind="explicit file")  # the platform from the URLs or the caller
+    return lock

@@ -24,6 +24,7 @@ from cenv.lock.models import (
     PackageHash,
     dependencies_from_depends,
 )
+from cenv.lock.validate import check_lockfile
 
 if TYPE_CHECKING:
     from rattler.lock import LockPlatform
@@ -82,7 +83,7 @@ def load_any_lock(path: Path, platform: str | None = None) -> Lockfile:
             f"file `{path}` is not a lockfile cenv can read",
             hints=["cenv reads conda-lock v1 YAML, `@EXPLICIT` files and pixi.lock (v4 to v7)"],
         )
-    return select_platform(lockfile_from_data(data, path), platform, path)
+    return select_platform(lockfile_from_data(data, path, text), platform, path)
 
 
 def select_platform(lock: Lockfile, platform: str | None, path: Path) -> Lockfile:
@@ -170,10 +171,9 @@ def read_pixi_lock(path: Path, platform: str | None = None, environment: str | N
     platforms = tuple(sorted({subdir for _, subdir in chosen}))
     packages.sort(key=package_sort_key)
     _dedupe_check(packages, path)
-    return Lockfile(
-        metadata=LockMetadata(channels=channels, platforms=platforms),
-        package=tuple(packages),
-    )
+    lock = Lockfile(metadata=LockMetadata(channels=channels, platforms=platforms), package=tuple(packages))
+    check_lockfile(lock, path, kind="pixi lockfile")
+    return lock
 
 
 def _choose_platforms(
@@ -282,8 +282,17 @@ def is_lockfile(path: Path) -> bool:
 
     if path.name.endswith(_LOCK_NAME_SUFFIXES):
         return True
-    try:
-        text = path.read_text(encoding="utf-8")
+    import os
+    import stat
+
+    from cenv.lock.io import MAX_LOCK_BYTES
+
+    try:  # bounded, and never a FIFO or a device (`cenv create /dev/zero` must not fill memory)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return False
+            text = handle.read(MAX_LOCK_BYTES + 1).decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return False
     if re.search(r"^\s*@EXPLICIT\s*$", text, re.MULTILINE):

@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import os
 import secrets
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -28,6 +29,7 @@ from cenv.lock.models import (  # dependencies_from_depends is re-exported for t
     dependencies_from_depends,
 )
 from cenv.lock.scalars import yaml_scalar
+from cenv.lock.validate import check_lockfile
 from cenv.yaml_guard import ExpansionMeter, RecursiveAlias, TooLarge
 
 __all__ = [
@@ -273,7 +275,11 @@ def read_lock_text(path: Path) -> str:
     """The text of a lockfile, read with a size limit (`MAX_LOCK_BYTES`); every failure is a LockfileError."""
     path = Path(path)
     try:
-        with path.open("rb") as handle:  # bounded: `/dev/zero` or a huge file must not fill memory
+        # bounded: `/dev/zero` or a huge file must not fill memory; O_NONBLOCK: a FIFO must not hang
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as handle:
+            mode = os.fstat(handle.fileno()).st_mode
+            if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+                raise LockfileError(f"lockfile `{path}` is a pipe or a socket, not a file")
             raw = handle.read(MAX_LOCK_BYTES + 1)
         if len(raw) > MAX_LOCK_BYTES:
             raise LockfileError(
@@ -347,12 +353,16 @@ def brief(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def lockfile_from_text(text: str, path: Path) -> Lockfile:
-    return lockfile_from_data(load_yaml(text, path), path)
+def lockfile_from_text(text: str, path: Path, *, check_values: bool = True) -> Lockfile:
+    return lockfile_from_data(load_yaml(text, path), path, text, check_values=check_values)
 
 
-def lockfile_from_data(data: Any, path: Path) -> Lockfile:
-    """Validate parsed conda-lock v1 data into a `Lockfile`; `path` is only used in messages."""
+def lockfile_from_data(
+    data: Any, path: Path, text: str | None = None, *, check_values: bool = True
+) -> Lockfile:
+    """Validate parsed conda-lock v1 data into a `Lockfile`: its schema, then every field's value
+    (`cenv.lock.validate`; `check_values=False` only for tests of the YAML layer itself); `path` (and
+    `text`, for line numbers) are only used in messages."""
     if not isinstance(data, dict):
         raise LockfileError(
             f"lockfile `{path}` is not a conda-lock file: expected a mapping at the top level, "
@@ -398,6 +408,8 @@ def lockfile_from_data(data: Any, path: Path) -> Lockfile:
         lock = Lockfile.from_data({"version": 1, **data})
     except SchemaError as exc:
         raise _validation_error(exc, data, path) from None
+    if check_values:
+        check_lockfile(lock, path, text)
     ordered = tuple(sorted(lock.package, key=package_sort_key))
     _check_duplicates(ordered, path)
     if ordered != lock.package:

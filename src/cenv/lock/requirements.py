@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from cenv.errors import LockfileError
 from cenv.lock.keys import CUSTOM_PIP_EDITABLE
-from cenv.lock.models import LockedPackage, Lockfile
+from cenv.lock.models import LockedPackage, Lockfile, PackageSource
+from cenv.redact import strip_credentials
 
 _URL_SCHEMES = ("http://", "https://", "file://", "git+", "hg+", "svn+", "bzr+")
 
@@ -23,7 +24,7 @@ def render_requirements(lock: Lockfile, platform: str) -> str:
     install those lines separately when there are any).
     """
     editable = editable_names(lock, platform)
-    packages = sorted(lock.packages_for(platform, "pip"), key=lambda p: p.name)
+    packages = sorted(map(shareable, lock.packages_for(platform, "pip")), key=lambda p: p.name)
     hashed = [p for p in packages if p.hash.sha256]
     unhashed = [p for p in packages if not p.hash.sha256]
     lines = [
@@ -34,6 +35,22 @@ def render_requirements(lock: Lockfile, platform: str) -> str:
         lines.append("# pinned by git commit or local path (no hash): uv pip install --no-deps -r FILE")
         lines += [source_line(p, p.name in editable) for p in unhashed]
     return "\n".join(lines) + "\n"
+
+
+def shareable(package: LockedPackage) -> LockedPackage:
+    """`package` with every credential taken out of its URLs: what an export may show (a lock or an
+    `@EXPLICIT` file from someone else can carry `user:pass@` or `/t/<token>/`)."""
+    from dataclasses import replace
+
+    url = strip_credentials(package.url)
+    source = package.source
+    if source is not None and strip_credentials(source.url) != source.url:
+        source = PackageSource(strip_credentials(source.url))
+    return (
+        package
+        if url == package.url and source is package.source
+        else replace(package, url=url, source=source)
+    )
 
 
 def editable_names(lock: Lockfile, platform: str) -> frozenset[str]:

@@ -32,7 +32,9 @@ from cenv.install.conda import Reporter
 from cenv.install.fetch import Fetched, fetch_archive, verify_file
 from cenv.lock.models import LockedPackage, Lockfile, LockMetadata
 from cenv.pack.manifest import CHANNEL_DIR, MANIFEST, PYPI_DIR, Manifest, PackError, PackFile
+from cenv.private_tmp import make_private_dir, release
 from cenv.redact import strip_credentials
+from cenv.safe_paths import join_within
 
 __all__ = ["PackResult", "pack"]
 
@@ -159,7 +161,7 @@ def _fetch_one(artifact: _Artifact, staging: Path, pkgs_dir: Path | None, report
     """Fetch (or copy from the package cache) one artifact into the staging folder, verified against the
     lock; returns its manifest entry and whether it was downloaded."""
     package = artifact.package
-    target = staging / artifact.path
+    target = join_within(staging, *artifact.path.split("/"), what=f"package `{package.name}`")
     target.parent.mkdir(parents=True, exist_ok=True)
     cached = pkgs_dir / package.filename if pkgs_dir is not None and package.is_conda else None
     downloaded = True
@@ -244,7 +246,7 @@ def _without_index_time(data: bytes) -> bytes:
 
 def _write_text(staging: Path, path: str, text: str) -> PackFile:
     data = text.encode("utf-8")
-    target = staging / path
+    target = join_within(staging, *path.split("/"), what="a pack file")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
     return PackFile(path, _hash_bytes(data), len(data))
@@ -260,9 +262,9 @@ def _requirements(lock: Lockfile, platform: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_tar(staging: Path, manifest: Manifest, output: Path) -> None:
-    """A plain tar (the archives inside are compressed already), manifest first, deterministic."""
-    part = output.with_name(f".{output.name}.{os.getpid()}.part")
+def _write_tar(staging: Path, manifest: Manifest, output: Path, part: Path) -> None:
+    """A plain tar (the archives inside are compressed already), manifest first, deterministic; written as
+    `part` (inside the staging folder, so it goes with it) and renamed into place."""
     try:
         with tarfile.open(part, "w", format=tarfile.PAX_FORMAT) as tar:
             names = [MANIFEST, *sorted(manifest.files)]
@@ -312,7 +314,8 @@ def pack(
     if not as_tar and output.exists() and (not output.is_dir() or any(output.iterdir())):
         raise PackError(f"`{output}` exists and is not an empty folder", hints=["give `-o NEW.tar`"])
     output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.cenv-pack-", dir=output.parent))
+    # held while this run lives; a killed run's staging beside the same output is removed here
+    staging = make_private_dir(f".{output.name}.cenv-pack-", output.parent)
     try:
         entries, downloaded = _fetch_all(artifacts, staging, pkgs_dir, reporter)
         reporter.message("indexing the pack's channel")
@@ -346,10 +349,11 @@ def pack(
         (staging / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
         if as_tar:
             reporter.message(f"writing {output}")
-            _write_tar(staging, manifest, output)
+            _write_tar(staging, manifest, output, staging / f"{output.name}.part")
         else:
             if output.exists():
                 output.rmdir()
+            release(staging)
             os.replace(staging, output)
     except OSError as exc:
         raise PackError(f"cannot write the pack `{output}`: {exc.strerror or exc}") from exc

@@ -26,6 +26,7 @@ from cenv.errors import UserError
 __all__ = [
     "CHANNEL_DIR",
     "MANIFEST",
+    "MAX_MANIFEST_BYTES",
     "PYPI_DIR",
     "Manifest",
     "PackError",
@@ -39,7 +40,7 @@ FORMAT = "cenv-pack/1"
 CHANNEL_DIR = "channel"
 PYPI_DIR = "pypi"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
 
 
 class PackError(UserError):
@@ -77,7 +78,7 @@ class Manifest:
     @classmethod
     def from_bytes(cls, data: bytes, where: str) -> Manifest:
         """Parse and check a manifest; every problem is a PackError naming `where`."""
-        if len(data) > _MAX_MANIFEST_BYTES:
+        if len(data) > MAX_MANIFEST_BYTES:
             raise PackError(f"{where}: {MANIFEST} is too large")
         try:
             payload = json.loads(data.decode("utf-8"))
@@ -114,6 +115,11 @@ class Manifest:
             files[path] = PackFile(
                 path, entry["sha256"], entry["size"], source if isinstance(source, str) else None
             )
+        from cenv.platforms import KNOWN_PLATFORMS
+
+        unknown = [p for p in platforms if not isinstance(p, str) or p not in KNOWN_PLATFORMS]
+        if unknown:
+            raise PackError(f"{where}: {MANIFEST} names an unknown platform `{str(unknown[0])[:60]}`")
         if lockfile not in files:
             raise PackError(f"{where}: the lockfile `{lockfile}` named in {MANIFEST} is not in the pack")
         return cls(

@@ -17,14 +17,14 @@ import json
 import os
 import shutil
 import tarfile
-import tempfile
 import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from cenv.pack.manifest import MANIFEST, Manifest, PackError, PackFile, safe_member_name
+from cenv.pack.manifest import MANIFEST, MAX_MANIFEST_BYTES, Manifest, PackError, PackFile, safe_member_name
+from cenv.private_tmp import make_private_dir
 
 if TYPE_CHECKING:
     from cenv.create import CreateResult
@@ -35,6 +35,14 @@ if TYPE_CHECKING:
 __all__ = ["OpenedPack", "create_from_pack", "open_pack"]
 
 _CHUNK = 1 << 20
+MAX_MEMBERS = 100_000  # a pack of 10,000 packages has about 10,000 members
+_COMPRESSED = (
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"PK\x03\x04", "zip"),
+)
 _TAMPERED = "the pack changed after `cenv pack` wrote it: do not trust it; make it again from the lockfile"
 
 
@@ -75,9 +83,37 @@ def _hash_file(path: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+def _refuse_compressed(source: Path) -> None:
+    """A pack is a plain tar (the archives inside are compressed already): a compressed one could expand
+    without bound, so it is refused before any decompressor sees it."""
+    with open(source, "rb") as handle:
+        head = handle.read(6)
+    for magic, kind in _COMPRESSED:
+        if head.startswith(magic):
+            raise PackError(
+                f"{source}: refusing the pack: it is {kind}-compressed",
+                hints=[
+                    "a pack is a plain tar, as `cenv pack` writes it; decompress it yourself if you trust it"
+                ],
+            )
+
+
+def _read_members(source: Path, tar: tarfile.TarFile) -> list[tarfile.TarInfo]:
+    """The member headers, at most `MAX_MEMBERS` (two million empty members took 1 GB and 39 s)."""
+    members: list[tarfile.TarInfo] = []
+    while (member := tar.next()) is not None:
+        members.append(member)
+        if len(members) > MAX_MEMBERS:
+            raise PackError(f"{source}: refusing the pack: more than {MAX_MEMBERS:,} members", [_TAMPERED])
+    return members
+
+
 def _check_members(source: Path, members: list[tarfile.TarInfo]) -> dict[str, tarfile.TarInfo]:
-    """Every member judged before one byte is written: safe names, plain files and folders, no repeats."""
+    """Every member judged before one byte is written: safe names, plain files and folders, no repeats,
+    no sparse member, and no more bytes in all than the pack itself holds (a plain tar cannot expand)."""
     files: dict[str, tarfile.TarInfo] = {}
+    limit = source.stat().st_size
+    total = 0
     for member in members:
         name = member.name.removeprefix("./")
         if not safe_member_name(name):
@@ -87,9 +123,15 @@ def _check_members(source: Path, members: list[tarfile.TarInfo]) -> dict[str, ta
             )
         if member.isdir():
             continue
-        if not member.isfile():
+        if not member.isfile() or member.issparse():
             raise PackError(
-                f"{source}: refusing the pack: member `{member.name}` is a link or a special file",
+                f"{source}: refusing the pack: member `{member.name}` is a link, a sparse or a special file",
+                [_TAMPERED],
+            )
+        total += member.size
+        if total > limit:
+            raise PackError(
+                f"{source}: refusing the pack: its members claim more bytes than the pack holds ({limit:,})",
                 [_TAMPERED],
             )
         if name in files:
@@ -99,16 +141,19 @@ def _check_members(source: Path, members: list[tarfile.TarInfo]) -> dict[str, ta
 
 
 def _extract_tar(source: Path, root: Path) -> Manifest:
+    _refuse_compressed(source)
     try:
-        with tarfile.open(source, "r:*") as tar:
-            files = _check_members(source, tar.getmembers())
+        with tarfile.open(source, "r:") as tar:
+            files = _check_members(source, _read_members(source, tar))
             if MANIFEST not in files:
                 raise PackError(
                     f"{source}: not a cenv pack (no {MANIFEST})", hints=["make one with `cenv pack`"]
                 )
+            if files[MANIFEST].size > MAX_MANIFEST_BYTES:  # judged before a byte of it is read
+                raise PackError(f"{source}: {MANIFEST} is too large", [_TAMPERED])
             reader = tar.extractfile(files[MANIFEST])
             assert reader is not None  # a regular file
-            manifest = Manifest.from_bytes(reader.read(), str(source))
+            manifest = Manifest.from_bytes(reader.read(MAX_MANIFEST_BYTES + 1), str(source))
             missing = sorted(set(manifest.files) - set(files))
             if missing:
                 raise PackError(f"{source}: `{missing[0]}` is missing from the pack", [_TAMPERED])
@@ -125,9 +170,12 @@ def _extract_tar(source: Path, root: Path) -> Manifest:
 
 
 def _check_folder(source: Path) -> Manifest:
-    if (source / MANIFEST).is_symlink():
-        raise PackError(f"{source}: `{MANIFEST}` is a link", [_TAMPERED])
-    manifest = Manifest.from_bytes((source / MANIFEST).read_bytes(), str(source))
+    if (source / MANIFEST).is_symlink() or not (source / MANIFEST).is_file():
+        raise PackError(f"{source}: `{MANIFEST}` is a link or not a file", [_TAMPERED])
+    if (source / MANIFEST).stat().st_size > MAX_MANIFEST_BYTES:
+        raise PackError(f"{source}: {MANIFEST} is too large", [_TAMPERED])
+    with open(source / MANIFEST, "rb") as handle:
+        manifest = Manifest.from_bytes(handle.read(MAX_MANIFEST_BYTES + 1), str(source))
     real_root = os.path.realpath(source)
     for name, entry in sorted(manifest.files.items()):
         path = source / name
@@ -162,12 +210,12 @@ def _open(source: Path, made: list[Path]) -> OpenedPack:
         root = source
         manifest = _check_folder(source)
     else:
-        root = Path(tempfile.mkdtemp(prefix="cenv-pack-"))
+        root = make_private_dir("cenv-pack-")  # a killed run's leftovers are removed here
         made.append(root)
         manifest = _extract_tar(source, root)
     lock = read_lockfile(root / manifest.lockfile)
     packages = tuple(_absolute(p, root, manifest, source) for p in lock.package)
-    work = Path(tempfile.mkdtemp(prefix="cenv-pack-lock-"))
+    work = make_private_dir("cenv-pack-lock-")
     made.append(work)
     lockfile = work / manifest.lockfile
     write_lockfile(dataclasses.replace(lock, package=packages), lockfile)

@@ -16,11 +16,14 @@ from cenv.pip.requirements import canonical
 from cenv.pip.torch import DEFAULT_PYTORCH_INDEX
 from cenv.redact import redact
 
-_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
-_PIN = re.compile(rf"({_NAME})==([^\s,]+)")
-_DEPENDS = re.compile(rf"({_NAME})(?:[=<>!~][^\s]*)? depends? on ({_NAME})", re.IGNORECASE)
+# Linear time on any input (issue #20: a 20k-character name cost 20 s): a name starts only where a word
+# starts (the look-behind) and every repeat is bounded, so no start position scans the rest of the text.
+_NAME = r"(?<![A-Za-z0-9._-])[A-Za-z0-9][A-Za-z0-9._-]{0,200}"
+_SPEC = r"[^\s]{0,200}"  # a version specifier after a name
+_PIN = re.compile(rf"({_NAME})==([^\s,]{{1,200}})")
+_DEPENDS = re.compile(rf"({_NAME})(?:[=<>!~]{_SPEC})? depends? on ({_NAME})", re.IGNORECASE)
 _NO_WHEEL = re.compile(
-    rf"({_NAME})(?:[=<>!~]=?[^\s]*)? has no (?:wheels with a matching|source distribution)", re.IGNORECASE
+    rf"({_NAME})(?:[=<>!~]=?{_SPEC})? has no (?:wheels with a matching|source distribution)", re.IGNORECASE
 )
 _BUILD = re.compile(rf"Failed to (?:download and )?build `({_NAME})", re.IGNORECASE)
 _NOT_FOUND = re.compile(
@@ -42,6 +45,7 @@ CREDENTIALS_HINT = (
 def resolve_error(stderr: str, request: PipRequest, lines: Sequence[UvLine] = ()) -> PipStageError:
     """The PipStageError for a failed `uv pip compile` (its stderr is written to a log file)."""
     log = write_log(stderr, f"pip-{request.platform}")
+    stderr = _bounded(stderr)  # the log keeps everything; the patterns below see bounded lines
     text = " ".join(line.strip() for line in redact(stderr).splitlines())
     where = f"for {request.platform}"
     seen = f"uv's full output: {log}" if log else "uv wrote no output"
@@ -160,6 +164,17 @@ def resolve_error(stderr: str, request: PipRequest, lines: Sequence[UvLine] = ()
     )
 
 
+_MAX_LINE = 20_000  # uv's longest derivation lines are a few thousand characters
+
+
+def _bounded(stderr: str) -> str:
+    """`stderr` with every line cut at `_MAX_LINE` characters: with the bounded patterns above, the
+    diagnosis costs time linear in the output whatever a requirement's name holds."""
+    if len(stderr) <= _MAX_LINE:
+        return stderr
+    return "\n".join(line[:_MAX_LINE] for line in stderr.splitlines())
+
+
 def _clip(text: str, limit: int = 400) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -256,7 +271,9 @@ def _conda_conflict(text: str, request: PipRequest, lines: Sequence[UvLine]) -> 
             at = f" ({mine.line.where})" if mine.line.where else ""
             return f"pip requirement `{mine.line.text}`{at} conflicts with {name} {version} from conda", name
         dependent = re.search(
-            rf"({_NAME})(?:[=<>!~][^\s]*)? depends? on ({re.escape(name)}[^\s,]*)", text, re.IGNORECASE
+            rf"({_NAME})(?:[=<>!~]{_SPEC})? depends? on ({re.escape(name)}[^\s,]{{0,200}})",
+            text,
+            re.IGNORECASE,
         )
         if dependent and dependent.group(2) != f"{name}=={version}":
             parent = canonical(dependent.group(1))

@@ -83,6 +83,12 @@ def anchor(line: PipLine) -> UvLine:
         raise PipStageError(f"{_where(line)}`-e` needs a path or a VCS URL")
     if text.startswith(_VCS):
         name = _egg(text)
+        egg = _egg_value(text)
+        if egg is not None and not _PROJECT.fullmatch(egg):
+            raise PipStageError(
+                f"{_where(line)}`#egg={egg[:80]}` is not a project name",
+                hints=["`#egg=` names the project (letters, digits, `.`, `_`, `-`), e.g. `#egg=mypkg`"],
+            )
         if editable and name is None:
             raise PipStageError(
                 f"{_where(line)}`-e {text}` names no project",
@@ -169,13 +175,22 @@ def _absolute(line: PipLine, path: str) -> Path:
     return Path(os.path.normpath(line.base_dir / expanded)) if not expanded.is_absolute() else expanded
 
 
-def _egg(url: str) -> str | None:
+def _egg_value(url: str) -> str | None:
     fragment = url.partition("#")[2]
     for part in fragment.split("&"):
         key, _, value = part.partition("=")
         if key == "egg" and value:
-            return canonical(value.split("[")[0])
+            return value.split("[")[0]
     return None
+
+
+def _egg(url: str) -> str | None:
+    value = _egg_value(url)
+    return canonical(value) if value else None
+
+
+# PEP 508 project names (packaging.utils): an `#egg=` value becomes a folder name (`<prefix>/src/<name>`)
+_PROJECT = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
 
 
 def _pep508(text: str) -> Requirement | None:

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import threading
 from collections.abc import Mapping, Sequence
 
 from cenv.errors import InternalError
-from cenv.net import network
+from cenv.net import network, public_environment
 
 _UV_ENV_KEPT = (
     "UV_CACHE_DIR",
     "UV_NATIVE_TLS",
     "UV_SYSTEM_CERTS",
     "UV_HTTP_TIMEOUT",
+    "UV_HTTP_RETRIES",
     "UV_CONCURRENT_DOWNLOADS",
 )
 _UV_LOCK = threading.Lock()
@@ -44,7 +46,15 @@ def uv_env(extra: Mapping[str, str]) -> dict[str, str]:
     env.pop("VIRTUAL_ENV", None)
     env.pop("CONDA_PREFIX", None)
     env["NO_COLOR"] = "1"
-    env.update(network().uv_environment())  # index credentials by host, never on uv's command line
+    public_environment(env)  # uv and the build backends it runs get no RATTLER_AUTH_FILE of cenv's
+    net = network()
+    env.update(net.uv_environment())  # index credentials by host, never on uv's command line
+    timeout = net.config.remote_read_timeout_secs
+    if timeout is not None and "UV_HTTP_TIMEOUT" not in os.environ:
+        # CONDA_REMOTE_READ_TIMEOUT_SECS (or .condarc) bounds uv's reads as it bounds conda archives',
+        # and a stalled wheel or index page is not retried either (uv's own: 30 s, three retries)
+        env["UV_HTTP_TIMEOUT"] = str(max(1, math.ceil(timeout)))
+        env.setdefault("UV_HTTP_RETRIES", "0")
     env.update(extra)
     return env
 

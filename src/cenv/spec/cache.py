@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime
@@ -37,7 +38,12 @@ _MAX_ENTRIES = 256  # older entries go when a new one is stored
 def read_spec_file(path: Path, label: str) -> str:
     """The text of a spec file, read with a size limit; every failure is a one-line SpecError."""
     try:
-        with path.open("rb") as handle:  # bounded: `/dev/zero` or a huge file must not fill memory
+        # bounded: `/dev/zero` or a huge file must not fill memory; O_NONBLOCK: a FIFO must not hang
+        with os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)), "rb") as handle:
+            if stat.S_ISFIFO(os.fstat(handle.fileno()).st_mode) or stat.S_ISSOCK(
+                os.fstat(handle.fileno()).st_mode
+            ):
+                raise SpecError(f"{label}: is a pipe or a socket, expected a spec file")
             raw = handle.read(MAX_SPEC_BYTES + 1)
         if len(raw) > MAX_SPEC_BYTES:
             raise SpecError(
