@@ -35,6 +35,7 @@ __all__ = [
     "check_linked_paths",
     "check_zip_layout",
     "discard_cache_entry",
+    "entry_binding",
     "file_sha256",
     "stamp_matches",
     "stamp_metadata_matches",
@@ -472,6 +473,12 @@ def stamp_matches(directory: str | Path, archive_sha256: str | None) -> bool:
         return False
     declared = _declared(directory)
     return declared is not None and recorded[1] == _files_digest(directory, declared)
+
+
+def entry_binding(directory: str | Path, archive_sha256: str | None) -> str:
+    """What identifies an extracted entry for what is derived from it (its bytecode, pyc_cache.py): the
+    archive's checksum and its paths.json's size, mtime and inode (an entry extracted again has another)."""
+    return _metadata_digest(directory, archive_sha256)
 
 
 def stamp_metadata_matches(directory: str | Path, archive_sha256: str | None) -> bool:

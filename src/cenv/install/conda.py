@@ -30,6 +30,7 @@ from cenv.install.archive_guard import (
     check_extracted,
     check_linked_paths,
     discard_cache_entry,
+    entry_binding,
     stamp_matches,
     stamp_metadata_matches,
 )
@@ -489,6 +490,11 @@ async def _check_linked(plan: InstallPlan, staging: Path, fetched: Mapping[str, 
         raise InstallError(f"the linked environment is unsafe: {exc}") from exc
 
 
+def _bindings(plan: InstallPlan) -> dict[str, str]:
+    """Each linked entry's identity while the cache lock is held (what its cached bytecode is bound to)."""
+    return {p.dist: entry_binding(plan.pkgs_dir / p.dist, content_key(p.package)[1]) for p in plan.packages}
+
+
 def _pinned_source(url: str) -> bool:
     """A git source at a commit (`git+URL@COMMIT`) or a local directory (an absolute path by now)."""
     return url.startswith("git+") or Path(url).is_absolute()
@@ -583,6 +589,7 @@ async def install_plan(
         if changed:
             raise CacheChanged(changed)
         await _check_linked(plan, staged.path, fetched)
+        finisher.bind_entries(await asyncio.to_thread(_bindings, plan))
         if cache_lock is not None:
             cache_lock.release()  # the staging holds its own links now
         try:

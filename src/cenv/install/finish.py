@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cenv.install import bytecode, link_scripts, meta
+from cenv.install import bytecode, link_scripts, meta, pyc_cache
 from cenv.install.environments_txt import register_env, registration_enabled
 from cenv.lock.models import dependencies_from_depends
 
@@ -51,6 +51,8 @@ class FinishReport:
     menu: list[str] = field(default_factory=list)  # packages shipping Menu/*.json (not installed)
     messages: list[str] = field(default_factory=list)  # what scripts wrote to .messages.txt
     pyc_files: int = 0
+    pyc_compiled: int = 0  # noarch .pyc compiled in this run (into the package cache, or in place)
+    pyc_from_cache: int = 0  # noarch .pyc linked from the package cache, compiled by an earlier create
     warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, object]:
@@ -60,6 +62,8 @@ class FinishReport:
             "pre_unlink_ran": list(self.pre_unlink),
             "menu_entries_not_installed": list(self.menu),
             "pyc_files": self.pyc_files,
+            "pyc_compiled": self.pyc_compiled,
+            "pyc_from_cache": self.pyc_from_cache,
         }
 
 
@@ -94,12 +98,20 @@ class Finisher:
         self.options = options or FinishOptions()
         self.report = FinishReport()
         self._compilations: list[tuple[bytecode.Compilation, dict[str, list[str]]]] = []
+        self._bindings: dict[str, str] = {}
+        self._noarch: _NoarchBytecode | None = None
+
+    def bind_entries(self, bindings: Mapping[str, str]) -> None:
+        """{dist: `archive_guard.entry_binding` of its cache entry}, taken under the package cache lock:
+        bytecode is reused from, and stored into, only the entries the environment was linked from."""
+        self._bindings = dict(bindings)
 
     def after_link(self, staging: Path) -> None:
         """Post-link scripts (dependencies first), or the note that they were skipped; the Menu note. Then
-        the noarch python packages start compiling (while the pip part installs and records complete)."""
+        the noarch python packages' bytecode: linked from the package cache where an earlier create
+        compiled it, the rest compiling (while the pip part installs and records complete)."""
         self._run_link_scripts(staging)
-        self._start_compile(staging, _records(staging), noarch=True)
+        self._start_noarch(staging, _records(staging))
 
     def _run_link_scripts(self, staging: Path) -> None:
         records = link_scripts.dependency_order(_records(staging))
@@ -129,6 +141,12 @@ class Finisher:
         specs = list(self.options.requested) or _roots(records)
         finished = meta.complete_records(staging, plan.prefix, facts, meta.requested_by_name(specs))
         by_dist = {f"{r['name']}-{r['version']}-{r['build']}": r for r in finished.values()}
+        if self._noarch is not None:
+            noarch, self._noarch = self._noarch, None
+            for dist, pycs in noarch.finish(staging, self.report).items():
+                record = by_dist.get(dist)
+                if record is not None:
+                    meta.add_pyc(record, pycs)
         while self._compilations:
             compilation, pyc_by_dist = self._compilations.pop(0)
             compiled = compilation.wait()
@@ -147,31 +165,49 @@ class Finisher:
 
     def abort(self) -> None:
         """Stop compilations still running (the staging directory is about to be removed)."""
+        if self._noarch is not None:
+            self._noarch.cancel()
+            self._noarch = None
         while self._compilations:
             self._compilations.pop()[0].cancel()
 
-    def _start_compile(self, staging: Path, records: Sequence[Mapping[str, Any]], noarch: bool) -> None:
-        """Start compiling the noarch python packages' modules (`noarch`) or the pip part's."""
+    def _start_noarch(self, staging: Path, records: Sequence[Mapping[str, Any]]) -> None:
         plan = self.plan
         version = bytecode.python_version(records)
         python = _python(staging, plan.platform)
         if version is None or not python.exists():
             return
         site = _site_packages(plan.platform, version)
-        if noarch:
-            sources = {
-                f"{r['name']}-{r['version']}-{r['build']}": bytecode.noarch_sources(r, site) for r in records
-            }
-            every = [s for group in sources.values() for s in group]
-            pyc_by_dist = {
-                dist: [bytecode.pyc_path(s, version) for s in group]
-                for dist, group in sources.items()
-                if group
-            }
-        else:
-            every, pyc_by_dist = bytecode.pip_sources(staging, site), {}
+        sources = {
+            f"{r['name']}-{r['version']}-{r['build']}": bytecode.noarch_sources(r, site) for r in records
+        }
+        sources = {dist: group for dist, group in sources.items() if group}
+        if not sources:
+            return
+        interpreter = pyc_cache.probe(python)
+        if interpreter is None:  # a python that cannot run: no bytecode, as with conda
+            return
+        rewritten = {
+            str(p.get("_path"))
+            for r in records
+            for p in (r.get("paths_data") or {}).get("paths") or ()
+            if p.get("prefix_placeholder")
+        }
+        self._noarch = _NoarchBytecode.start(
+            interpreter, staging, plan.pkgs_dir, sources, self._bindings, rewritten
+        )
+
+    def _start_compile(self, staging: Path, records: Sequence[Mapping[str, Any]], noarch: bool) -> None:
+        """Start compiling the pip part's modules in place (noarch packages: `_start_noarch`)."""
+        plan = self.plan
+        version = bytecode.python_version(records)
+        python = _python(staging, plan.platform)
+        if noarch or version is None or not python.exists():
+            return
+        site = _site_packages(plan.platform, version)
+        every = bytecode.pip_sources(staging, site)
         if every:
-            self._compilations.append((bytecode.Compilation(python, staging, every, version), pyc_by_dist))
+            self._compilations.append((bytecode.Compilation(python, staging, every, version), {}))
 
     def before_commit(self) -> None:
         """The replaced environment's pre-unlink scripts (conda reports their failures and goes on)."""
@@ -194,3 +230,84 @@ class Finisher:
             self.report.warnings.append(
                 f"could not register the environment in ~/.conda/environments.txt: {exc.strerror or exc}"
             )
+
+
+class _NoarchBytecode:
+    """The noarch python packages' bytecode for one environment: linked from the package cache at once
+    where it is there for this interpreter (pyc_cache.py), the rest compiled into the cache and linked in
+    `finish`. Sources rewritten at link time (a prefix placeholder) are compiled in place, never cached."""
+
+    def __init__(
+        self,
+        interpreter: pyc_cache.Interpreter,
+        linked: dict[str, list[str]],
+        jobs: list[pyc_cache.CompileJob],
+        loose: dict[str, list[str]],
+        compiler: pyc_cache.Compiler,
+    ) -> None:
+        self.interpreter = interpreter
+        self.linked = linked
+        self.jobs = jobs
+        self.loose = loose
+        self.compiler = compiler
+
+    @classmethod
+    def start(
+        cls,
+        interpreter: pyc_cache.Interpreter,
+        staging: Path,
+        pkgs_dir: Path,
+        sources: Mapping[str, list[str]],
+        bindings: Mapping[str, str],
+        rewritten: set[str],
+    ) -> _NoarchBytecode:
+        linked: dict[str, list[str]] = {}
+        jobs: list[pyc_cache.CompileJob] = []
+        loose: dict[str, list[str]] = {}
+        for dist, group in sources.items():
+            binding = bindings.get(dist)
+            cacheable = [s for s in group if s not in rewritten] if binding is not None else []
+            rest = [s for s in group if s not in cacheable]
+            if rest:
+                loose[dist] = rest
+            if not cacheable or binding is None:
+                continue
+            entry = pkgs_dir / dist
+            found = pyc_cache.cached_pycs(entry, interpreter, binding, cacheable)
+            if found is not None:
+                linked[dist] = pyc_cache.link_files(found[0], sorted(found[1]), staging)
+            else:
+                jobs.append(pyc_cache.CompileJob.make(dist, entry, binding, cacheable, interpreter))
+        every_loose = [s for group in loose.values() for s in group]
+        return cls(
+            interpreter, linked, jobs, loose, pyc_cache.Compiler(interpreter, staging, jobs, every_loose)
+        )
+
+    def finish(self, staging: Path, report: FinishReport) -> dict[str, list[str]]:
+        """Wait for the compilation, store and link what it made; {dist: the `.pyc` files it has now}."""
+        self.compiler.wait()
+        pycs = {dist: list(files) for dist, files in self.linked.items()}
+        report.pyc_from_cache += sum(len(files) for files in self.linked.values())
+        jobs, self.jobs = self.jobs, []
+        for job in jobs:
+            root, compiled = pyc_cache.store(job, self.interpreter)
+            try:
+                pycs[job.dist] = pycs.get(job.dist, []) + pyc_cache.link_files(
+                    root, sorted(compiled), staging
+                )
+            finally:
+                if root == job.tmp:
+                    pyc_cache.discard(job)
+            report.pyc_compiled += len(compiled)
+        for dist, group in self.loose.items():
+            made = [p for p in map(self.interpreter.pyc_path, group) if (staging / p).is_file()]
+            report.pyc_compiled += len(made)
+            pycs[dist] = pycs.get(dist, []) + made
+        report.pyc_files += sum(len(files) for files in pycs.values())
+        return pycs
+
+    def cancel(self) -> None:
+        self.compiler.cancel()
+        for job in self.jobs:
+            pyc_cache.discard(job)
+        self.jobs = []

@@ -1,0 +1,290 @@
+"""Bytecode compiled once per package and interpreter, kept in the package cache entry, linked into each
+environment like the package's other files.
+
+conda compiles a noarch python package's modules in every environment it links them into
+(CompileMultiPycAction in conda/core/path_actions.py). The `.pyc` of a module depends only on the module's
+bytes and the interpreter's bytecode format, and Python re-targets `co_filename` to the module's actual path
+when it loads one (`SourceLoader.get_code` calls `_imp._fix_co_filename`), so cenv compiles each package once
+per interpreter into `<pkgs>/<dist>/.cenv-pyc/<cache tag>-<magic number>/` and hard-links the files into every
+environment next to the sources (a copy where a hard link is impossible). The `.pyc` files keep timestamp
+validation: their header holds the source's mtime and size, which a hard-linked source shares with the cache,
+so an edited source is compiled again by Python as usual.
+
+An entry's bytecode is bound to the entry it was compiled from: its manifest records the entry's binding
+(`archive_guard.entry_binding`: the archive's checksum and paths.json's identity, taken while the package
+cache lock was held), and the size, mtime and inode of every `.pyc`; anything else (an entry extracted
+again, another archive of the same name, a changed `.pyc`) and the package is compiled again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+__all__ = [
+    "PYC_DIR",
+    "CompileJob",
+    "Compiler",
+    "Interpreter",
+    "cached_pycs",
+    "discard",
+    "link_files",
+    "probe",
+    "store",
+]
+
+PYC_DIR = ".cenv-pyc"
+_MANIFEST = "manifest.json"
+_TIMEOUT_S = 600
+_PROBE = (
+    "import sys; from importlib._bootstrap_external import MAGIC_NUMBER as m; "
+    "print(sys.implementation.cache_tag, m.hex())"
+)
+# Run by the environment's python (cenv is not importable there): compile NUL-separated
+# (source, cfile, dfile) triples; a module that does not compile is skipped, as conda skips it.
+_WORKER = """
+import sys, py_compile
+data = open(sys.argv[1], "rb").read().decode("utf-8", "surrogateescape").split("\\0")
+for i in range(0, len(data) - 2, 3):
+    try:
+        py_compile.compile(data[i], cfile=data[i + 1], dfile=data[i + 2], doraise=True)
+    except Exception:
+        pass
+"""
+_FILES_PER_PROCESS = 400  # below this, one more interpreter start costs more than it saves
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """The bytecode format of an environment's python: what a cached `.pyc` must match."""
+
+    python: Path
+    cache_tag: str  # `cpython-311`: the `.pyc` name's middle part
+    magic: str  # importlib's MAGIC_NUMBER, hex
+
+    @property
+    def key(self) -> str:
+        return f"{self.cache_tag}-{self.magic}"
+
+    def pyc_path(self, source: str) -> str:
+        """`a/b.py` -> `a/__pycache__/b.cpython-311.pyc` (importlib.util.cache_from_source)."""
+        path = PurePosixPath(source)
+        return str(path.parent / "__pycache__" / f"{path.stem}.{self.cache_tag}.pyc")
+
+
+def probe(python: Path) -> Interpreter | None:
+    """Ask the environment's python for its cache tag and magic number; None when it cannot run."""
+    try:
+        out = subprocess.run(
+            [str(python), "-I", "-S", "-c", _PROBE],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    words = out.stdout.split()
+    if out.returncode != 0 or len(words) != 2 or not words[0].isascii() or "/" in words[0]:
+        return None
+    try:
+        bytes.fromhex(words[1])
+    except ValueError:
+        return None
+    return Interpreter(python, words[0], words[1])
+
+
+def _pyc_root(entry: Path, interpreter: Interpreter) -> Path:
+    return entry / PYC_DIR / interpreter.key
+
+
+def _identity(path: Path) -> list[int]:
+    st = os.lstat(path)
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def cached_pycs(
+    entry: Path, interpreter: Interpreter, binding: str, sources: Sequence[str]
+) -> tuple[Path, frozenset[str]] | None:
+    """(where the entry's bytecode for `interpreter` lies, its prefix-relative `.pyc` paths), or None when it
+    has none, was not compiled from this very entry for these `sources`, or a `.pyc` changed since."""
+    root = _pyc_root(entry, interpreter)
+    try:
+        manifest = json.loads((root / _MANIFEST).read_bytes())
+        if (
+            not isinstance(manifest, dict)
+            or manifest.get("binding") != binding
+            or manifest.get("sources") != sorted(sources)
+        ):
+            return None
+        files = manifest["pyc"]
+        if not isinstance(files, dict):
+            return None
+        for rel, identity in files.items():
+            if not isinstance(rel, str) or _unsafe(rel) or _identity(root / rel) != identity:
+                return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return root, frozenset(files)
+
+
+def _unsafe(rel: str) -> bool:
+    parts = rel.split("/")
+    return not rel or rel.startswith("/") or ".." in parts or "\x00" in rel
+
+
+@dataclass(frozen=True)
+class CompileJob:
+    """One package's modules, compiled from the environment's (hard-linked) sources into a temporary
+    directory of its cache entry, then moved into place by `store`."""
+
+    dist: str
+    entry: Path
+    binding: str
+    sources: tuple[str, ...]  # prefix-relative
+    pycs: tuple[str, ...]  # prefix-relative, one per source
+    tmp: Path
+
+    @classmethod
+    def make(
+        cls, dist: str, entry: Path, binding: str, sources: Sequence[str], interpreter: Interpreter
+    ) -> CompileJob:
+        tmp = entry / PYC_DIR / f".{interpreter.key}.{secrets.token_hex(4)}"
+        return cls(dist, entry, binding, tuple(sources), tuple(interpreter.pyc_path(s) for s in sources), tmp)
+
+
+class Compiler:
+    """The environment's python compiling `jobs` (and `loose` sources straight into the environment), in
+    as many processes as there are cores, started at once; `wait()` ends them."""
+
+    def __init__(
+        self,
+        interpreter: Interpreter,
+        staging: Path,
+        jobs: Sequence[CompileJob],
+        loose: Sequence[str] = (),
+    ) -> None:
+        self._processes: list[subprocess.Popen[bytes]] = []
+        self._listings: list[str] = []
+        triples: list[tuple[str, str, str]] = []
+        for job in jobs:
+            triples += [
+                (str(staging / s), str(job.tmp / p), s) for s, p in zip(job.sources, job.pycs, strict=True)
+            ]
+        triples += [(str(staging / s), str(staging / interpreter.pyc_path(s)), s) for s in loose]
+        if not triples:
+            return
+        count = max(1, min(os.cpu_count() or 1, len(triples) // _FILES_PER_PROCESS))
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        for n in range(count):
+            chunk = triples[n::count]
+            with tempfile.NamedTemporaryFile("wb", suffix=".pycjobs", delete=False) as listing:
+                listing.write("\0".join(x for t in chunk for x in t).encode("utf-8", "surrogateescape"))
+            self._listings.append(listing.name)
+            try:
+                self._processes.append(
+                    subprocess.Popen(
+                        [str(interpreter.python), "-Wi", "-c", _WORKER, listing.name],
+                        cwd=staging,
+                        env=env,
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
+            except OSError:
+                break
+
+    def wait(self) -> None:
+        try:
+            for process in self._processes:
+                try:
+                    process.wait(timeout=_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        finally:
+            self._cleanup()
+
+    def cancel(self) -> None:
+        for process in self._processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        self._processes = []
+        for name in self._listings:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+        self._listings = []
+
+
+def store(job: CompileJob, interpreter: Interpreter) -> tuple[Path, frozenset[str]]:
+    """Move what `job` compiled into its cache entry (manifest first, then one rename; a concurrent
+    create that stored the same package first wins). Returns where the `.pyc` files are and which."""
+    compiled = [p for p in job.pycs if (job.tmp / p).is_file()]
+    final = _pyc_root(job.entry, interpreter)
+    try:
+        manifest = {
+            "binding": job.binding,
+            "sources": sorted(job.sources),
+            "pyc": {p: _identity(job.tmp / p) for p in compiled},
+        }
+        (job.tmp / _MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+        if final.exists():  # stale (another binding, or changed): this run's replaces it
+            aside = final.with_name(f".{final.name}.discard-{secrets.token_hex(4)}")
+            os.rename(final, aside)
+            shutil.rmtree(aside, ignore_errors=True)
+        os.rename(job.tmp, final)
+    except OSError:
+        return job.tmp, frozenset(compiled)  # linked from the temporary directory, removed afterwards
+    return final, frozenset(compiled)
+
+
+def discard(job: CompileJob) -> None:
+    shutil.rmtree(job.tmp, ignore_errors=True)
+
+
+def link_files(root: Path, rels: Iterable[str], staging: Path) -> list[str]:
+    """Hard-link `root/rel` to `staging/rel` for each of `rels` (a copy across file systems or past the
+    link limit); an existing file in the environment is kept. The paths now in the environment."""
+    made: set[str] = set()
+    linked: list[str] = []
+    can_link = True
+    for rel in rels:
+        target = staging / rel
+        parent = os.path.dirname(rel)
+        if parent not in made:
+            os.makedirs(staging / parent, exist_ok=True)
+            made.add(parent)
+        source = root / rel
+        try:
+            if can_link:
+                os.link(source, target)
+            else:
+                shutil.copy2(source, target)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:  # a concurrent create replaced the stale bytecode: Python compiles it
+            continue
+        except OSError as exc:
+            if exc.errno not in (errno.EXDEV, errno.EMLINK, errno.EPERM, errno.ENOTSUP):
+                raise
+            can_link = exc.errno == errno.EMLINK  # across file systems: copy the rest too
+            try:
+                shutil.copy2(source, target)
+            except FileNotFoundError:
+                continue
+        linked.append(rel)
+    return linked
