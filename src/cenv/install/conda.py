@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import dataclasses
 import json
 import os
 import threading
@@ -42,6 +44,7 @@ from cenv.install.fetch import (
     check_has_hash,
     fetch_archive,
     local_path,
+    mismatch,
     remote_size,
     verify_file,
 )
@@ -320,7 +323,9 @@ async def _fetch_all(plan: InstallPlan, reporter: Reporter, offline: bool) -> di
     executor = concurrent.futures.ThreadPoolExecutor(max_workers=min(_MAX_PARALLEL, len(to_fetch)))
 
     def one(planned: PlannedPackage) -> Fetched:
-        result = fetch_archive(planned.package, plan.pkgs_dir, reporter.fetch_progress, cancel)
+        result = fetch_archive(
+            planned.package, plan.pkgs_dir, reporter.fetch_progress, cancel, hash_later=True
+        )
         reporter.fetch_package_done(planned.package.name)
         return result
 
@@ -454,22 +459,36 @@ def _refused(planned: PlannedPackage, reason: str) -> InstallError:
     )
 
 
-async def _extract(plan: InstallPlan, fetched: Mapping[str, Fetched]) -> None:
+async def _extract(plan: InstallPlan, fetched: Mapping[str, Fetched]) -> dict[str, Fetched]:
     """Every archive fetched or verified in this run: extracted once into its cache entry and checked there
-    (extract.py) before anything links from it; a refused archive is removed from the cache."""
+    (extract.py) before anything links from it; a refused archive is removed from the cache. Returns
+    `fetched` with the checksums rattler's extractor read (file:// archives were not hashed before)."""
     planned = [p for p in plan.packages if p.filename in fetched]
     items = [
-        ToExtract(p.dist, fetched[p.filename].path, fetched[p.filename].sha256, content_key(p.package)[1])
+        ToExtract(p.dist, fetched[p.filename].path, content_key(p.package)[1], p.package.hash.sha256 or None)
         for p in planned
     ]
     try:
-        refused = await extract_all(plan.pkgs_dir, items)
+        extracted = await extract_all(plan.pkgs_dir, items)
     except OSError as exc:
         raise cache_dir_error(exc, plan.pkgs_dir, "extract into") from exc
     for p in planned:
-        if p.dist in refused:
+        if p.dist in extracted.mismatched:
+            sha256, md5 = extracted.mismatched[p.dist]
+            with contextlib.suppress(OSError):  # the archive is not the lock's; its entry was not touched
+                fetched[p.filename].path.unlink()
+            raise mismatch(p.package, sha256, md5) or InstallError(f"`{p.filename}`: checksum mismatch")
+        if p.dist in extracted.refused:
             await asyncio.to_thread(discard_cache_entry, plan.pkgs_dir, p.dist, [p.filename])
-            raise _refused(p, refused[p.dist])
+            raise _refused(p, extracted.refused[p.dist])
+    result = dict(fetched)
+    for p in planned:
+        got = fetched[p.filename]
+        sha256, md5 = extracted.hashes[p.dist]
+        result[p.filename] = dataclasses.replace(
+            got, sha256=got.sha256 or sha256, md5=got.md5 or md5, verified=True
+        )
+    return result
 
 
 async def _check_linked(plan: InstallPlan, staging: Path, fetched: Mapping[str, Fetched]) -> None:
@@ -558,8 +577,7 @@ async def install_plan(
     reporter = reporter or Reporter()
     finisher = Finisher(plan, finish)
     started = time.perf_counter()
-    fetched = await _fetch_all(plan, reporter, offline)
-    await _extract(plan, fetched)
+    fetched = await _extract(plan, await _fetch_all(plan, reporter, offline))
     records = await _records(plan, fetched)
     check_dependencies(records, plan.platform)
     if plan.platform == host_platform():  # explicit files only reveal dependencies now
