@@ -596,8 +596,15 @@ async def install_plan(
         verifying = (
             asyncio.ensure_future(asyncio.to_thread(_changed_entries, plan)) if plan.unverified else None
         )
+        finisher.bind_entries(await asyncio.to_thread(_bindings, plan))
+        # cached bytecode is hard-linked while rattler links (its own __pycache__ folders, no package's)
+        prelinking = asyncio.ensure_future(asyncio.to_thread(finisher.prelink_bytecode, staged.path))
         try:
-            await _link(plan, staged.path, records, reporter)
+            try:
+                await _link(plan, staged.path, records, reporter)
+            finally:
+                await asyncio.wait([prelinking])
+                prelink_error = prelinking.exception()
         except Exception:
             changed = await verifying if verifying is not None else []
             if changed:  # rattler tripped over the change (a file gone): plan again, checking first
@@ -606,8 +613,9 @@ async def install_plan(
         changed = await verifying if verifying is not None else []
         if changed:
             raise CacheChanged(changed)
+        if prelink_error is not None:
+            raise prelink_error
         await _check_linked(plan, staged.path, fetched)
-        finisher.bind_entries(await asyncio.to_thread(_bindings, plan))
         if cache_lock is not None:
             cache_lock.release()  # the staging holds its own links now
         try:

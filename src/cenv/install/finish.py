@@ -100,11 +100,38 @@ class Finisher:
         self._compilations: list[tuple[bytecode.Compilation, dict[str, list[str]]]] = []
         self._bindings: dict[str, str] = {}
         self._noarch: _NoarchBytecode | None = None
+        self._interpreter: pyc_cache.Interpreter | None = None
+        self._prelinked: dict[str, tuple[tuple[str, ...], list[str]]] = {}  # dist: (sources, .pyc linked)
 
     def bind_entries(self, bindings: Mapping[str, str]) -> None:
         """{dist: `archive_guard.entry_binding` of its cache entry}, taken under the package cache lock:
         bytecode is reused from, and stored into, only the entries the environment was linked from."""
         self._bindings = dict(bindings)
+
+    def prelink_bytecode(self, staging: Path) -> None:
+        """While rattler links: the bytecode earlier creates compiled for this environment's python (known
+        from its package's entry, `pyc_cache.known_interpreter`) hard-linked into the staging. Best effort:
+        what is not linked here is compiled after the link (`_start_noarch`)."""
+        plan = self.plan
+        python = next((p for p in plan.packages if p.package.name == "python"), None)
+        if python is None:
+            return
+        interpreter = pyc_cache.known_interpreter(
+            plan.pkgs_dir / python.dist, self._bindings.get(python.dist), _python(staging, plan.platform)
+        )
+        if interpreter is None:
+            return
+        self._interpreter = interpreter
+        for planned in plan.packages:
+            binding = self._bindings.get(planned.dist)
+            cached = pyc_cache.cached_pycs(plan.pkgs_dir / planned.dist, interpreter, binding or "")
+            if binding is None or cached is None:
+                continue
+            try:
+                linked = pyc_cache.link_files(cached.root, sorted(cached.pycs), staging)
+            except OSError:
+                continue
+            self._prelinked[planned.dist] = (cached.sources, linked)
 
     def after_link(self, staging: Path) -> None:
         """Post-link scripts (dependencies first), or the note that they were skipped; the Menu note. Then
@@ -184,9 +211,14 @@ class Finisher:
         sources = {dist: group for dist, group in sources.items() if group}
         if not sources:
             return
-        interpreter = pyc_cache.probe(python)
-        if interpreter is None:  # a python that cannot run: no bytecode, as with conda
-            return
+        interpreter = self._interpreter
+        if interpreter is None:
+            interpreter = pyc_cache.probe(python)
+            entry = next((p.dist for p in plan.packages if p.package.name == "python"), None)
+            if interpreter is None:  # a python that cannot run: no bytecode, as with conda
+                return
+            if entry is not None and entry in self._bindings:
+                pyc_cache.remember(plan.pkgs_dir / entry, self._bindings[entry], interpreter)
         rewritten = {
             str(p.get("_path"))
             for r in records
@@ -194,7 +226,7 @@ class Finisher:
             if p.get("prefix_placeholder")
         }
         self._noarch = _NoarchBytecode.start(
-            interpreter, staging, plan.pkgs_dir, sources, self._bindings, rewritten
+            interpreter, staging, plan.pkgs_dir, sources, self._bindings, rewritten, self._prelinked
         )
 
     def _start_compile(self, staging: Path, records: Sequence[Mapping[str, Any]], noarch: bool) -> None:
@@ -260,6 +292,7 @@ class _NoarchBytecode:
         sources: Mapping[str, list[str]],
         bindings: Mapping[str, str],
         rewritten: set[str],
+        prelinked: Mapping[str, tuple[tuple[str, ...], list[str]]],
     ) -> _NoarchBytecode:
         linked: dict[str, list[str]] = {}
         jobs: list[pyc_cache.CompileJob] = []
@@ -273,9 +306,15 @@ class _NoarchBytecode:
             if not cacheable or binding is None:
                 continue
             entry = pkgs_dir / dist
-            found = pyc_cache.cached_pycs(entry, interpreter, binding, cacheable)
-            if found is not None:
-                linked[dist] = pyc_cache.link_files(found[0], sorted(found[1]), staging)
+            early = prelinked.get(dist)
+            if early is not None and early[0] == tuple(sorted(cacheable)):
+                linked[dist] = early[1]
+                continue
+            for stale in early[1] if early is not None else ():  # compiled for other sources
+                (staging / stale).unlink(missing_ok=True)
+            found = pyc_cache.cached_pycs(entry, interpreter, binding)
+            if found is not None and found.sources == tuple(sorted(cacheable)):
+                linked[dist] = pyc_cache.link_files(found.root, sorted(found.pycs), staging)
             else:
                 jobs.append(pyc_cache.CompileJob.make(dist, entry, binding, cacheable, interpreter))
         every_loose = [s for group in loose.values() for s in group]

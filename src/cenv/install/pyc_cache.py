@@ -32,18 +32,22 @@ from pathlib import Path, PurePosixPath
 
 __all__ = [
     "PYC_DIR",
+    "Cached",
     "CompileJob",
     "Compiler",
     "Interpreter",
     "cached_pycs",
     "discard",
+    "known_interpreter",
     "link_files",
     "probe",
+    "remember",
     "store",
 ]
 
 PYC_DIR = ".cenv-pyc"
 _MANIFEST = "manifest.json"
+_INTERPRETER = "interpreter.json"
 _TIMEOUT_S = 600
 _PROBE = (
     "import sys; from importlib._bootstrap_external import MAGIC_NUMBER as m; "
@@ -112,29 +116,61 @@ def _identity(path: Path) -> list[int]:
     return [st.st_size, st.st_mtime_ns, st.st_ino]
 
 
-def cached_pycs(
-    entry: Path, interpreter: Interpreter, binding: str, sources: Sequence[str]
-) -> tuple[Path, frozenset[str]] | None:
-    """(where the entry's bytecode for `interpreter` lies, its prefix-relative `.pyc` paths), or None when it
-    has none, was not compiled from this very entry for these `sources`, or a `.pyc` changed since."""
+@dataclass(frozen=True)
+class Cached:
+    """An entry's bytecode for one interpreter, as its manifest lists it."""
+
+    root: Path  # the `.pyc` files lie under root, at their prefix-relative paths
+    pycs: frozenset[str]
+    sources: tuple[str, ...]  # sorted, prefix-relative: what was compiled
+
+
+def cached_pycs(entry: Path, interpreter: Interpreter, binding: str) -> Cached | None:
+    """The entry's bytecode for `interpreter`, or None when it has none, was not compiled from this very
+    entry, or a `.pyc` changed since."""
     root = _pyc_root(entry, interpreter)
     try:
         manifest = json.loads((root / _MANIFEST).read_bytes())
-        if (
-            not isinstance(manifest, dict)
-            or manifest.get("binding") != binding
-            or manifest.get("sources") != sorted(sources)
-        ):
+        if not isinstance(manifest, dict) or manifest.get("binding") != binding:
             return None
-        files = manifest["pyc"]
-        if not isinstance(files, dict):
+        files, sources = manifest["pyc"], manifest["sources"]
+        if not isinstance(files, dict) or not isinstance(sources, list):
             return None
         for rel, identity in files.items():
             if not isinstance(rel, str) or _unsafe(rel) or _identity(root / rel) != identity:
                 return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return root, frozenset(files)
+    return Cached(root, frozenset(files), tuple(str(x) for x in sources))
+
+
+def known_interpreter(python_entry: Path, binding: str | None, python: Path) -> Interpreter | None:
+    """The interpreter of the python package extracted at `python_entry`, as `remember` recorded it after
+    a probe (the same entry runs the same interpreter): lets cached bytecode be linked before the
+    environment's python is there."""
+    if binding is None:
+        return None
+    try:
+        data = json.loads((python_entry / PYC_DIR / _INTERPRETER).read_bytes())
+        if not isinstance(data, dict) or data.get("binding") != binding:
+            return None
+        tag, magic = str(data["cache_tag"]), str(data["magic"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not tag.isascii() or "/" in tag or not tag:
+        return None
+    return Interpreter(python, tag, magic)
+
+
+def remember(python_entry: Path, binding: str, interpreter: Interpreter) -> None:
+    """Record the probed interpreter beside the python package's entry (best effort)."""
+    data = {"binding": binding, "cache_tag": interpreter.cache_tag, "magic": interpreter.magic}
+    with contextlib.suppress(OSError):
+        folder = python_entry / PYC_DIR
+        folder.mkdir(exist_ok=True)
+        tmp = folder / f".{_INTERPRETER}.{secrets.token_hex(4)}"
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        os.replace(tmp, folder / _INTERPRETER)
 
 
 def _unsafe(rel: str) -> bool:
