@@ -28,6 +28,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cenv.hashing import file_sha256
+
 __all__ = [
     "UnsafePackage",
     "check_archive",
@@ -42,7 +44,6 @@ __all__ = [
     "unsafe_path",
 ]
 
-_CHUNK = 1 << 20
 _MAX_INFO_FILE = 256 << 20  # bytes of one info/ file read into memory (paths.json of huge packages: ~10 MB)
 _PATH_LISTS = ("info/has_prefix", "info/no_link", "info/no_softlink")
 _INFO_READ = frozenset({"info/paths.json", "info/files", *_PATH_LISTS})
@@ -283,15 +284,6 @@ async def check_archive(path: Path) -> None:
 
 
 # ---------------------------------------------------------------- extracted cache entries
-
-
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _stamp_path(directory: Path) -> Path:

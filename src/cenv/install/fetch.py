@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import os
 import secrets
 import threading
@@ -25,8 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import cenv
+from cenv import hashing
 from cenv.deadline import Stalled, read_timeout, stalled_hint
 from cenv.errors import InstallError
+from cenv.hashing import Hasher
 from cenv.lock.models import LockedPackage
 from cenv.redact import redact
 
@@ -65,30 +66,9 @@ class Fetched:
     verified: bool = True
 
 
-class _Hasher:
-    def __init__(self, md5: bool = True) -> None:
-        self.sha256 = hashlib.sha256()
-        self.md5 = hashlib.md5(usedforsecurity=False) if md5 else None
-        self.size = 0
-
-    def update(self, data: bytes) -> None:
-        self.sha256.update(data)
-        if self.md5 is not None:
-            self.md5.update(data)
-        self.size += len(data)
-
-    def md5_hex(self) -> str:
-        """The md5, or "" when not computed (the lock has a sha256; rattler's extractor gives it)."""
-        return self.md5.hexdigest() if self.md5 is not None else ""
-
-
 def hash_file(path: Path, md5: bool = True) -> tuple[str, str, int]:
-    """(sha256, md5 or "" without `md5`, size) of a file, read in chunks."""
-    hasher = _Hasher(md5)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            hasher.update(chunk)
-    return hasher.sha256.hexdigest(), hasher.md5_hex(), hasher.size
+    """(sha256, md5 or "" without `md5`, size) of a file (cenv.hashing's)."""
+    return hashing.hash_file(path, md5)
 
 
 def mismatch(package: LockedPackage, sha256: str, md5: str) -> InstallError | None:
@@ -151,7 +131,7 @@ def _url2pathname(path: str) -> str:
 
 
 def _sink(
-    out: BinaryIO, hasher: _Hasher, progress: Callable[[int], None], cancel: Any
+    out: BinaryIO, hasher: Hasher, progress: Callable[[int], None], cancel: Any
 ) -> Callable[[bytes], None]:
     """Where an archive's bytes go, from a local channel or the network alike: the `.part` file, the hashes,
     the progress bar; a set `cancel` stops the copy."""
@@ -167,7 +147,7 @@ def _sink(
 
 
 def _download(
-    url: str, out: BinaryIO, hasher: _Hasher, progress: Callable[[int], None], cancel: Any, timeout: float
+    url: str, out: BinaryIO, hasher: Hasher, progress: Callable[[int], None], cancel: Any, timeout: float
 ) -> None:
     """Stream `url` through the one network client (connection reuse, retries, mirrors, credentials by
     host, proxies, TLS: cenv.net) into `out`, hashing as it goes; `Stalled` after `timeout` seconds without
@@ -329,7 +309,7 @@ def fetch_archive(
         if attempt:
             time.sleep(0.1 * 2**attempt)
         tmp = dest_dir / f".{package.filename}.{secrets.token_hex(4)}.part"
-        hasher = _Hasher(md5=not package.hash.sha256)
+        hasher = Hasher(md5=not package.hash.sha256)
         copied = -1
         try:
             if source is not None:
