@@ -134,6 +134,15 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> Run:
     return Run(seconds=seconds, rss_mb=rusage.ru_maxrss / 1024, load=load)
 
 
+def compile_bound(prefix: Path, scratch: Path) -> Run:
+    """What the bytecode alone costs: the environment's python compiling the noarch packages' modules
+    (`compileall -j 0`, as conda runs it) into a scratch `pycache_prefix`, nothing else."""
+    site = next((prefix / "lib").glob("python*/site-packages"))
+    folders = sorted(str(p) for p in site.glob("mlbpy*") if p.is_dir())
+    cmd = [str(prefix / "bin" / "python"), "-X", f"pycache_prefix={scratch}", "-m", "compileall"]
+    return run_measured([*cmd, "-q", "-j", "0", *folders], dict(os.environ))
+
+
 def lock_for(data: Generated, env: dict[str, str]) -> Path:
     lock = data.root / "spec-lock.yml"
     if not lock.exists():
@@ -255,6 +264,7 @@ def main() -> None:
             print(f"run {i} {name}: {series[name].runs[-1]}", file=sys.stderr, flush=True)
         if i == 0:
             pyc_counts = {"cenv": counts(work / "w0"), "engine": counts(work / "rw0")}
+            compile_only = compile_bound(work / "w0", work / "pycache-prefix")
         for path in (cache, raw_cache, work / f"c{i}", work / f"w{i}", work / f"rc{i}", work / f"rw{i}"):
             shutil.rmtree(path, ignore_errors=True)
 
@@ -268,6 +278,10 @@ def main() -> None:
     print(
         f"- warm environment holds {pyc_counts['cenv'][0]} .pyc of {pyc_counts['cenv'][1]} files (cenv), "
         f"{pyc_counts['engine'][0]} of {pyc_counts['engine'][1]} (engine)\n"
+    )
+    print(
+        f"- the bytecode alone (the environment's python, `compileall -j 0` of the {data.noarch_modules} "
+        f"noarch modules, nothing else): {compile_only.seconds:.2f} s at load {compile_only.load:.1f}\n"
     )
     print(
         "| what | cenv s (range) | engine s (range) | ratio (median) | cenv peak RSS MB | engine RSS MB "
@@ -295,6 +309,7 @@ def main() -> None:
                     "series": {k: [r.__dict__ for r in v.runs] for k, v in series.items()},
                     "phases": phase_times,
                     "pyc": pyc_counts,
+                    "compile_only": compile_only.__dict__,
                 },
                 indent=2,
             )

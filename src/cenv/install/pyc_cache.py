@@ -26,6 +26,7 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -49,6 +50,7 @@ PYC_DIR = ".cenv-pyc"
 _MANIFEST = "manifest.json"
 _INTERPRETER = "interpreter.json"
 _TIMEOUT_S = 600
+_STALE_S = 2 * _TIMEOUT_S
 _PROBE = (
     "import sys; from importlib._bootstrap_external import MAGIC_NUMBER as m; "
     "print(sys.implementation.cache_tag, m.hex())"
@@ -194,8 +196,23 @@ class CompileJob:
     def make(
         cls, dist: str, entry: Path, binding: str, sources: Sequence[str], interpreter: Interpreter
     ) -> CompileJob:
+        _remove_stale(entry / PYC_DIR)
         tmp = entry / PYC_DIR / f".{interpreter.key}.{secrets.token_hex(4)}"
         return cls(dist, entry, binding, tuple(sources), tuple(interpreter.pyc_path(s) for s in sources), tmp)
+
+
+def _remove_stale(folder: Path) -> None:
+    """Temporary directories of killed creates (older than any compilation runs)."""
+    now = time.time()
+    with contextlib.suppress(OSError):
+        for name in os.listdir(folder):
+            path = folder / name
+            with contextlib.suppress(OSError):
+                if name.startswith(".") and now - path.lstat().st_mtime > _STALE_S:
+                    if path.is_dir() and not path.is_symlink():
+                        shutil.rmtree(path, ignore_errors=True)
+                    else:
+                        path.unlink()
 
 
 class Compiler:
