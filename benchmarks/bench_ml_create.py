@@ -211,6 +211,7 @@ def timed_phases(totals: dict[str, float]) -> Iterator[None]:
 
 
 def phases(lock: Path, work: Path) -> dict[str, dict[str, float]]:
+    import cenv.install.conda  # noqa: F401  (imported before the wrappers go in: its names get wrapped too)
     from cenv.create import create
     from cenv.settings import CreateSettings
 
