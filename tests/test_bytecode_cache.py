@@ -80,6 +80,10 @@ def test_a_second_environment_compiles_nothing_and_links_the_cached_bytecode(
     first = _create(spec, tmp_path / "one")
     compiled = MODULES + 1  # the python 2 module does not compile (conda skips it too)
     assert (first["pyc_compiled"], first["pyc_from_cache"], first["pyc_files"]) == (compiled, 0, compiled)
+    # compiled from the cache entries before the link, by the python package's own interpreter, whose
+    # cache tag and magic are kept beside its entry
+    (known,) = pkgs_dir().glob("python-*/.cenv-pyc/interpreter.json")
+    assert json.loads(known.read_text())["cache_tag"] == TAG
 
     second = _create(spec, tmp_path / "two")
     assert (second["pyc_compiled"], second["pyc_from_cache"], second["pyc_files"]) == (0, compiled, compiled)

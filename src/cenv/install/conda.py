@@ -24,6 +24,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cenv.errors import InstallError
 from cenv.install.cache import CacheLock
@@ -45,6 +46,11 @@ from cenv.install.prefix import relocate_file, staged_prefix
 from cenv.install.reporter import Reporter
 from cenv.lock.models import dependencies_from_depends
 from cenv.platforms import host_platform
+
+if TYPE_CHECKING:
+    import rattler
+
+    from cenv.install.fetch import Fetched
 
 __all__ = [
     "CacheChanged",
@@ -139,6 +145,51 @@ def _write_state(staging: Path, env_vars: Mapping[str, str]) -> None:
     )
 
 
+async def _link_and_finish(
+    plan: InstallPlan,
+    staging: Path,
+    records: list[rattler.RepoDataRecord],
+    fetched: Mapping[str, Fetched],
+    finisher: Finisher,
+    reporter: Reporter,
+    offline: bool,
+    cache_lock: CacheLock | None,
+) -> None:
+    """Link with rattler (the noarch bytecode the cache lacks compiling meanwhile, what it has linked
+    meanwhile), check what was linked, release the cache, then the conda steps (finish.py)."""
+    verifying = asyncio.ensure_future(asyncio.to_thread(changed_entries, plan)) if plan.unverified else None
+    await asyncio.to_thread(finisher.start_early_bytecode, staging)
+    # cached bytecode is hard-linked while rattler links (its own __pycache__ folders, no package's)
+    prelinking = asyncio.ensure_future(asyncio.to_thread(finisher.prelink_bytecode, staging))
+    try:
+        try:
+            await link_records(plan, staging, records, reporter)
+        finally:
+            await asyncio.wait([prelinking])
+            prelink_error = prelinking.exception()
+    except Exception:
+        changed = await verifying if verifying is not None else []
+        if changed:  # rattler tripped over the change (a file gone): plan again, checking first
+            raise CacheChanged(changed) from None
+        raise
+    changed = await verifying if verifying is not None else []
+    if changed:
+        raise CacheChanged(changed)
+    if prelink_error is not None:
+        raise prelink_error
+    await check_linked(plan, staging, fetched)
+    if cache_lock is not None:
+        cache_lock.release()  # the staging holds its own links now
+    try:
+        _write_state(staging, plan.env_vars)
+        await asyncio.to_thread(finisher.after_link, staging)  # post-link scripts, the rest of the bytecode
+        if plan.pip:
+            _install_pip(plan, staging, reporter, offline)
+        await asyncio.to_thread(finisher.complete, staging)  # conda-meta, history, prefix root
+    except OSError as exc:
+        raise InstallError(f"cannot finish the environment: {exc}") from exc
+
+
 async def install_plan(
     plan: InstallPlan,
     reporter: Reporter | None = None,
@@ -169,39 +220,11 @@ async def install_plan(
     with staged_prefix(plan.prefix) as staged:
         # The unverified entries' files are checked against their stamps while rattler links (the paths it
         # links are the checked ones: their paths.json matched); the staging is discarded if one changed.
-        verifying = (
-            asyncio.ensure_future(asyncio.to_thread(changed_entries, plan)) if plan.unverified else None
-        )
         finisher.bind_entries(await asyncio.to_thread(entry_bindings, plan))
-        # cached bytecode is hard-linked while rattler links (its own __pycache__ folders, no package's)
-        prelinking = asyncio.ensure_future(asyncio.to_thread(finisher.prelink_bytecode, staged.path))
         try:
-            try:
-                await link_records(plan, staged.path, records, reporter)
-            finally:
-                await asyncio.wait([prelinking])
-                prelink_error = prelinking.exception()
-        except Exception:
-            changed = await verifying if verifying is not None else []
-            if changed:  # rattler tripped over the change (a file gone): plan again, checking first
-                raise CacheChanged(changed) from None
-            raise
-        changed = await verifying if verifying is not None else []
-        if changed:
-            raise CacheChanged(changed)
-        if prelink_error is not None:
-            raise prelink_error
-        await check_linked(plan, staged.path, fetched)
-        if cache_lock is not None:
-            cache_lock.release()  # the staging holds its own links now
-        try:
-            _write_state(staged.path, plan.env_vars)
-            await asyncio.to_thread(finisher.after_link, staged.path)  # post-link scripts, bytecode starts
-            if plan.pip:
-                _install_pip(plan, staged.path, reporter, offline)
-            await asyncio.to_thread(finisher.complete, staged.path)  # conda-meta, history, prefix root
-        except OSError as exc:
-            raise InstallError(f"cannot finish the environment: {exc}") from exc
+            await _link_and_finish(
+                plan, staged.path, records, fetched, finisher, reporter, offline, cache_lock
+            )
         finally:
             finisher.abort()  # a compilation still running when something failed
         finisher.before_commit()

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from cenv.install import bytecode, link_scripts, meta, pyc_cache
 from cenv.install.environments_txt import register_env, registration_enabled
+from cenv.install.noarch_bytecode import EarlyBytecode, NoarchBytecode
 from cenv.lock.models import dependencies_from_depends
+from cenv.platforms import host_platform
 
 if TYPE_CHECKING:
     from cenv.install.plan import InstallPlan
@@ -99,14 +101,62 @@ class Finisher:
         self.report = FinishReport()
         self._compilations: list[tuple[bytecode.Compilation, dict[str, list[str]]]] = []
         self._bindings: dict[str, str] = {}
-        self._noarch: _NoarchBytecode | None = None
+        self._noarch: NoarchBytecode | None = None
         self._interpreter: pyc_cache.Interpreter | None = None
         self._prelinked: dict[str, tuple[tuple[str, ...], list[str]]] = {}  # dist: (sources, .pyc linked)
+        self._cached: dict[str, pyc_cache.Cached] = {}  # dist: its valid cached bytecode, found early
+        self._early: EarlyBytecode | None = None
 
     def bind_entries(self, bindings: Mapping[str, str]) -> None:
         """{dist: `archive_guard.entry_binding` of its cache entry}, taken under the package cache lock:
         bytecode is reused from, and stored into, only the entries the environment was linked from."""
         self._bindings = dict(bindings)
+
+    def start_early_bytecode(self, staging: Path) -> None:
+        """After extraction, before rattler links: the noarch packages whose bytecode the cache lacks start
+        compiling from their cache entries' files (the very files hard-linked into the environment), run by
+        the python package's interpreter from its own entry; its cache tag and magic are remembered beside
+        it. Best effort: whatever is not compiled here is compiled after the link (`_start_noarch`)."""
+        plan = self.plan
+        python = next((p for p in plan.packages if p.package.name == "python"), None)
+        binding = self._bindings.get(python.dist) if python is not None else None
+        if python is None or binding is None:
+            return
+        parts = python.package.version.split(".")
+        if len(parts) < 2 or not (parts[0].isdigit() and parts[1].isdigit()):
+            return
+        site = _site_packages(plan.platform, f"{parts[0]}.{parts[1]}")
+        entry = plan.pkgs_dir / python.dist
+        interpreter = pyc_cache.known_interpreter(entry, binding, _python(staging, plan.platform))
+        own = _python(entry, plan.platform)
+        if interpreter is None:
+            probed = pyc_cache.probe(own) if plan.platform == host_platform() and own.exists() else None
+            if probed is None:
+                return
+            pyc_cache.remember(entry, binding, probed)
+            interpreter = pyc_cache.Interpreter(
+                _python(staging, plan.platform), probed.cache_tag, probed.magic
+            )
+        self._interpreter = interpreter
+        jobs: list[pyc_cache.CompileJob] = []
+        for planned in plan.packages:
+            dist_binding = self._bindings.get(planned.dist)
+            found = pyc_cache.entry_sources(plan.pkgs_dir / planned.dist, site) if dist_binding else None
+            if dist_binding is None or found is None or not found[0]:
+                continue
+            sources, origins = found
+            cached = pyc_cache.cached_pycs(plan.pkgs_dir / planned.dist, interpreter, dist_binding)
+            if cached is not None and cached.sources == tuple(sorted(sources)):
+                self._cached[planned.dist] = cached
+                continue
+            jobs.append(
+                pyc_cache.CompileJob.make(
+                    planned.dist, plan.pkgs_dir / planned.dist, dist_binding, sources, interpreter, origins
+                )
+            )
+        if jobs and own.exists():
+            runner = pyc_cache.Interpreter(own, interpreter.cache_tag, interpreter.magic)
+            self._early = EarlyBytecode(pyc_cache.Compiler(runner, staging, jobs), jobs)
 
     def prelink_bytecode(self, staging: Path) -> None:
         """While rattler links: the bytecode earlier creates compiled for this environment's python (known
@@ -116,7 +166,7 @@ class Finisher:
         python = next((p for p in plan.packages if p.package.name == "python"), None)
         if python is None:
             return
-        interpreter = pyc_cache.known_interpreter(
+        interpreter = self._interpreter or pyc_cache.known_interpreter(
             plan.pkgs_dir / python.dist, self._bindings.get(python.dist), _python(staging, plan.platform)
         )
         if interpreter is None:
@@ -124,7 +174,9 @@ class Finisher:
         self._interpreter = interpreter
         for planned in plan.packages:
             binding = self._bindings.get(planned.dist)
-            cached = pyc_cache.cached_pycs(plan.pkgs_dir / planned.dist, interpreter, binding or "")
+            cached = self._cached.get(planned.dist)
+            if cached is None and self._early is None and not self._cached:
+                cached = pyc_cache.cached_pycs(plan.pkgs_dir / planned.dist, interpreter, binding or "")
             if binding is None or cached is None:
                 continue
             try:
@@ -192,6 +244,9 @@ class Finisher:
 
     def abort(self) -> None:
         """Stop compilations still running (the staging directory is about to be removed)."""
+        if self._early is not None:
+            self._early.cancel()
+            self._early = None
         if self._noarch is not None:
             self._noarch.cancel()
             self._noarch = None
@@ -225,8 +280,9 @@ class Finisher:
             for p in (r.get("paths_data") or {}).get("paths") or ()
             if p.get("prefix_placeholder")
         }
-        self._noarch = _NoarchBytecode.start(
-            interpreter, staging, plan.pkgs_dir, sources, self._bindings, rewritten, self._prelinked
+        early, self._early = self._early, None
+        self._noarch = NoarchBytecode.start(
+            interpreter, staging, plan.pkgs_dir, sources, self._bindings, rewritten, self._prelinked, early
         )
 
     def _start_compile(self, staging: Path, records: Sequence[Mapping[str, Any]], noarch: bool) -> None:
@@ -262,91 +318,3 @@ class Finisher:
             self.report.warnings.append(
                 f"could not register the environment in ~/.conda/environments.txt: {exc.strerror or exc}"
             )
-
-
-class _NoarchBytecode:
-    """The noarch python packages' bytecode for one environment: linked from the package cache at once
-    where it is there for this interpreter (pyc_cache.py), the rest compiled into the cache and linked in
-    `finish`. Sources rewritten at link time (a prefix placeholder) are compiled in place, never cached."""
-
-    def __init__(
-        self,
-        interpreter: pyc_cache.Interpreter,
-        linked: dict[str, list[str]],
-        jobs: list[pyc_cache.CompileJob],
-        loose: dict[str, list[str]],
-        compiler: pyc_cache.Compiler,
-    ) -> None:
-        self.interpreter = interpreter
-        self.linked = linked
-        self.jobs = jobs
-        self.loose = loose
-        self.compiler = compiler
-
-    @classmethod
-    def start(
-        cls,
-        interpreter: pyc_cache.Interpreter,
-        staging: Path,
-        pkgs_dir: Path,
-        sources: Mapping[str, list[str]],
-        bindings: Mapping[str, str],
-        rewritten: set[str],
-        prelinked: Mapping[str, tuple[tuple[str, ...], list[str]]],
-    ) -> _NoarchBytecode:
-        linked: dict[str, list[str]] = {}
-        jobs: list[pyc_cache.CompileJob] = []
-        loose: dict[str, list[str]] = {}
-        for dist, group in sources.items():
-            binding = bindings.get(dist)
-            cacheable = [s for s in group if s not in rewritten] if binding is not None else []
-            rest = [s for s in group if s not in cacheable]
-            if rest:
-                loose[dist] = rest
-            if not cacheable or binding is None:
-                continue
-            entry = pkgs_dir / dist
-            early = prelinked.get(dist)
-            if early is not None and early[0] == tuple(sorted(cacheable)):
-                linked[dist] = early[1]
-                continue
-            for stale in early[1] if early is not None else ():  # compiled for other sources
-                (staging / stale).unlink(missing_ok=True)
-            found = pyc_cache.cached_pycs(entry, interpreter, binding)
-            if found is not None and found.sources == tuple(sorted(cacheable)):
-                linked[dist] = pyc_cache.link_files(found.root, sorted(found.pycs), staging)
-            else:
-                jobs.append(pyc_cache.CompileJob.make(dist, entry, binding, cacheable, interpreter))
-        every_loose = [s for group in loose.values() for s in group]
-        return cls(
-            interpreter, linked, jobs, loose, pyc_cache.Compiler(interpreter, staging, jobs, every_loose)
-        )
-
-    def finish(self, staging: Path, report: FinishReport) -> dict[str, list[str]]:
-        """Wait for the compilation, store and link what it made; {dist: the `.pyc` files it has now}."""
-        self.compiler.wait()
-        pycs = {dist: list(files) for dist, files in self.linked.items()}
-        report.pyc_from_cache += sum(len(files) for files in self.linked.values())
-        jobs, self.jobs = self.jobs, []
-        for job in jobs:
-            root, compiled = pyc_cache.store(job, self.interpreter)
-            try:
-                pycs[job.dist] = pycs.get(job.dist, []) + pyc_cache.link_files(
-                    root, sorted(compiled), staging
-                )
-            finally:
-                if root == job.tmp:
-                    pyc_cache.discard(job)
-            report.pyc_compiled += len(compiled)
-        for dist, group in self.loose.items():
-            made = [p for p in map(self.interpreter.pyc_path, group) if (staging / p).is_file()]
-            report.pyc_compiled += len(made)
-            pycs[dist] = pycs.get(dist, []) + made
-        report.pyc_files += sum(len(files) for files in pycs.values())
-        return pycs
-
-    def cancel(self) -> None:
-        self.compiler.cancel()
-        for job in self.jobs:
-            pyc_cache.discard(job)
-        self.jobs = []

@@ -39,6 +39,7 @@ __all__ = [
     "Interpreter",
     "cached_pycs",
     "discard",
+    "entry_sources",
     "known_interpreter",
     "link_files",
     "probe",
@@ -191,14 +192,51 @@ class CompileJob:
     sources: tuple[str, ...]  # prefix-relative
     pycs: tuple[str, ...]  # prefix-relative, one per source
     tmp: Path
+    # where each source is read from, when not from the environment: the cache entry's own file (the one
+    # hard-linked into the environment, same mtime and size), for compiling before the link
+    origins: tuple[str, ...] | None = None
 
     @classmethod
     def make(
-        cls, dist: str, entry: Path, binding: str, sources: Sequence[str], interpreter: Interpreter
+        cls,
+        dist: str,
+        entry: Path,
+        binding: str,
+        sources: Sequence[str],
+        interpreter: Interpreter,
+        origins: Sequence[str] | None = None,
     ) -> CompileJob:
         _remove_stale(entry / PYC_DIR)
         tmp = entry / PYC_DIR / f".{interpreter.key}.{secrets.token_hex(4)}"
-        return cls(dist, entry, binding, tuple(sources), tuple(interpreter.pyc_path(s) for s in sources), tmp)
+        pycs = tuple(interpreter.pyc_path(s) for s in sources)
+        return cls(
+            dist, entry, binding, tuple(sources), pycs, tmp, None if origins is None else tuple(origins)
+        )
+
+
+def entry_sources(entry: Path, site_packages: str) -> tuple[list[str], list[str]] | None:
+    """A noarch python package's modules as its extracted entry lists them: (prefix-relative paths, as
+    rattler links them under `site_packages`, the entry's own files), leaving out files with a prefix
+    placeholder (rewritten when linked); None for any other package."""
+    try:
+        index = json.loads((entry / "info" / "index.json").read_bytes())
+        if not isinstance(index, dict) or index.get("noarch") != "python":
+            return None
+        paths = json.loads((entry / "info" / "paths.json").read_bytes())["paths"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    sources: list[str] = []
+    origins: list[str] = []
+    head = site_packages.rstrip("/") + "/"
+    for item in paths if isinstance(paths, list) else ():
+        rel = item.get("_path") if isinstance(item, dict) else None
+        if not isinstance(rel, str) or not rel.startswith("site-packages/") or not rel.endswith(".py"):
+            continue
+        if _unsafe(rel) or item.get("prefix_placeholder") or item.get("path_type", "hardlink") != "hardlink":
+            continue
+        sources.append(head + rel[len("site-packages/") :])
+        origins.append(str(entry / rel))
+    return sources, origins
 
 
 def _remove_stale(folder: Path) -> None:
@@ -230,8 +268,10 @@ class Compiler:
         self._listings: list[str] = []
         triples: list[tuple[str, str, str]] = []
         for job in jobs:
+            origins = job.origins or [str(staging / s) for s in job.sources]
             triples += [
-                (str(staging / s), str(job.tmp / p), s) for s, p in zip(job.sources, job.pycs, strict=True)
+                (origin, str(job.tmp / p), s)
+                for origin, s, p in zip(origins, job.sources, job.pycs, strict=True)
             ]
         triples += [(str(staging / s), str(staging / interpreter.pyc_path(s)), s) for s in loose]
         if not triples:
@@ -247,7 +287,7 @@ class Compiler:
                 self._processes.append(
                     subprocess.Popen(
                         [str(interpreter.python), "-Wi", "-c", _WORKER, listing.name],
-                        cwd=staging,
+                        cwd=staging if staging.is_dir() else None,
                         env=env,
                         stdin=subprocess.DEVNULL,
                         stdout=subprocess.DEVNULL,
