@@ -155,10 +155,9 @@ async def _link_and_finish(
     offline: bool,
     cache_lock: CacheLock | None,
 ) -> None:
-    """Link with rattler (the noarch bytecode the cache lacks compiling meanwhile, what it has linked
-    meanwhile), check what was linked, release the cache, then the conda steps (finish.py)."""
+    """Link with rattler (the bytecode the cache has linked meanwhile, what it lacks still compiling),
+    check what was linked, release the cache, then the conda steps (finish.py)."""
     verifying = asyncio.ensure_future(asyncio.to_thread(changed_entries, plan)) if plan.unverified else None
-    await asyncio.to_thread(finisher.start_early_bytecode, staging)
     # cached bytecode is hard-linked while rattler links (its own __pycache__ folders, no package's)
     prelinking = asyncio.ensure_future(asyncio.to_thread(finisher.prelink_bytecode, staging))
     try:
@@ -204,7 +203,20 @@ async def install_plan(
     reporter = reporter or Reporter()
     finisher = Finisher(plan, finish)
     started = time.perf_counter()
-    fetched = await extract_fetched(plan, await fetch_all(plan, reporter, offline))
+    # noarch bytecode the cache lacks compiles from each entry as soon as it is in place (pyc_cache.py)
+    early = finisher.early_bytecode()
+    cached = [p.dist for p in plan.packages if p.action == "cached"]
+    looking = asyncio.ensure_future(asyncio.to_thread(early.begin, cached)) if early is not None else None
+    try:
+        fetched = await fetch_all(plan, reporter, offline)
+        if looking is not None:
+            await looking  # the python entry first, if the cache has it
+        fetched = await extract_fetched(plan, fetched, early.placed if early is not None else None)
+    except BaseException:
+        if looking is not None:
+            await asyncio.wait([looking])
+        finisher.abort()
+        raise
     records = await package_records(plan, fetched)
     check_dependencies(records, plan.platform)
     if plan.platform == host_platform():  # explicit files only reveal dependencies now

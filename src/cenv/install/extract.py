@@ -19,7 +19,7 @@ import os
 import secrets
 import shutil
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -159,8 +159,11 @@ async def _extract_one(client: Client, pkgs_dir: Path, item: ToExtract) -> tuple
             await asyncio.to_thread(shutil.rmtree, tmp, True)
 
 
-async def extract_all(pkgs_dir: Path, items: Sequence[ToExtract]) -> Extracted:
-    """Extract `items` concurrently: the archives' hashes as read, and the ones refused or not the lock's."""
+async def extract_all(
+    pkgs_dir: Path, items: Sequence[ToExtract], on_placed: Callable[[str], None] | None = None
+) -> Extracted:
+    """Extract `items` concurrently: the archives' hashes as read, and the ones refused or not the lock's.
+    `on_placed(dist)` is called (in a worker thread) as each entry is in place."""
     if not items:
         return Extracted()
     from rattler.networking import Client
@@ -170,7 +173,10 @@ async def extract_all(pkgs_dir: Path, items: Sequence[ToExtract]) -> Extracted:
 
     async def one(item: ToExtract) -> tuple[str, str]:
         async with limit:
-            return await _extract_one(client, pkgs_dir, item)
+            read = await _extract_one(client, pkgs_dir, item)
+        if on_placed is not None:
+            await asyncio.to_thread(on_placed, item.dist)
+        return read
 
     results = await asyncio.gather(*(one(item) for item in items), return_exceptions=True)
     extracted = Extracted()

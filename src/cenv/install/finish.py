@@ -8,6 +8,7 @@ scripts run; after the move the environment is registered in `~/.conda/environme
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from cenv.install import bytecode, link_scripts, meta, pyc_cache
 from cenv.install.environments_txt import register_env, registration_enabled
 from cenv.install.noarch_bytecode import EarlyBytecode, NoarchBytecode
+from cenv.install.plan import content_key
 from cenv.lock.models import dependencies_from_depends
 from cenv.platforms import host_platform
 
@@ -104,7 +106,6 @@ class Finisher:
         self._noarch: NoarchBytecode | None = None
         self._interpreter: pyc_cache.Interpreter | None = None
         self._prelinked: dict[str, tuple[tuple[str, ...], list[str]]] = {}  # dist: (sources, .pyc linked)
-        self._cached: dict[str, pyc_cache.Cached] = {}  # dist: its valid cached bytecode, found early
         self._early: EarlyBytecode | None = None
 
     def bind_entries(self, bindings: Mapping[str, str]) -> None:
@@ -112,51 +113,21 @@ class Finisher:
         bytecode is reused from, and stored into, only the entries the environment was linked from."""
         self._bindings = dict(bindings)
 
-    def start_early_bytecode(self, staging: Path) -> None:
-        """After extraction, before rattler links: the noarch packages whose bytecode the cache lacks start
-        compiling from their cache entries' files (the very files hard-linked into the environment), run by
-        the python package's interpreter from its own entry; its cache tag and magic are remembered beside
-        it. Best effort: whatever is not compiled here is compiled after the link (`_start_noarch`)."""
+    def early_bytecode(self) -> EarlyBytecode | None:
+        """The noarch bytecode compiling while archives are extracted (`EarlyBytecode`), when the
+        environment has a python this machine can run; `install_plan` feeds it the entries."""
         plan = self.plan
         python = next((p for p in plan.packages if p.package.name == "python"), None)
-        binding = self._bindings.get(python.dist) if python is not None else None
-        if python is None or binding is None:
-            return
+        if python is None or plan.platform != host_platform():
+            return None
         parts = python.package.version.split(".")
         if len(parts) < 2 or not (parts[0].isdigit() and parts[1].isdigit()):
-            return
+            return None
         site = _site_packages(plan.platform, f"{parts[0]}.{parts[1]}")
-        entry = plan.pkgs_dir / python.dist
-        interpreter = pyc_cache.known_interpreter(entry, binding, _python(staging, plan.platform))
-        own = _python(entry, plan.platform)
-        if interpreter is None:
-            probed = pyc_cache.probe(own) if plan.platform == host_platform() and own.exists() else None
-            if probed is None:
-                return
-            pyc_cache.remember(entry, binding, probed)
-            interpreter = pyc_cache.Interpreter(
-                _python(staging, plan.platform), probed.cache_tag, probed.magic
-            )
-        self._interpreter = interpreter
-        jobs: list[pyc_cache.CompileJob] = []
-        for planned in plan.packages:
-            dist_binding = self._bindings.get(planned.dist)
-            found = pyc_cache.entry_sources(plan.pkgs_dir / planned.dist, site) if dist_binding else None
-            if dist_binding is None or found is None or not found[0]:
-                continue
-            sources, origins = found
-            cached = pyc_cache.cached_pycs(plan.pkgs_dir / planned.dist, interpreter, dist_binding)
-            if cached is not None and cached.sources == tuple(sorted(sources)):
-                self._cached[planned.dist] = cached
-                continue
-            jobs.append(
-                pyc_cache.CompileJob.make(
-                    planned.dist, plan.pkgs_dir / planned.dist, dist_binding, sources, interpreter, origins
-                )
-            )
-        if jobs and own.exists():
-            runner = pyc_cache.Interpreter(own, interpreter.cache_tag, interpreter.magic)
-            self._early = EarlyBytecode(pyc_cache.Compiler(runner, staging, jobs), jobs)
+        exe = _python(plan.pkgs_dir / python.dist, plan.platform)
+        keys = {p.dist: content_key(p.package)[1] for p in plan.packages}
+        self._early = EarlyBytecode(plan.pkgs_dir, python.dist, site, exe, keys)
+        return self._early
 
     def prelink_bytecode(self, staging: Path) -> None:
         """While rattler links: the bytecode earlier creates compiled for this environment's python (known
@@ -166,16 +137,25 @@ class Finisher:
         python = next((p for p in plan.packages if p.package.name == "python"), None)
         if python is None:
             return
-        interpreter = self._interpreter or pyc_cache.known_interpreter(
-            plan.pkgs_dir / python.dist, self._bindings.get(python.dist), _python(staging, plan.platform)
-        )
+        staged_python = _python(staging, plan.platform)
+        early = self._early if self._early is not None and self._early.interpreter is not None else None
+        if early is not None and early.interpreter is not None:
+            interpreter: pyc_cache.Interpreter | None = dataclasses.replace(
+                early.interpreter, python=staged_python
+            )
+        else:
+            interpreter = pyc_cache.known_interpreter(
+                plan.pkgs_dir / python.dist, self._bindings.get(python.dist), staged_python
+            )
         if interpreter is None:
             return
         self._interpreter = interpreter
         for planned in plan.packages:
             binding = self._bindings.get(planned.dist)
-            cached = self._cached.get(planned.dist)
-            if cached is None and self._early is None and not self._cached:
+            if early is not None:  # every entry was looked at while extracting; the files are checked now
+                cached = early.cached.get(planned.dist)
+                cached = cached if cached is not None and pyc_cache.verified(cached) else None
+            else:
                 cached = pyc_cache.cached_pycs(plan.pkgs_dir / planned.dist, interpreter, binding or "")
             if binding is None or cached is None:
                 continue

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -154,17 +154,22 @@ def refused_error(planned: PlannedPackage, reason: str) -> InstallError:
     )
 
 
-async def extract_fetched(plan: InstallPlan, fetched: Mapping[str, Fetched]) -> dict[str, Fetched]:
+async def extract_fetched(
+    plan: InstallPlan, fetched: Mapping[str, Fetched], on_placed: Callable[[str], None] | None = None
+) -> dict[str, Fetched]:
     """Every archive fetched or verified in this run: extracted once into its cache entry and checked there
     (extract.py) before anything links from it; a refused archive is removed from the cache. Returns
     `fetched` with the checksums rattler's extractor read (file:// archives were not hashed before)."""
-    planned = [p for p in plan.packages if p.filename in fetched]
+    # the python package first: the bytecode compiled while the others extract needs its interpreter
+    planned = sorted(
+        (p for p in plan.packages if p.filename in fetched), key=lambda p: p.package.name != "python"
+    )
     items = [
         ToExtract(p.dist, fetched[p.filename].path, content_key(p.package)[1], p.package.hash.sha256 or None)
         for p in planned
     ]
     try:
-        extracted = await extract_all(plan.pkgs_dir, items)
+        extracted = await extract_all(plan.pkgs_dir, items, on_placed)
     except OSError as exc:
         raise cache_dir_error(exc, plan.pkgs_dir, "extract into") from exc
     for p in planned:

@@ -4,17 +4,26 @@ starts compiling right after extraction (`EarlyBytecode`), the rest after the li
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
+from cenv.install.archive_guard import entry_binding
 from cenv.install.pyc_cache import (
+    Cached,
     CompileJob,
     Compiler,
+    Feeder,
     Interpreter,
+    cached_manifest,
     cached_pycs,
     discard,
+    entry_sources,
+    known_interpreter,
     link_files,
+    probe,
+    remember,
     store,
 )
 
@@ -60,7 +69,7 @@ class NoarchBytecode:
         prelinked: Mapping[str, tuple[tuple[str, ...], list[str]]],
         early: EarlyBytecode | None = None,
     ) -> NoarchBytecode:
-        compiling = {job.dist: job for job in early.jobs} if early is not None else {}
+        compiling = dict(early.jobs) if early is not None else {}
         linked: dict[str, list[str]] = {}
         jobs: list[CompileJob] = []
         loose: dict[str, list[str]] = {}
@@ -97,9 +106,9 @@ class NoarchBytecode:
         """Wait for the compilation, store and link what it made; {dist: the `.pyc` files it has now}."""
         self.compiler.wait()
         if self.early is not None:
-            self.early.compiler.wait()
+            self.early.wait()
             used = {id(job) for job in self.jobs}
-            for job in self.early.jobs:
+            for job in self.early.jobs.values():
                 if id(job) not in used:  # compiled for sources the environment does not have
                     discard(job)
             self.early = None
@@ -132,13 +141,86 @@ class NoarchBytecode:
 
 
 class EarlyBytecode:
-    """Compilations started before the link (`Finisher.start_early_bytecode`)."""
+    """Noarch bytecode compiled while the other archives are still being extracted: each package's
+    modules as soon as its cache entry is in place (at once for entries already there), read from the
+    entry's own files (the very files hard-linked into the environment), by the python package's
+    interpreter run from its entry (its cache tag and magic remembered beside it). `placed` is called from
+    several threads. Best effort: what is not compiled here is compiled after the link."""
 
-    def __init__(self, compiler: Compiler, jobs: list[CompileJob]) -> None:
-        self.compiler = compiler
-        self.jobs = jobs
+    def __init__(
+        self, pkgs_dir: Path, python_dist: str, site: str, python_exe: Path, keys: Mapping[str, str]
+    ) -> None:
+        self.pkgs_dir = pkgs_dir
+        self.python_dist = python_dist
+        self.site = site
+        self.python_exe = python_exe
+        self.keys = dict(keys)  # dist: the lock's checksum (what the entry's binding includes)
+        self.interpreter: Interpreter | None = None
+        self.jobs: dict[str, CompileJob] = {}
+        self.cached: dict[str, Cached] = {}  # manifest read, files not verified yet
+        self._lock = threading.Lock()
+        self._failed = False
+        self._backlog: list[str] = []
+        self._feeder: Feeder | None = None
+
+    def begin(self, cached_dists: Sequence[str]) -> None:
+        """The entries already in the cache (the python package's first)."""
+        for dist in sorted(cached_dists, key=lambda d: d != self.python_dist):
+            self.placed(dist)
+
+    def placed(self, dist: str) -> None:
+        with self._lock:
+            if self._failed or dist not in self.keys:
+                return
+            if self.interpreter is None:
+                if dist != self.python_dist:
+                    self._backlog.append(dist)
+                    return
+                if not self._establish():
+                    self._failed, self._backlog = True, []
+                    return
+                todo, self._backlog = [dist, *self._backlog], []
+            else:
+                todo = [dist]
+            for name in todo:
+                self._consider(name)
+
+    def _establish(self) -> bool:
+        entry = self.pkgs_dir / self.python_dist
+        binding = entry_binding(entry, self.keys[self.python_dist])
+        interpreter = known_interpreter(entry, binding, self.python_exe)
+        if interpreter is None:
+            probed = probe(self.python_exe) if self.python_exe.exists() else None
+            if probed is None:
+                return False
+            remember(entry, binding, probed)
+            interpreter = probed
+        self.interpreter = interpreter
+        self._feeder = Feeder(interpreter)
+        return True
+
+    def _consider(self, dist: str) -> None:
+        assert self.interpreter is not None and self._feeder is not None
+        entry = self.pkgs_dir / dist
+        binding = entry_binding(entry, self.keys[dist])
+        cached = cached_manifest(entry, self.interpreter, binding)
+        if cached is not None:
+            self.cached[dist] = cached
+            return
+        found = entry_sources(entry, self.site)
+        if found is None or not found[0]:
+            return
+        job = CompileJob.make(dist, entry, binding, found[0], self.interpreter, found[1])
+        if self._feeder.add(job):
+            self.jobs[dist] = job
+
+    def wait(self) -> None:
+        if self._feeder is not None:
+            self._feeder.wait()
 
     def cancel(self) -> None:
-        self.compiler.cancel()
-        for job in self.jobs:
+        if self._feeder is not None:
+            self._feeder.cancel()
+        for job in self.jobs.values():
             discard(job)
+        self.jobs = {}

@@ -27,8 +27,8 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "probe",
     "remember",
     "store",
+    "verified",
 ]
 
 PYC_DIR = ".cenv-pyc"
@@ -126,11 +127,12 @@ class Cached:
     root: Path  # the `.pyc` files lie under root, at their prefix-relative paths
     pycs: frozenset[str]
     sources: tuple[str, ...]  # sorted, prefix-relative: what was compiled
+    identities: Mapping[str, list[int]] = field(default_factory=dict)  # .pyc: [size, mtime_ns, inode]
 
 
-def cached_pycs(entry: Path, interpreter: Interpreter, binding: str) -> Cached | None:
-    """The entry's bytecode for `interpreter`, or None when it has none, was not compiled from this very
-    entry, or a `.pyc` changed since."""
+def cached_manifest(entry: Path, interpreter: Interpreter, binding: str) -> Cached | None:
+    """The entry's bytecode for `interpreter` as its manifest lists it, when it was compiled from this very
+    entry (its files not checked yet: `verified`)."""
     root = _pyc_root(entry, interpreter)
     try:
         manifest = json.loads((root / _MANIFEST).read_bytes())
@@ -139,12 +141,29 @@ def cached_pycs(entry: Path, interpreter: Interpreter, binding: str) -> Cached |
         files, sources = manifest["pyc"], manifest["sources"]
         if not isinstance(files, dict) or not isinstance(sources, list):
             return None
+        identities = {}
         for rel, identity in files.items():
-            if not isinstance(rel, str) or _unsafe(rel) or _identity(root / rel) != identity:
+            if not isinstance(rel, str) or _unsafe(rel) or not isinstance(identity, list):
                 return None
+            identities[rel] = [int(x) for x in identity]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return Cached(root, frozenset(files), tuple(str(x) for x in sources))
+    return Cached(root, frozenset(identities), tuple(str(x) for x in sources), identities)
+
+
+def verified(cached: Cached) -> bool:
+    """Whether every `.pyc` of `cached` is still the file its manifest recorded (size, mtime, inode)."""
+    try:
+        return all(_identity(cached.root / rel) == identity for rel, identity in cached.identities.items())
+    except OSError:
+        return False
+
+
+def cached_pycs(entry: Path, interpreter: Interpreter, binding: str) -> Cached | None:
+    """The entry's bytecode for `interpreter`, or None when it has none, was not compiled from this very
+    entry, or a `.pyc` changed since."""
+    cached = cached_manifest(entry, interpreter, binding)
+    return cached if cached is not None and verified(cached) else None
 
 
 def known_interpreter(python_entry: Path, binding: str | None, python: Path) -> Interpreter | None:
@@ -313,6 +332,99 @@ class Compiler:
             if process.poll() is None:
                 process.kill()
                 process.wait()
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        self._processes = []
+        for name in self._listings:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+        self._listings = []
+
+
+_FEED_WORKER = """
+import sys, py_compile
+for line in sys.stdin:
+    data = open(line.rstrip("\\n"), "rb").read().decode("utf-8", "surrogateescape").split("\\0")
+    for i in range(0, len(data) - 2, 3):
+        try:
+            py_compile.compile(data[i], cfile=data[i + 1], dfile=data[i + 2], doraise=True)
+        except Exception:
+            pass
+"""
+
+
+class Feeder:
+    """Compile processes started once (one per core) and fed one package at a time as packages become
+    ready (extracted): each job's (source, .pyc, shown name) triples go to a listing file whose path is a
+    line on the least busy worker's stdin. `wait()` closes the inputs and waits."""
+
+    def __init__(self, interpreter: Interpreter, workers: int | None = None) -> None:
+        self._processes: list[subprocess.Popen[bytes]] = []
+        self._pending: list[int] = []
+        self._listings: list[str] = []
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        for _ in range(workers or os.cpu_count() or 1):
+            try:
+                process = subprocess.Popen(
+                    [str(interpreter.python), "-Wi", "-c", _FEED_WORKER],
+                    env=env,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            except OSError:
+                break
+            self._processes.append(process)
+            self._pending.append(0)
+
+    def add(self, job: CompileJob) -> bool:
+        """Queue `job`; False when no worker runs (the job is then compiled later, after the link)."""
+        if job.origins is None:  # read from the environment: only after the link
+            return False
+        cfiles = [str(job.tmp / p) for p in job.pycs]
+        triples = [x for t in zip(job.origins, cfiles, job.sources, strict=True) for x in t]
+        while self._processes:
+            n = self._pending.index(min(self._pending))
+            with tempfile.NamedTemporaryFile("wb", suffix=".pycjobs", delete=False) as listing:
+                listing.write("\0".join(triples).encode("utf-8", "surrogateescape"))
+            self._listings.append(listing.name)
+            stdin = self._processes[n].stdin
+            try:
+                assert stdin is not None
+                stdin.write(listing.name.encode() + b"\n")
+                stdin.flush()
+            except (OSError, ValueError):  # the worker died: the others take its share
+                self._processes.pop(n)
+                self._pending.pop(n)
+                continue
+            self._pending[n] += len(job.sources)
+            return True
+        return False
+
+    def wait(self) -> None:
+        try:
+            for process in self._processes:
+                with contextlib.suppress(OSError, ValueError):
+                    assert process.stdin is not None
+                    process.stdin.close()
+            for process in self._processes:
+                try:
+                    process.wait(timeout=_TIMEOUT_S)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+        finally:
+            self._cleanup()
+
+    def cancel(self) -> None:
+        for process in self._processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            with contextlib.suppress(OSError, ValueError):
+                assert process.stdin is not None
+                process.stdin.close()
         self._cleanup()
 
     def _cleanup(self) -> None:
