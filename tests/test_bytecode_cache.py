@@ -173,3 +173,19 @@ def test_bytecode_is_copied_when_the_cache_is_on_another_file_system(spec: Path,
         pyc = tmp_path / "two" / SITE / "pyca" / "__pycache__" / f"m00.{TAG}.pyc"
         assert pyc.is_file() and pyc.stat().st_nlink == 1
         assert _python(tmp_path / "two", "import pyca.m00; print(pyca.m00.VALUE)").stdout.strip() == "0"
+
+
+def test_a_failed_create_leaves_no_bytecode_half_done(tmp_path: Path) -> None:
+    """The noarch bytecode starts compiling while other archives extract; when one of them is refused,
+    the compilation stops and nothing half-compiled stays in the cache (the next create compiles)."""
+    ch = _channel(tmp_path / "channels")
+    ch.package("late", "1.0", subdir="linux-64", files={"share/late.txt": "original\n"})
+    ch.write_repodata()
+    spec = write_spec(tmp_path / "pyc.yml", ch.url, deps=("python", "pyca", "pycb", "late"))
+    assert cenv("lock", spec).code == 0
+    ch.add_package("late", "1.0", subdir="linux-64", files={"share/late.txt": "changed\n"})  # same name
+    result = cenv("create", tmp_path / "pyc-lock.yml", "-p", tmp_path / "env", "--json")
+    assert result.code == 1 and "sha256 mismatch for package `late`" in result.stderr, result.output
+    assert not (tmp_path / "env").exists()
+    assert [p for p in pkgs_dir().glob("*/.cenv-pyc/.*")] == []
+    assert list(pkgs_dir().glob(f"pyca-1.0-*/.cenv-pyc/{TAG}-*/manifest.json")) == []
