@@ -235,6 +235,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--phases", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another cenv's src/ (`git archive REV src | tar -x -C /tmp/base`), measured in the same runs",
+    )
     args = parser.parse_args()
 
     data = generate(args.data.resolve(), args.scale)
@@ -246,7 +251,10 @@ def main() -> None:
     )
     lock = lock_for(data, base)
 
-    series = {k: Series() for k in ("cenv cold", "engine cold", "cenv warm", "engine warm")}
+    kinds = ["cenv cold", "engine cold", "cenv warm", "engine warm"]
+    if args.baseline:
+        kinds += ["baseline cold", "baseline warm"]
+    series = {k: Series() for k in kinds}
     pyc_counts: dict[str, tuple[int, int]] = {}
     for i in range(args.runs):
         cache = work / f"pkgs-{i}"
@@ -260,13 +268,33 @@ def main() -> None:
         ]
         if i % 2:  # the engine first on odd runs
             steps = [steps[1], steps[0], steps[3], steps[2]]
+        if args.baseline:
+            old = dict(
+                env,
+                PYTHONPATH=str(args.baseline.resolve()),
+                CONDA_PKGS_DIRS=str(work / f"base-pkgs-{i}"),
+                CENV_CACHE_DIR=str(work / f"base-cache-{i}"),
+            )
+            steps += [
+                ("baseline cold", [*CENV, "create", str(lock), "-p", str(work / f"bc{i}"), "-q"], old),
+                ("baseline warm", [*CENV, "create", str(lock), "-p", str(work / f"bw{i}"), "-q"], old),
+            ]
         for name, cmd, step_env in steps:
             series[name].runs.append(run_measured(cmd, step_env))
             print(f"run {i} {name}: {series[name].runs[-1]}", file=sys.stderr, flush=True)
         if i == 0:
             pyc_counts = {"cenv": counts(work / "w0"), "engine": counts(work / "rw0")}
             compile_only = compile_bound(work / "w0", work / "pycache-prefix")
-        for path in (cache, raw_cache, work / f"c{i}", work / f"w{i}", work / f"rc{i}", work / f"rw{i}"):
+        extra = (work / f"base-pkgs-{i}", work / f"bc{i}", work / f"bw{i}") if args.baseline else ()
+        for path in (
+            cache,
+            raw_cache,
+            work / f"c{i}",
+            work / f"w{i}",
+            work / f"rc{i}",
+            work / f"rw{i}",
+            *extra,
+        ):
             shutil.rmtree(path, ignore_errors=True)
 
     phase_times = phases(lock, work) if args.phases else {}
@@ -295,6 +323,13 @@ def main() -> None:
             f"| create {kind} | {c.median():.2f} ({c.span()}) | {e.median():.2f} ({e.span()}) | "
             f"{c.median() / e.median():.2f}x | {c.rss():.0f} | {e.rss():.0f} | {c.loads()} |"
         )
+        if args.baseline:
+            b = series[f"baseline {kind}"]
+            print(
+                f"| create {kind}, before (--baseline) | {b.median():.2f} ({b.span()}) | {e.median():.2f} "
+                f"({e.span()}) | {b.median() / e.median():.2f}x | {b.rss():.0f} | {e.rss():.0f} "
+                f"| {b.loads()} |"
+            )
     if phase_times:
         print("\n| in-process step (summed, concurrent calls overlap) | cold s | warm s |")
         print("| --- | ---: | ---: |")
