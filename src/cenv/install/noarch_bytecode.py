@@ -13,8 +13,6 @@ from cenv.install.archive_guard import entry_binding
 from cenv.install.pyc_cache import (
     Cached,
     CompileJob,
-    Compiler,
-    Feeder,
     Interpreter,
     cached_manifest,
     cached_pycs,
@@ -26,6 +24,7 @@ from cenv.install.pyc_cache import (
     remember,
     store,
 )
+from cenv.install.pyc_compile import Compiler, Feeder
 
 __all__ = ["Counts", "EarlyBytecode", "NoarchBytecode"]
 
