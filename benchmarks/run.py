@@ -103,6 +103,7 @@ TARGETS = {
 # raw `rattler.install`, which compiles nothing: benchmark-only, cenv has no such switch.
 NO_BYTECODE = (
     "import cenv.install.finish as f; f.Finisher._start_compile = lambda *a, **k: None; "
+    "f.Finisher._start_noarch = lambda *a, **k: None; "
     "from cenv.cli import main; main()"
 )
 
@@ -527,12 +528,13 @@ def without_bytecode() -> Iterator[None]:
     """In-process creates without the bytecode step (as NO_BYTECODE does for a process)."""
     from cenv.install.finish import Finisher
 
-    saved = Finisher._start_compile
+    saved = Finisher._start_compile, Finisher._start_noarch
     Finisher._start_compile = lambda *a, **k: None  # type: ignore[method-assign]
+    Finisher._start_noarch = lambda *a, **k: None  # type: ignore[method-assign]
     try:
         yield
     finally:
-        Finisher._start_compile = saved  # type: ignore[method-assign]
+        Finisher._start_compile, Finisher._start_noarch = saved  # type: ignore[method-assign]
 
 
 def archive_requests(server: ChannelServer) -> int:

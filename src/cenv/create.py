@@ -216,9 +216,10 @@ def create(settings: CreateSettings, reporter: Reporter | None = None) -> Create
     packages_dir = settings.pkgs_dir or pkgs_dir()
     for warning in warnings:
         reporter.warning(warning)
-    from cenv.install.pip import anchor_lock
+    if any(p.manager == "pip" for p in lockfile.package):  # the pip stage's imports cost ~40 ms
+        from cenv.install.pip import anchor_lock
 
-    lockfile = anchor_lock(lockfile, lock_path.parent)  # pip paths are relative to the lockfile
+        lockfile = anchor_lock(lockfile, lock_path.parent)  # pip paths are relative to the lockfile
     plan, install, more = asyncio.run(
         _create_async(lockfile, platform, prefix, packages_dir, settings, env_vars, reporter)
     )

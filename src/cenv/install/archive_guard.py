@@ -28,6 +28,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from cenv.hashing import file_sha256
+
 __all__ = [
     "UnsafePackage",
     "check_archive",
@@ -35,13 +37,13 @@ __all__ = [
     "check_linked_paths",
     "check_zip_layout",
     "discard_cache_entry",
+    "entry_binding",
     "file_sha256",
     "stamp_matches",
     "stamp_metadata_matches",
     "unsafe_path",
 ]
 
-_CHUNK = 1 << 20
 _MAX_INFO_FILE = 256 << 20  # bytes of one info/ file read into memory (paths.json of huge packages: ~10 MB)
 _PATH_LISTS = ("info/has_prefix", "info/no_link", "info/no_softlink")
 _INFO_READ = frozenset({"info/paths.json", "info/files", *_PATH_LISTS})
@@ -284,15 +286,6 @@ async def check_archive(path: Path) -> None:
 # ---------------------------------------------------------------- extracted cache entries
 
 
-def file_sha256(path: Path) -> str:
-    """The sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _stamp_path(directory: Path) -> Path:
     return directory.parent / _STAMP_DIR / f"{directory.name}.json"
 
@@ -472,6 +465,12 @@ def stamp_matches(directory: str | Path, archive_sha256: str | None) -> bool:
         return False
     declared = _declared(directory)
     return declared is not None and recorded[1] == _files_digest(directory, declared)
+
+
+def entry_binding(directory: str | Path, archive_sha256: str | None) -> str:
+    """What identifies an extracted entry for what is derived from it (its bytecode, pyc_cache.py): the
+    archive's checksum and its paths.json's size, mtime and inode (an entry extracted again has another)."""
+    return _metadata_digest(directory, archive_sha256)
 
 
 def stamp_metadata_matches(directory: str | Path, archive_sha256: str | None) -> bool:

@@ -1,7 +1,9 @@
 """Extract verified archives into the package cache, and check what was extracted before anything links it.
 
-Each archive is decompressed once: rattler's extractor (the one `rattler.install` uses) writes it into
-a hidden sibling `.<dist>.cenv-extract-<hex>` of its cache entry; cenv checks that tree against its own
+Each archive is read once: rattler's extractor (the one `rattler.install` uses) hashes it (sha256 and md5)
+while it decompresses it into a hidden sibling `.<dist>.cenv-extract-<hex>` of its cache entry; an archive
+whose sha256 is not the lock's is refused there (`ChecksumMismatch`: fetch.py leaves `file://` archives to
+this check instead of hashing them itself); cenv then checks that tree against its own
 `info/paths.json` (paths inside the package, types, sizes, sha256) and the other path lists, renames it to
 `<pkgs>/<dist>` and writes rattler's `<dist>.lock` (revision, archive sha256), so `rattler.install` links
 from it without extracting again. Only when something is wrong is the archive read a second time, member by
@@ -17,8 +19,8 @@ import os
 import secrets
 import shutil
 import struct
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,13 +30,14 @@ from cenv.install.archive_guard import (
     check_extracted,
     check_zip_layout,
     discard_cache_entry,
+    file_sha256,
 )
 from cenv.redact import error_text
 
 if TYPE_CHECKING:
     from rattler.networking import Client
 
-__all__ = ["ToExtract", "entry_sha256", "extract_all"]
+__all__ = ["ChecksumMismatch", "Extracted", "ToExtract", "entry_sha256", "extract_all"]
 
 _RATTLER_LOCK = struct.Struct(">Q")  # rattler's `<dist>.lock`: a big-endian revision, then the sha256
 _PARALLEL = 16  # archives extracted at once (rattler's tokio threads do the work)
@@ -43,9 +46,25 @@ _PARALLEL = 16  # archives extracted at once (rattler's tokio threads do the wor
 @dataclass(frozen=True)
 class ToExtract:
     dist: str
-    archive: Path  # the verified archive in the package cache
-    sha256: str  # of the archive, as hashed while fetching or verifying it
+    archive: Path  # the archive in the package cache
     key: str  # the lock's checksum for it (sha256, else md5): what the entry's stamp is bound to
+    expected_sha256: str | None  # the lock's sha256: the extractor's hash must be it
+
+
+@dataclass
+class Extracted:
+    hashes: dict[str, tuple[str, str]] = field(default_factory=dict)  # dist: (sha256, md5) as read
+    refused: dict[str, str] = field(default_factory=dict)  # dist: why
+    mismatched: dict[str, tuple[str, str]] = field(default_factory=dict)  # dist: (sha256, md5) as read
+
+
+class ChecksumMismatch(Exception):
+    """The archive's sha256, hashed while it was extracted, is not the lock's (nothing was placed)."""
+
+    def __init__(self, sha256: str, md5: str) -> None:
+        super().__init__(sha256)
+        self.sha256 = sha256
+        self.md5 = md5
 
 
 def _local_fault(exc: BaseException) -> OSError | None:
@@ -90,17 +109,18 @@ def entry_sha256(pkgs_dir: Path, dist: str) -> str | None:
     return data[_RATTLER_LOCK.size :].hex() if len(data) == _RATTLER_LOCK.size + 32 else None
 
 
-def _check_and_place(pkgs_dir: Path, item: ToExtract, tmp: Path) -> None:
+def _check_and_place(pkgs_dir: Path, item: ToExtract, tmp: Path, sha256: str) -> None:
     """The extracted tree against its paths.json (stamped for its final name), then moved into place."""
     final = pkgs_dir / item.dist
     check_extracted(tmp, item.key, stamp_as=final)
     discard_cache_entry(pkgs_dir, item.dist, keep_stamp=True)  # the stamp is the new entry's already
     os.rename(tmp, final)
-    _write_rattler_lock(pkgs_dir, item.dist, item.sha256)
+    _write_rattler_lock(pkgs_dir, item.dist, sha256)
 
 
-async def _extract_one(client: Client, pkgs_dir: Path, item: ToExtract) -> None:
-    """Extract, check and move into place one archive; `UnsafePackage` (nothing left behind) if refused."""
+async def _extract_one(client: Client, pkgs_dir: Path, item: ToExtract) -> tuple[str, str]:
+    """Extract, check and move into place one archive; its (sha256, md5) as read. `UnsafePackage` or
+    `ChecksumMismatch` (nothing left behind) if refused."""
     from rattler.package_streaming import download_and_extract
 
     tmp = pkgs_dir / f".{item.dist}.cenv-extract-{secrets.token_hex(4)}"
@@ -109,11 +129,15 @@ async def _extract_one(client: Client, pkgs_dir: Path, item: ToExtract) -> None:
             if item.archive.name.endswith(".conda"):
                 check_zip_layout(item.archive)
             # rattler's async extractor (the sync one holds the GIL: 4x slower over 300 small archives),
-            # checking the sha256 it was verified with while it reads
-            await download_and_extract(
-                client, item.archive.as_uri(), tmp, expected_sha=bytes.fromhex(item.sha256)
-            )
-            await asyncio.to_thread(_check_and_place, pkgs_dir, item, tmp)
+            # hashing the archive while it reads it (it does not compare: cenv does, below)
+            sha, md5 = await download_and_extract(client, item.archive.as_uri(), tmp)
+            read = (bytes(sha).hex(), bytes(md5).hex())
+            if item.expected_sha256 is not None and read[0] != item.expected_sha256.lower():
+                raise ChecksumMismatch(*read)
+            await asyncio.to_thread(_check_and_place, pkgs_dir, item, tmp, read[0])
+            return read
+        except ChecksumMismatch:
+            raise
         except UnsafePackage as exc:
             raise UnsafePackage(await _precise_reason(item.archive) or str(exc)) from exc
         except Exception as exc:  # rattler's extractor: corrupt streams, and its own path refusals
@@ -123,29 +147,46 @@ async def _extract_one(client: Client, pkgs_dir: Path, item: ToExtract) -> None:
             reason = await _precise_reason(item.archive)
             why = reason or f"the archive is corrupt or unsafe: {error_text(exc, 300)}"
             raise UnsafePackage(why) from exc
+    except UnsafePackage:
+        # an archive that is not the lock's says so, rather than how it is broken (hashed on this path only)
+        if item.expected_sha256 is not None:
+            actual = await asyncio.to_thread(file_sha256, item.archive)
+            if actual != item.expected_sha256.lower():
+                raise ChecksumMismatch(actual, "") from None
+        raise
     finally:
         if tmp.exists():
             await asyncio.to_thread(shutil.rmtree, tmp, True)
 
 
-async def extract_all(pkgs_dir: Path, items: Sequence[ToExtract]) -> dict[str, str]:
-    """Extract `items` concurrently; {dist: why it was refused} for the ones that were not placed."""
+async def extract_all(
+    pkgs_dir: Path, items: Sequence[ToExtract], on_placed: Callable[[str], None] | None = None
+) -> Extracted:
+    """Extract `items` concurrently: the archives' hashes as read, and the ones refused or not the lock's.
+    `on_placed(dist)` is called (in a worker thread) as each entry is in place."""
     if not items:
-        return {}
+        return Extracted()
     from rattler.networking import Client
 
     client = Client()
     limit = asyncio.Semaphore(_PARALLEL)
 
-    async def one(item: ToExtract) -> None:
+    async def one(item: ToExtract) -> tuple[str, str]:
         async with limit:
-            await _extract_one(client, pkgs_dir, item)
+            read = await _extract_one(client, pkgs_dir, item)
+        if on_placed is not None:
+            await asyncio.to_thread(on_placed, item.dist)
+        return read
 
     results = await asyncio.gather(*(one(item) for item in items), return_exceptions=True)
-    refused: dict[str, str] = {}
+    extracted = Extracted()
     for item, result in zip(items, results, strict=True):
         if isinstance(result, UnsafePackage):
-            refused[item.dist] = str(result)
+            extracted.refused[item.dist] = str(result)
+        elif isinstance(result, ChecksumMismatch):
+            extracted.mismatched[item.dist] = (result.sha256, result.md5)
         elif isinstance(result, BaseException):
             raise result
-    return refused
+        else:
+            extracted.hashes[item.dist] = result
+    return extracted

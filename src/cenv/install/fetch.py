@@ -2,13 +2,17 @@
 
 rattler checks sha256 over HTTP but not for `file://` channels (ENGINE-NOTES), and never checks md5-only
 locks, so cenv fetches every archive itself: streamed to a temporary file beside its final name, hashed
-while streaming (sha256 and md5), compared with the lock, and only then renamed into the cache.
+while streaming, compared with the lock, and only then renamed into the cache. One pass over the bytes:
+a download is hashed as it streams (md5 too only when the lock has no sha256); a `file://` archive whose
+lock has a sha256 is copied by the kernel (`copy_file_range`) without passing through Python, and hashed
+by rattler's extractor as it reads it (extract.py compares that hash with the lock's before the entry is
+placed), so its `Fetched` is `verified=False` until then.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
+import errno
 import os
 import secrets
 import threading
@@ -20,8 +24,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import cenv
+from cenv import hashing
 from cenv.deadline import Stalled, read_timeout, stalled_hint
 from cenv.errors import InstallError
+from cenv.hashing import Hasher
 from cenv.lock.models import LockedPackage
 from cenv.redact import redact
 
@@ -34,6 +40,7 @@ __all__ = [
     "fetch_archive",
     "hash_file",
     "local_path",
+    "mismatch",
     "remote_size",
     "verify_file",
 ]
@@ -54,27 +61,19 @@ class Fetched:
     md5: str
     size: int
     transferred: int  # bytes read from the source (including failed attempts)
+    # False: copied without hashing (a file:// archive with a sha256 in the lock); extraction hashes it
+    # and compares before anything is placed, and fills `sha256`/`md5` in (conda.py)
+    verified: bool = True
 
 
-class _Hasher:
-    def __init__(self) -> None:
-        self.sha256 = hashlib.sha256()
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.size = 0
-
-    def update(self, data: bytes) -> None:
-        self.sha256.update(data)
-        self.md5.update(data)
-        self.size += len(data)
+def hash_file(path: Path, md5: bool = True) -> tuple[str, str, int]:
+    """(sha256, md5 or "" without `md5`, size) of a file (cenv.hashing's)."""
+    return hashing.hash_file(path, md5)
 
 
-def hash_file(path: Path) -> tuple[str, str, int]:
-    """(sha256, md5, size) of a file, read in chunks."""
-    hasher = _Hasher()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            hasher.update(chunk)
-    return hasher.sha256.hexdigest(), hasher.md5.hexdigest(), hasher.size
+def mismatch(package: LockedPackage, sha256: str, md5: str) -> InstallError | None:
+    """The error for an archive whose checksum is not the lock's, or None when it matches."""
+    return _mismatch(package, sha256, md5)
 
 
 def _mismatch(package: LockedPackage, sha256: str, md5: str) -> InstallError | None:
@@ -104,7 +103,7 @@ def check_has_hash(package: LockedPackage) -> None:
 
 def verify_file(package: LockedPackage, path: Path) -> Fetched:
     """Hash an archive already on disk; raise InstallError on a mismatch."""
-    sha256, md5, size = hash_file(path)
+    sha256, md5, size = hash_file(path, md5=not package.hash.sha256)
     error = _mismatch(package, sha256, md5)
     if error is not None:
         raise error
@@ -132,7 +131,7 @@ def _url2pathname(path: str) -> str:
 
 
 def _sink(
-    out: BinaryIO, hasher: _Hasher, progress: Callable[[int], None], cancel: Any
+    out: BinaryIO, hasher: Hasher, progress: Callable[[int], None], cancel: Any
 ) -> Callable[[bytes], None]:
     """Where an archive's bytes go, from a local channel or the network alike: the `.part` file, the hashes,
     the progress bar; a set `cancel` stops the copy."""
@@ -148,7 +147,7 @@ def _sink(
 
 
 def _download(
-    url: str, out: BinaryIO, hasher: _Hasher, progress: Callable[[int], None], cancel: Any, timeout: float
+    url: str, out: BinaryIO, hasher: Hasher, progress: Callable[[int], None], cancel: Any, timeout: float
 ) -> None:
     """Stream `url` through the one network client (connection reuse, retries, mirrors, credentials by
     host, proxies, TLS: cenv.net) into `out`, hashing as it goes; `Stalled` after `timeout` seconds without
@@ -259,16 +258,41 @@ def _describe(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _kernel_copy(reader: BinaryIO, out: BinaryIO, progress: Callable[[int], None], cancel: Any) -> int:
+    """Copy `reader` to `out` inside the kernel (copy_file_range, else sendfile); the bytes copied."""
+    copied = 0
+    src, dst = reader.fileno(), out.fileno()
+    while True:
+        if cancel is not None and cancel.is_set():
+            raise FetchCancelled
+        try:
+            if hasattr(os, "copy_file_range"):
+                n = os.copy_file_range(src, dst, 1 << 26)
+            else:
+                n = os.sendfile(dst, src, None, 1 << 26)  # type: ignore[attr-defined,unused-ignore]
+        except OSError as exc:
+            if copied == 0 and exc.errno in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+                return -1  # not between these files: the caller copies through Python
+            raise _LocalWriteError(exc) from exc
+        if n == 0:
+            return copied
+        copied += n
+        progress(n)
+
+
 def fetch_archive(
     package: LockedPackage,
     dest_dir: Path,
     progress: Callable[[int], None] = lambda n: None,
     cancel: threading.Event | None = None,
+    hash_later: bool = False,
 ) -> Fetched:
     """Download (http/https) or copy (file://) `package` into `dest_dir/<filename>`, verified.
 
     `progress(n)` gets byte deltas (negative when a failed attempt is restarted). A checksum mismatch or a
-    failure after retries raises InstallError; nothing is left under `dest_dir` then.
+    failure after retries raises InstallError; nothing is left under `dest_dir` then. With `hash_later`,
+    a `file://` archive whose lock has a sha256 is copied by the kernel and left for the caller to verify
+    (`verified=False`: rattler's extractor hashes it while reading it).
     """
     check_has_hash(package)
     parsed = urllib.parse.urlsplit(package.url)
@@ -285,7 +309,8 @@ def fetch_archive(
         if attempt:
             time.sleep(0.1 * 2**attempt)
         tmp = dest_dir / f".{package.filename}.{secrets.token_hex(4)}.part"
-        hasher = _Hasher()
+        hasher = Hasher(md5=not package.hash.sha256)
+        copied = -1
         try:
             if source is not None:
                 try:
@@ -296,18 +321,21 @@ def fetch_archive(
                         hints=["the local channel changed since the lock was made; lock again"],
                     ) from exc
                 with reader, _open_part(tmp) as out:
-                    write = _sink(out, hasher, progress, cancel)
-                    while chunk := reader.read(_CHUNK):
-                        write(chunk)
+                    if hash_later and package.hash.sha256:
+                        copied = _kernel_copy(reader, out, progress, cancel)
+                    if copied < 0:
+                        write = _sink(out, hasher, progress, cancel)
+                        while chunk := reader.read(_CHUNK):
+                            write(chunk)
             else:
                 with _open_part(tmp) as out:
                     _download(package.url, out, hasher, progress, cancel, timeout)
-            transferred += hasher.size
+            transferred += max(copied, 0) + hasher.size
         except BaseException as exc:
             with contextlib.suppress(OSError):
                 tmp.unlink()
-            transferred += hasher.size
-            progress(-hasher.size)
+            transferred += max(copied, 0) + hasher.size
+            progress(-(max(copied, 0) + hasher.size))
             if isinstance(exc, InstallError | FetchCancelled) or not isinstance(exc, Exception):
                 raise
             if isinstance(exc, _LocalWriteError):  # not retried, not the server's fault
@@ -320,7 +348,15 @@ def fetch_archive(
                 ) from exc
             last_error = exc
             continue
-        sha256, md5 = hasher.sha256.hexdigest(), hasher.md5.hexdigest()
+        if copied >= 0:  # hashed by the extractor (extract.py), compared with the lock there
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                raise _write_error(dest_dir, exc) from exc
+            return Fetched(target, "", "", copied, transferred, verified=False)
+        sha256, md5 = hasher.sha256.hexdigest(), hasher.md5_hex()
         error = _mismatch(package, sha256, md5)
         if error is not None:
             with contextlib.suppress(OSError):

@@ -8,6 +8,7 @@ scripts run; after the move the environment is registered in `~/.conda/environme
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Mapping, Sequence
@@ -16,10 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cenv.errors import UserError
-from cenv.install import bytecode, link_scripts, meta
+from cenv.install import bytecode, link_scripts, meta, pyc_cache
 from cenv.install.clobber import resolve_clobbers
 from cenv.install.environments_txt import register_env, registration_enabled
+from cenv.install.noarch_bytecode import EarlyBytecode, NoarchBytecode
+from cenv.install.plan import content_key
 from cenv.lock.models import dependencies_from_depends
+from cenv.platforms import host_platform
 
 if TYPE_CHECKING:
     from cenv.install.plan import InstallPlan
@@ -61,6 +65,8 @@ class FinishReport:
     menu: list[str] = field(default_factory=list)  # packages shipping Menu/*.json (not installed)
     messages: list[str] = field(default_factory=list)  # what scripts wrote to .messages.txt
     pyc_files: int = 0
+    pyc_compiled: int = 0  # noarch .pyc compiled in this run (into the package cache, or in place)
+    pyc_from_cache: int = 0  # noarch .pyc linked from the package cache, compiled by an earlier create
     warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, object]:
@@ -70,6 +76,8 @@ class FinishReport:
             "pre_unlink_ran": list(self.pre_unlink),
             "menu_entries_not_installed": list(self.menu),
             "pyc_files": self.pyc_files,
+            "pyc_compiled": self.pyc_compiled,
+            "pyc_from_cache": self.pyc_from_cache,
         }
 
 
@@ -104,16 +112,79 @@ class Finisher:
         self.options = options or FinishOptions()
         self.report = FinishReport()
         self._compilations: list[tuple[bytecode.Compilation, dict[str, list[str]]]] = []
+        self._bindings: dict[str, str] = {}
+        self._noarch: NoarchBytecode | None = None
+        self._interpreter: pyc_cache.Interpreter | None = None
+        self._prelinked: dict[str, tuple[tuple[str, ...], list[str]]] = {}  # dist: (sources, .pyc linked)
+        self._early: EarlyBytecode | None = None
+
+    def bind_entries(self, bindings: Mapping[str, str]) -> None:
+        """{dist: `archive_guard.entry_binding` of its cache entry}, taken under the package cache lock:
+        bytecode is reused from, and stored into, only the entries the environment was linked from."""
+        self._bindings = dict(bindings)
+
+    def early_bytecode(self) -> EarlyBytecode | None:
+        """The noarch bytecode compiling while archives are extracted (`EarlyBytecode`), when the
+        environment has a python this machine can run; `install_plan` feeds it the entries."""
+        plan = self.plan
+        python = next((p for p in plan.packages if p.package.name == "python"), None)
+        if python is None or plan.platform != host_platform():
+            return None
+        parts = python.package.version.split(".")
+        if len(parts) < 2 or not (parts[0].isdigit() and parts[1].isdigit()):
+            return None
+        site = _site_packages(plan.platform, f"{parts[0]}.{parts[1]}")
+        exe = _python(plan.pkgs_dir / python.dist, plan.platform)
+        keys = {p.dist: content_key(p.package)[1] for p in plan.packages}
+        self._early = EarlyBytecode(plan.pkgs_dir, python.dist, site, exe, keys)
+        return self._early
+
+    def prelink_bytecode(self, staging: Path) -> None:
+        """While rattler links: the bytecode earlier creates compiled for this environment's python (known
+        from its package's entry, `pyc_cache.known_interpreter`) hard-linked into the staging. Best effort:
+        what is not linked here is compiled after the link (`_start_noarch`)."""
+        plan = self.plan
+        python = next((p for p in plan.packages if p.package.name == "python"), None)
+        if python is None:
+            return
+        staged_python = _python(staging, plan.platform)
+        early = self._early if self._early is not None and self._early.interpreter is not None else None
+        if early is not None and early.interpreter is not None:
+            interpreter: pyc_cache.Interpreter | None = dataclasses.replace(
+                early.interpreter, python=staged_python
+            )
+        else:
+            interpreter = pyc_cache.known_interpreter(
+                plan.pkgs_dir / python.dist, self._bindings.get(python.dist), staged_python
+            )
+        if interpreter is None:
+            return
+        self._interpreter = interpreter
+        for planned in plan.packages:
+            binding = self._bindings.get(planned.dist)
+            if early is not None:  # every entry was looked at while extracting; the files are checked now
+                cached = early.cached.get(planned.dist)
+                cached = cached if cached is not None and pyc_cache.verified(cached) else None
+            else:
+                cached = pyc_cache.cached_pycs(plan.pkgs_dir / planned.dist, interpreter, binding or "")
+            if binding is None or cached is None:
+                continue
+            try:
+                linked = pyc_cache.link_files(cached.root, sorted(cached.pycs), staging)
+            except OSError:
+                continue
+            self._prelinked[planned.dist] = (cached.sources, linked)
 
     def after_link(self, staging: Path) -> None:
         """Paths two packages ship, as conda leaves them; post-link scripts (dependencies first), or the
-        note that they were skipped; the Menu note. Then the noarch python packages start compiling (while
-        the pip part installs and records complete)."""
+        note that they were skipped; the Menu note. Then the noarch python packages' bytecode: linked from
+        the package cache where an earlier create compiled it, the rest compiling (while the pip part
+        installs and records complete)."""
         order = [str(r["name"]) for r in link_scripts.dependency_order(_records(staging))]
         for clobber in resolve_clobbers(staging, order, self.options.path_conflict):
             self.report.warnings.append(clobber.warning())
         self._run_link_scripts(staging)
-        self._start_compile(staging, _records(staging), noarch=True)
+        self._start_noarch(staging, _records(staging))
 
     def _run_link_scripts(self, staging: Path) -> None:
         records = link_scripts.dependency_order(_records(staging))
@@ -143,6 +214,12 @@ class Finisher:
         specs = list(self.options.requested) or _roots(records)
         finished = meta.complete_records(staging, plan.prefix, facts, meta.requested_by_name(specs))
         by_dist = {f"{r['name']}-{r['version']}-{r['build']}": r for r in finished.values()}
+        if self._noarch is not None:
+            noarch, self._noarch = self._noarch, None
+            for dist, pycs in noarch.finish(staging, self.report).items():
+                record = by_dist.get(dist)
+                if record is not None:
+                    meta.add_pyc(record, pycs)
         while self._compilations:
             compilation, pyc_by_dist = self._compilations.pop(0)
             compiled = compilation.wait()
@@ -161,31 +238,58 @@ class Finisher:
 
     def abort(self) -> None:
         """Stop compilations still running (the staging directory is about to be removed)."""
+        if self._early is not None:
+            self._early.cancel()
+            self._early = None
+        if self._noarch is not None:
+            self._noarch.cancel()
+            self._noarch = None
         while self._compilations:
             self._compilations.pop()[0].cancel()
 
-    def _start_compile(self, staging: Path, records: Sequence[Mapping[str, Any]], noarch: bool) -> None:
-        """Start compiling the noarch python packages' modules (`noarch`) or the pip part's."""
+    def _start_noarch(self, staging: Path, records: Sequence[Mapping[str, Any]]) -> None:
         plan = self.plan
         version = bytecode.python_version(records)
         python = _python(staging, plan.platform)
         if version is None or not python.exists():
             return
         site = _site_packages(plan.platform, version)
-        if noarch:
-            sources = {
-                f"{r['name']}-{r['version']}-{r['build']}": bytecode.noarch_sources(r, site) for r in records
-            }
-            every = [s for group in sources.values() for s in group]
-            pyc_by_dist = {
-                dist: [bytecode.pyc_path(s, version) for s in group]
-                for dist, group in sources.items()
-                if group
-            }
-        else:
-            every, pyc_by_dist = bytecode.pip_sources(staging, site), {}
+        sources = {
+            f"{r['name']}-{r['version']}-{r['build']}": bytecode.noarch_sources(r, site) for r in records
+        }
+        sources = {dist: group for dist, group in sources.items() if group}
+        if not sources:
+            return
+        interpreter = self._interpreter
+        if interpreter is None:
+            interpreter = pyc_cache.probe(python)
+            entry = next((p.dist for p in plan.packages if p.package.name == "python"), None)
+            if interpreter is None:  # a python that cannot run: no bytecode, as with conda
+                return
+            if entry is not None and entry in self._bindings:
+                pyc_cache.remember(plan.pkgs_dir / entry, self._bindings[entry], interpreter)
+        rewritten = {
+            str(p.get("_path"))
+            for r in records
+            for p in (r.get("paths_data") or {}).get("paths") or ()
+            if p.get("prefix_placeholder")
+        }
+        early, self._early = self._early, None
+        self._noarch = NoarchBytecode.start(
+            interpreter, staging, plan.pkgs_dir, sources, self._bindings, rewritten, self._prelinked, early
+        )
+
+    def _start_compile(self, staging: Path, records: Sequence[Mapping[str, Any]], noarch: bool) -> None:
+        """Start compiling the pip part's modules in place (noarch packages: `_start_noarch`)."""
+        plan = self.plan
+        version = bytecode.python_version(records)
+        python = _python(staging, plan.platform)
+        if noarch or version is None or not python.exists():
+            return
+        site = _site_packages(plan.platform, version)
+        every = bytecode.pip_sources(staging, site)
         if every:
-            self._compilations.append((bytecode.Compilation(python, staging, every, version), pyc_by_dist))
+            self._compilations.append((bytecode.Compilation(python, staging, every, version), {}))
 
     def before_commit(self) -> None:
         """The replaced environment's pre-unlink scripts (conda reports their failures and goes on)."""

@@ -124,17 +124,18 @@ def _link_target(staging: Path, final: Path, link: Path) -> Path:
 def _fix_paths(record: dict[str, Any], staging: Path, final: Path) -> None:
     """conda records a symlink with the checksum and size of the file it points to (conda-build's
     paths.json does too); `conda doctor` follows the link and compares. Links to nothing or to a
-    directory keep what rattler wrote: conda doctor skips them."""
+    directory keep what rattler wrote: conda doctor skips them. A link to a file of the same package
+    linked unchanged takes that file's checksum from paths.json (checked against the file when the
+    package was extracted) instead of hashing it again (a 50 MB library behind two links: 100 MB)."""
     paths = (record.get("paths_data") or {}).get("paths") or []
+    unchanged: dict[str, str] = {}
     for entry in paths:
-        if (
-            entry.get("path_type") == "hardlink"
-            and "sha256" in entry
-            and "sha256_in_prefix" not in entry
-            and "prefix_placeholder" not in entry
-        ):
-            entry["sha256_in_prefix"] = entry["sha256"]  # linked unchanged; conda records it for every file
-            continue
+        if entry.get("path_type") == "hardlink" and "sha256" in entry and "prefix_placeholder" not in entry:
+            # linked unchanged; conda records sha256_in_prefix for every file
+            entry.setdefault("sha256_in_prefix", entry["sha256"])
+            unchanged[str(entry["_path"])] = str(entry["sha256_in_prefix"])
+    root = os.path.realpath(staging)
+    for entry in paths:
         if entry.get("path_type") != "softlink":
             continue
         link = staging / entry["_path"]
@@ -142,7 +143,10 @@ def _fix_paths(record: dict[str, Any], staging: Path, final: Path) -> None:
             target = _link_target(staging, final, link)
             if not target.is_file():
                 continue
-            entry["sha256_in_prefix"] = file_sha256(target)
+            real = os.path.realpath(target)
+            rel = os.path.relpath(real, root) if real.startswith(root + os.sep) else None
+            known = unchanged.get(rel.replace(os.sep, "/")) if rel is not None else None
+            entry["sha256_in_prefix"] = known or file_sha256(target)
             entry["size_in_bytes"] = target.stat().st_size
         except OSError:
             continue

@@ -1,0 +1,191 @@
+"""Bytecode compiled once per package and interpreter (issue #21): kept in the package cache entry,
+hard-linked into every environment, recorded as conda records it, still validated by timestamp.
+
+conda compiles a noarch python package's modules in each environment (CompileMultiPycAction in
+conda/core/path_actions.py, `compile_multiple_pyc` in conda/gateways/disk/create.py) and records the `.pyc`
+files as `path_type: pyc_file`; cenv records them the same way but compiles each package once per
+interpreter. Python re-targets a cached code object's `co_filename` to the module's path on import
+(`SourceLoader.get_code` -> `_imp._fix_co_filename`), which the traceback test relies on."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from tests.cli_helpers import cenv
+from tests.create_support import files_containing, pkgs_dir, write_spec
+from tests.support.channel_factory import ChannelFactory, host_python_version
+
+PY = ".".join(host_python_version().split(".")[:2])
+TAG = f"cpython-{PY.replace('.', '')}"
+SITE = f"lib/python{PY}/site-packages"
+MODULES = 12
+
+
+def _channel(root: Path) -> ChannelFactory:
+    ch = ChannelFactory(root, "pyc")
+    ch.python_wrapper()
+    files = {f"site-packages/pyca/m{i:02d}.py": f"VALUE = {i}\n" for i in range(MODULES - 2)}
+    files["site-packages/pyca/__init__.py"] = ""
+    files["site-packages/pyca/boom.py"] = "def fail() -> None:\n    raise ValueError('boom')\n"
+    ch.package("pyca", "1.0", noarch="python", depends=["python"], files=files)
+    ch.package(
+        "pycb",
+        "1.0",
+        noarch="python",
+        depends=["python"],
+        files={"site-packages/pycb.py": "B = 'b'\n", "site-packages/broken_py2.py": "print 'py2'\n"},
+    )
+    return ch.write_repodata()
+
+
+def _create(spec: Path, prefix: Path) -> dict[str, object]:
+    result = cenv("create", spec, "-p", prefix, "--json")
+    assert result.code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert isinstance(summary, dict)
+    return summary
+
+
+def _pycs(prefix: Path) -> dict[str, list[str]]:
+    found = {}
+    for record in (prefix / "conda-meta").glob("*.json"):
+        data = json.loads(record.read_text())
+        if not isinstance(data, dict) or "paths_data" not in data:
+            continue
+        pycs = [p["_path"] for p in data["paths_data"]["paths"] if p["path_type"] == "pyc_file"]
+        if pycs:
+            assert set(pycs) <= set(data["files"])
+            found[str(data["name"])] = sorted(pycs)
+    return found
+
+
+def _python(prefix: Path, code: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX")}
+    return subprocess.run([prefix / "bin" / "python", "-c", code], capture_output=True, text=True, env=env)
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> Path:
+    ch = _channel(tmp_path / "channels")
+    return write_spec(tmp_path / "pyc.yml", ch.url, deps=("python", "pyca", "pycb"))
+
+
+def test_a_second_environment_compiles_nothing_and_links_the_cached_bytecode(
+    spec: Path, tmp_path: Path
+) -> None:
+    first = _create(spec, tmp_path / "one")
+    compiled = MODULES + 1  # the python 2 module does not compile (conda skips it too)
+    assert (first["pyc_compiled"], first["pyc_from_cache"], first["pyc_files"]) == (compiled, 0, compiled)
+    # compiled from the cache entries before the link, by the python package's own interpreter, whose
+    # cache tag and magic are kept beside its entry
+    (known,) = pkgs_dir().glob("python-*/.cenv-pyc/interpreter.json")
+    assert json.loads(known.read_text())["cache_tag"] == TAG
+
+    second = _create(spec, tmp_path / "two")
+    assert (second["pyc_compiled"], second["pyc_from_cache"], second["pyc_files"]) == (0, compiled, compiled)
+
+    # recorded as conda records compiled bytecode, the same files in both environments
+    pycs = _pycs(tmp_path / "two")
+    assert pycs == _pycs(tmp_path / "one")
+    assert f"{SITE}/pyca/__pycache__/m00.{TAG}.pyc" in pycs["pyca"]
+    assert pycs["pycb"] == [f"{SITE}/__pycache__/pycb.{TAG}.pyc"]
+    # one file in the cache, hard-linked into both environments
+    for rel in pycs["pyca"]:
+        one, two = (tmp_path / "one" / rel).stat(), (tmp_path / "two" / rel).stat()
+        assert one.st_ino == two.st_ino and one.st_nlink >= 3
+    cached = list((pkgs_dir()).glob(f"pyca-1.0-*/.cenv-pyc/{TAG}-*/{SITE}/pyca/__pycache__/m00.{TAG}.pyc"))
+    m00 = tmp_path / "two" / SITE / "pyca" / "__pycache__" / f"m00.{TAG}.pyc"
+    assert len(cached) == 1 and cached[0].stat().st_ino == m00.stat().st_ino
+    assert files_containing(tmp_path / "two" / SITE, str(pkgs_dir()).encode()) == []
+    assert files_containing(tmp_path / "two" / SITE, b".cenv-tmp-") == []
+
+
+def test_cached_bytecode_is_valid_in_the_second_environment(spec: Path, tmp_path: Path) -> None:
+    """Importing from the second environment rewrites no `.pyc` (the timestamp in it matches the
+    hard-linked source), and a traceback names the second environment's files."""
+    _create(spec, tmp_path / "one")
+    prefix = tmp_path / "two"
+    _create(spec, prefix)
+    pyc = prefix / SITE / "pyca" / "__pycache__" / f"boom.{TAG}.pyc"
+    before = pyc.stat()
+
+    run = _python(prefix, "import pyca.boom, pyca.m03; pyca.boom.fail()")
+    assert run.returncode == 1
+    assert f'File "{prefix / SITE / "pyca" / "boom.py"}", line 2, in fail' in run.stderr, run.stderr
+    assert str(tmp_path / "one") not in run.stderr and str(pkgs_dir()) not in run.stderr
+    after = pyc.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # not recompiled
+
+    # timestamp validation is kept: a source replaced in the environment is compiled again on import
+    source = prefix / SITE / "pyca" / "m03.py"
+    fresh = source.with_name("m03.py.new")
+    fresh.write_text("VALUE = 'edited'\n")
+    os.utime(fresh, ns=(before.st_mtime_ns + 10**9, before.st_mtime_ns + 10**9))
+    fresh.replace(source)
+    run = _python(prefix, "import pyca.m03; print(pyca.m03.VALUE)")
+    assert run.stdout.strip() == "edited", run.stderr
+    assert _python(tmp_path / "one", "import pyca.m03; print(pyca.m03.VALUE)").stdout.strip() == "3"
+
+
+def test_changed_cached_bytecode_is_compiled_again(spec: Path, tmp_path: Path) -> None:
+    """A `.pyc` changed in the cache (or its manifest) is never linked: the package is compiled again."""
+    _create(spec, tmp_path / "one")
+    (cached,) = pkgs_dir().glob(f"pyca-1.0-*/.cenv-pyc/{TAG}-*/{SITE}/pyca/__pycache__/m01.{TAG}.pyc")
+    cached.unlink()
+    cached.write_bytes(b"not bytecode")
+    summary = _create(spec, tmp_path / "two")
+    assert summary["pyc_compiled"] == MODULES  # pyca again; pycb from the cache
+    assert summary["pyc_from_cache"] == 1
+    assert _python(tmp_path / "two", "import pyca.m01; print(pyca.m01.VALUE)").stdout.strip() == "1"
+    assert (
+        tmp_path / "two" / SITE / "pyca" / "__pycache__" / f"m01.{TAG}.pyc"
+    ).read_bytes() != b"not bytecode"
+
+
+def test_an_entry_extracted_again_does_not_reuse_its_old_bytecode(spec: Path, tmp_path: Path) -> None:
+    """The bytecode is bound to the entry it was compiled from: a damaged entry is extracted again and its
+    packages compiled again."""
+    _create(spec, tmp_path / "one")
+    (entry,) = (p for p in pkgs_dir().glob("pyca-1.0-*") if p.is_dir())
+    (entry / "site-packages" / "pyca" / "m02.py").write_text("VALUE = 'damaged'\n")
+    summary = _create(spec, tmp_path / "two")
+    assert summary["pyc_compiled"] == MODULES and summary["pyc_from_cache"] == 1
+    assert _python(tmp_path / "two", "import pyca.m02; print(pyca.m02.VALUE)").stdout.strip() == "2"
+
+
+def test_bytecode_is_copied_when_the_cache_is_on_another_file_system(spec: Path, tmp_path: Path) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or not os.access(shm, os.W_OK) or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("needs /dev/shm on another file system than the test's temporary directory")
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=shm, prefix="cenv-pyc-test-") as other:
+        env = {"CONDA_PKGS_DIRS": str(Path(other) / "pkgs")}
+        for name in ("one", "two"):
+            result = cenv("create", spec, "-p", tmp_path / name, "--json", env=env)
+            assert result.code == 0, result.output
+        summary = json.loads(result.stdout)
+        assert summary["pyc_compiled"] == 0 and summary["pyc_from_cache"] == MODULES + 1
+        pyc = tmp_path / "two" / SITE / "pyca" / "__pycache__" / f"m00.{TAG}.pyc"
+        assert pyc.is_file() and pyc.stat().st_nlink == 1
+        assert _python(tmp_path / "two", "import pyca.m00; print(pyca.m00.VALUE)").stdout.strip() == "0"
+
+
+def test_a_failed_create_leaves_no_bytecode_half_done(tmp_path: Path) -> None:
+    """The noarch bytecode starts compiling while other archives extract; when one of them is refused,
+    the compilation stops and nothing half-compiled stays in the cache (the next create compiles)."""
+    ch = _channel(tmp_path / "channels")
+    ch.package("late", "1.0", subdir="linux-64", files={"share/late.txt": "original\n"})
+    ch.write_repodata()
+    spec = write_spec(tmp_path / "pyc.yml", ch.url, deps=("python", "pyca", "pycb", "late"))
+    assert cenv("lock", spec).code == 0
+    ch.add_package("late", "1.0", subdir="linux-64", files={"share/late.txt": "changed\n"})  # same name
+    result = cenv("create", tmp_path / "pyc-lock.yml", "-p", tmp_path / "env", "--json")
+    assert result.code == 1 and "sha256 mismatch for package `late`" in result.stderr, result.output
+    assert not (tmp_path / "env").exists()
+    assert [p for p in pkgs_dir().glob("*/.cenv-pyc/.*")] == []
+    assert list(pkgs_dir().glob(f"pyca-1.0-*/.cenv-pyc/{TAG}-*/manifest.json")) == []
