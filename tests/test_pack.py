@@ -91,8 +91,21 @@ def packed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Packed]:
         again = cenv("pack", lock, "-o", root / "again.tar", "--json", env=_env(root, "direct"))
         assert again.code == 0, again.output
         assert json.loads(again.stdout)["downloaded"] == 2
+        plain = cenv("pack", lock, "-o", root / "plain.tar", env=_env(root, "direct"))
+        assert plain.code == 0, plain.output
+        copied = [line for line in plain.stderr.splitlines() if line.startswith("  copied ")]
+        fetched = [line for line in plain.stderr.splitlines() if line.startswith("  downloaded ")]
+        # issue #25: what came from the package cache is not said to be downloaded
+        assert len(fetched) == 2 and len(copied) == len(data_conda(lock)), plain.stderr
+        assert all(line.endswith(" from the package cache") for line in copied)
         assert (root / "again.tar").read_bytes() == (root / "ml.tar").read_bytes()  # same lock, same bytes
     yield Packed(root, lock, root / "ml.tar", direct, json.loads(made.stdout))
+
+
+def data_conda(lock: Path) -> list[str]:
+    import yaml
+
+    return [p["name"] for p in yaml.safe_load(lock.read_text())["package"] if p["manager"] == "conda"]
 
 
 def _conda_meta(prefix: Path) -> dict[str, tuple[str, str, str]]:

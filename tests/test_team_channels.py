@@ -105,6 +105,7 @@ def test_token_channel_over_https_with_private_ca_behind_a_proxy(
             f"channels:\n  - {server.url}/demo\nssl_verify: {ca_pem}\nproxy_servers:\n  https: {proxy.url}\n"
         )
         os.environ["RATTLER_AUTH_FILE"] = str(auth)
+        before_auth = sorted(_auth_files())
         try:
             work = tmp_path / "work"
             work.mkdir()
@@ -130,10 +131,14 @@ def test_token_channel_over_https_with_private_ca_behind_a_proxy(
         for result in (locked, created, exported):
             assert SECRET not in result.output
         assert _scan(tmp_path, allowed=(auth,)) == []
-        assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("cenv-auth-*/credentials.json")) or all(
-            SECRET not in p.read_text() or (p.stat().st_mode & 0o077) == 0
-            for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("cenv-auth-*/credentials.json")
-        )
+        # the merged auth file (it holds the token) is removed when each command ends (issue #25: the old
+        # check accepted any leftover that was private)
+        assert sorted(_auth_files()) == before_auth, "a cenv-auth-* file was left behind"
+
+
+def _auth_files() -> list[Path]:
+    """The merged auth files cenv processes keep in the temp folder while they run."""
+    return list(Path(os.environ.get("TMPDIR", "/tmp")).glob("cenv-auth-*/credentials.json"))
 
 
 @pytest.mark.parametrize("form", ["basic", "token-path"])

@@ -177,7 +177,9 @@ def _fetch_one(artifact: _Artifact, staging: Path, pkgs_dir: Path | None, report
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".fetch-") as tmp:
             got = fetch_archive(package, Path(tmp), reporter.fetch_progress, cancel)
             os.replace(got.path, target)
-    reporter.fetch_package_done(f"{package.name} {package.version}")
+        reporter.fetch_package_done(f"{package.name} {package.version}")
+    else:  # honest wording: it was not downloaded
+        reporter.message(f"  copied {package.name} {package.version} from the package cache")
     entry = PackFile(artifact.path, got.sha256, got.size, strip_credentials(package.url))
     return entry, downloaded
 
@@ -185,7 +187,15 @@ def _fetch_one(artifact: _Artifact, staging: Path, pkgs_dir: Path | None, report
 def _fetch_all(
     artifacts: Sequence[_Artifact], staging: Path, pkgs_dir: Path | None, reporter: Reporter
 ) -> tuple[list[PackFile], int]:
-    reporter.fetch_start(len(artifacts), None)
+    cached = sum(
+        1
+        for a in artifacts
+        if pkgs_dir is not None and a.package.is_conda and (pkgs_dir / a.package.filename).is_file()
+    )
+    if cached:
+        reporter.message(f"{cached} of {len(artifacts)} packages are in the package cache")
+    if cached < len(artifacts):
+        reporter.fetch_start(len(artifacts) - cached, None)
     cancel = threading.Event()
     entries: list[PackFile] = []
     downloaded = 0
