@@ -179,6 +179,8 @@ def _print_plan(console: Console, plan: InstallPlan) -> None:
         size = f" ({human_size(planned.size)})" if known else ""
         console.info(f"  {where:<10} {planned.package.name} {planned.package.version}{size}")
     total = f" ({human_size(plan.fetch_size)})" if plan.fetch_size is not None else ""
+    if plan.fetch_size is None and plan.to_fetch:
+        total = " (size unknown: the lock records none, and cenv does not ask the server)"
     console.info(
         f"{len(plan.to_fetch)} to download{total}, {len(plan.from_cache)} to link from the package cache"
     )

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-import cenv
 from cenv import hashing
 from cenv.deadline import Stalled, read_timeout, stalled_hint
 from cenv.errors import InstallError
@@ -165,25 +164,16 @@ def _download(
 
 
 def remote_size(package: LockedPackage) -> int | None:
-    """The archive size without downloading it: stat for file://, HEAD for http(s); None if unknown."""
-    parsed = urllib.parse.urlsplit(package.url)
+    """The archive size without downloading it: stat for a local archive; None (unknown) otherwise.
+
+    Every request goes through the one network client (auth, mirrors, proxies, TLS: cenv.net), and
+    rattler's client has no HEAD; a size is not worth a download, so `--dry-run` says it is unknown
+    (issue #25: a HEAD through urllib skipped all of those settings)."""
     path = local_path(package.url)
     if path is not None:
         with contextlib.suppress(OSError):
             return os.stat(path).st_size
-        return None
-    if parsed.scheme not in ("http", "https"):
-        return None
-    import http.client
-    from urllib.request import Request, urlopen
-
-    request = Request(package.url, method="HEAD", headers={"User-Agent": f"cenv/{cenv.__version__}"})
-    try:
-        with urlopen(request, timeout=10) as response:
-            length = response.headers.get("Content-Length")
-            return int(length) if length and length.isdigit() else None
-    except (OSError, http.client.HTTPException):
-        return None
+    return None
 
 
 def _transient(exc: BaseException) -> bool:
