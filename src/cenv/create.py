@@ -317,6 +317,19 @@ def _credentials_to_network(lockfile: Lockfile) -> Lockfile:
     return replace(lockfile, package=packages)
 
 
+def _take_from_shared_caches(lockfile: Lockfile, platform: str, writable: Path, reporter: Reporter) -> None:
+    """The other `pkgs_dirs` (a cluster's shared read-only cache) provide what the writable one lacks."""
+    from cenv.install.envs import pkgs_dirs
+    from cenv.install.shared_cache import take_from_shared
+
+    sources = [d for d in pkgs_dirs() if d != writable and d.is_dir()]
+    taken = take_from_shared(lockfile.packages_for(platform, "conda"), writable, sources)
+    if taken:
+        reporter.message(
+            f"{len(taken)} packages from the shared package caches ({', '.join(map(str, sources))})"
+        )
+
+
 async def _create_async(
     lockfile: Lockfile,
     platform: str,
@@ -341,6 +354,8 @@ async def _create_async(
     # The package cache stays locked from the plan (which entries match the lock) to the checked link.
     guard = contextlib.nullcontext() if settings.dry_run else locked_cache(packages_dir, reporter.message)
     with guard as lock:
+        if not settings.dry_run and settings.pkgs_dir is None:
+            await asyncio.to_thread(_take_from_shared_caches, lockfile, platform, packages_dir, reporter)
         while True:
             plan, warnings = await plan_install(
                 lockfile,

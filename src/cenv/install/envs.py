@@ -78,11 +78,20 @@ def resolve_prefix(prefix: Path | None, name: str | None, default_name: str | No
     return Path(os.path.abspath(named_env_prefix(chosen)))
 
 
-def pkgs_dir() -> Path:
-    """The package cache shared with conda: the first of CONDA_PKGS_DIRS or `pkgs_dirs`, else <cache>/pkgs."""
+def pkgs_dirs() -> tuple[Path, ...]:
+    """Every package cache shared with conda: CONDA_PKGS_DIRS, then `pkgs_dirs`, else <cache>/pkgs."""
     from cenv.config import current_config
 
     dirs = current_config().pkgs_dirs  # CONDA_PKGS_DIRS, then .condarc `pkgs_dirs`
     if dirs:
-        return Path(os.path.abspath(dirs[0]))
-    return Path(os.path.abspath(cache_root() / "pkgs"))
+        return tuple(Path(os.path.abspath(d)) for d in dirs)
+    return (Path(os.path.abspath(cache_root() / "pkgs")),)
+
+
+def pkgs_dir() -> Path:
+    """The package cache cenv writes to: the first writable of `pkgs_dirs()`, as conda's `first_writable`
+    (the first one when none is, so that its error names it); the others are read (`shared_cache.py`)."""
+    from cenv.install.shared_cache import first_writable
+
+    dirs = pkgs_dirs()
+    return first_writable(dirs) or dirs[0]

@@ -88,7 +88,7 @@ async def _precise_reason(archive: Path) -> str | None:
     return None
 
 
-def _write_rattler_lock(pkgs_dir: Path, dist: str, sha256: str) -> None:
+def write_rattler_lock(pkgs_dir: Path, dist: str, sha256: str) -> None:
     path = pkgs_dir / f"{dist}.lock"
     revision = 0
     with contextlib.suppress(OSError, struct.error), open(path, "rb") as handle:
@@ -115,7 +115,7 @@ def _check_and_place(pkgs_dir: Path, item: ToExtract, tmp: Path, sha256: str) ->
     check_extracted(tmp, item.key, stamp_as=final)
     discard_cache_entry(pkgs_dir, item.dist, keep_stamp=True)  # the stamp is the new entry's already
     os.rename(tmp, final)
-    _write_rattler_lock(pkgs_dir, item.dist, sha256)
+    write_rattler_lock(pkgs_dir, item.dist, sha256)
 
 
 async def _extract_one(client: Client, pkgs_dir: Path, item: ToExtract) -> tuple[str, str]:
