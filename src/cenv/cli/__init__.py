@@ -14,6 +14,7 @@ import click
 
 import cenv
 from cenv.cli.create import create_command, run_command
+from cenv.cli.image import image_command
 from cenv.cli.inspect import diff_command, export_command, info_command, pack_command, why_command
 from cenv.cli.lock import lock_command
 
@@ -31,6 +32,7 @@ for _command in (
     why_command,
     info_command,
     pack_command,
+    image_command,
     create_command,
     run_command,
 ):

@@ -13,8 +13,17 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-BIG = 32 * 1024 * 1024
+from cenv.env_vars import CENV_IMAGE_BIG_BYTES
+
+BIG = 32 * 1024 * 1024  # bytes installed; CENV_IMAGE_BIG_BYTES changes it (tests use a small one)
 BUCKETS = 8
+
+
+def _big() -> int:
+    try:
+        return int(os.environ.get(CENV_IMAGE_BIG_BYTES, BIG))
+    except ValueError:
+        return BIG
 
 
 @dataclass(frozen=True)
@@ -61,13 +70,14 @@ def plan_layers(root: Path) -> list[LayerPlan]:
         files = [f for f in record.get("files") or () if os.path.lexists(root / f)]
         owned.setdefault(name, []).extend(files)
     claimed: set[str] = set()
+    big_size = _big()
     big: list[LayerPlan] = []
     buckets: dict[int, list[str]] = {}
     for name in sorted(owned):
         paths = sorted(set(owned[name]) - claimed)
         claimed.update(paths)
         size = _size(root, paths)
-        if size >= BIG:
+        if size >= big_size:
             big.append(LayerPlan(f"pkg:{name}", tuple(paths), size))
         else:
             buckets.setdefault(_bucket(name), []).extend(paths)

@@ -19,9 +19,10 @@ Who checks what:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -201,10 +202,13 @@ async def install_plan(
     offline: bool = False,
     finish: FinishOptions | None = None,
     cache_lock: CacheLock | None = None,
+    into: Path | None = None,
 ) -> InstallResult:
     """Create the environment described by `plan` atomically; on any failure the target is untouched.
 
     `cache_lock` (held by the caller since the plan was made) is released once the link is checked.
+    `into`: write the environment into this empty folder and leave it there (an image's root), with
+    `plan.prefix` (e.g. `/opt/env`) patched into it as the path it will have; nothing is registered.
     """
     reporter = reporter or Reporter()
     finisher = Finisher(plan, finish)
@@ -225,7 +229,7 @@ async def install_plan(
         raise
     records = await package_records(plan, fetched)
     check_dependencies(records, plan.platform)
-    if plan.platform == host_platform():  # explicit files only reveal dependencies now
+    if plan.platform == host_platform() and into is None:  # explicit files reveal dependencies only now
         requirements = [
             (str(r.name.normalized), name, spec)
             for r in records
@@ -235,7 +239,7 @@ async def install_plan(
         if requirements:
             check_requirements(requirements, detect_host(cuda=needs_cuda(requirements)))
     # Damaged entries, and entries of another archive with the same name, were replaced by `_extract`.
-    with staged_prefix(plan.prefix) as staged:
+    with staged_prefix(plan.prefix) if into is None else _built_in(into) as staged:
         # The unverified entries' files are checked against their stamps while rattler links (the paths it
         # links are the checked ones: their paths.json matched); the staging is discarded if one changed.
         finisher.bind_entries(await asyncio.to_thread(entry_bindings, plan))
@@ -247,7 +251,8 @@ async def install_plan(
             finisher.abort()  # a compilation still running when something failed
         finisher.before_commit()
         staged.commit(replace=plan.replaces_existing)
-    finisher.after_commit()
+    if into is None:
+        finisher.after_commit()
     _report_finish(finisher, reporter)
     transferred = sum(f.transferred for f in fetched.values())
     downloaded = sum(1 for f in fetched.values() if f.transferred)
@@ -263,6 +268,22 @@ async def install_plan(
         warnings=tuple(finisher.report.warnings),
         conda_steps=finisher.report.summary(),
     )
+
+
+class _BuiltIn:
+    """`staged_prefix`'s object for a build folder that stays where it is (no rename, nothing replaced)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def commit(self, replace: bool = False) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _built_in(path: Path) -> Iterator[_BuiltIn]:
+    path.mkdir(parents=True)
+    yield _BuiltIn(path)
 
 
 def _names(names: Sequence[str]) -> str:

@@ -109,13 +109,15 @@ async def plan_install(
     env_vars: Mapping[str, str] | None = None,
     sizes: bool = False,
     speculative: bool = True,
+    image: bool = False,
 ) -> tuple[InstallPlan, list[str]]:
     """Check the target and the host, then decide what to fetch. Returns the plan and warnings.
 
     With `sizes`, archive sizes are looked up (stat for file://, HEAD for http) for a dry run. With
     `speculative`, cached entries whose paths.json passed their full check are planned as cached at once and
     their files checked while rattler links (`install_plan` raises `CacheChanged` if one changed); without,
-    every file is checked first.
+    every file is checked first. With `image`, the target is a path inside an image (nothing there is
+    replaced) and the host is not the machine that will run it (its driver and glibc are not checked).
     """
     packages = lock.packages_for(platform, "conda")
     pip = lock.packages_for(platform, "pip")
@@ -135,9 +137,9 @@ async def plan_install(
     for package in packages:
         check_has_hash(package)
     check_archive_names(packages)
-    replaces = check_target(prefix, force)
+    replaces = False if image else check_target(prefix, force)
     warnings: list[str] = []
-    if platform == host_platform():
+    if platform == host_platform() and not image:
         requirements = virtual_requirements(packages)
         assumed = lock.virtual_packages(platform) or ()
         host = detect_host(cuda=needs_cuda(requirements) or any(vp.name == "__cuda" for vp in assumed))

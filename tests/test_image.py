@@ -1,0 +1,227 @@
+"""`cenv image` (issue #24): a lock becomes an OCI image archive that skopeo and umoci accept, on a base made
+here from busybox-static, byte for byte reproducible, with layers two locks share, nothing of the build
+host inside, for the host's architecture and another one.
+
+The container tools come from Debian packages (`skopeo`, `umoci`, `busybox-static`; scripts/test.sh
+installs them where it runs as root). Where they are missing these tests skip naming them, and under `CI`
+their absence fails the run (the rule ../shared/realdata follows).
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from tests.cli_helpers import cenv
+from tests.create_support import write_spec
+from tests.support.channel_factory import ChannelFactory
+
+from cenv.image.oci import ImageConfig, config_blob, layer_tar, make_layer, write_archive
+
+TOOLS = {"skopeo": "skopeo", "umoci": "umoci", "busybox": "busybox-static"}
+
+
+def _need(*names: str) -> None:
+    missing = [TOOLS[n] for n in names if shutil.which(n) is None]
+    if missing:
+        message = f"needs the Debian packages {', '.join(missing)} (scripts/test.sh installs them as root)"
+        if os.environ.get("CI"):
+            pytest.fail(f"CI is set: {message}")
+        pytest.skip(message)
+
+
+def _busybox_base(folder: Path) -> Path:
+    """An OCI archive of a one-layer image: /bin/busybox and /bin/sh, a static shell and nothing else."""
+    root = folder / "base-root"
+    (root / "bin").mkdir(parents=True)
+    busybox = shutil.which("busybox")
+    assert busybox is not None
+    shutil.copy2(busybox, root / "bin" / "busybox")
+    (root / "bin" / "sh").symlink_to("busybox")
+    tar, files = layer_tar(root, ["bin/busybox", "bin/sh"], "")
+    layer = make_layer(tar, files, "gzip")
+    config = config_blob(ImageConfig("amd64", {"PATH": "/bin"}, {}), [layer.diff_id], ["busybox"])
+    out = folder / "busybox.tar"
+    write_archive(out, [layer], config, "busybox:static")
+    return out
+
+
+def _layers(archive: Path) -> list[tarfile.TarFile]:
+    """Every layer of the archive's image, opened (gzip undone)."""
+    with tarfile.open(archive) as outer:
+        index = json.loads(outer.extractfile("index.json").read())  # type: ignore[union-attr]
+
+        def blob(digest: str) -> bytes:
+            return outer.extractfile(f"blobs/sha256/{digest[7:]}").read()  # type: ignore[union-attr]
+
+        manifest = json.loads(blob(index["manifests"][0]["digest"]))
+        layers = []
+        for descriptor in manifest["layers"]:
+            data = blob(descriptor["digest"])
+            if descriptor["mediaType"].endswith("+gzip"):
+                data = gzip.decompress(data)
+            layers.append(tarfile.open(fileobj=io.BytesIO(data)))  # noqa: SIM115 - in memory, read by the caller
+        return layers
+
+
+def _config(archive: Path) -> dict[str, object]:
+    with tarfile.open(archive) as outer:
+        index = json.loads(outer.extractfile("index.json").read())  # type: ignore[union-attr]
+        manifest = json.loads(
+            outer.extractfile(f"blobs/sha256/{index['manifests'][0]['digest'][7:]}").read()  # type: ignore[union-attr]
+        )
+        return json.loads(outer.extractfile(f"blobs/sha256/{manifest['config']['digest'][7:]}").read())  # type: ignore[union-attr]
+
+
+@pytest.fixture
+def demo_lock(tmp_path: Path, demo_channel: Path) -> Path:
+    spec = write_spec(
+        tmp_path / "app.yml", demo_channel.as_posix(), deps=("cenv-demo-tool", "hello-cenv"),
+        extra="variables:\n  APP_MODE: image\n",
+    )  # fmt: skip
+    assert cenv("lock", spec, "-p", "linux-64").code == 0
+    return tmp_path / "app-lock.yml"
+
+
+def test_image_on_a_busybox_base_runs(tmp_path: Path, demo_lock: Path) -> None:
+    """skopeo inspects it and copies it (checking every digest), umoci unpacks it, and the environment's
+    entry point runs in the unpacked root file system with the prefix patched to /opt/env."""
+    _need("skopeo", "umoci", "busybox")
+    base = _busybox_base(tmp_path)
+    image = tmp_path / "app.tar"
+    made = cenv("image", demo_lock, "-o", image, "--base", f"oci-archive:{base}", "--tag", "app:1", "--json")
+    assert made.code == 0, made.output
+    summary = json.loads(made.stdout)
+    assert summary["base_layers"] == 1 and summary["architecture"] == "amd64"
+    inspected = subprocess.run(["skopeo", "inspect", f"oci-archive:{image}"], capture_output=True, text=True)
+    assert inspected.returncode == 0, inspected.stderr
+    facts = json.loads(inspected.stdout)
+    assert facts["Digest"] == summary["digest"] and facts["Architecture"] == "amd64"
+    assert "PATH=/opt/env/bin:/bin" in facts["Env"] and "APP_MODE=image" in facts["Env"]
+    assert facts["Labels"]["io.cenv.platform"] == "linux-64"
+    copied = subprocess.run(
+        ["skopeo", "copy", f"oci-archive:{image}", f"dir:{tmp_path / 'copy'}"], capture_output=True, text=True
+    )
+    assert copied.returncode == 0, copied.stderr
+    layout = tmp_path / "layout"
+    layout.mkdir()
+    with tarfile.open(image) as tar:
+        tar.extractall(layout, filter="data")
+    bundle = tmp_path / "bundle"
+    unpacked = subprocess.run(
+        ["umoci", "unpack", "--rootless", "--image", f"{layout}:app:1", str(bundle)],
+        capture_output=True,
+        text=True,
+    )
+    assert unpacked.returncode == 0, unpacked.stderr
+    rootfs = bundle / "rootfs"
+    assert (rootfs / "opt" / "env" / "conda-meta" / "history").is_file()
+    probe = subprocess.run(["unshare", "-r", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"user namespaces are not allowed here: {probe.stderr.decode().strip()}")
+    ran = subprocess.run(
+        ["unshare", "-r", "chroot", str(rootfs), "/opt/env/bin/cenv-demo-tool"],
+        capture_output=True,
+        text=True,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert "installed in /opt/env" in ran.stdout
+
+
+def test_same_lock_same_digest_and_nothing_of_the_host(tmp_path: Path, demo_lock: Path) -> None:
+    """Two builds of one lock (cold and warm cache) give the same image digest; no layer holds the build
+    host's paths, caches, user or host name."""
+    one = cenv("image", demo_lock, "-o", tmp_path / "one.tar", "--json")
+    two = cenv("image", demo_lock, "-o", tmp_path / "two.tar", "--json")
+    assert one.code == 0 and two.code == 0, one.output + two.output
+    assert json.loads(one.stdout)["digest"] == json.loads(two.stdout)["digest"]
+    assert (tmp_path / "one.tar").read_bytes() == (tmp_path / "two.tar").read_bytes()
+    forbidden = [
+        os.environ["CENV_CACHE_DIR"], os.environ["XDG_CACHE_HOME"], os.environ["HOME"], "cenv-image-",
+        ".cenv-tmp", socket.gethostname(),
+    ]  # fmt: skip
+    for layer in _layers(tmp_path / "one.tar"):
+        for member in layer.getmembers():
+            assert member.uid == 0 and member.gid == 0 and member.uname == "" and member.mtime == 0
+            assert member.name.startswith("opt/env") or member.name == "opt", member.name
+            if member.isfile():
+                data = layer.extractfile(member).read()  # type: ignore[union-attr]
+                for text in forbidden:
+                    assert text.encode() not in data, (member.name, text)
+
+
+def test_two_locks_share_the_big_layers(
+    tmp_path: Path, demo_channel: Path, channel_factory: Callable[..., ChannelFactory]
+) -> None:
+    """A lock that differs in one small package shares every large layer (and the small packages' other
+    buckets) with the first: their digests are equal."""
+    ch = channel_factory("big")
+    ch.add_package("bigcuda", "12.1", subdir="linux-64", files={"lib/libbig.so": "x" * 300_000})
+    ch.add_package("small", "1.0", subdir="linux-64", files={"share/small": "1\n"})
+    ch.add_package("small", "2.0", subdir="linux-64", files={"share/small": "2\n"})
+    ch.write_repodata()
+    digests = []
+    for version in ("1.0", "2.0"):
+        spec = write_spec(tmp_path / f"v{version}.yml", ch.url, deps=("bigcuda", f"small=={version}"))
+        assert cenv("lock", spec, "-p", "linux-64").code == 0
+        made = cenv(
+            "image", tmp_path / f"v{version}-lock.yml", "-o", tmp_path / f"v{version}.tar", "--json",
+            env={"CENV_IMAGE_BIG_BYTES": "100000"},
+        )  # fmt: skip
+        assert made.code == 0, made.output
+        digests.append({layer["name"]: layer["digest"] for layer in json.loads(made.stdout)["layers"]})
+    assert digests[0]["pkg:bigcuda"] == digests[1]["pkg:bigcuda"]
+    changed = {name for name in digests[0] if digests[0][name] != digests[1].get(name)}
+    assert "pkg:bigcuda" not in changed and changed <= {
+        "environment",
+        *(n for n in digests[0] if n.startswith("bucket:")),
+    }
+    assert len(changed) <= 2  # the small package's bucket and the conda-meta layer
+
+
+def test_an_aarch64_image_built_here(tmp_path: Path, channel_factory: Callable[..., ChannelFactory]) -> None:
+    """An image for linux-aarch64 on this x86-64 host: `architecture: arm64`, every ELF file in it is an
+    aarch64 one (e_machine 0xB7), and its link script is named as not run instead of run."""
+    elf = b"\x7fELF\x02\x01\x01" + b"\x00" * 9 + b"\x02\x00" + b"\xb7\x00" + b"\x00" * 44
+    ch = channel_factory("arm")
+    ch.add_package(
+        "armtool", "1.0", subdir="linux-aarch64", files={"bin/armtool": elf},
+        post_link='echo "$PREFIX" > "$PREFIX/share-post-link"\n',
+    )  # fmt: skip
+    ch.write_repodata()
+    spec = write_spec(tmp_path / "arm.yml", ch.url, deps=("armtool",))
+    assert cenv("lock", spec, "-p", "linux-aarch64").code == 0
+    made = cenv("image", tmp_path / "arm-lock.yml", "-o", tmp_path / "arm.tar", "-p", "linux-aarch64")
+    assert made.code == 0, made.output
+    assert "link scripts not run (they cannot run for linux-aarch64 here): armtool" in made.stderr
+    assert _config(tmp_path / "arm.tar")["architecture"] == "arm64"
+    elves = 0
+    for layer in _layers(tmp_path / "arm.tar"):
+        for member in layer.getmembers():
+            if member.isfile():
+                head = layer.extractfile(member).read(20)  # type: ignore[union-attr]
+                if head.startswith(b"\x7fELF"):
+                    elves += 1
+                    assert head[18:20] == b"\xb7\x00", member.name
+            assert not member.name.endswith("share-post-link")
+    assert elves == 1
+
+
+def test_a_hostile_lock_is_refused_as_create_refuses_it(tmp_path: Path, demo_lock: Path) -> None:
+    text = demo_lock.read_text().replace("platform: linux-64", "platform: ../../../victim", 1)
+    hostile = tmp_path / "evil-lock.yml"
+    hostile.write_text(text)
+    created = cenv("create", hostile, "-p", tmp_path / "env")
+    image = cenv("image", hostile, "-o", tmp_path / "evil.tar")
+    assert created.code == image.code == 1, image.output
+    assert image.stderr.splitlines()[0] == created.stderr.splitlines()[0]
+    assert not (tmp_path / "evil.tar").exists()
