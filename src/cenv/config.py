@@ -254,6 +254,7 @@ def _apply_environment(merge: _Merge, env: Mapping[str, str]) -> None:
 def _rattler_config(merge: _Merge) -> list[Path]:
     """rattler's and pixi's config.toml (their own search path, lowest precedence first)."""
     from rattler import Config as RattlerConfig
+    from rattler.exceptions import ConfigError, IoError
 
     from cenv.config_files import check_config_file
 
@@ -264,7 +265,7 @@ def _rattler_config(merge: _Merge) -> list[Path]:
         if not locations:
             return []
         loaded = RattlerConfig.load_from_locations(list(locations))
-    except Exception as exc:  # rattler's ConfigError: a broken file the user must fix
+    except (ConfigError, IoError, ValueError) as exc:  # a broken file the user must fix
         raise UserError(
             f"cannot read rattler's config.toml: {_first_line(exc)}",
             hints=["files read: " + ", ".join(str(p) for p, _ in locations)],

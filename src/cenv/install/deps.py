@@ -22,6 +22,7 @@ __all__ = ["check_dependencies"]
 def check_dependencies(records: Sequence[rattler.RepoDataRecord], platform: str) -> None:
     """Raise InstallError naming the first package whose dependency nothing in `records` satisfies."""
     from rattler import MatchSpec
+    from rattler.exceptions import InvalidMatchSpecError
 
     by_name: dict[str, list[rattler.RepoDataRecord]] = {}
     for record in records:
@@ -34,7 +35,7 @@ def check_dependencies(records: Sequence[rattler.RepoDataRecord], platform: str)
             if dependency not in parsed:
                 try:
                     parsed[dependency] = MatchSpec(dependency)
-                except Exception:  # metadata rattler cannot read: the solver judged it when locking
+                except InvalidMatchSpecError:  # metadata rattler cannot read: the solver judged it
                     parsed[dependency] = None
             spec = parsed[dependency]
             if spec is None:

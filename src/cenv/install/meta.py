@@ -60,10 +60,11 @@ class PackageFacts:
 def spec_name(spec: str) -> str:
     """The package name a match spec asks for (`conda-forge::numpy >=1` -> `numpy`)."""
     from rattler import MatchSpec
+    from rattler.exceptions import InvalidMatchSpecError
 
     try:
         name = MatchSpec(spec).name
-    except Exception:  # a spec rattler cannot read names no package
+    except InvalidMatchSpecError:  # a spec rattler cannot read names no package
         return ""
     return name.normalized if name is not None else ""
 
