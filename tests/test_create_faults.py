@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -23,6 +22,7 @@ from tests.cli_helpers import Result, cenv
 from tests.create_support import pkgs_dir, siblings, write_spec
 from tests.support.channel_factory import ChannelFactory
 from tests.support.http_server import ChannelServer
+from tests.support.namespaces import in_namespace
 
 
 def _channel(factory: Callable[..., ChannelFactory], payload: int = 0) -> ChannelFactory:
@@ -50,24 +50,6 @@ def _one_error(result: Result) -> str:
     assert len(errors) == 1, result.stderr
     assert "hint:" in result.stderr, result.stderr
     return errors[0]
-
-
-def _in_namespace(script: str, *args: str | Path, env: dict[str, str] | None = None) -> Result:
-    """Run `cenv ARGS` after `script` (mounts) in a new user and mount namespace."""
-    if shutil.which("unshare") is None:
-        pytest.skip("needs `unshare` (util-linux) for a private mount namespace")
-    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip(f"user namespaces are not allowed here: {probe.stderr.decode().strip()}")
-    command = f"{script} && exec {sys.executable} -m cenv " + " ".join(f"'{a}'" for a in args)
-    proc = subprocess.run(
-        ["unshare", "-rm", "sh", "-c", command],
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
 # ---------------------------------------------------------------- 3. deadlines
@@ -186,7 +168,7 @@ def test_a_read_only_cache(
         args: tuple[str | Path, ...] = ("lock", tmp_path / "env.yml", "-o", tmp_path / "other-lock.yml")
     else:
         args = ("create", lock, "-p", tmp_path / "env")
-    result = _in_namespace(mount, *args, env={"CENV_CACHE_DIR": str(cache)})
+    result = in_namespace(mount, *args, env={"CENV_CACHE_DIR": str(cache)})
     assert result.code == 1, result.output
     assert "Read-only file system" in _one_error(result)
     assert "CENV_CACHE_DIR" in result.stderr  # the hint says what to change
@@ -292,7 +274,7 @@ def test_a_full_disk_is_not_blamed_on_the_server(
     pkgs = tmp_path / "tiny-pkgs"
     pkgs.mkdir()
     app = ch.record("app")
-    result = _in_namespace(
+    result = in_namespace(
         f"mount -t tmpfs -o size=128k tmpfs '{pkgs}'",
         "create",
         lock,

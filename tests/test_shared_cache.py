@@ -10,10 +10,7 @@ test also holds for root, who may write into a folder without write bits.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,6 +18,7 @@ import pytest
 from tests.cli_helpers import cenv
 from tests.create_support import write_spec
 from tests.support.http_server import ChannelServer
+from tests.support.namespaces import in_namespace
 
 
 def _tree(folder: Path) -> dict[str, tuple[int, int]]:
@@ -30,22 +28,6 @@ def _tree(folder: Path) -> dict[str, tuple[int, int]]:
         info = path.lstat()
         found[str(path.relative_to(folder))] = (info.st_size, info.st_mtime_ns)
     return found
-
-
-def _in_namespace(script: str, args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    if shutil.which("unshare") is None:
-        pytest.skip("needs `unshare` (util-linux) for a private mount namespace")
-    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip(f"user namespaces are not allowed here: {probe.stderr.decode().strip()}")
-    command = f"{script} && exec {sys.executable} -m cenv " + " ".join(f"'{a}'" for a in args)
-    return subprocess.run(
-        ["unshare", "-rm", "sh", "-c", command],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 def _as_conda_leaves_it(shared: Path) -> None:
@@ -86,8 +68,8 @@ def test_create_from_a_read_only_shared_cache(
     local = tmp_path / "node-pkgs"
     mount = f"mount --bind '{shared}' '{shared}' && mount -o remount,ro,bind '{shared}'"
     args = ["create", str(lock), "-p", str(tmp_path / "node-env")]
-    result = _in_namespace(mount, args, {"CONDA_PKGS_DIRS": f"{shared},{local}"})
-    assert result.returncode == 0, result.stdout + result.stderr
+    result = in_namespace(mount, *args, env={"CONDA_PKGS_DIRS": f"{shared},{local}"})
+    assert result.code == 0, result.output
     assert server.count("*.conda") + server.count("*.tar.bz2") == 0  # nothing downloaded
     assert "from the shared package caches" in result.stderr
     assert _tree(shared) == before  # nothing written to the read-only cache

@@ -21,7 +21,7 @@ def envs_dirs() -> list[Path]:
     return list(dict.fromkeys(dirs))
 
 
-def _writable(directory: Path) -> bool:
+def writable(directory: Path) -> bool:
     """True if `directory` exists and is writable, or could be created."""
     probe = directory
     while not probe.exists():
@@ -38,7 +38,7 @@ def named_env_prefix(name: str) -> Path:
     if existing is not None:
         return existing
     for directory in envs_dirs():
-        if _writable(directory):
+        if writable(directory):
             return directory / name
     raise InstallError(
         f"no writable directory for environment `{name}`",
@@ -91,7 +91,5 @@ def pkgs_dirs() -> tuple[Path, ...]:
 def pkgs_dir() -> Path:
     """The package cache cenv writes to: the first writable of `pkgs_dirs()`, as conda's `first_writable`
     (the first one when none is, so that its error names it); the others are read (`shared_cache.py`)."""
-    from cenv.install.shared_cache import first_writable
-
     dirs = pkgs_dirs()
-    return first_writable(dirs) or dirs[0]
+    return next((d for d in dirs if writable(d)), dirs[0])

@@ -163,6 +163,16 @@ def _download(
         raise FetchCancelled
 
 
+def _place(tmp: Path, target: Path, dest_dir: Path) -> None:
+    """The finished download renamed into place (the temporary removed when that fails)."""
+    try:
+        os.replace(tmp, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise _write_error(dest_dir, exc) from exc
+
+
 def remote_size(package: LockedPackage) -> int | None:
     """The archive size without downloading it: stat for a local archive; None (unknown) otherwise.
 
@@ -339,12 +349,7 @@ def fetch_archive(
             last_error = exc
             continue
         if copied >= 0:  # hashed by the extractor (extract.py), compared with the lock there
-            try:
-                os.replace(tmp, target)
-            except OSError as exc:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()
-                raise _write_error(dest_dir, exc) from exc
+            _place(tmp, target, dest_dir)
             return Fetched(target, "", "", copied, transferred, verified=False)
         sha256, md5 = hasher.sha256.hexdigest(), hasher.md5_hex()
         error = _mismatch(package, sha256, md5)
@@ -352,12 +357,7 @@ def fetch_archive(
             with contextlib.suppress(OSError):
                 tmp.unlink()
             raise error
-        try:
-            os.replace(tmp, target)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise _write_error(dest_dir, exc) from exc
+        _place(tmp, target, dest_dir)
         return Fetched(path=target, sha256=sha256, md5=md5, size=hasher.size, transferred=transferred)
     assert last_error is not None
     raise InstallError(

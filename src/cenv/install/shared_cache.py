@@ -25,20 +25,6 @@ from cenv.install.plan import content_key, dist_name
 from cenv.lock.models import LockedPackage
 
 
-def writable(folder: Path) -> bool:
-    """Whether cenv can create files in `folder` (or create it): a read-only mount or folder is not."""
-    probe = folder
-    while not probe.exists():
-        if probe.parent == probe:
-            return False
-        probe = probe.parent
-    return probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
-
-
-def first_writable(folders: Sequence[Path]) -> Path | None:
-    return next((folder for folder in folders if writable(folder)), None)
-
-
 def _link_or_copy(source: str, target: str) -> None:
     try:
         os.link(source, target)
