@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from tests.support.bench_modules import benchmark_module
 from tests.support.http_server import ChannelServer
 
 msgpack = pytest.importorskip("msgpack")
@@ -19,15 +18,7 @@ RECORDS = 3000  # linux-64; the ML core alone is ~2,500 records, so some filler 
 
 
 def _generator() -> ModuleType:
-    name = "cenv_bench_generate_channel"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / "generate_channel.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("generate_channel.py")
 
 
 def _digest(root: Path) -> str:

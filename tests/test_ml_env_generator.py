@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
+
+from tests.support.bench_modules import benchmark_module
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _generator() -> ModuleType:
-    name = "cenv_bench_generate_ml_env"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, REPO / "benchmarks" / "generate_ml_env.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("generate_ml_env.py")
 
 
 def _digest(root: Path) -> str:

@@ -77,12 +77,7 @@ class Compiler:
 
     def wait(self) -> None:
         try:
-            for process in self._processes:
-                try:
-                    process.wait(timeout=_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            _wait_all(self._processes)
         finally:
             self._cleanup()
 
@@ -167,12 +162,7 @@ class Feeder:
                 with contextlib.suppress(OSError, ValueError):
                     assert process.stdin is not None
                     process.stdin.close()
-            for process in self._processes:
-                try:
-                    process.wait(timeout=_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            _wait_all(self._processes)
         finally:
             self._cleanup()
 
@@ -192,3 +182,13 @@ class Feeder:
             with contextlib.suppress(OSError):
                 os.unlink(name)
         self._listings = []
+
+
+def _wait_all(processes: Sequence[subprocess.Popen[bytes]]) -> None:
+    """Each compile process to its end (killed past the timeout)."""
+    for process in processes:
+        try:
+            process.wait(timeout=_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
