@@ -140,7 +140,10 @@ def test_image_on_a_busybox_base_runs(tmp_path: Path, demo_lock: Path) -> None:
 def test_same_lock_same_digest_and_nothing_of_the_host(tmp_path: Path, demo_lock: Path) -> None:
     """Two builds of one lock (cold and warm cache) give the same image digest; no layer holds the build
     host's paths, caches, user or host name."""
+    import time
+
     one = cenv("image", demo_lock, "-o", tmp_path / "one.tar", "--json")
+    time.sleep(1.1)  # a build time anywhere (conda-meta/history's date) would show
     two = cenv("image", demo_lock, "-o", tmp_path / "two.tar", "--json")
     assert one.code == 0 and two.code == 0, one.output + two.output
     assert json.loads(one.stdout)["digest"] == json.loads(two.stdout)["digest"]
@@ -225,3 +228,25 @@ def test_a_hostile_lock_is_refused_as_create_refuses_it(tmp_path: Path, demo_loc
     assert created.code == image.code == 1, image.output
     assert image.stderr.splitlines()[0] == created.stderr.splitlines()[0]
     assert not (tmp_path / "evil.tar").exists()
+
+
+def test_image_from_a_spec_a_pack_and_a_variant(tmp_path: Path, demo_lock: Path) -> None:
+    """SOURCE may be the spec (its lockfile must be fresh: an image never solves) or a pack (checked, then
+    installed with no network; the packages' origins, not the pack's temporary folder, in conda-meta); all
+    three give the same environment, so the same layers."""
+    spec = demo_lock.with_name("app.yml")
+    from_lock = cenv("image", demo_lock, "-o", tmp_path / "lock.tar", "--json")
+    from_spec = cenv("image", spec, "-o", tmp_path / "spec.tar", "--json")
+    assert from_lock.code == 0 and from_spec.code == 0, from_lock.output + from_spec.output
+    assert json.loads(from_spec.stdout)["digest"] == json.loads(from_lock.stdout)["digest"]
+    assert cenv("pack", demo_lock, "-o", tmp_path / "app.pack.tar").code == 0
+    from_pack = cenv("image", tmp_path / "app.pack.tar", "-o", tmp_path / "pack.tar", "--json")
+    assert from_pack.code == 0, from_pack.output
+    assert json.loads(from_pack.stdout)["digest"] == json.loads(from_lock.stdout)["digest"]
+    spec.write_text(spec.read_text().replace("  - hello-cenv\n", "  - hello-cenv\n  - python\n"))
+    stale = cenv("image", spec, "-o", tmp_path / "stale.tar")
+    assert stale.code == 1 and "is stale" in stale.stderr and "cenv lock" in stale.stderr, stale.output
+    variants = tmp_path / "v.yml"
+    variants.write_text(spec.read_text() + "variants:\n  a: {}\n  b: {}\n")
+    unnamed = cenv("image", variants, "-o", tmp_path / "v.tar")
+    assert unnamed.code == 2 and "name one with `--variant`" in unnamed.stderr, unnamed.output

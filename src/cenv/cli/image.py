@@ -10,8 +10,9 @@ from cenv.cli.params import PLATFORM
 
 
 @click.command("image")
-@click.argument("lockfile", type=click.Path(path_type=Path))
+@click.argument("source", type=click.Path(path_type=Path))
 @click.option("-p", "--platform", type=PLATFORM, help="Platform of the lock (default: this machine's).")
+@click.option("--variant", help="The spec's variant to build (its lockfile), or a pixi.lock's environment.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="FILE.tar to write.")
 @click.option(
     "--base", default="scratch", show_default=True, help="`scratch`, or `oci-archive:BASE.tar` kept below."
@@ -22,8 +23,9 @@ from cenv.cli.params import PLATFORM
 @click.option("--json", "json_output", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no messages.")
 def image_command(
-    lockfile: Path,
+    source: Path,
     platform: str | None,
+    variant: str | None,
     output: Path,
     base: str,
     prefix: str,
@@ -32,26 +34,31 @@ def image_command(
     json_output: bool,
     quiet: bool,
 ) -> None:
-    """Write LOCKFILE's environment, laid out at --prefix, as an OCI image archive (FILE.tar): no daemon,
-    and the same lock gives the same image digest. Load it with `podman load -i FILE.tar`, `skopeo copy
+    """Write the environment of SOURCE (a lockfile, a `cenv pack`, or a spec whose lockfile is fresh),
+    laid out at --prefix, as an OCI image archive (FILE.tar): no daemon, and the same lock gives the same
+    image digest. Load it with `podman load -i FILE.tar`, `skopeo copy
     oci-archive:FILE.tar ...` or `apptainer build env.sif oci-archive://FILE.tar`."""
     from cenv.console import Console
     from cenv.image.build import ImageSettings, build_image
+    from cenv.image.source import image_source
     from cenv.progress import human_size, make_reporter
 
     console = Console(quiet=quiet, json_output=json_output)
     reporter = make_reporter(console)
-    settings = ImageSettings(
-        source=lockfile,
-        output=output,
-        platform=platform,
-        base=base,
-        prefix=prefix,
-        tag=tag,
-        compression=compression,
-    )
     try:
-        result = build_image(settings, reporter)
+        with image_source(source, variant) as found:
+            settings = ImageSettings(
+                source=found.lockfile,
+                output=output,
+                platform=platform,
+                variant=found.variant,
+                base=base,
+                prefix=prefix,
+                tag=tag,
+                compression=compression,
+                restore=found.restore,
+            )
+            result = build_image(settings, reporter)
     finally:
         reporter.close()
     if json_output:

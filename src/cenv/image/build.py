@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +57,7 @@ class ImageSettings:
     tag: str | None = None
     compression: str = "gzip"
     pkgs_dir: Path | None = None
+    restore: Callable[[Path], None] | None = None  # a pack's origins put back (image/source.py)
 
 
 @dataclass(frozen=True)
@@ -114,10 +115,18 @@ def _scrub_host(root: Path, prefix: str) -> None:
         record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     history = root / "conda-meta" / "history"
     if history.is_file():
-        lines = [
-            f"# cmd: cenv image (prefix {prefix})" if line.startswith("# cmd:") else line
-            for line in history.read_text(encoding="utf-8").splitlines()
-        ]
+        import time
+
+        from cenv.image.oci import source_date_epoch
+
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(source_date_epoch()))
+        lines = []
+        for line in history.read_text(encoding="utf-8").splitlines():
+            if line.startswith("# cmd:"):
+                line = f"# cmd: cenv image (prefix {prefix})"
+            elif line.startswith("==> ") and line.endswith(" <=="):
+                line = f"==> {when} <=="  # the same lock gives the same bytes: no build time
+            lines.append(line)
         history.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -151,7 +160,7 @@ def build_image(settings: ImageSettings, reporter: object | None = None) -> Imag
     from cenv.lock.importers import read_lock, select_platform
     from cenv.lock.keys import CUSTOM_VARIABLES, CUSTOM_VARIANT, parse_variables
 
-    lock = read_lock(settings.source)
+    lock = read_lock(settings.source, environment=settings.variant)
     platform = settings.platform or (host_platform() if host_platform() in lock.platforms else None)
     if platform is None:
         if len(lock.platforms) != 1:
@@ -187,6 +196,8 @@ def build_image(settings: ImageSettings, reporter: object | None = None) -> Imag
         installed = asyncio.run(
             install_plan(plan, reporter if isinstance(reporter, Reporter) else None, finish=finish, into=root)
         )
+        if settings.restore is not None:
+            settings.restore(root)
         _scrub_host(root, prefix)
         layers: list[Layer] = list(base.layers) if base else []
         shown = []

@@ -28,6 +28,11 @@ MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
 EPOCH = 0  # every mtime in a layer (SOURCE_DATE_EPOCH is honoured when set)
 
 
+def source_date_epoch() -> int:
+    """The time every file and record of an image carries: SOURCE_DATE_EPOCH when set, else 0."""
+    return _epoch()
+
+
 def _epoch() -> int:
     try:
         return int(os.environ.get("SOURCE_DATE_EPOCH", EPOCH))
