@@ -442,7 +442,11 @@ def test_graph_pass_beside_the_pylock_pass_and_its_fallback(
     cache = tmp_path / "uv-cache"
     with WheelIndexServer(index.root) as server:
         request = make_request("linux-64", "top", conda={"numpy": "1.26.4"}, index_url=server.url + "/simple")
+        # the pylock pass's first page is held back, so the offline pass beside it finds the cache cold (it
+        # raced the pylock pass filling the cache and sometimes won: a flaky test)
+        server.delay_paths["/simple/top/*"] = 3.0
         cold = resolve_pip(request, cache)
+        server.delay_paths.clear()
         assert len(pinned) == 1  # cold cache: the offline pass could not see the index
         graphs = Path(os.environ["CENV_CACHE_DIR"]) / "pip" / "graphs"
         shutil.rmtree(graphs)  # no graph to reuse: the offline pass runs beside the pylock pass again
