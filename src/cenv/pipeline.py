@@ -101,6 +101,8 @@ def _solve_job(spec: Spec, settings: LockSettings) -> tuple[_Solved | None, Cenv
     """Plan and solve one variant (nothing written); a cenv error is returned, to be reported with the
     others."""
     try:
+        if settings.update is None and (solved := _relock(spec, settings)) is not None:
+            return solved, None
         existing = existing_lock(settings.lockfile_path())
         plan = plan_for(settings, spec, existing)
         previous = existing if settings.update is not None else None
@@ -109,6 +111,33 @@ def _solve_job(spec: Spec, settings: LockSettings) -> tuple[_Solved | None, Cenv
     except CenvError as exc:
         return None, exc
     return _Solved(plan, lockfile, previous, tuple(moved)), None
+
+
+def _relock(spec: Spec, settings: LockSettings) -> _Solved | None:
+    """A re-lock without `--update` needs only the existing lockfile's metadata before it solves: plan from
+    its head, and read and validate the whole file in a thread while rattler solves (issue #21). None when
+    there is no head, or the plan or solve fails, or the whole file disagrees (unreadable, other metadata):
+    the caller then does exactly what it did before, from the whole file."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cenv.lock.head import read_lock_head
+
+    path = settings.lockfile_path()
+    head = read_lock_head(path)
+    if head is None:
+        return None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        whole = pool.submit(existing_lock, path)
+        try:
+            plan = plan_for(settings, spec, head)
+            _check_update(plan, None)
+            lockfile, moved = solve_plan(plan, spec, None)
+        except CenvError:
+            return None
+        existing = whole.result()
+    if existing is None or existing.metadata != head.metadata:
+        return None
+    return _Solved(plan, lockfile, None, tuple(moved))
 
 
 def lock(settings: LockSettings) -> LockResult:
