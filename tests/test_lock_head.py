@@ -41,6 +41,12 @@ def test_relock_replays_recorded_inputs_only_from_a_readable_lockfile(tmp_path: 
     assert broken != text
     lock.write_text(broken)
     assert read_lock_head(lock) is not None
+    # The flag given again: the plan is the same with or without the recorded inputs, so the broken
+    # package list cannot change the outcome (and is not read before the lock).
+    result = cenv("lock", spec, "--channel-alias", alias, "--exclude-newer", "2025-03-01")
+    assert result.code == 0, result.output
+    assert _curl(lock) == "8.12.1"
+    lock.write_text(broken)
     result = cenv("lock", spec, "--channel-alias", alias)
     assert result.code == 0, result.output
     assert _curl(lock) == "8.17.0"
@@ -54,6 +60,8 @@ def test_head_is_none_without_a_package_key_or_platforms(tmp_path: Path) -> None
     assert read_lock_head(path) is None  # no `package:` key
     path.write_text("version: 1\nmetadata:\n  platforms: []\npackage: []\n")
     assert read_lock_head(path) is None  # the platforms would come from the packages
+    path.write_text("version: 1\nmetadata:\n  platforms:\n  - linux-64\npackage: []\nmetadata: {}\n")
+    assert read_lock_head(path) is None  # a second top-level key after the packages
     path.write_text("version: 1\nmetadata:\n  platforms:\n  - linux-64\npackage:\n- name: [\n")
     head = read_lock_head(path)
     assert head is not None and head.metadata.platforms == ("linux-64",)

@@ -114,10 +114,12 @@ def _solve_job(spec: Spec, settings: LockSettings) -> tuple[_Solved | None, Cenv
 
 
 def _relock(spec: Spec, settings: LockSettings) -> _Solved | None:
-    """A re-lock without `--update` needs only the existing lockfile's metadata before it solves: plan from
-    its head, and read and validate the whole file in a thread while rattler solves (issue #21). None when
-    there is no head, or the plan or solve fails, or the whole file disagrees (unreadable, other metadata):
-    the caller then does exactly what it did before, from the whole file."""
+    """A re-lock without `--update` needs only the existing lockfile's metadata (its recorded inputs) before
+    it solves (issue #21). Before, the whole file was read first and an unreadable one counted as absent, so
+    the plan was the head's (readable) or the bare one (not). When both are the same plan, the whole file
+    cannot change the outcome and is not read; otherwise it is read and validated in a thread while rattler
+    solves. None when there is no head, the plan or solve fails, or the whole file disagrees with the head
+    (unreadable, other metadata): the caller then does exactly what it did before, from the whole file."""
     from concurrent.futures import ThreadPoolExecutor
 
     from cenv.lock.head import read_lock_head
@@ -126,11 +128,17 @@ def _relock(spec: Spec, settings: LockSettings) -> _Solved | None:
     head = read_lock_head(path)
     if head is None:
         return None
+    try:
+        plan = plan_for(settings, spec, head)
+        _check_update(plan, None)
+        if plan == _bare_plan(settings, spec):
+            lockfile, moved = solve_plan(plan, spec, None)
+            return _Solved(plan, lockfile, None, tuple(moved))
+    except CenvError:
+        return None
     with ThreadPoolExecutor(max_workers=1) as pool:
         whole = pool.submit(existing_lock, path)
         try:
-            plan = plan_for(settings, spec, head)
-            _check_update(plan, None)
             lockfile, moved = solve_plan(plan, spec, None)
         except CenvError:
             return None
@@ -138,6 +146,14 @@ def _relock(spec: Spec, settings: LockSettings) -> _Solved | None:
     if existing is None or existing.metadata != head.metadata:
         return None
     return _Solved(plan, lockfile, None, tuple(moved))
+
+
+def _bare_plan(settings: LockSettings, spec: Spec) -> LockPlan | None:
+    """The plan without any recorded inputs (an unreadable lockfile's), None when that plan is an error."""
+    try:
+        return plan_for(settings, spec, None)
+    except CenvError:
+        return None
 
 
 def lock(settings: LockSettings) -> LockResult:

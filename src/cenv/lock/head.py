@@ -6,6 +6,7 @@ validating the package list of a large lockfile costs as much as a third of the 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from cenv.errors import LockfileError
@@ -13,6 +14,9 @@ from cenv.lock.io import lockfile_from_text, read_lock_text
 from cenv.lock.models import Lockfile
 
 __all__ = ["read_lock_head"]
+
+# a line that is not indented, a comment, empty or a sequence item: a top-level key
+_TOP_LEVEL_KEY = re.compile(r"\n(?![ #\n]|-[ \n]|$)")
 
 
 def read_lock_head(path: Path) -> Lockfile | None:
@@ -24,7 +28,9 @@ def read_lock_head(path: Path) -> Lockfile | None:
     except LockfileError:
         return None
     cut = text.find("\npackage:")
-    if cut < 0:
+    # after `package:`, only its items: another top-level key (a second `metadata:`) would make the
+    # whole file's metadata differ from the head's
+    if cut < 0 or _TOP_LEVEL_KEY.search(text, cut + 1 + len("package:")):
         return None
     try:
         head = lockfile_from_text(text[: cut + 1], path)
