@@ -65,3 +65,21 @@ def test_head_is_none_without_a_package_key_or_platforms(tmp_path: Path) -> None
     path.write_text("version: 1\nmetadata:\n  platforms:\n  - linux-64\npackage:\n- name: [\n")
     head = read_lock_head(path)
     assert head is not None and head.metadata.platforms == ("linux-64",)
+
+
+@pytest.mark.realdata("channels/pytorch-gpu-multiplatform")
+def test_failed_relock_is_reported_once_and_keeps_the_lockfile(tmp_path: Path) -> None:
+    """Both re-lock paths (plan equal to the bare one, and not) report the solve's failure as before."""
+    alias = mirror(tmp_path / "m", **{"conda-forge": MULTI})
+    spec = tmp_path / "env.yml"
+    spec.write_text("channels: [conda-forge]\nplatforms: [linux-64]\ndependencies: [curl]\n")
+    lock = tmp_path / "env-lock.yml"
+    assert cenv("lock", spec, "--channel-alias", alias, "--exclude-newer", "2025-03-01").code == 0
+    good = lock.read_text()
+    spec.write_text("channels: [conda-forge]\nplatforms: [linux-64]\ndependencies: [curl 999.*]\n")
+    for flags in (("--exclude-newer", "2025-03-01"), ()):
+        result = cenv("lock", spec, "--channel-alias", alias, *flags)
+        assert result.code == 1, result.output
+        assert result.stderr.count("error:") == 1 and "curl" in result.stderr, result.stderr
+        assert "Traceback" not in result.output
+        assert lock.read_text() == good

@@ -118,8 +118,9 @@ def _relock(spec: Spec, settings: LockSettings) -> _Solved | None:
     it solves (issue #21). Before, the whole file was read first and an unreadable one counted as absent, so
     the plan was the head's (readable) or the bare one (not). When both are the same plan, the whole file
     cannot change the outcome and is not read; otherwise it is read and validated in a thread while rattler
-    solves. None when there is no head, the plan or solve fails, or the whole file disagrees with the head
-    (unreadable, other metadata): the caller then does exactly what it did before, from the whole file."""
+    solves. None when there is no head, the plan fails, or the whole file disagrees with the head
+    (unreadable, other metadata): the caller then does exactly what it did before, from the whole file.
+    A failed solve of the plan the old path would have made too is raised, not solved a second time."""
     from concurrent.futures import ThreadPoolExecutor
 
     from cenv.lock.head import read_lock_head
@@ -131,20 +132,24 @@ def _relock(spec: Spec, settings: LockSettings) -> _Solved | None:
     try:
         plan = plan_for(settings, spec, head)
         _check_update(plan, None)
-        if plan == _bare_plan(settings, spec):
-            lockfile, moved = solve_plan(plan, spec, None)
-            return _Solved(plan, lockfile, None, tuple(moved))
+        bare = plan == _bare_plan(settings, spec)
     except CenvError:
         return None
+    if bare:  # a failed solve is final too: the whole file could not have changed it
+        lockfile, moved = solve_plan(plan, spec, None)
+        return _Solved(plan, lockfile, None, tuple(moved))
+    failure: CenvError | None = None
     with ThreadPoolExecutor(max_workers=1) as pool:
         whole = pool.submit(existing_lock, path)
         try:
             lockfile, moved = solve_plan(plan, spec, None)
-        except CenvError:
-            return None
+        except CenvError as exc:
+            failure = exc
         existing = whole.result()
     if existing is None or existing.metadata != head.metadata:
         return None
+    if failure is not None:  # the same plan as before, so the same failure, without solving again
+        raise failure
     return _Solved(plan, lockfile, None, tuple(moved))
 
 
