@@ -4,7 +4,8 @@
 
 Both sides solve the same specs on the same real repodata (../shared/realdata/channels/pangeo-cuda) with the
 same virtual packages, in the same run. "cenv lock" is the whole CLI process (start-up, spec loading, solve,
-lockfile writing); "cenv pipeline" is the in-process lock; "raw rattler" is Gateway + solve only.
+lockfile writing); "cenv pipeline" is the in-process lock; "raw rattler" is Gateway + solve only, also as
+a whole process ("raw rattler (process)": the engine that `cenv lock` is held to, issue #21).
 cenv's bytecode is compiled first (common.precompile_cenv). With --results, the table replaces this
 script's section of that markdown file (run.py keeps the section when it rewrites the file).
 """
@@ -79,6 +80,18 @@ def raw_rattler(cache: Path, alias: str) -> float:
     return time.perf_counter() - started
 
 
+def raw_rattler_process(cache: Path, alias: str) -> float:
+    """`raw_rattler` as a whole process (interpreter start, imports, exit): what `cenv lock` is compared
+    with (issue #21). It leaves with os._exit, as cenv does (rattler may crash in interpreter shutdown)."""
+    code = (
+        f"import os, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); from pathlib import Path; "
+        f"import bench_lock; bench_lock.raw_rattler(Path({str(cache)!r}), {alias!r}); os._exit(0)"
+    )
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True)
+    return time.perf_counter() - started
+
+
 def cenv_pipeline(cache: Path, alias: str, out: Path) -> float:
     from cenv.pipeline import lock
     from cenv.settings import LockSettings
@@ -141,10 +154,12 @@ def main() -> None:
         rows = {
             "raw rattler (gateway + solve)": [],
             "cenv pipeline (in-process)": [],
+            "raw rattler (process)": [],
             "cenv lock (CLI process)": [],
         }
         for _ in range(args.runs):
             rows["raw rattler (gateway + solve)"].append(raw_rattler(cache, alias))
+            rows["raw rattler (process)"].append(raw_rattler_process(cache, alias))
             rows["cenv pipeline (in-process)"].append(cenv_pipeline(cache, alias, out))
             rows["cenv lock (CLI process)"].append(cenv_cli(cache, alias, out))
     base = statistics.median(rows["raw rattler (gateway + solve)"])
@@ -157,6 +172,10 @@ def main() -> None:
     for name, times in rows.items():
         median = statistics.median(times)
         lines.append(f"{name:34} {median:9.3f} {min(times):8.3f} {median / base:6.2f}")
+    process = statistics.median(rows["cenv lock (CLI process)"]) / statistics.median(
+        rows["raw rattler (process)"]
+    )
+    lines.append(f"cenv lock process / raw rattler process: {process:.2f}")
     print("\n".join(lines))
     if args.results:
         command = "`.venv/bin/python benchmarks/bench_lock.py " + " ".join(sys.argv[1:]) + "`"

@@ -101,6 +101,8 @@ def _solve_job(spec: Spec, settings: LockSettings) -> tuple[_Solved | None, Cenv
     """Plan and solve one variant (nothing written); a cenv error is returned, to be reported with the
     others."""
     try:
+        if settings.update is None and (solved := _relock(spec, settings)) is not None:
+            return solved, None
         existing = existing_lock(settings.lockfile_path())
         plan = plan_for(settings, spec, existing)
         previous = existing if settings.update is not None else None
@@ -109,6 +111,54 @@ def _solve_job(spec: Spec, settings: LockSettings) -> tuple[_Solved | None, Cenv
     except CenvError as exc:
         return None, exc
     return _Solved(plan, lockfile, previous, tuple(moved)), None
+
+
+def _relock(spec: Spec, settings: LockSettings) -> _Solved | None:
+    """A re-lock without `--update` needs only the existing lockfile's metadata (its recorded inputs) before
+    it solves (issue #21). Before, the whole file was read first and an unreadable one counted as absent, so
+    the plan was the head's (readable) or the bare one (not). When both are the same plan, the whole file
+    cannot change the outcome and is not read; otherwise it is read and validated in a thread while rattler
+    solves. None when there is no head, the plan fails, or the whole file disagrees with the head
+    (unreadable, other metadata): the caller then does exactly what it did before, from the whole file.
+    A failed solve of the plan the old path would have made too is raised, not solved a second time."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cenv.lock.head import read_lock_head
+
+    path = settings.lockfile_path()
+    head = read_lock_head(path)
+    if head is None:
+        return None
+    try:
+        plan = plan_for(settings, spec, head)
+        _check_update(plan, None)
+        bare = plan == _bare_plan(settings, spec)
+    except CenvError:
+        return None
+    if bare:  # a failed solve is final too: the whole file could not have changed it
+        lockfile, moved = solve_plan(plan, spec, None)
+        return _Solved(plan, lockfile, None, tuple(moved))
+    failure: CenvError | None = None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        whole = pool.submit(existing_lock, path)
+        try:
+            lockfile, moved = solve_plan(plan, spec, None)
+        except CenvError as exc:
+            failure = exc
+        existing = whole.result()
+    if existing is None or existing.metadata != head.metadata:
+        return None
+    if failure is not None:  # the same plan as before, so the same failure, without solving again
+        raise failure
+    return _Solved(plan, lockfile, None, tuple(moved))
+
+
+def _bare_plan(settings: LockSettings, spec: Spec) -> LockPlan | None:
+    """The plan without any recorded inputs (an unreadable lockfile's), None when that plan is an error."""
+    try:
+        return plan_for(settings, spec, None)
+    except CenvError:
+        return None
 
 
 def lock(settings: LockSettings) -> LockResult:

@@ -6,14 +6,20 @@ and CLI flags (--cuda, --glibc, --osx) override the file. Each value records whe
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+import cenv
+from cenv.cache_files import store_text
 from cenv.errors import SpecError, UsageError
 from cenv.platforms import archspec_of
+from cenv.redact import redact
 
 if TYPE_CHECKING:
     import rattler
@@ -197,14 +203,66 @@ def build_virtual_packages(
 
 
 def load_virtual_packages_file(path: Path) -> dict[str, dict[str, str]]:
-    """Read conda-lock's virtual-packages.yml: `subdirs: {platform: {packages: {__cuda: "12.0"}}}`."""
+    """Read conda-lock's virtual-packages.yml: `subdirs: {platform: {packages: {__cuda: "12.0"}}}`.
+
+    A file read without error before is taken from cenv's cache by its text (importing ruamel.yaml is
+    a tenth of a warm lock's start-up, issue #21); errors are never cached."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise SpecError(f"{path}: virtual packages file not found") from exc
+    key = _file_key(text)
+    cached = _cached_file(key)
+    if cached is not None:
+        return cached
+    result = _parse_virtual_packages_file(path, text)
+    stored = json.dumps(result, separators=(",", ":"))
+    if redact(stored) == stored:  # cenv writes secrets nowhere, its cache included
+        store_text(_cache_folder(), f"{key}.json", stored, _MAX_CACHED_FILES)
+    return result
+
+
+_MAX_CACHED_FILES = 64
+
+
+def _cache_folder() -> Path:
+    from cenv.env_vars import cache_root
+
+    return cache_root() / "virtual-packages"
+
+
+def _file_key(text: str) -> str:
+    try:  # the reader's own modification time too: a development checkout changes it without a new version
+        reader = os.stat(__file__).st_mtime_ns
+    except OSError:
+        reader = 0
+    digest = hashlib.sha256(f"cenv {cenv.__version__} {reader} virtual-packages 1\0".encode())
+    digest.update(text.encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def _cached_file(key: str) -> dict[str, dict[str, str]] | None:
+    """The parsed file stored under `key`, or None (absent, unreadable or not of the stored shape)."""
+    try:
+        data = json.loads((_cache_folder() / f"{key}.json").read_bytes())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or not all(
+        isinstance(platform, str)
+        and isinstance(packages, dict)
+        and all(isinstance(k, str) and isinstance(v, str) for k, v in packages.items())
+        for platform, packages in data.items()
+    ):
+        return None
+    return data
+
+
+def _parse_virtual_packages_file(path: Path, text: str) -> dict[str, dict[str, str]]:
     from ruamel.yaml import YAML
     from ruamel.yaml.error import YAMLError
 
     try:
-        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise SpecError(f"{path}: virtual packages file not found") from exc
+        data = YAML(typ="safe").load(text)
     except YAMLError as exc:
         raise SpecError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from exc
     subdirs = data.get("subdirs") if isinstance(data, dict) else None
