@@ -19,6 +19,11 @@ from cenv.cli.params import PLATFORM
 @click.option("--prefix", default="/opt/env", show_default=True, help="The environment's path in the image.")
 @click.option("--tag", help="NAME:TAG recorded in the archive's index (`podman load` shows it).")
 @click.option("--compression", type=click.Choice(["gzip", "zstd", "none"]), default="gzip", show_default=True)
+@click.option(
+    "--level",
+    type=click.IntRange(1, 19),
+    help="Compression level (default: gzip 6, zstd 3; gzip takes 1-9).",
+)
 @click.option("--json", "json_output", is_flag=True, help="Print a machine-readable summary on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no messages.")
 def image_command(
@@ -29,6 +34,7 @@ def image_command(
     prefix: str,
     tag: str | None,
     compression: str,
+    level: int | None,
     json_output: bool,
     quiet: bool,
 ) -> None:
@@ -39,6 +45,8 @@ def image_command(
     from cenv.image.build import ImageSettings, build_image
     from cenv.progress import human_size, make_reporter
 
+    if level is not None and compression == "gzip" and level > 9:
+        raise click.UsageError(f"`--level {level}`: gzip takes 1-9 (zstd takes 1-19)")
     console = Console(quiet=quiet, json_output=json_output)
     reporter = make_reporter(console)
     settings = ImageSettings(
@@ -49,6 +57,7 @@ def image_command(
         prefix=prefix,
         tag=tag,
         compression=compression,
+        level=level,
     )
     try:
         result = build_image(settings, reporter)

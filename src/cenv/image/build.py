@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,10 +31,10 @@ from cenv.image.oci import (
     ImageConfig,
     Layer,
     config_blob,
-    layer_tar,
-    make_layer,
+    epoch,
     read_base,
     write_archive,
+    write_layer,
 )
 from cenv.platforms import host_platform
 
@@ -56,6 +57,7 @@ class ImageSettings:
     prefix: str = "/opt/env"
     tag: str | None = None
     compression: str = "gzip"
+    level: int | None = None  # the compressor's level (default: gzip 6, zstd 3)
     pkgs_dir: Path | None = None
 
 
@@ -83,7 +85,7 @@ class ImageResult:
         }
 
 
-def _base(spec: str) -> Base | None:
+def _base(spec: str, folder: Path) -> Base | None:
     if spec == "scratch":
         return None
     if not spec.startswith("oci-archive:"):
@@ -95,7 +97,7 @@ def _base(spec: str) -> Base | None:
         )
     path = Path(spec.removeprefix("oci-archive:"))
     try:
-        return read_base(path)
+        return read_base(path, folder)
     except BaseError as exc:
         raise UserError(f"`--base {spec}`: {exc}") from None
     except OSError as exc:
@@ -114,8 +116,14 @@ def _scrub_host(root: Path, prefix: str) -> None:
         record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     history = root / "conda-meta" / "history"
     if history.is_file():
+        # the build's date would make two builds of one lock differ: the layers' fixed time instead
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch()))
         lines = [
-            f"# cmd: cenv image (prefix {prefix})" if line.startswith("# cmd:") else line
+            f"# cmd: cenv image (prefix {prefix})"
+            if line.startswith("# cmd:")
+            else f"==> {when} <=="
+            if line.startswith("==> ") and line.endswith(" <==")
+            else line
             for line in history.read_text(encoding="utf-8").splitlines()
         ]
         history.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -172,13 +180,20 @@ def build_image(settings: ImageSettings, reporter: object | None = None) -> Imag
             f"the lock's pip packages for {platform} cannot be installed on this {host_platform()} machine",
             hints=["build the image on a machine of that platform, or move the pip part to conda packages"],
         )
-    base = _base(settings.base)
     prefix = settings.prefix.rstrip("/") or "/"
     if not prefix.startswith("/"):
         raise UserError(f"`--prefix {settings.prefix}`: expected an absolute path, such as /opt/env")
     variables = parse_variables(lock.metadata.custom(CUSTOM_VARIABLES))
     packages = settings.pkgs_dir or pkgs_dir()
-    with tempfile.TemporaryDirectory(prefix="cenv-image-") as tmp:
+    settings.output.parent.mkdir(parents=True, exist_ok=True)
+    # The layers are streamed into files beside the output (the same file system as the archive), and
+    # copied into it a chunk at a time: memory stays bounded whatever the environment's size.
+    blobs_prefix = f".{settings.output.name}.blobs-"
+    with (
+        tempfile.TemporaryDirectory(prefix=blobs_prefix, dir=settings.output.parent) as blobs,
+        tempfile.TemporaryDirectory(prefix="cenv-image-") as tmp,
+    ):
+        base = _base(settings.base, Path(blobs))
         root = Path(tmp) / "env"
         plan, _ = asyncio.run(
             plan_install(lock, platform, Path(prefix), packages, env_vars=variables, image=True)
@@ -191,11 +206,17 @@ def build_image(settings: ImageSettings, reporter: object | None = None) -> Imag
         layers: list[Layer] = list(base.layers) if base else []
         shown = []
         for planned in plan_layers(root):
-            tar, files = layer_tar(root, planned.paths, prefix.lstrip("/"))
-            layer = make_layer(tar, files, settings.compression)
+            layer = write_layer(
+                root, planned.paths, prefix.lstrip("/"), settings.compression, Path(blobs), settings.level
+            )
             layers.append(layer)
             shown.append(
-                {"name": planned.name, "digest": layer.blob.digest, "size": layer.blob.size, "files": files}
+                {
+                    "name": planned.name,
+                    "digest": layer.blob.digest,
+                    "size": layer.blob.size,
+                    "files": layer.files,
+                }
             )
         labels = {
             "org.opencontainers.image.title": settings.tag or settings.source.stem,
@@ -215,7 +236,6 @@ def build_image(settings: ImageSettings, reporter: object | None = None) -> Imag
         history = [f"base layer {i}" for i in range(len(base.layers))] if base else []
         history += [f"cenv image: {s['name']}" for s in shown]
         blob = config_blob(config, [layer.diff_id for layer in layers], history)
-        settings.output.parent.mkdir(parents=True, exist_ok=True)
         manifest = write_archive(settings.output, layers, blob, settings.tag)
     return ImageResult(
         output=settings.output,
