@@ -353,3 +353,27 @@ def test_the_level_is_the_compressors(tmp_path: Path, demo_lock: Path) -> None:
     wrong = cenv("image", demo_lock, "-o", tmp_path / "x.tar", "--level", "12")
     assert wrong.code == 2 and "--level 12" in wrong.stderr, wrong.output
     assert not (tmp_path / "x.tar").exists()
+
+
+def test_layers_compressed_at_once_give_the_same_bytes(
+    tmp_path: Path, demo_channel: Path, channel_factory: Callable[..., ChannelFactory]
+) -> None:
+    """`--jobs 1` and `--jobs 3` write the same archive, byte for byte (each layer is compressed into its
+    own file; only the order of work changes), with several layers to share out."""
+    ch = channel_factory("jobs")
+    for name in ("aa", "bb", "cc"):
+        ch.add_package(name, "1.0", subdir="linux-64", files={f"lib/lib{name}.so": name * 120_000})
+    ch.write_repodata()
+    spec = write_spec(tmp_path / "jobs.yml", ch.url, deps=("aa", "bb", "cc"))
+    assert cenv("lock", spec, "-p", "linux-64").code == 0
+    digests = []
+    for jobs in ("1", "3"):
+        made = cenv(
+            "image", tmp_path / "jobs-lock.yml", "-o", tmp_path / f"{jobs}.tar", "--jobs", jobs, "--json",
+            "--compression", "zstd", env={"CENV_IMAGE_BIG_BYTES": "100000"},
+        )  # fmt: skip
+        assert made.code == 0, made.output
+        digests.append(json.loads(made.stdout)["digest"])
+        assert len(json.loads(made.stdout)["layers"]) >= 4
+    assert digests[0] == digests[1]
+    assert (tmp_path / "1.tar").read_bytes() == (tmp_path / "3.tar").read_bytes()

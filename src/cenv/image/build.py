@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import tempfile
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cenv
 from cenv.errors import UserError
-from cenv.image.layers import plan_layers
+from cenv.image.layers import LayerPlan, plan_layers
 from cenv.image.oci import (
     Base,
     BaseError,
@@ -58,6 +60,7 @@ class ImageSettings:
     tag: str | None = None
     compression: str = "gzip"
     level: int | None = None  # the compressor's level (default: gzip 6, zstd 3)
+    jobs: int | None = None  # layers compressed at once (default: up to 2, the cores this process may use)
     pkgs_dir: Path | None = None
 
 
@@ -83,6 +86,12 @@ class ImageResult:
             "link_scripts_not_run": list(self.skipped_scripts),
             "packages": self.packages,
         }
+
+
+def _jobs(asked: int | None) -> int:
+    if asked is not None:
+        return max(1, asked)
+    return max(1, min(2, len(os.sched_getaffinity(0))))
 
 
 def _base(spec: str, folder: Path) -> Base | None:
@@ -205,10 +214,17 @@ def build_image(settings: ImageSettings, reporter: object | None = None) -> Imag
         _scrub_host(root, prefix)
         layers: list[Layer] = list(base.layers) if base else []
         shown = []
-        for planned in plan_layers(root):
-            layer = write_layer(
-                root, planned.paths, prefix.lstrip("/"), settings.compression, Path(blobs), settings.level
-            )
+        planned_layers = plan_layers(root)
+
+        def write(planned: LayerPlan) -> Layer:
+            under = prefix.lstrip("/")
+            return write_layer(root, planned.paths, under, settings.compression, Path(blobs), settings.level)
+
+        # Layers are independent: compressed on up to `jobs` threads (zlib, zstd and sha256 release the
+        # GIL), each into its own file, so the bytes do not depend on the number of threads.
+        with ThreadPoolExecutor(max_workers=_jobs(settings.jobs)) as pool:
+            written = list(pool.map(write, planned_layers))
+        for planned, layer in zip(planned_layers, written, strict=True):
             layers.append(layer)
             shown.append(
                 {
