@@ -1,6 +1,8 @@
 """An OCI image archive (image layout in a tar: `oci-layout`, `index.json`, `blobs/sha256/...`), written
 byte for byte the same for the same input: layers are tars with sorted entries, a fixed mtime, uid/gid 0 and
 no user or host names, gzip without a file name or time; every JSON document sorted and compact.
+Layers are streamed (tar -> compressor -> file, both streams hashed on the way) and copied into the
+archive a chunk at a time, so memory does not grow with the environment.
 
 This is the format `skopeo`, `umoci`, `podman load`, `docker load` and `apptainer build x.sif
 oci-archive://FILE` read (the OCI image spec 1.1: image-layout.md, manifest.md, config.md).
