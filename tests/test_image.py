@@ -10,6 +10,7 @@ their absence fails the run (the rule ../shared/realdata follows).
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -17,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import tarfile
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from tests.cli_helpers import cenv
 from tests.create_support import write_spec
 from tests.support.channel_factory import ChannelFactory
 
-from cenv.image.oci import ImageConfig, config_blob, layer_tar, make_layer, write_archive
+from cenv.image.oci import ImageConfig, config_blob, write_archive, write_layer
 
 TOOLS = {"skopeo": "skopeo", "umoci": "umoci", "busybox": "busybox-static"}
 
@@ -47,8 +49,7 @@ def _busybox_base(folder: Path) -> Path:
     assert busybox is not None
     shutil.copy2(busybox, root / "bin" / "busybox")
     (root / "bin" / "sh").symlink_to("busybox")
-    tar, files = layer_tar(root, ["bin/busybox", "bin/sh"], "")
-    layer = make_layer(tar, files, "gzip")
+    layer = write_layer(root, ["bin/busybox", "bin/sh"], "", "gzip", folder)
     config = config_blob(ImageConfig("amd64", {"PATH": "/bin"}, {}), [layer.diff_id], ["busybox"])
     out = folder / "busybox.tar"
     write_archive(out, [layer], config, "busybox:static")
@@ -250,3 +251,154 @@ def test_image_from_a_spec_a_pack_and_a_variant(tmp_path: Path, demo_lock: Path)
     variants.write_text(spec.read_text() + "variants:\n  a: {}\n  b: {}\n")
     unnamed = cenv("image", variants, "-o", tmp_path / "v.tar")
     assert unnamed.code == 2 and "name one with `--variant`" in unnamed.stderr, unnamed.output
+
+
+# sha256 of the whole archive `_golden_archive` writes. gzip and none: computed with the in-memory writer
+# before layers were streamed (commit 843e522), so streaming changed no byte. zstd: the streamed frame (a
+# stream does not know its content size, so the frame differs from zstandard's one-shot `compress`).
+GOLDEN = {
+    "gzip": "9ce03dfe46e26c25dcebf42fe89efb5a079e63027831123d025693fbc0f5093c",
+    "none": "3a8c86fc88f714808631abb25853bccd6d8744fef28b21117e7aacb01e0d2876",
+    "zstd": "685ff5003634172621f81a1b8175be4bd304db4c476f953c0b4c20975045fd0e",
+}
+
+
+def _golden_archive(folder: Path, compression: str) -> Path:
+    """A fixed small input: a script, a symlink, a 1.5 MB file (many compressor blocks), an empty file,
+    a name longer than 100 characters with non-ASCII letters (a pax header); two layers, one under
+    `opt/env` and one at the root."""
+    root = folder / "root"
+    if not root.exists():
+        deep = "lib/deep/" + "d" * 120
+        (root / deep).mkdir(parents=True)
+        (root / "bin").mkdir()
+        (root / "bin" / "tool").write_text("#!/bin/sh\necho hi\n")
+        big = b"".join(
+            hashlib.sha256(str(i).encode()).digest() * 7 + bytes([i % 251]) * 300 for i in range(3000)
+        )
+        (root / "lib" / "big.bin").write_bytes(big)
+        (root / "lib" / "empty").write_bytes(b"")
+        (root / deep / "ünï.txt").write_text("long\n")
+        (root / "bin" / "link").symlink_to("tool")
+        for path, mode in (("bin/tool", 0o755), ("lib/big.bin", 0o644), ("lib/empty", 0o600)):
+            os.chmod(root / path, mode)
+        os.chmod(root / deep / "ünï.txt", 0o644)
+        for path in ("bin", "lib", "lib/deep", deep):
+            os.chmod(root / path, 0o755)
+    every = ["bin/tool", "bin/link", "lib/big.bin", "lib/empty", "lib/deep/" + "d" * 120 + "/ünï.txt"]
+    blobs = folder / f"blobs-{compression}"
+    blobs.mkdir()
+    layers = [
+        write_layer(root, every, "opt/env", compression, blobs),
+        write_layer(root, ["bin/tool"], "", compression, blobs),
+    ]
+    config = config_blob(
+        ImageConfig("amd64", {"PATH": "/opt/env/bin"}, {"a": "b"}), [x.diff_id for x in layers], ["a", "b"]
+    )
+    out = folder / f"{compression}.tar"
+    write_archive(out, layers, config, "golden:1")
+    return out
+
+
+@pytest.mark.parametrize("compression", sorted(GOLDEN))
+def test_archive_bytes_equal_the_golden_digest(
+    tmp_path: Path, compression: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The archive of a fixed input is the same bytes as before layers were streamed to files."""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    archive = _golden_archive(tmp_path, compression)
+    assert hashlib.sha256(archive.read_bytes()).hexdigest() == GOLDEN[compression]
+
+
+@pytest.mark.parametrize("compression", ["gzip", "zstd", "none"])
+def test_a_layer_is_streamed_not_held_in_memory(tmp_path: Path, compression: str) -> None:
+    """A layer of a 48 MB file is written with a few MB of Python memory at most (the in-memory writer
+    held the tar and its compressed form: more than 48 MB); its digest and diff_id are those of the bytes
+    written and of the tar they decompress to."""
+    root = tmp_path / "root"
+    root.mkdir()
+    with open(root / "big", "wb") as handle:
+        handle.truncate(48 * 1024 * 1024)  # sparse: costs no disk
+    blobs = tmp_path / "blobs"
+    blobs.mkdir()
+    tracemalloc.start()
+    try:
+        layer = write_layer(root, ["big"], "opt/env", compression, blobs)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024, peak
+    assert layer.blob.path is not None and layer.blob.path.parent == blobs
+    data = layer.blob.path.read_bytes()
+    assert layer.blob.size == len(data)
+    assert layer.blob.digest == "sha256:" + hashlib.sha256(data).hexdigest()
+    if compression == "gzip":
+        data = gzip.decompress(data)
+    elif compression == "zstd":
+        import zstandard
+
+        data = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    assert layer.diff_id == "sha256:" + hashlib.sha256(data).hexdigest()
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        assert tar.getnames() == ["opt", "opt/env", "opt/env/big"]
+
+
+def test_history_carries_the_fixed_date_and_no_blob_file_is_left(tmp_path: Path, demo_lock: Path) -> None:
+    """conda-meta/history's `==> date <==` line is the layers' fixed time (the build's own date made two
+    builds a second apart differ), and the layer files streamed beside the output are gone after it."""
+    out = tmp_path / "out"
+    made = cenv("image", demo_lock, "-o", out / "one.tar", "--compression", "zstd")
+    assert made.code == 0, made.output
+    assert sorted(p.name for p in out.iterdir()) == ["one.tar"]
+    with tarfile.open(out / "one.tar") as outer:
+        index = json.loads(outer.extractfile("index.json").read())  # type: ignore[union-attr]
+        manifest = json.loads(
+            outer.extractfile(f"blobs/sha256/{index['manifests'][0]['digest'][7:]}").read()  # type: ignore[union-attr]
+        )
+        import zstandard
+
+        last = manifest["layers"][-1]
+        assert last["mediaType"].endswith("+zstd")
+        data = outer.extractfile(f"blobs/sha256/{last['digest'][7:]}").read()  # type: ignore[union-attr]
+    tar = zstandard.ZstdDecompressor().decompressobj().decompress(data)
+    with tarfile.open(fileobj=io.BytesIO(tar)) as layer:
+        history = layer.extractfile("opt/env/conda-meta/history").read().decode()  # type: ignore[union-attr]
+    assert history.startswith("==> 1970-01-01 00:00:00 <==\n"), history
+
+
+def test_the_level_is_the_compressors(tmp_path: Path, demo_lock: Path) -> None:
+    """`--level` reaches the compressor (a gzip level 1 layer differs from level 9's), and a gzip level
+    above 9 is a usage error (exit 2) that names the flag."""
+    sizes = {}
+    for level in ("1", "9"):
+        made = cenv("image", demo_lock, "-o", tmp_path / f"{level}.tar", "--level", level, "--json")
+        assert made.code == 0, made.output
+        sizes[level] = {layer["name"]: layer["digest"] for layer in json.loads(made.stdout)["layers"]}
+    assert sizes["1"]["environment"] != sizes["9"]["environment"]
+    wrong = cenv("image", demo_lock, "-o", tmp_path / "x.tar", "--level", "12")
+    assert wrong.code == 2 and "--level 12" in wrong.stderr, wrong.output
+    assert not (tmp_path / "x.tar").exists()
+
+
+def test_layers_compressed_at_once_give_the_same_bytes(
+    tmp_path: Path, demo_channel: Path, channel_factory: Callable[..., ChannelFactory]
+) -> None:
+    """`--jobs 1` and `--jobs 3` write the same archive, byte for byte (each layer is compressed into its
+    own file; only the order of work changes), with several layers to share out."""
+    ch = channel_factory("jobs")
+    for name in ("aa", "bb", "cc"):
+        ch.add_package(name, "1.0", subdir="linux-64", files={f"lib/lib{name}.so": name * 120_000})
+    ch.write_repodata()
+    spec = write_spec(tmp_path / "jobs.yml", ch.url, deps=("aa", "bb", "cc"))
+    assert cenv("lock", spec, "-p", "linux-64").code == 0
+    digests = []
+    for jobs in ("1", "3"):
+        made = cenv(
+            "image", tmp_path / "jobs-lock.yml", "-o", tmp_path / f"{jobs}.tar", "--jobs", jobs, "--json",
+            "--compression", "zstd", env={"CENV_IMAGE_BIG_BYTES": "100000"},
+        )  # fmt: skip
+        assert made.code == 0, made.output
+        digests.append(json.loads(made.stdout)["digest"])
+        assert len(json.loads(made.stdout)["layers"]) >= 4
+    assert digests[0] == digests[1]
+    assert (tmp_path / "1.tar").read_bytes() == (tmp_path / "3.tar").read_bytes()

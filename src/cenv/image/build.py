@@ -16,24 +16,27 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import tempfile
+import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import cenv
 from cenv.errors import UserError
-from cenv.image.layers import plan_layers
+from cenv.image.layers import LayerPlan, plan_layers
 from cenv.image.oci import (
     Base,
     BaseError,
     ImageConfig,
     Layer,
     config_blob,
-    layer_tar,
-    make_layer,
+    epoch,
     read_base,
     write_archive,
+    write_layer,
 )
 from cenv.platforms import host_platform
 
@@ -56,6 +59,8 @@ class ImageSettings:
     prefix: str = "/opt/env"
     tag: str | None = None
     compression: str = "gzip"
+    level: int | None = None  # the compressor's level (default: gzip 6, zstd 3)
+    jobs: int | None = None  # layers compressed at once (default: up to 2, the cores this process may use)
     pkgs_dir: Path | None = None
     restore: Callable[[Path], None] | None = None  # a pack's origins put back (image/source.py)
 
@@ -84,7 +89,13 @@ class ImageResult:
         }
 
 
-def _base(spec: str) -> Base | None:
+def _jobs(asked: int | None) -> int:
+    if asked is not None:
+        return max(1, asked)
+    return max(1, min(2, len(os.sched_getaffinity(0))))
+
+
+def _base(spec: str, folder: Path) -> Base | None:
     if spec == "scratch":
         return None
     if not spec.startswith("oci-archive:"):
@@ -96,7 +107,7 @@ def _base(spec: str) -> Base | None:
         )
     path = Path(spec.removeprefix("oci-archive:"))
     try:
-        return read_base(path)
+        return read_base(path, folder)
     except BaseError as exc:
         raise UserError(f"`--base {spec}`: {exc}") from None
     except OSError as exc:
@@ -115,18 +126,16 @@ def _scrub_host(root: Path, prefix: str) -> None:
         record_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     history = root / "conda-meta" / "history"
     if history.is_file():
-        import time
-
-        from cenv.image.oci import source_date_epoch
-
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(source_date_epoch()))
-        lines = []
-        for line in history.read_text(encoding="utf-8").splitlines():
-            if line.startswith("# cmd:"):
-                line = f"# cmd: cenv image (prefix {prefix})"
-            elif line.startswith("==> ") and line.endswith(" <=="):
-                line = f"==> {when} <=="  # the same lock gives the same bytes: no build time
-            lines.append(line)
+        # the build's date would make two builds of one lock differ: the layers' fixed time instead
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch()))
+        lines = [
+            f"# cmd: cenv image (prefix {prefix})"
+            if line.startswith("# cmd:")
+            else f"==> {when} <=="
+            if line.startswith("==> ") and line.endswith(" <==")
+            else line
+            for line in history.read_text(encoding="utf-8").splitlines()
+        ]
         history.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -181,13 +190,20 @@ def build_image(settings: ImageSettings, reporter: object | None = None) -> Imag
             f"the lock's pip packages for {platform} cannot be installed on this {host_platform()} machine",
             hints=["build the image on a machine of that platform, or move the pip part to conda packages"],
         )
-    base = _base(settings.base)
     prefix = settings.prefix.rstrip("/") or "/"
     if not prefix.startswith("/"):
         raise UserError(f"`--prefix {settings.prefix}`: expected an absolute path, such as /opt/env")
     variables = parse_variables(lock.metadata.custom(CUSTOM_VARIABLES))
     packages = settings.pkgs_dir or pkgs_dir()
-    with tempfile.TemporaryDirectory(prefix="cenv-image-") as tmp:
+    settings.output.parent.mkdir(parents=True, exist_ok=True)
+    # The layers are streamed into files beside the output (the same file system as the archive), and
+    # copied into it a chunk at a time: memory stays bounded whatever the environment's size.
+    blobs_prefix = f".{settings.output.name}.blobs-"
+    with (
+        tempfile.TemporaryDirectory(prefix=blobs_prefix, dir=settings.output.parent) as blobs,
+        tempfile.TemporaryDirectory(prefix="cenv-image-") as tmp,
+    ):
+        base = _base(settings.base, Path(blobs))
         root = Path(tmp) / "env"
         plan, _ = asyncio.run(
             plan_install(lock, platform, Path(prefix), packages, env_vars=variables, image=True)
@@ -201,12 +217,25 @@ def build_image(settings: ImageSettings, reporter: object | None = None) -> Imag
         _scrub_host(root, prefix)
         layers: list[Layer] = list(base.layers) if base else []
         shown = []
-        for planned in plan_layers(root):
-            tar, files = layer_tar(root, planned.paths, prefix.lstrip("/"))
-            layer = make_layer(tar, files, settings.compression)
+        planned_layers = plan_layers(root)
+
+        def write(planned: LayerPlan) -> Layer:
+            under = prefix.lstrip("/")
+            return write_layer(root, planned.paths, under, settings.compression, Path(blobs), settings.level)
+
+        # Layers are independent: compressed on up to `jobs` threads (zlib, zstd and sha256 release the
+        # GIL), each into its own file, so the bytes do not depend on the number of threads.
+        with ThreadPoolExecutor(max_workers=_jobs(settings.jobs)) as pool:
+            written = list(pool.map(write, planned_layers))
+        for planned, layer in zip(planned_layers, written, strict=True):
             layers.append(layer)
             shown.append(
-                {"name": planned.name, "digest": layer.blob.digest, "size": layer.blob.size, "files": files}
+                {
+                    "name": planned.name,
+                    "digest": layer.blob.digest,
+                    "size": layer.blob.size,
+                    "files": layer.files,
+                }
             )
         labels = {
             "org.opencontainers.image.title": settings.tag or settings.source.stem,
@@ -226,7 +255,6 @@ def build_image(settings: ImageSettings, reporter: object | None = None) -> Imag
         history = [f"base layer {i}" for i in range(len(base.layers))] if base else []
         history += [f"cenv image: {s['name']}" for s in shown]
         blob = config_blob(config, [layer.diff_id for layer in layers], history)
-        settings.output.parent.mkdir(parents=True, exist_ok=True)
         manifest = write_archive(settings.output, layers, blob, settings.tag)
     return ImageResult(
         output=settings.output,
