@@ -177,3 +177,18 @@ def test_share_instructions_add_pip_when_the_lock_has_none(
             tool, "run", "-n", "mixed", "python", "-m", "pip", "install", "--no-deps", "--require-hashes",
             "-r", "mixed.linux-64.requirements.txt",
         ]  # fmt: skip
+
+
+def test_create_json_names_the_pip_packages_and_the_variant(
+    tmp_path: Path, demo_channel: Path, pip_index: WheelIndex
+) -> None:
+    """Issue #25: `create --json` names the pip part and the variant it created."""
+    import json
+
+    spec = _spec(tmp_path, demo_channel, pip_index, ["piponly"])
+    spec.write_text(spec.read_text() + "variants:\n  plain: {}\n")
+    made = cenv("create", spec, "-p", tmp_path / "env", "--variant", "plain", "--json")
+    assert made.code == 0, made.output
+    payload = json.loads(made.stdout)
+    assert payload["variant"] == "plain"
+    assert payload["pip"] == [{"name": "piponly", "version": "1.0"}]

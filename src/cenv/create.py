@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from cenv.errors import UsageError, UserError
 from cenv.lock.importers import is_lockfile, load_any_lock, read_lock
+from cenv.lock.keys import CUSTOM_VARIANT
 from cenv.platforms import KNOWN_PLATFORMS, host_platform
 from cenv.settings import CreateSettings, LockSettings
 
@@ -37,6 +38,7 @@ class CreateResult:
     plan: InstallPlan
     install: InstallResult | None  # None for --dry-run
     warnings: tuple[str, ...]
+    variant: str | None = None  # the spec's variant created, or the lock's (a pixi.lock's environment)
 
 
 def choose_variant(
@@ -172,6 +174,7 @@ def create(settings: CreateSettings, reporter: Reporter | None = None) -> Create
     warnings: list[str] = []
     env_vars: dict[str, str] = {}
     spec_name: str | None = None
+    chosen_variant: str | None = None
     if is_lockfile(source):
         if settings.lock_flags.given:
             raise UsageError(
@@ -179,6 +182,7 @@ def create(settings: CreateSettings, reporter: Reporter | None = None) -> Create
                 hints=["lock inputs apply to a spec: `cenv create SPEC --relock` with them, or `cenv lock`"],
             )
         environment = None if settings.variant in (None, "auto") else settings.variant
+        chosen_variant = environment
         lockfile = read_lock(source, platform, environment=environment)
         lock_path, lock_action = source, "given"
         env_vars = lock_variables(lockfile, source)
@@ -189,6 +193,7 @@ def create(settings: CreateSettings, reporter: Reporter | None = None) -> Create
         warnings += spec.warnings
         env_vars, spec_name = dict(spec.variables), spec.name
         variant, why = choose_variant(spec, settings.variant, platform, source)
+        chosen_variant = variant
         if variant is not None:
             from cenv.variants import check_cuda_flag
 
@@ -231,6 +236,7 @@ def create(settings: CreateSettings, reporter: Reporter | None = None) -> Create
         plan=plan,
         install=install,
         warnings=tuple(warnings + more),
+        variant=chosen_variant or lockfile.metadata.custom(CUSTOM_VARIANT) or None,
     )
 
 

@@ -149,6 +149,8 @@ def create_command(
             "lock": result.lock_action,
             "dry_run": dry_run,
             "warnings": list(result.warnings),
+            "variant": result.variant,
+            "pip": [{"name": p.name, "version": p.version} for p in result.plan.pip],
         }
         payload.update(result.plan.summary() if result.install is None else result.install.summary())
         if result.install is not None:
