@@ -34,8 +34,7 @@ for _p in (str(REPO), str(HERE)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
-from bench_ml_create import CENV, Series, lock_for, run_measured  # noqa: E402
-from generate_ml_env import generate  # noqa: E402
+from bench_ml_create import CENV, Series, prepare, run_measured  # noqa: E402
 
 
 class _Discard:
@@ -92,14 +91,7 @@ def main() -> None:
     parser.add_argument("--gzip-level", type=int, default=6)
     args = parser.parse_args()
 
-    data = generate(args.data.resolve(), 1.0)
-    work = args.work.resolve()
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    base = dict(
-        os.environ, NO_COLOR="1", CONDA_REGISTER_ENVS="false", CENV_CACHE_DIR=str(work / "lock-cache")
-    )
-    lock = lock_for(data, base)
+    data, work, base, lock = prepare(args.data, 1.0, args.work)
     env = dict(base, CONDA_PKGS_DIRS=str(work / "pkgs"), CENV_CACHE_DIR=str(work / "cenv-cache"))
     warmup = run_measured([*CENV, "create", str(lock), "-p", str(work / "warm"), "-q"], env)
     print(f"warm-up create (cold cache): {warmup}", file=sys.stderr, flush=True)

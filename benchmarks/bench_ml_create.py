@@ -150,6 +150,19 @@ def lock_for(data: Generated, env: dict[str, str]) -> Path:
     return lock
 
 
+def prepare(data_dir: Path, scale: float, work_dir: Path) -> tuple[Generated, Path, dict[str, str], Path]:
+    """The generated environment, an empty work folder, the base environment of every measured process and
+    the lock of the generated spec (made once, not timed)."""
+    data = generate(data_dir.resolve(), scale)
+    work = work_dir.resolve()
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    base = dict(
+        os.environ, NO_COLOR="1", CONDA_REGISTER_ENVS="false", CENV_CACHE_DIR=str(work / "lock-cache")
+    )
+    return data, work, base, lock_for(data, base)
+
+
 def counts(prefix: Path) -> tuple[int, int]:
     """(.pyc files, regular files) in an environment."""
     pyc = files = 0
@@ -242,14 +255,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    data = generate(args.data.resolve(), args.scale)
-    work = args.work.resolve()
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    base = dict(
-        os.environ, NO_COLOR="1", CONDA_REGISTER_ENVS="false", CENV_CACHE_DIR=str(work / "lock-cache")
-    )
-    lock = lock_for(data, base)
+    data, work, base, lock = prepare(args.data, args.scale, args.work)
 
     kinds = ["cenv cold", "engine cold", "cenv warm", "engine warm"]
     if args.baseline:
