@@ -24,7 +24,6 @@ import cenv
 from cenv.cache_files import store_text
 from cenv.errors import SpecError
 from cenv.redact import redact
-from cenv.spec.foreign import foreign_input
 from cenv.spec.models import CondaDependency, Location, PipOptions, PipRequirement, Spec, Variant
 
 __all__ = ["MAX_SPEC_BYTES", "cached_spec", "read_spec_file", "spec_key", "store_spec"]
@@ -60,9 +59,6 @@ def read_spec_file(path: Path, label: str) -> str:
         raise SpecError(f"{label}: is a directory, expected a spec file") from None
     except OSError as exc:
         raise SpecError(f"{label}: cannot read the spec file: {exc.strerror or exc}") from None
-    foreign = foreign_input(label, text)
-    if foreign is not None:
-        raise foreign
     return text
 
 

@@ -16,7 +16,10 @@ _REQUIREMENTS_NAME = re.compile(
     r"(?i)^(?:[\w.-]*[-_.])?(?:requirements|constraints|reqs)(?:[-_.][\w.-]*)?\.(?:txt|in)$"
 )
 # one requirement line: `name`, `name[extra]`, `name==1.0`, `name @ url`, `name; marker`, or an option `-r x`
-_REQUIREMENT_LINE = re.compile(r"^(?:-[-\w]|[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*(?:[<>=!~@;(]|$))")
+# (a pip option is `-r FILE`-like or `--long-name`: YAML's `---` document marker is not one)
+_REQUIREMENT_LINE = re.compile(
+    r"^(?:-[a-zA-Z](?:\s|=|$)|--[a-z][\w-]*|[A-Za-z0-9][A-Za-z0-9._-]*\s*(?:\[[^\]]*\])?\s*(?:[<>=!~@;(]|$))"
+)
 _YAML_KEY = re.compile(r"^[A-Za-z_][\w.-]*\s*:(?:\s|$)")
 _TOML_TABLE = re.compile(r"^\[{1,2}\s*([\w.\-\"]+)\s*\]{1,2}\s*(?:#.*)?$")
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from cenv.errors import SpecError
 from cenv.spec.cache import MAX_SPEC_BYTES, read_spec_file
 from cenv.spec.compose import _compose
+from cenv.spec.foreign import foreign_input
 from cenv.spec.models import Spec
 from cenv.spec.part import _FilePart
 from cenv.spec.read_keys import _IGNORED_KEYS, _READERS, SPEC_KEYS
@@ -44,6 +45,19 @@ __all__ = [
 
 
 def _read_document(text: str, file: str) -> _FilePart:
+    """One file's part of the spec. A file that cannot be read as one is looked at again: when it is a pixi
+    or Python project manifest, a requirements file or a lockfile, that is what the error says (only on this
+    error path, so a good spec costs nothing more)."""
+    try:
+        return _read_spec_document(text, file)
+    except SpecError:
+        foreign = foreign_input(file, text)
+        if foreign is not None:
+            raise foreign from None
+        raise
+
+
+def _read_spec_document(text: str, file: str) -> _FilePart:
     if len(text) > MAX_SPEC_BYTES:
         raise SpecError(
             f"{file}: spec file too large ({len(text):,} characters; the limit is {MAX_SPEC_BYTES:,})",
