@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,15 +32,10 @@ class Failure:
     details: list[str] = field(default_factory=list)
 
 
-def _log_dir() -> Path:
-    from cenv.env_vars import cache_root
-
-    return cache_root() / "logs"
-
-
 def write_crash_log(exc: BaseException, argv: list[str]) -> Path | None:
-    """The traceback of an unexpected exception, with the command line and versions, redacted; its path."""
-    from cenv.redact import redact
+    """The traceback of an unexpected exception, with the command line and versions, redacted; its path
+    (in the log folder, else the temporary folder)."""
+    from cenv.logs import log_dir, write_log
 
     text = "".join(
         [
@@ -50,18 +44,7 @@ def write_crash_log(exc: BaseException, argv: list[str]) -> Path | None:
             *traceback.format_exception(type(exc), exc, exc.__traceback__),
         ]
     )
-    name = f"internal-error-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-    for folder in (_log_dir(), Path(os.environ.get("TMPDIR") or "/tmp")):
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / name
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(redact(text))
-            return path
-        except OSError:
-            continue
-    return None
+    return write_log(text, "internal-error", [log_dir(), Path(os.environ.get("TMPDIR") or "/tmp")])
 
 
 def internal(exc: BaseException, argv: list[str]) -> Failure:

@@ -207,7 +207,7 @@ def take_messages(prefix: Path) -> list[str]:
 
 def _log(run: ScriptRun) -> Path | None:
     """Keep a failed script's full output in cenv's log directory (the staged prefix goes away)."""
-    from cenv.pip.diagnose import write_log  # only when a script failed
+    from cenv.logs import write_log  # only when a script failed
 
     return write_log(run.output, f"{run.action}-{run.package}")
 

@@ -22,7 +22,8 @@ from pathlib import Path
 from cenv.errors import InstallError
 from cenv.lock.models import LockedPackage, Lockfile
 from cenv.lock.requirements import requirement_line, source_line
-from cenv.pip.diagnose import CREDENTIALS_HINT, write_log
+from cenv.logs import write_log
+from cenv.pip.diagnose import CREDENTIALS_HINT
 from cenv.pip.requirements import canonical
 from cenv.pip.uv import finish_uv, start_uv, uv_env
 from cenv.redact import redact

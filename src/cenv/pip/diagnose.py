@@ -3,13 +3,11 @@ wrong, and what to do. uv's full output goes to a log file the message names, ne
 
 from __future__ import annotations
 
-import os
 import re
-import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 from cenv.errors import PipStageError
+from cenv.logs import write_log
 from cenv.pip.lines import UvLine
 from cenv.pip.models import PipRequest
 from cenv.pip.requirements import canonical
@@ -330,17 +328,3 @@ def _failing_index(text: str, request: PipRequest) -> str | None:
 def _host_root(url: str) -> str:
     match = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*://[^/]+)", url)
     return match.group(1) if match else url
-
-
-def write_log(text: str, stem: str) -> Path | None:
-    """`text` (credentials redacted) in cenv's log folder; None when it cannot be written."""
-    from cenv.env_vars import cache_root
-
-    folder = cache_root() / "logs"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
-        path.write_text(redact(text), encoding="utf-8")
-    except OSError:
-        return None
-    return path
