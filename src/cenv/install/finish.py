@@ -180,14 +180,16 @@ class Finisher:
         note that they were skipped; the Menu note. Then the noarch python packages' bytecode: linked from
         the package cache where an earlier create compiled it, the rest compiling (while the pip part
         installs and records complete)."""
-        order = [str(r["name"]) for r in link_scripts.dependency_order(_records(staging))]
-        for clobber in resolve_clobbers(staging, order, self.options.path_conflict):
+        records = link_scripts.dependency_order(_records(staging))  # conda's link order
+        clobbers = resolve_clobbers(staging, [str(r["name"]) for r in records], self.options.path_conflict)
+        for clobber in clobbers:
             self.report.warnings.append(clobber.warning())
-        self._run_link_scripts(staging)
-        self._start_noarch(staging, _records(staging))
+        if clobbers:  # the records now list the shared paths themselves
+            records = link_scripts.dependency_order(_records(staging))
+        self._run_link_scripts(staging, records)
+        self._start_noarch(staging, records)
 
-    def _run_link_scripts(self, staging: Path) -> None:
-        records = link_scripts.dependency_order(_records(staging))
+    def _run_link_scripts(self, staging: Path, records: Sequence[Mapping[str, Any]]) -> None:
         self.report.menu = sorted(
             str(r["name"])
             for r in records
