@@ -183,12 +183,14 @@ async def _link_and_finish(
         raise CacheChanged(changed)
     if prelink_error is not None:
         raise prelink_error
-    await check_linked(plan, staging, fetched)
+    linked = await check_linked(plan, staging, fetched)
     if cache_lock is not None:
         cache_lock.release()  # the staging holds its own links now
     try:
         _write_state(staging, plan.env_vars)
-        await asyncio.to_thread(finisher.after_link, staging)  # post-link scripts, the rest of the bytecode
+        await asyncio.to_thread(
+            finisher.after_link, staging, linked
+        )  # post-link scripts, the rest of the bytecode
         if plan.pip:
             _install_pip(plan, staging, reporter, offline)
         await asyncio.to_thread(finisher.complete, staging)  # conda-meta, history, prefix root

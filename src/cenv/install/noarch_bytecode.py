@@ -15,10 +15,10 @@ from cenv.install.pyc_cache import (
     CompileJob,
     Interpreter,
     cached_manifest,
-    cached_pycs,
     discard,
     entry_sources,
     known_interpreter,
+    link_checked,
     link_files,
     probe,
     remember,
@@ -91,9 +91,12 @@ class NoarchBytecode:
             if started is not None and sorted(started.sources) == sorted(cacheable):
                 jobs.append(started)  # compiling since the extraction
                 continue
-            found = cached_pycs(entry, interpreter, binding)
+            found = cached_manifest(entry, interpreter, binding)
+            done = None
             if found is not None and found.sources == tuple(sorted(cacheable)):
-                linked[dist] = link_files(found.root, sorted(found.pycs), staging)
+                done = link_checked(found, staging)
+            if done is not None:
+                linked[dist] = done
             else:
                 jobs.append(CompileJob.make(dist, entry, binding, cacheable, interpreter))
         every_loose = [s for group in loose.values() for s in group]
