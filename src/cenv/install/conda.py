@@ -161,12 +161,15 @@ async def _link_and_finish(
     reporter: Reporter,
     offline: bool,
     cache_lock: CacheLock | None,
+    looking: asyncio.Future[None] | None = None,
 ) -> None:
     """Link with rattler (the bytecode the cache has linked meanwhile, what it lacks still compiling),
-    check what was linked, release the cache, then the conda steps (finish.py)."""
+    check what was linked, release the cache, then the conda steps (finish.py). `looking`: the cached
+    entries' bytecode being looked at (`EarlyBytecode.begin`), which the bytecode linked meanwhile
+    waits for."""
     verifying = asyncio.ensure_future(asyncio.to_thread(changed_entries, plan)) if plan.unverified else None
     # cached bytecode is hard-linked while rattler links (its own __pycache__ folders, no package's)
-    prelinking = asyncio.ensure_future(asyncio.to_thread(finisher.prelink_bytecode, staging))
+    prelinking = asyncio.ensure_future(_prelink(finisher, staging, looking))
     try:
         try:
             await link_records(plan, staging, records, reporter)
@@ -198,6 +201,12 @@ async def _link_and_finish(
         raise InstallError(f"cannot finish the environment: {exc}") from exc
 
 
+async def _prelink(finisher: Finisher, staging: Path, looking: asyncio.Future[None] | None) -> None:
+    if looking is not None:
+        await looking
+    await asyncio.to_thread(finisher.prelink_bytecode, staging)
+
+
 async def install_plan(
     plan: InstallPlan,
     reporter: Reporter | None = None,
@@ -221,35 +230,40 @@ async def install_plan(
     looking = asyncio.ensure_future(asyncio.to_thread(early.begin, cached)) if early is not None else None
     try:
         fetched = await fetch_all(plan, reporter, offline)
-        if looking is not None:
+        if looking is not None and fetched:
             await looking  # the python entry first, if the cache has it
         fetched = await extract_fetched(plan, fetched, early.placed if early is not None else None)
+        records = await package_records(plan, fetched)
+        check_dependencies(records, plan.platform)
+        if plan.platform == host_platform() and into is None:  # explicit files reveal dependencies only now
+            requirements = [
+                (str(r.name.normalized), name, spec)
+                for r in records
+                for name, spec in dependencies_from_depends(list(r.depends or [])).items()
+                if name.startswith("__")
+            ]
+            if requirements:
+                check_requirements(requirements, detect_host(cuda=needs_cuda(requirements)))
     except BaseException:
         if looking is not None:
             await asyncio.wait([looking])
         finisher.abort()
         raise
-    records = await package_records(plan, fetched)
-    check_dependencies(records, plan.platform)
-    if plan.platform == host_platform() and into is None:  # explicit files reveal dependencies only now
-        requirements = [
-            (str(r.name.normalized), name, spec)
-            for r in records
-            for name, spec in dependencies_from_depends(list(r.depends or [])).items()
-            if name.startswith("__")
-        ]
-        if requirements:
-            check_requirements(requirements, detect_host(cuda=needs_cuda(requirements)))
     # Damaged entries, and entries of another archive with the same name, were replaced by `_extract`.
     with staged_prefix(plan.prefix) if into is None else _built_in(into) as staged:
-        # The unverified entries' files are checked against their stamps while rattler links (the paths it
-        # links are the checked ones: their paths.json matched); the staging is discarded if one changed.
-        finisher.bind_entries(await asyncio.to_thread(entry_bindings, plan))
         try:
+            # The unverified entries' files are checked against their stamps while rattler links (the
+            # paths it links are the checked ones: their paths.json matched); the staging is discarded
+            # if one changed.
+            finisher.bind_entries(await asyncio.to_thread(entry_bindings, plan))
+            # with nothing to extract, the cached entries' bytecode is still being looked at (`looking`)
+            # while rattler starts linking
             await _link_and_finish(
-                plan, staged.path, records, fetched, finisher, reporter, offline, cache_lock
+                plan, staged.path, records, fetched, finisher, reporter, offline, cache_lock, looking
             )
         finally:
+            if looking is not None:
+                await asyncio.wait([looking])
             finisher.abort()  # a compilation still running when something failed
         finisher.before_commit()
         staged.commit(replace=plan.replaces_existing)
