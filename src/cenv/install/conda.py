@@ -167,9 +167,9 @@ async def _link_and_finish(
     check what was linked, release the cache, then the conda steps (finish.py). `looking`: the cached
     entries' bytecode being looked at (`EarlyBytecode.begin`), which the bytecode linked meanwhile
     waits for."""
-    verifying = asyncio.ensure_future(asyncio.to_thread(changed_entries, plan)) if plan.unverified else None
     # cached bytecode is hard-linked while rattler links (its own __pycache__ folders, no package's)
     prelinking = asyncio.ensure_future(_prelink(finisher, staging, looking))
+    verifying = asyncio.ensure_future(asyncio.to_thread(changed_entries, plan)) if plan.unverified else None
     try:
         try:
             await link_records(plan, staging, records, reporter)
@@ -191,9 +191,8 @@ async def _link_and_finish(
         cache_lock.release()  # the staging holds its own links now
     try:
         _write_state(staging, plan.env_vars)
-        await asyncio.to_thread(
-            finisher.after_link, staging, linked
-        )  # post-link scripts, the rest of the bytecode
+        # post-link scripts, the rest of the bytecode
+        await asyncio.to_thread(finisher.after_link, staging, linked)
         if plan.pip:
             _install_pip(plan, staging, reporter, offline)
         await asyncio.to_thread(finisher.complete, staging)  # conda-meta, history, prefix root
