@@ -12,6 +12,7 @@ non-string key, an unknown type) is left to `json.dumps` whole.
 from __future__ import annotations
 
 import json
+from itertools import chain
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
@@ -78,9 +79,18 @@ def _array(value: list[Any] | tuple[Any, ...], level: int) -> str:
         return "[" + inner + ("," + inner).join(map(encode_basestring_ascii, value)) + close
     except TypeError:
         pass
-    if all(type(d) is dict and d and all(type(v) in _SCALARS for v in d.values()) for d in value):
+    if _flat(value):
         return "[" + inner + _flat_objects(value, level + 1) + close
     return "[" + inner + ("," + inner).join(_encode(item, level + 1) for item in value) + close
+
+
+def _flat(value: list[Any] | tuple[Any, ...]) -> bool:
+    """Only non-empty dicts (not subclasses) of scalars: set operations, not a Python loop per value."""
+    return (
+        set(map(type, value)) == {dict}
+        and all(value)
+        and set(map(type, chain.from_iterable(map(dict.values, value)))) <= _SCALARS
+    )
 
 
 def _flat_objects(value: list[Any] | tuple[Any, ...], level: int) -> str:
