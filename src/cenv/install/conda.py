@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cenv.errors import InstallError
 from cenv.install.cache import CacheLock
@@ -170,23 +170,31 @@ async def _link_and_finish(
     # cached bytecode is hard-linked while rattler links (its own __pycache__ folders, no package's)
     prelinking = asyncio.ensure_future(_prelink(finisher, staging, looking))
     verifying = asyncio.ensure_future(asyncio.to_thread(changed_entries, plan)) if plan.unverified else None
+    checking: asyncio.Future[dict[Path, dict[str, Any]]] | None = None
     try:
         try:
             await link_records(plan, staging, records, reporter)
+            # what rattler linked is checked while the cached bytecode may still be being linked
+            checking = asyncio.ensure_future(check_linked(plan, staging, fetched))
         finally:
             await asyncio.wait([prelinking])
             prelink_error = prelinking.exception()
-    except Exception:
+        changed = await verifying if verifying is not None else []
+        if changed:
+            raise CacheChanged(changed)
+        if prelink_error is not None:
+            raise prelink_error
+    except Exception as exc:
+        if checking is not None:
+            await _settled(checking)
+        if isinstance(exc, CacheChanged):
+            raise
         changed = await verifying if verifying is not None else []
         if changed:  # rattler tripped over the change (a file gone): plan again, checking first
             raise CacheChanged(changed) from None
         raise
-    changed = await verifying if verifying is not None else []
-    if changed:
-        raise CacheChanged(changed)
-    if prelink_error is not None:
-        raise prelink_error
-    linked = await check_linked(plan, staging, fetched)
+    assert checking is not None
+    linked = await checking
     if cache_lock is not None:
         cache_lock.release()  # the staging holds its own links now
     try:
@@ -198,6 +206,13 @@ async def _link_and_finish(
         await asyncio.to_thread(finisher.complete, staging)  # conda-meta, history, prefix root
     except OSError as exc:
         raise InstallError(f"cannot finish the environment: {exc}") from exc
+
+
+async def _settled(future: asyncio.Future[Any]) -> None:
+    """Wait for `future`, its outcome dropped (another error is being raised)."""
+    await asyncio.wait([future])
+    if not future.cancelled():
+        future.exception()
 
 
 async def _prelink(finisher: Finisher, staging: Path, looking: asyncio.Future[None] | None) -> None:
