@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,7 +20,11 @@ from tests.cli_helpers import cenv
 from tests.create_support import files_containing, pkgs_dir, write_spec
 from tests.support.channel_factory import ChannelFactory, host_python_version
 
+from cenv.create import read_lock
+from cenv.install.noarch_bytecode import EarlyBytecode
+from cenv.install.plan import content_key, dist_name
 from cenv.install.pyc_cache import Cached, link_checked
+from cenv.platforms import host_platform
 
 PY = ".".join(host_python_version().split(".")[:2])
 TAG = f"cpython-{PY.replace('.', '')}"
@@ -238,3 +243,26 @@ def test_a_file_already_in_the_environment_is_kept(tmp_path: Path) -> None:
     assert link_checked(cached, tmp_path / "env2") is None
     assert link_checked(cached, staging) is None
     assert (staging / first).read_bytes() == b"the package's own"
+
+
+def test_a_warm_cache_starts_no_compile_worker(spec: Path, tmp_path: Path) -> None:
+    """With every package's bytecode in the cache, looking at the entries starts no compile process (each
+    is an interpreter start, ~20 ms of CPU, and the warm create runs them for nothing otherwise)."""
+    _create(spec, tmp_path / "one")
+    lock = read_lock(spec.with_name("pyc-lock.yml"))
+    keys = {dist_name(p.filename): content_key(p)[1] for p in lock.packages_for(host_platform(), "conda")}
+    python = next(d for d in keys if d.startswith("python-"))
+    early = EarlyBytecode(pkgs_dir(), python, SITE, pkgs_dir() / python / "bin" / "python", keys)
+    early.begin(sorted(keys))
+    assert early.interpreter is not None and early.interpreter.cache_tag == TAG
+    assert {d.split("-")[0] for d in early.cached} == {"pyca", "pycb"}
+    assert early.jobs == {} and not early.compiling
+    early.wait()
+
+    # an entry without its bytecode starts them
+    (cached,) = pkgs_dir().glob(f"pyca-1.0-*/.cenv-pyc/{TAG}-*")
+    shutil.rmtree(cached)
+    early = EarlyBytecode(pkgs_dir(), python, SITE, pkgs_dir() / python / "bin" / "python", keys)
+    early.begin(sorted(keys))
+    assert early.compiling and {d.split("-")[0] for d in early.jobs} == {"pyca"}
+    early.cancel()
