@@ -13,16 +13,24 @@ engine alternates between runs, so a load change hits both):
   `rattler.install`, its own fresh cache; it compiles no bytecode and checks no sha256 for file://
   channels) as a process.
 
-Every figure is a whole process (wall seconds and peak RSS from wait4, which covers the process and the
-children it waited for); the 1-minute load average (`os.getloadavg`, what `uptime` prints) is recorded before
-each. `--phases` adds one cold and one warm in-process create with cenv's install steps timed (a
-benchmark-only wrapper around the step functions; cenv has no such switch). Prints a Markdown section.
+Every figure is a whole process (wall seconds, user and system CPU seconds and peak RSS from wait4, which
+covers the process and the children it waited for); the 1-minute load average (`os.getloadavg`, what
+`uptime` prints) is recorded before each. `--phases` adds one cold and one warm in-process create with
+cenv's install steps timed (a benchmark-only wrapper around the step functions; cenv has no such switch).
+Prints a Markdown section.
+
+Fair conditions: cenv's bytecode (and --baseline's) is compiled before anything is measured (an installed
+cenv has its .pyc files; a checkout run with PYTHONDONTWRITEBYTECODE=1 would compile every module in every
+process). Caches and prefixes go under `--work`, by default on tmpfs (/dev/shm) where there is one: on ext4,
+creating tens of thousands of files shortly after deleting as many costs seconds of kernel time, so each
+invocation works in a fresh sub-folder and nothing is deleted until every run is measured.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
 import contextlib
 import functools
 import importlib
@@ -44,6 +52,7 @@ for _p in (str(REPO), str(HERE)):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
+from common import precompile_cenv  # noqa: E402
 from generate_ml_env import Generated, generate  # noqa: E402
 
 CENV = [sys.executable, "-m", "cenv"]
@@ -68,7 +77,11 @@ PHASES = (
     ("cenv.install.finish", "Finisher._start_noarch"),
     ("cenv.install.pyc_cache", "probe"),
     ("cenv.install.pyc_cache", "link_files"),
-    ("cenv.install.pyc_cache", "cached_pycs"),
+    ("cenv.install.pyc_cache", "link_checked"),
+    ("cenv.install.pyc_cache", "cached_manifest"),
+    ("cenv.install.noarch_bytecode", "EarlyBytecode.begin"),
+    ("cenv.install.finish", "Finisher.prelink_bytecode"),
+    ("cenv.install.meta", "read_records"),
     ("cenv.install.pyc_cache", "store"),
     ("cenv.install.meta", "write_records"),
     ("cenv.install.meta", "write_history"),
@@ -84,6 +97,7 @@ class Run:
     seconds: float
     rss_mb: float
     load: float  # 1-minute load average before the run
+    cpu: float = 0.0  # user + system CPU seconds (the process and the children it waited for)
 
 
 @dataclass
@@ -103,6 +117,10 @@ class Series:
 
     def rss(self) -> float:
         return max(r.rss_mb for r in self.runs)
+
+    def cpu(self) -> str:
+        values = [r.cpu for r in self.runs]
+        return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 
 
 def run_measured(cmd: list[str], env: dict[str, str]) -> Run:
@@ -131,7 +149,8 @@ def run_measured(cmd: list[str], env: dict[str, str]) -> Run:
     if code != 0:
         output = Path("/tmp/cenv-ml-bench-last.out").read_text(errors="replace")
         raise RuntimeError(f"{' '.join(cmd)} failed ({code}):\n{output[-4000:]}")
-    return Run(seconds=seconds, rss_mb=rusage.ru_maxrss / 1024, load=load)
+    cpu = rusage.ru_utime + rusage.ru_stime
+    return Run(seconds=seconds, rss_mb=rusage.ru_maxrss / 1024, load=load, cpu=cpu)
 
 
 def compile_bound(prefix: Path, scratch: Path) -> Run:
@@ -150,12 +169,19 @@ def lock_for(data: Generated, env: dict[str, str]) -> Path:
     return lock
 
 
+def default_work(name: str) -> Path:
+    """A work folder on tmpfs where there is one (see the module doc), else under /tmp."""
+    shm = Path("/dev/shm")
+    return (shm if shm.is_dir() and os.access(shm, os.W_OK) else Path("/tmp")) / name
+
+
 def prepare(data_dir: Path, scale: float, work_dir: Path) -> tuple[Generated, Path, dict[str, str], Path]:
-    """The generated environment, an empty work folder, the base environment of every measured process and
-    the lock of the generated spec (made once, not timed)."""
+    """The generated environment, a fresh empty work folder under `work_dir` (nothing deleted: see the
+    module doc), the base environment of every measured process and the lock of the generated spec (made
+    once, not timed). cenv's bytecode is compiled first."""
+    precompile_cenv()
     data = generate(data_dir.resolve(), scale)
-    work = work_dir.resolve()
-    shutil.rmtree(work, ignore_errors=True)
+    work = work_dir.resolve() / f"run-{os.getpid()}-{time.strftime('%H%M%S')}"
     work.mkdir(parents=True)
     base = dict(
         os.environ, NO_COLOR="1", CONDA_REGISTER_ENVS="false", CENV_CACHE_DIR=str(work / "lock-cache")
@@ -243,9 +269,20 @@ def phases(lock: Path, work: Path) -> dict[str, dict[str, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("/tmp/cenv-ml-bench"))
-    parser.add_argument("--work", type=Path, default=Path("/tmp/cenv-ml-bench-work"))
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=default_work("cenv-ml-bench-work"),
+        help="caches and prefixes go here (default: on tmpfs where there is one; see the module doc)",
+    )
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--warm-repeat",
+        type=int,
+        default=1,
+        help="warm creates per run (each a new prefix from the run's cache; the engine likewise)",
+    )
     parser.add_argument("--phases", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the raw figures here")
     parser.add_argument(
@@ -256,6 +293,8 @@ def main() -> None:
     args = parser.parse_args()
 
     data, work, base, lock = prepare(args.data, args.scale, args.work)
+    if args.baseline:
+        compileall.compile_dir(args.baseline.resolve(), quiet=1)
 
     kinds = ["cenv cold", "engine cold", "cenv warm", "engine warm"]
     if args.baseline:
@@ -269,11 +308,17 @@ def main() -> None:
         steps = [
             ("cenv cold", [*CENV, "create", str(lock), "-p", str(work / f"c{i}"), "-q"], env),
             ("engine cold", [*RAW, str(lock), str(work / f"rc{i}"), "--cache", str(raw_cache)], base),
-            ("cenv warm", [*CENV, "create", str(lock), "-p", str(work / f"w{i}"), "-q"], env),
-            ("engine warm", [*RAW, str(lock), str(work / f"rw{i}"), "--cache", str(raw_cache)], base),
         ]
+        for k in range(args.warm_repeat):
+            suffix = f"{i}" if k == 0 else f"{i}-{k}"
+            engine = [*RAW, str(lock), str(work / f"rw{suffix}"), "--cache", str(raw_cache)]
+            pair = [
+                ("cenv warm", [*CENV, "create", str(lock), "-p", str(work / f"w{suffix}"), "-q"], env),
+                ("engine warm", engine, base),
+            ]
+            steps += pair if (i + k) % 2 == 0 else pair[::-1]
         if i % 2:  # the engine first on odd runs
-            steps = [steps[1], steps[0], steps[3], steps[2]]
+            steps[0:2] = steps[1::-1]
         if args.baseline:
             old = dict(
                 env,
@@ -291,17 +336,6 @@ def main() -> None:
         if i == 0:
             pyc_counts = {"cenv": counts(work / "w0"), "engine": counts(work / "rw0")}
             compile_only = compile_bound(work / "w0", work / "pycache-prefix")
-        extra = (work / f"base-pkgs-{i}", work / f"bc{i}", work / f"bw{i}") if args.baseline else ()
-        for path in (
-            cache,
-            raw_cache,
-            work / f"c{i}",
-            work / f"w{i}",
-            work / f"rc{i}",
-            work / f"rw{i}",
-            *extra,
-        ):
-            shutil.rmtree(path, ignore_errors=True)
 
     phase_times = phases(lock, work) if args.phases else {}
 
@@ -319,22 +353,23 @@ def main() -> None:
         f"noarch modules, nothing else): {compile_only.seconds:.2f} s at load {compile_only.load:.1f}\n"
     )
     print(
-        "| what | cenv s (range) | engine s (range) | ratio (median) | cenv peak RSS MB | engine RSS MB "
-        "| load |"
+        "| what | cenv s (range) | engine s (range) | ratio (median) | cenv CPU s | engine CPU s "
+        "| cenv peak RSS MB | engine RSS MB | load |"
     )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
     for kind in ("cold", "warm"):
         c, e = series[f"cenv {kind}"], series[f"engine {kind}"]
         print(
             f"| create {kind} | {c.median():.2f} ({c.span()}) | {e.median():.2f} ({e.span()}) | "
-            f"{c.median() / e.median():.2f}x | {c.rss():.0f} | {e.rss():.0f} | {c.loads()} |"
+            f"{c.median() / e.median():.2f}x | {c.cpu()} | {e.cpu()} | {c.rss():.0f} | {e.rss():.0f} "
+            f"| {c.loads()} |"
         )
         if args.baseline:
             b = series[f"baseline {kind}"]
             print(
                 f"| create {kind}, before (--baseline) | {b.median():.2f} ({b.span()}) | {e.median():.2f} "
-                f"({e.span()}) | {b.median() / e.median():.2f}x | {b.rss():.0f} | {e.rss():.0f} "
-                f"| {b.loads()} |"
+                f"({e.span()}) | {b.median() / e.median():.2f}x | {b.cpu()} | {e.cpu()} | {b.rss():.0f} "
+                f"| {e.rss():.0f} | {b.loads()} |"
             )
     if phase_times:
         print("\n| in-process step (summed, concurrent calls overlap) | cold s | warm s |")

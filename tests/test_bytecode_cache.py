@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -18,6 +19,12 @@ import pytest
 from tests.cli_helpers import cenv
 from tests.create_support import files_containing, pkgs_dir, write_spec
 from tests.support.channel_factory import ChannelFactory, host_python_version
+
+from cenv.create import read_lock
+from cenv.install.noarch_bytecode import EarlyBytecode
+from cenv.install.plan import content_key, dist_name
+from cenv.install.pyc_cache import Cached, link_checked
+from cenv.platforms import host_platform
 
 PY = ".".join(host_python_version().split(".")[:2])
 TAG = f"cpython-{PY.replace('.', '')}"
@@ -189,3 +196,73 @@ def test_a_failed_create_leaves_no_bytecode_half_done(tmp_path: Path) -> None:
     assert not (tmp_path / "env").exists()
     assert [p for p in pkgs_dir().glob("*/.cenv-pyc/.*")] == []
     assert list(pkgs_dir().glob(f"pyca-1.0-*/.cenv-pyc/{TAG}-*/manifest.json")) == []
+
+
+def _cached(tmp_path: Path, count: int = 3) -> Cached:
+    root = tmp_path / "cache"
+    rels = [f"{SITE}/p/__pycache__/m{i}.{TAG}.pyc" for i in range(count)]
+    for rel in rels:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(rel.encode())
+    identities = {
+        rel: [(root / rel).lstat().st_size, (root / rel).lstat().st_mtime_ns, (root / rel).lstat().st_ino]
+        for rel in rels
+    }
+    return Cached(root, frozenset(rels), (), identities)
+
+
+def test_cached_bytecode_is_checked_file_by_file_as_it_is_linked(tmp_path: Path) -> None:
+    """`link_checked` links each cached `.pyc` and checks the very file linked against the manifest; one
+    changed file (same inode, edited in place) and nothing of the package stays in the environment."""
+    cached = _cached(tmp_path)
+    staging = tmp_path / "env"
+    linked = link_checked(cached, staging)
+    assert linked == sorted(cached.identities)
+    for rel in linked:
+        assert (staging / rel).stat().st_ino == (cached.root / rel).stat().st_ino
+
+    last = sorted(cached.identities)[-1]
+    with open(cached.root / last, "ab") as handle:  # edited in place: same inode, another size
+        handle.write(b"changed")
+    assert link_checked(cached, tmp_path / "env2") is None
+    assert [p for p in (tmp_path / "env2").rglob("*") if p.is_file()] == []
+
+    os.utime(cached.root / last, ns=(1, 1))  # the size restored would still leave the mtime
+    assert link_checked(cached, tmp_path / "env3") is None
+
+
+def test_a_file_already_in_the_environment_is_kept(tmp_path: Path) -> None:
+    cached = _cached(tmp_path, 2)
+    staging = tmp_path / "env"
+    first = sorted(cached.identities)[0]
+    (staging / first).parent.mkdir(parents=True)
+    (staging / first).write_bytes(b"the package's own")
+    assert link_checked(cached, staging) == sorted(cached.identities)
+    assert (staging / first).read_bytes() == b"the package's own"
+    (cached.root / first).unlink()  # gone from the cache: the package is compiled again, its own file kept
+    assert link_checked(cached, tmp_path / "env2") is None
+    assert link_checked(cached, staging) is None
+    assert (staging / first).read_bytes() == b"the package's own"
+
+
+def test_a_warm_cache_starts_no_compile_worker(spec: Path, tmp_path: Path) -> None:
+    """With every package's bytecode in the cache, looking at the entries starts no compile process (each
+    is an interpreter start, ~20 ms of CPU, and the warm create runs them for nothing otherwise)."""
+    _create(spec, tmp_path / "one")
+    lock = read_lock(spec.with_name("pyc-lock.yml"))
+    keys = {dist_name(p.filename): content_key(p)[1] for p in lock.packages_for(host_platform(), "conda")}
+    python = next(d for d in keys if d.startswith("python-"))
+    early = EarlyBytecode(pkgs_dir(), python, SITE, pkgs_dir() / python / "bin" / "python", keys)
+    early.begin(sorted(keys))
+    assert early.interpreter is not None and early.interpreter.cache_tag == TAG
+    assert {d.split("-")[0] for d in early.cached} == {"pyca", "pycb"}
+    assert early.jobs == {} and not early.compiling
+    early.wait()
+
+    # an entry without its bytecode starts them
+    (cached,) = pkgs_dir().glob(f"pyca-1.0-*/.cenv-pyc/{TAG}-*")
+    shutil.rmtree(cached)
+    early = EarlyBytecode(pkgs_dir(), python, SITE, pkgs_dir() / python / "bin" / "python", keys)
+    early.begin(sorted(keys))
+    assert early.compiling and {d.split("-")[0] for d in early.jobs} == {"pyca"}
+    early.cancel()

@@ -35,6 +35,7 @@ __all__ = [
     "check_archive",
     "check_extracted",
     "check_linked_paths",
+    "check_linked_records",
     "check_zip_layout",
     "discard_cache_entry",
     "entry_binding",
@@ -519,7 +520,17 @@ def discard_cache_entry(
 def check_linked_paths(prefix: Path) -> None:
     """Raise `UnsafePackage` unless every path the `conda-meta` records list is inside `prefix`, and its
     parent directory resolves inside `prefix` (nothing was written through a symbolic link)."""
-    meta = prefix / "conda-meta"
+    records = {}
+    for record in sorted((prefix / "conda-meta").glob("*.json")):
+        try:
+            records[record] = json.loads(record.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise UnsafePackage(f"cannot read `{record.name}`: {exc}") from exc
+    check_linked_records(prefix, records)
+
+
+def check_linked_records(prefix: Path, records: Mapping[Path, object]) -> None:
+    """`check_linked_paths` of `conda-meta` records already read ({their path: their JSON})."""
     root = os.path.realpath(prefix)
     base = os.path.join(prefix, "")
     parents: dict[str, bool] = {".": True, "": True}
@@ -543,11 +554,7 @@ def check_linked_paths(prefix: Path) -> None:
             parents[directory] = known
         return known
 
-    for record in sorted(meta.glob("*.json")):
-        try:
-            data = json.loads(record.read_bytes())
-        except (OSError, ValueError) as exc:
-            raise UnsafePackage(f"cannot read `{record.name}`: {exc}") from exc
+    for record, data in records.items():
         files = data.get("files") if isinstance(data, dict) else None
         for rel in files if isinstance(files, list) else []:
             rel = str(rel)

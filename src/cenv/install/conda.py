@@ -25,7 +25,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cenv.errors import InstallError
 from cenv.install.cache import CacheLock
@@ -161,39 +161,64 @@ async def _link_and_finish(
     reporter: Reporter,
     offline: bool,
     cache_lock: CacheLock | None,
+    looking: asyncio.Future[None] | None = None,
 ) -> None:
     """Link with rattler (the bytecode the cache has linked meanwhile, what it lacks still compiling),
-    check what was linked, release the cache, then the conda steps (finish.py)."""
-    verifying = asyncio.ensure_future(asyncio.to_thread(changed_entries, plan)) if plan.unverified else None
+    check what was linked, release the cache, then the conda steps (finish.py). `looking`: the cached
+    entries' bytecode being looked at (`EarlyBytecode.begin`), which the bytecode linked meanwhile
+    waits for."""
     # cached bytecode is hard-linked while rattler links (its own __pycache__ folders, no package's)
-    prelinking = asyncio.ensure_future(asyncio.to_thread(finisher.prelink_bytecode, staging))
+    prelinking = asyncio.ensure_future(_prelink(finisher, staging, looking))
+    verifying = asyncio.ensure_future(asyncio.to_thread(changed_entries, plan)) if plan.unverified else None
+    checking: asyncio.Future[dict[Path, dict[str, Any]]] | None = None
     try:
         try:
             await link_records(plan, staging, records, reporter)
+            # what rattler linked is checked while the cached bytecode may still be being linked
+            checking = asyncio.ensure_future(check_linked(plan, staging, fetched))
         finally:
             await asyncio.wait([prelinking])
             prelink_error = prelinking.exception()
-    except Exception:
+        changed = await verifying if verifying is not None else []
+        if changed:
+            raise CacheChanged(changed)
+        if prelink_error is not None:
+            raise prelink_error
+    except Exception as exc:
+        if checking is not None:
+            await _settled(checking)
+        if isinstance(exc, CacheChanged):
+            raise
         changed = await verifying if verifying is not None else []
         if changed:  # rattler tripped over the change (a file gone): plan again, checking first
             raise CacheChanged(changed) from None
         raise
-    changed = await verifying if verifying is not None else []
-    if changed:
-        raise CacheChanged(changed)
-    if prelink_error is not None:
-        raise prelink_error
-    await check_linked(plan, staging, fetched)
+    assert checking is not None
+    linked = await checking
     if cache_lock is not None:
         cache_lock.release()  # the staging holds its own links now
     try:
         _write_state(staging, plan.env_vars)
-        await asyncio.to_thread(finisher.after_link, staging)  # post-link scripts, the rest of the bytecode
+        # post-link scripts, the rest of the bytecode
+        await asyncio.to_thread(finisher.after_link, staging, linked)
         if plan.pip:
             _install_pip(plan, staging, reporter, offline)
         await asyncio.to_thread(finisher.complete, staging)  # conda-meta, history, prefix root
     except OSError as exc:
         raise InstallError(f"cannot finish the environment: {exc}") from exc
+
+
+async def _settled(future: asyncio.Future[Any]) -> None:
+    """Wait for `future`, its outcome dropped (another error is being raised)."""
+    await asyncio.wait([future])
+    if not future.cancelled():
+        future.exception()
+
+
+async def _prelink(finisher: Finisher, staging: Path, looking: asyncio.Future[None] | None) -> None:
+    if looking is not None:
+        await looking
+    await asyncio.to_thread(finisher.prelink_bytecode, staging)
 
 
 async def install_plan(
@@ -219,35 +244,40 @@ async def install_plan(
     looking = asyncio.ensure_future(asyncio.to_thread(early.begin, cached)) if early is not None else None
     try:
         fetched = await fetch_all(plan, reporter, offline)
-        if looking is not None:
+        if looking is not None and fetched:
             await looking  # the python entry first, if the cache has it
         fetched = await extract_fetched(plan, fetched, early.placed if early is not None else None)
+        records = await package_records(plan, fetched)
+        check_dependencies(records, plan.platform)
+        if plan.platform == host_platform() and into is None:  # explicit files reveal dependencies only now
+            requirements = [
+                (str(r.name.normalized), name, spec)
+                for r in records
+                for name, spec in dependencies_from_depends(list(r.depends or [])).items()
+                if name.startswith("__")
+            ]
+            if requirements:
+                check_requirements(requirements, detect_host(cuda=needs_cuda(requirements)))
     except BaseException:
         if looking is not None:
             await asyncio.wait([looking])
         finisher.abort()
         raise
-    records = await package_records(plan, fetched)
-    check_dependencies(records, plan.platform)
-    if plan.platform == host_platform() and into is None:  # explicit files reveal dependencies only now
-        requirements = [
-            (str(r.name.normalized), name, spec)
-            for r in records
-            for name, spec in dependencies_from_depends(list(r.depends or [])).items()
-            if name.startswith("__")
-        ]
-        if requirements:
-            check_requirements(requirements, detect_host(cuda=needs_cuda(requirements)))
     # Damaged entries, and entries of another archive with the same name, were replaced by `_extract`.
     with staged_prefix(plan.prefix) if into is None else _built_in(into) as staged:
-        # The unverified entries' files are checked against their stamps while rattler links (the paths it
-        # links are the checked ones: their paths.json matched); the staging is discarded if one changed.
-        finisher.bind_entries(await asyncio.to_thread(entry_bindings, plan))
         try:
+            # The unverified entries' files are checked against their stamps while rattler links (the
+            # paths it links are the checked ones: their paths.json matched); the staging is discarded
+            # if one changed.
+            finisher.bind_entries(await asyncio.to_thread(entry_bindings, plan))
+            # with nothing to extract, the cached entries' bytecode is still being looked at (`looking`)
+            # while rattler starts linking
             await _link_and_finish(
-                plan, staged.path, records, fetched, finisher, reporter, offline, cache_lock
+                plan, staged.path, records, fetched, finisher, reporter, offline, cache_lock, looking
             )
         finally:
+            if looking is not None:
+                await asyncio.wait([looking])
             finisher.abort()  # a compilation still running when something failed
         finisher.before_commit()
         staged.commit(replace=plan.replaces_existing)

@@ -9,7 +9,6 @@ scripts run; after the move the environment is registered in `~/.conda/environme
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -81,13 +80,9 @@ class FinishReport:
         }
 
 
-def _records(prefix: Path) -> list[dict[str, Any]]:
-    records = []
-    for path in sorted((prefix / "conda-meta").glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(data, dict) and "name" in data:
-            records.append(data)
-    return records
+def _named(records: Mapping[Path, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The package records among `meta.read_records`' (in file name order)."""
+    return [data for data in records.values() if "name" in data]
 
 
 def _roots(records: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -117,6 +112,8 @@ class Finisher:
         self._interpreter: pyc_cache.Interpreter | None = None
         self._prelinked: dict[str, tuple[tuple[str, ...], list[str]]] = {}  # dist: (sources, .pyc linked)
         self._early: EarlyBytecode | None = None
+        # conda-meta as read after the link, until something may have changed it (read once, not per step)
+        self._staged: dict[Path, dict[str, Any]] | None = None
 
     def bind_entries(self, bindings: Mapping[str, str]) -> None:
         """{dist: `archive_guard.entry_binding` of its cache entry}, taken under the package cache lock:
@@ -162,31 +159,37 @@ class Finisher:
         self._interpreter = interpreter
         for planned in plan.packages:
             binding = self._bindings.get(planned.dist)
-            if early is not None:  # every entry was looked at while extracting; the files are checked now
-                cached = early.cached.get(planned.dist)
-                cached = cached if cached is not None and pyc_cache.verified(cached) else None
-            else:
-                cached = pyc_cache.cached_pycs(plan.pkgs_dir / planned.dist, interpreter, binding or "")
-            if binding is None or cached is None:
+            if binding is None:
                 continue
-            try:
-                linked = pyc_cache.link_files(cached.root, sorted(cached.pycs), staging)
+            if early is not None:  # every entry was looked at while extracting
+                cached = early.cached.get(planned.dist)
+            else:
+                cached = pyc_cache.cached_manifest(plan.pkgs_dir / planned.dist, interpreter, binding)
+            if cached is None:
+                continue
+            try:  # each file checked as it is linked: a changed one and the package compiles after the link
+                linked = pyc_cache.link_checked(cached, staging)
             except OSError:
                 continue
-            self._prelinked[planned.dist] = (cached.sources, linked)
+            if linked is not None:
+                self._prelinked[planned.dist] = (cached.sources, linked)
 
-    def after_link(self, staging: Path) -> None:
+    def after_link(self, staging: Path, linked: Mapping[Path, dict[str, Any]] | None = None) -> None:
         """Paths two packages ship, as conda leaves them; post-link scripts (dependencies first), or the
         note that they were skipped; the Menu note. Then the noarch python packages' bytecode: linked from
         the package cache where an earlier create compiled it, the rest compiling (while the pip part
-        installs and records complete)."""
-        records = link_scripts.dependency_order(_records(staging))  # conda's link order
+        installs and records complete). `linked`: conda-meta as read right after the link."""
+        self._staged = dict(linked) if linked is not None else meta.read_records(staging)
+        records = link_scripts.dependency_order(_named(self._staged))  # conda's link order
         clobbers = resolve_clobbers(staging, [str(r["name"]) for r in records], self.options.path_conflict)
         for clobber in clobbers:
             self.report.warnings.append(clobber.warning())
         if clobbers:  # the records now list the shared paths themselves
-            records = link_scripts.dependency_order(_records(staging))
+            self._staged = meta.read_records(staging)
+            records = link_scripts.dependency_order(_named(self._staged))
         self._run_link_scripts(staging, records)
+        if self.report.post_link:  # a script may have written to conda-meta
+            self._staged = None
         self._start_noarch(staging, records)
 
     def _run_link_scripts(self, staging: Path, records: Sequence[Mapping[str, Any]]) -> None:
@@ -209,12 +212,15 @@ class Finisher:
         """Bytecode, conda-meta records and history, a clean prefix root (after the pip part). The
         records are completed while the environment's python compiles."""
         plan = self.plan
-        records = _records(staging)
+        # read again where something else wrote into the prefix since (the pip part, link scripts)
+        staged = self._staged if self._staged is not None and not plan.pip else meta.read_records(staging)
+        self._staged = None
+        records = _named(staged)
         if plan.pip:
             self._start_compile(staging, records, noarch=False)
         facts = [meta.PackageFacts(dist=p.dist, archive=plan.pkgs_dir / p.filename) for p in plan.packages]
         specs = list(self.options.requested) or _roots(records)
-        finished = meta.complete_records(staging, plan.prefix, facts, meta.requested_by_name(specs))
+        finished = meta.complete_records(staging, plan.prefix, facts, meta.requested_by_name(specs), staged)
         by_dist = {f"{r['name']}-{r['version']}-{r['build']}": r for r in finished.values()}
         if self._noarch is not None:
             noarch, self._noarch = self._noarch, None

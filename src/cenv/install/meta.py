@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from cenv.env_vars import DEFAULT_CHANNEL_ALIAS
+from cenv.install import meta_json
 from cenv.install.archive_guard import file_sha256
 from cenv.redact import redact, strip_credentials
 
@@ -38,6 +39,7 @@ __all__ = [
     "canonical_channel",
     "complete_records",
     "history_text",
+    "read_records",
     "requested_by_name",
     "spec_name",
     "write_history",
@@ -214,20 +216,31 @@ def _as_conda_writes(record: dict[str, Any]) -> dict[str, Any]:
     return record
 
 
+def read_records(staging: Path) -> dict[Path, dict[str, Any]]:
+    """Every `conda-meta/*.json` of the staged prefix that is a JSON object, in file name order."""
+    records: dict[Path, dict[str, Any]] = {}
+    for path in sorted((staging / "conda-meta").glob("*.json")):
+        record = json.loads(path.read_bytes())
+        if isinstance(record, dict):
+            records[path] = record
+    return records
+
+
 def complete_records(
     staging: Path,
     final: Path,
     facts: Iterable[PackageFacts],
     requested: Mapping[str, Sequence[str]],
+    records: Mapping[Path, dict[str, Any]] | None = None,
 ) -> dict[Path, dict[str, Any]]:
-    """Every `conda-meta/*.json` of the staged prefix, completed in memory (see the module doc)."""
+    """Every `conda-meta/*.json` of the staged prefix (`records`: as `read_records` read them, changed in
+    place), completed in memory (see the module doc)."""
     by_dist = {f.dist: f for f in facts}
-    records: dict[Path, dict[str, Any]] = {}
-    for path in sorted((staging / "conda-meta").glob("*.json")):
-        record = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(record, dict):
-            records[path] = _complete(record, by_dist.get(path.stem), requested, staging, final)
-    return records
+    found = read_records(staging) if records is None else records
+    return {
+        path: _complete(record, by_dist.get(path.stem), requested, staging, final)
+        for path, record in found.items()
+    }
 
 
 def add_pyc(record: dict[str, Any], pyc_files: Sequence[str]) -> None:
@@ -237,7 +250,7 @@ def add_pyc(record: dict[str, Any], pyc_files: Sequence[str]) -> None:
 
 def write_records(records: Mapping[Path, Mapping[str, Any]]) -> None:
     for path, record in records.items():
-        write_readable(path, json.dumps(record, indent=2) + "\n")
+        write_readable(path, meta_json.dumps(record) + "\n")  # json.dumps(indent=2), faster
 
 
 def canonical_channel(channel: str) -> str:

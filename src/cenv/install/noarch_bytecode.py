@@ -15,10 +15,10 @@ from cenv.install.pyc_cache import (
     CompileJob,
     Interpreter,
     cached_manifest,
-    cached_pycs,
     discard,
     entry_sources,
     known_interpreter,
+    link_checked,
     link_files,
     probe,
     remember,
@@ -91,9 +91,12 @@ class NoarchBytecode:
             if started is not None and sorted(started.sources) == sorted(cacheable):
                 jobs.append(started)  # compiling since the extraction
                 continue
-            found = cached_pycs(entry, interpreter, binding)
+            found = cached_manifest(entry, interpreter, binding)
+            done = None
             if found is not None and found.sources == tuple(sorted(cacheable)):
-                linked[dist] = link_files(found.root, sorted(found.pycs), staging)
+                done = link_checked(found, staging)
+            if done is not None:
+                linked[dist] = done
             else:
                 jobs.append(CompileJob.make(dist, entry, binding, cacheable, interpreter))
         every_loose = [s for group in loose.values() for s in group]
@@ -195,11 +198,16 @@ class EarlyBytecode:
             remember(entry, binding, probed)
             interpreter = probed
         self.interpreter = interpreter
-        self._feeder = Feeder(interpreter)
         return True
 
+    @property
+    def compiling(self) -> bool:
+        """Whether compile workers were started (only once a package's bytecode is missing from the
+        cache: a warm cache starts none)."""
+        return self._feeder is not None
+
     def _consider(self, dist: str) -> None:
-        assert self.interpreter is not None and self._feeder is not None
+        assert self.interpreter is not None
         entry = self.pkgs_dir / dist
         binding = entry_binding(entry, self.keys[dist])
         cached = cached_manifest(entry, self.interpreter, binding)
@@ -210,6 +218,8 @@ class EarlyBytecode:
         if found is None or not found[0]:
             return
         job = CompileJob.make(dist, entry, binding, found[0], self.interpreter, found[1])
+        if self._feeder is None:
+            self._feeder = Feeder(self.interpreter)
         if self._feeder.add(job):
             self.jobs[dist] = job
 
@@ -218,6 +228,8 @@ class EarlyBytecode:
             self._feeder.wait()
 
     def cancel(self) -> None:
+        with self._lock:  # no package placed from now on starts workers
+            self._failed, self._backlog = True, []
         if self._feeder is not None:
             self._feeder.cancel()
         for job in self.jobs.values():

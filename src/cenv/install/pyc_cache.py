@@ -39,6 +39,7 @@ __all__ = [
     "discard",
     "entry_sources",
     "known_interpreter",
+    "link_checked",
     "link_files",
     "probe",
     "remember",
@@ -117,7 +118,7 @@ class Cached:
 
 def cached_manifest(entry: Path, interpreter: Interpreter, binding: str) -> Cached | None:
     """The entry's bytecode for `interpreter` as its manifest lists it, when it was compiled from this very
-    entry (its files not checked yet: `verified`)."""
+    entry (its files not checked yet: `link_checked`, `verified`)."""
     root = _pyc_root(entry, interpreter)
     try:
         manifest = json.loads((root / _MANIFEST).read_bytes())
@@ -126,20 +127,25 @@ def cached_manifest(entry: Path, interpreter: Interpreter, binding: str) -> Cach
         files, sources = manifest["pyc"], manifest["sources"]
         if not isinstance(files, dict) or not isinstance(sources, list):
             return None
-        identities = {}
         for rel, identity in files.items():
+            # an identity is only ever compared with a stat's, so a bogus one fails that comparison
             if not isinstance(rel, str) or _unsafe(rel) or not isinstance(identity, list):
                 return None
-            identities[rel] = [int(x) for x in identity]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return Cached(root, frozenset(identities), tuple(str(x) for x in sources), identities)
+    return Cached(root, frozenset(files), tuple(str(x) for x in sources), files)
+
+
+def _same(st: os.stat_result, identity: Sequence[int]) -> bool:
+    return [st.st_size, st.st_mtime_ns, st.st_ino] == identity
 
 
 def verified(cached: Cached) -> bool:
     """Whether every `.pyc` of `cached` is still the file its manifest recorded (size, mtime, inode)."""
+    root = os.path.join(cached.root, "")  # strings, not Paths: this runs for every cached file
+    lstat = os.lstat
     try:
-        return all(_identity(cached.root / rel) == identity for rel, identity in cached.identities.items())
+        return all(_same(lstat(root + rel), identity) for rel, identity in cached.identities.items())
     except OSError:
         return False
 
@@ -181,8 +187,9 @@ def remember(python_entry: Path, binding: str, interpreter: Interpreter) -> None
 
 
 def _unsafe(rel: str) -> bool:
-    parts = rel.split("/")
-    return not rel or rel.startswith("/") or ".." in parts or "\x00" in rel
+    if not rel or rel[0] == "/" or "\x00" in rel:
+        return True
+    return ".." in rel and ".." in rel.split("/")  # the substring test first: this runs for every file
 
 
 @dataclass(frozen=True)
@@ -290,35 +297,98 @@ def discard(job: CompileJob) -> None:
     shutil.rmtree(job.tmp, ignore_errors=True)
 
 
+_COPY_ERRORS = (errno.EXDEV, errno.EMLINK, errno.EPERM, errno.ENOTSUP)
+
+
+class _Linker:
+    """Hard links (copies where a hard link is impossible) from one root into the staging, with string
+    paths and one `makedirs` per folder: this runs for every `.pyc` of every environment."""
+
+    def __init__(self, root: Path, staging: Path) -> None:
+        self.root = os.path.join(root, "")
+        self.base = os.path.join(staging, "")
+        self.folders: set[str] = set()
+        self.can_link = True
+
+    def folder(self, rel: str) -> None:
+        parent = rel.rpartition("/")[0]
+        if parent not in self.folders:
+            os.makedirs(self.base + parent, exist_ok=True)
+            self.folders.add(parent)
+
+    def link(self, rel: str) -> bool:
+        """Hard-link `rel`; False where that is impossible (`copy` it instead). Raises FileExistsError and
+        FileNotFoundError as `os.link` does."""
+        if not self.can_link:
+            return False
+        try:
+            os.link(self.root + rel, self.base + rel)
+        except (FileExistsError, FileNotFoundError):
+            raise
+        except OSError as exc:
+            if exc.errno not in _COPY_ERRORS:
+                raise
+            self.can_link = exc.errno == errno.EMLINK  # across file systems: copy the rest too
+            return False
+        return True
+
+    def copy(self, rel: str) -> None:
+        shutil.copy2(self.root + rel, self.base + rel)
+
+
+class _Changed(Exception):
+    """A cached `.pyc` is not the file its manifest recorded."""
+
+
+def link_checked(cached: Cached, staging: Path) -> list[str] | None:
+    """Hard-link every `.pyc` of `cached` into `staging`, each checked to be the file its manifest recorded
+    (size, mtime, inode): for a hard link, the link's own stat (the very file linked, no window between
+    check and link); for a copy (another file system), the cached file's before it is copied. None when one
+    is not (or is gone), with the files linked here removed again: the package is then compiled again. An
+    existing file in the environment is kept (the cached one is still checked). The paths now there."""
+    linker = _Linker(cached.root, staging)
+    lstat = os.lstat
+    made: list[str] = []
+    linked: list[str] = []
+    try:
+        for rel in sorted(cached.identities):
+            identity = cached.identities[rel]
+            linker.folder(rel)
+            try:
+                if linker.link(rel):
+                    made.append(rel)
+                    if not _same(lstat(linker.base + rel), identity):
+                        raise _Changed
+                else:
+                    if not _same(lstat(linker.root + rel), identity):
+                        raise _Changed
+                    linker.copy(rel)
+                    made.append(rel)
+            except FileExistsError:
+                if not _same(lstat(linker.root + rel), identity):
+                    raise _Changed from None
+            linked.append(rel)
+    except (_Changed, FileNotFoundError):
+        for rel in made:
+            with contextlib.suppress(OSError):
+                os.unlink(linker.base + rel)
+        return None
+    return linked
+
+
 def link_files(root: Path, rels: Iterable[str], staging: Path) -> list[str]:
     """Hard-link `root/rel` to `staging/rel` for each of `rels` (a copy across file systems or past the
     link limit); an existing file in the environment is kept. The paths now in the environment."""
-    made: set[str] = set()
+    linker = _Linker(root, staging)
     linked: list[str] = []
-    can_link = True
     for rel in rels:
-        target = staging / rel
-        parent = os.path.dirname(rel)
-        if parent not in made:
-            os.makedirs(staging / parent, exist_ok=True)
-            made.add(parent)
-        source = root / rel
+        linker.folder(rel)
         try:
-            if can_link:
-                os.link(source, target)
-            else:
-                shutil.copy2(source, target)
+            if not linker.link(rel):
+                linker.copy(rel)
         except FileExistsError:
             pass
         except FileNotFoundError:  # a concurrent create replaced the stale bytecode: Python compiles it
             continue
-        except OSError as exc:
-            if exc.errno not in (errno.EXDEV, errno.EMLINK, errno.EPERM, errno.ENOTSUP):
-                raise
-            can_link = exc.errno == errno.EMLINK  # across file systems: copy the rest too
-            try:
-                shutil.copy2(source, target)
-            except FileNotFoundError:
-                continue
         linked.append(rel)
     return linked
