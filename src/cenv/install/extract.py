@@ -19,7 +19,7 @@ import os
 import secrets
 import shutil
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,7 +37,7 @@ from cenv.redact import error_text
 if TYPE_CHECKING:
     from rattler.networking import Client
 
-__all__ = ["ChecksumMismatch", "Extracted", "ToExtract", "entry_sha256", "extract_all"]
+__all__ = ["ChecksumMismatch", "Extracted", "ToExtract", "entry_sha256", "extract_all", "extraction_order"]
 
 _RATTLER_LOCK = struct.Struct(">Q")  # rattler's `<dist>.lock`: a big-endian revision, then the sha256
 _PARALLEL = 16  # archives extracted at once (rattler's tokio threads do the work)
@@ -65,6 +65,16 @@ class ChecksumMismatch(Exception):
         super().__init__(sha256)
         self.sha256 = sha256
         self.md5 = md5
+
+
+def extraction_order(name: str, url: str, depends: Iterable[str], size: int) -> tuple[int, int, int]:
+    """The sort key of an archive among those extracted together (at most `_PARALLEL` at once, in this
+    order): the python package first (the bytecode compiled while the others extract needs its
+    interpreter), then noarch packages that depend on python (their modules keep the compile processes
+    busy while the rest extracts; compiling is most of a cold create), then the largest first (the longest
+    extractions do not start last)."""
+    noarch_python = "/noarch/" in url and any(d.split(" ")[0] == "python" for d in depends)
+    return (name != "python", not noarch_python, -size)
 
 
 def _local_fault(exc: BaseException) -> OSError | None:

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import subprocess
 import tempfile
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import IO
 
 from cenv.install.pyc_cache import CompileJob, Interpreter
 
@@ -20,18 +24,50 @@ _TIMEOUT_S = 600
 # Run by the environment's python (cenv is not importable there): compile the NUL-separated
 # (source, cfile, dfile) triples of a listing file; a module that does not compile is skipped, as conda skips
 # it. `Compiler` names one listing as its argument, `Feeder` writes one listing path per line on stdin.
+# What `py_compile.compile` does for each, minus its per-call overhead (a loader object, `os.makedirs` raising
+# for every file, a second stat of the source): the same `compile` call, the same timestamp header from the
+# source's mtime and size (`_code_to_timestamp_pyc`), the same atomic write and mode, and the same refusal
+# to replace a symbolic link or a non-file. Pythons without those helpers, and SOURCE_DATE_EPOCH (which
+# makes py_compile write hash-based .pyc files), use py_compile itself.
 _COMPILE = """
-import sys, py_compile
+import sys, os, py_compile
+try:
+    from importlib._bootstrap_external import _code_to_timestamp_pyc, _write_atomic
+except ImportError:
+    _code_to_timestamp_pyc = None
+if os.environ.get("SOURCE_DATE_EPOCH"):
+    _code_to_timestamp_pyc = None
+made = set()
+def one(source, cfile, dfile):
+    if _code_to_timestamp_pyc is None:
+        py_compile.compile(source, cfile=cfile, dfile=dfile, doraise=True)
+        return
+    if os.path.islink(cfile) or (os.path.exists(cfile) and not os.path.isfile(cfile)):
+        return
+    with open(source, "rb") as handle:
+        st = os.fstat(handle.fileno())
+        data = handle.read()
+    code = compile(data, dfile, "exec", dont_inherit=True)
+    folder = os.path.dirname(cfile)
+    if folder not in made:
+        os.makedirs(folder, exist_ok=True)
+        made.add(folder)
+    _write_atomic(cfile, _code_to_timestamp_pyc(code, st.st_mtime, st.st_size), st.st_mode | 0o200)
 def run(listing):
     data = open(listing, "rb").read().decode("utf-8", "surrogateescape").split("\\0")
     for i in range(0, len(data) - 2, 3):
         try:
-            py_compile.compile(data[i], cfile=data[i + 1], dfile=data[i + 2], doraise=True)
+            one(data[i], data[i + 1], data[i + 2])
         except Exception:
             pass
 """
 _WORKER = _COMPILE + "run(sys.argv[1])\n"
-_FEED_WORKER = _COMPILE + "for line in sys.stdin:\n    run(line.rstrip('\\n'))\n"
+# a `Feeder` worker answers each listing's path on stdout once it is compiled
+_FEED_WORKER = (
+    _COMPILE
+    + "for line in sys.stdin:\n    run(line.rstrip('\\n'))\n"
+    + "    sys.stdout.write(line)\n    sys.stdout.flush()\n"
+)
 _FILES_PER_PROCESS = 400  # below this, one more interpreter start costs more than it saves
 
 
@@ -54,13 +90,16 @@ class _Workers:
         self._listings.append(listing.name)
         return listing.name
 
+    def _close_inputs(self) -> None:
+        for process in self._processes:
+            if process.stdin is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    process.stdin.close()
+
     def wait(self) -> None:
         """Close the workers' inputs (a `Feeder`'s) and wait for each (killed past the timeout)."""
         try:
-            for process in self._processes:
-                if process.stdin is not None:
-                    with contextlib.suppress(OSError, ValueError):
-                        process.stdin.close()
+            self._close_inputs()
             for process in self._processes:
                 try:
                     process.wait(timeout=_TIMEOUT_S)
@@ -132,11 +171,17 @@ class Compiler(_Workers):
 class Feeder(_Workers):
     """Compile processes started once (one per core) and fed one package at a time as packages become
     ready (extracted): each job's (source, .pyc, shown name) triples go to a listing file whose path is a
-    line on the least busy worker's stdin. `wait()` closes the inputs and waits."""
+    line on the least busy worker's stdin; the worker answers the path when it has compiled it (read by
+    one thread per worker, so a worker never waits for its answers to be read). `finished()` closes the
+    inputs and yields each job as it is compiled."""
 
     def __init__(self, interpreter: Interpreter, workers: int | None = None) -> None:
         super().__init__()
-        self._pending: list[int] = []
+        self._pending: list[int] = []  # modules queued and not yet compiled, per worker
+        self._jobs: dict[str, tuple[int, CompileJob]] = {}  # listing: (worker, job)
+        self._lock = threading.Lock()
+        self._answers: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # None: a worker's output ended
+        self._readers = 0
         env = _environment()
         for _ in range(workers or os.cpu_count() or 1):
             try:
@@ -144,13 +189,31 @@ class Feeder(_Workers):
                     [str(interpreter.python), "-Wi", "-c", _FEED_WORKER],
                     env=env,
                     stdin=subprocess.PIPE,
-                    stdout=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL,
                 )
             except OSError:
                 break
             self._processes.append(process)
             self._pending.append(0)
+            assert process.stdout is not None
+            threading.Thread(target=self._read, args=(process.stdout,), daemon=True).start()
+            self._readers += 1
+
+    def _read(self, stream: IO[bytes]) -> None:
+        try:
+            for line in stream:
+                listing = line.decode("utf-8", "surrogateescape").rstrip("\n")
+                with self._lock:
+                    worker, job = self._jobs.get(listing, (-1, None))
+                    if job is not None and 0 <= worker < len(self._pending):
+                        self._pending[worker] -= len(job.sources)
+                self._answers.put(listing)
+        except (OSError, ValueError):
+            pass
+        finally:
+            stream.close()
+            self._answers.put(None)
 
     def add(self, job: CompileJob) -> bool:
         """Queue `job`; False when no worker runs (the job is then compiled later, after the link)."""
@@ -158,18 +221,51 @@ class Feeder(_Workers):
             return False
         cfiles = [str(job.tmp / p) for p in job.pycs]
         triples = [x for t in zip(job.origins, cfiles, job.sources, strict=True) for x in t]
+        listing = self._listing(triples)
         while self._processes:
-            n = self._pending.index(min(self._pending))
-            listing = self._listing(triples)
+            with self._lock:
+                n = self._pending.index(min(self._pending))
+                self._pending[n] += len(job.sources)
+                self._jobs[listing] = (n, job)
             stdin = self._processes[n].stdin
             try:
                 assert stdin is not None
                 stdin.write(listing.encode() + b"\n")
                 stdin.flush()
             except (OSError, ValueError):  # the worker died: the others take its share
-                self._processes.pop(n)
-                self._pending.pop(n)
+                with self._lock:
+                    del self._jobs[listing]
+                    self._pending[n] = 1 << 62  # never chosen again (indices stay those of the readers)
+                if all(p >= 1 << 62 for p in self._pending):
+                    return False
                 continue
-            self._pending[n] += len(job.sources)
             return True
         return False
+
+    def finished(self) -> Iterator[CompileJob]:
+        """Close the inputs; yield every job added, each as soon as its worker has compiled it (those of a
+        worker that died or was killed at the timeout at the end, with what they compiled)."""
+        self._close_inputs()
+        deadline = time.monotonic() + _TIMEOUT_S
+        readers = self._readers
+        try:
+            while readers and self._jobs:
+                try:
+                    listing = self._answers.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:  # past the timeout: what was compiled is kept, as by `wait()`
+                    for process in self._processes:
+                        process.kill()
+                    break
+                if listing is None:
+                    readers -= 1
+                    continue
+                with self._lock:
+                    done = self._jobs.pop(listing, None)
+                if done is not None:
+                    yield done[1]
+            self.wait()
+            with self._lock:
+                rest, self._jobs = [job for _, job in self._jobs.values()], {}
+            yield from rest
+        finally:
+            self.cancel()  # nothing left after `wait()`; kills the workers when the caller stopped early
