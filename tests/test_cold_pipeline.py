@@ -11,12 +11,13 @@ import py_compile
 import stat
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tests.support.channel_factory import ChannelFactory
 
-from cenv.install.extract import extraction_order
+from cenv.install.extract import ToExtract, extract_all, extraction_order
 from cenv.install.fetch import _kernel_copy
 from cenv.install.pyc_cache import CompileJob, Interpreter, probe
 from cenv.install.pyc_compile import _WORKER, Feeder
@@ -182,3 +183,35 @@ def test_the_worker_script_needs_only_what_every_python_3_has() -> None:
     falls back to py_compile where they do not)."""
     assert importlib.util.find_spec("importlib._bootstrap_external") is not None
     assert "_code_to_timestamp_pyc" in _WORKER and "py_compile.compile(" in _WORKER
+
+
+def test_extracted_entries_are_checked_on_two_threads_at_most(
+    channel_factory: Callable[..., ChannelFactory], tmp_path: Path
+) -> None:
+    """The checks of extracted entries are Python holding the GIL: more threads than two only take turns
+    at it (asyncio's default pool of six made a million futex hand-overs in a cold create). Every entry
+    is still checked and placed."""
+    import asyncio
+    import shutil
+
+    ch = channel_factory("many")
+    built = [
+        ch.add_package(
+            f"p{i}", "1.0", subdir="linux-64", files={f"share/p{i}/{j}.txt": f"{i}{j}\n" for j in range(20)}
+        )
+        for i in range(10)
+    ]
+    pkgs = tmp_path / "pkgs"
+    pkgs.mkdir()
+    items = []
+    for b in built:
+        shutil.copy(b.path, pkgs / b.filename)
+        items.append(ToExtract(b.dist_name, pkgs / b.filename, b.sha256, b.sha256))
+    threads: set[str] = set()
+    extracted = asyncio.run(
+        extract_all(pkgs, items, lambda dist: threads.add(threading.current_thread().name))
+    )
+    assert sorted(extracted.hashes) == sorted(b.dist_name for b in built)
+    assert not extracted.refused and not extracted.mismatched
+    assert all((pkgs / b.dist_name / "share" / b.name / "0.txt").is_file() for b in built)
+    assert threads and all(name.startswith("cenv-check") for name in threads) and len(threads) <= 2
