@@ -215,3 +215,18 @@ def test_extracted_entries_are_checked_on_two_threads_at_most(
     assert not extracted.refused and not extracted.mismatched
     assert all((pkgs / b.dist_name / "share" / b.name / "0.txt").is_file() for b in built)
     assert threads and all(name.startswith("cenv-check") for name in threads) and len(threads) <= 2
+
+
+def test_a_feeder_gives_the_share_of_a_dead_worker_to_the_others(
+    tmp_path: Path, interpreter: Interpreter
+) -> None:
+    """A worker that died (killed, out of memory) takes no more packages; the others compile them."""
+    feeder = Feeder(interpreter, workers=2)
+    dead = feeder._processes[0]
+    dead.kill()
+    dead.wait()
+    jobs = [_job(tmp_path, f"p{i}", _sources(tmp_path / f"s{i}", 3), interpreter) for i in range(4)]
+    assert all(feeder.add(job) for job in jobs)
+    done = list(feeder.finished())
+    assert sorted(j.dist for j in done) == sorted(j.dist for j in jobs)
+    assert all((job.tmp / p).is_file() for job in jobs for p in job.pycs)

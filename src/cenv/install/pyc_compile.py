@@ -182,6 +182,7 @@ class Feeder(_Workers):
         self._lock = threading.Lock()
         self._answers: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # None: a worker's output ended
         self._readers = 0
+        self._alive: set[int] = set()  # workers whose input still takes listings
         env = _environment()
         for _ in range(workers or os.cpu_count() or 1):
             try:
@@ -194,6 +195,7 @@ class Feeder(_Workers):
                 )
             except OSError:
                 break
+            self._alive.add(len(self._processes))
             self._processes.append(process)
             self._pending.append(0)
             assert process.stdout is not None
@@ -206,7 +208,7 @@ class Feeder(_Workers):
                 listing = line.decode("utf-8", "surrogateescape").rstrip("\n")
                 with self._lock:
                     worker, job = self._jobs.get(listing, (-1, None))
-                    if job is not None and 0 <= worker < len(self._pending):
+                    if job is not None:
                         self._pending[worker] -= len(job.sources)
                 self._answers.put(listing)
         except (OSError, ValueError):
@@ -222,9 +224,9 @@ class Feeder(_Workers):
         cfiles = [str(job.tmp / p) for p in job.pycs]
         triples = [x for t in zip(job.origins, cfiles, job.sources, strict=True) for x in t]
         listing = self._listing(triples)
-        while self._processes:
+        while self._alive:
             with self._lock:
-                n = self._pending.index(min(self._pending))
+                n = min(self._alive, key=lambda worker: self._pending[worker])
                 self._pending[n] += len(job.sources)
                 self._jobs[listing] = (n, job)
             stdin = self._processes[n].stdin
@@ -235,9 +237,7 @@ class Feeder(_Workers):
             except (OSError, ValueError):  # the worker died: the others take its share
                 with self._lock:
                     del self._jobs[listing]
-                    self._pending[n] = 1 << 62  # never chosen again (indices stay those of the readers)
-                if all(p >= 1 << 62 for p in self._pending):
-                    return False
+                self._alive.discard(n)
                 continue
             return True
         return False
