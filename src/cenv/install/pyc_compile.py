@@ -221,8 +221,9 @@ class Feeder(_Workers):
         """Queue `job`; False when no worker runs (the job is then compiled later, after the link)."""
         if job.origins is None:  # read from the environment: only after the link
             return False
-        cfiles = [str(job.tmp / p) for p in job.pycs]
-        triples = [x for t in zip(job.origins, cfiles, job.sources, strict=True) for x in t]
+        tmp = os.path.join(job.tmp, "")  # strings, not Paths: every module of every package
+        triples = [x for t in zip(job.origins, job.pycs, job.sources, strict=True) for x in t]
+        triples[1::3] = [tmp + p for p in job.pycs]
         listing = self._listing(triples)
         while self._alive:
             with self._lock:
