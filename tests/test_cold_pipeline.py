@@ -230,3 +230,54 @@ def test_a_feeder_gives_the_share_of_a_dead_worker_to_the_others(
     done = list(feeder.finished())
     assert sorted(j.dist for j in done) == sorted(j.dist for j in jobs)
     assert all((job.tmp / p).is_file() for job in jobs for p in job.pycs)
+
+
+def test_a_worker_stuck_on_one_package_does_not_hold_up_the_queue(
+    tmp_path: Path, interpreter: Interpreter
+) -> None:
+    """Packages wait in one queue and go to whichever worker has room (at most two unanswered each), so
+    a worker slowed down (here: blocked reading a FIFO) holds at most one package besides its own; the
+    other worker compiles the rest. Packages assigned to a worker up front would wait behind it."""
+    blocked_source = tmp_path / "slow" / "m0.py"
+    blocked_source.parent.mkdir()
+    os.mkfifo(blocked_source)
+    slow = _job(tmp_path, "slow", [blocked_source], interpreter)
+    small = [_job(tmp_path, f"p{i}", _sources(tmp_path / f"s{i}", 3), interpreter) for i in range(6)]
+    feeder = Feeder(interpreter, workers=2)
+    assert feeder.add(slow) and all(feeder.add(job) for job in small)
+    finished = feeder.finished()
+    got: list[str] = []
+
+    def collect() -> None:
+        for job in finished:
+            got.append(job.dist)
+            if len(got) == len(small) - 1:
+                return
+
+    collector = threading.Thread(target=collect, daemon=True)
+    collector.start()
+    collector.join(timeout=60)
+    try:
+        assert len(got) >= len(small) - 1, f"only {got} compiled while one worker was stuck"
+    finally:
+        with open(blocked_source, "w") as fifo:
+            fifo.write("Y = 1\n")
+    rest = [job.dist for job in finished]
+    assert sorted(got + rest) == sorted(j.dist for j in [slow, *small])
+    assert all((job.tmp / p).is_file() for job in [slow, *small] for p in job.pycs)
+
+
+def test_packages_queued_when_every_worker_died_are_still_compiled(
+    tmp_path: Path, interpreter: Interpreter
+) -> None:
+    """A package the feeder accepted is compiled even when no worker is left to take it (rather than
+    stored in the cache with no bytecode)."""
+    feeder = Feeder(interpreter, workers=1)
+    feeder._processes[0].kill()
+    feeder._processes[0].wait()
+    job = _job(tmp_path, "p", _sources(tmp_path / "s", 3), interpreter)
+    if feeder.add(job):
+        assert list(feeder.finished()) == [job]
+        assert all((job.tmp / p).is_file() for p in job.pycs)
+    else:
+        assert list(feeder.finished()) == []

@@ -4,9 +4,9 @@ rattler checks sha256 over HTTP but not for `file://` channels (ENGINE-NOTES), a
 locks, so cenv fetches every archive itself: streamed to a temporary file beside its final name, hashed
 while streaming, compared with the lock, and only then renamed into the cache. One pass over the bytes:
 a download is hashed as it streams (md5 too only when the lock has no sha256); a `file://` archive whose
-lock has a sha256 is copied by the kernel (`copy_file_range`) without passing through Python, and hashed
-by rattler's extractor as it reads it (extract.py compares that hash with the lock's before the entry is
-placed), so its `Fetched` is `verified=False` until then.
+lock has a sha256 is copied by the kernel (`copy_file_range`, or `sendfile` across file systems) without
+passing through Python, and hashed by rattler's extractor as it reads it (extract.py compares that hash with
+the lock's before the entry is placed), so its `Fetched` is `verified=False` until then.
 """
 
 from __future__ import annotations

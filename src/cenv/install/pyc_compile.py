@@ -5,6 +5,7 @@ one package at a time while archives are still being extracted."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import queue
@@ -68,6 +69,7 @@ _FEED_WORKER = (
     + "for line in sys.stdin:\n    run(line.rstrip('\\n'))\n"
     + "    sys.stdout.write(line)\n    sys.stdout.flush()\n"
 )
+_AHEAD = 2  # listings a Feeder worker holds: one compiling, one waiting (it never waits for the next)
 _FILES_PER_PROCESS = 400  # below this, one more interpreter start costs more than it saves
 
 
@@ -170,19 +172,21 @@ class Compiler(_Workers):
 
 class Feeder(_Workers):
     """Compile processes started once (one per core) and fed one package at a time as packages become
-    ready (extracted): each job's (source, .pyc, shown name) triples go to a listing file whose path is a
-    line on the least busy worker's stdin; the worker answers the path when it has compiled it (read by
-    one thread per worker, so a worker never waits for its answers to be read). `finished()` closes the
-    inputs and yields each job as it is compiled."""
+    ready (extracted): each job's (source, .pyc, shown name) triples go to a listing file, queued here;
+    a worker gets the next listing (a line on its stdin) whenever it has fewer than `_AHEAD` unanswered,
+    and answers each path once compiled (read by one thread per worker). So no worker idles while
+    another still has a queue, and `finished()` yields each job as soon as it is compiled."""
 
     def __init__(self, interpreter: Interpreter, workers: int | None = None) -> None:
         super().__init__()
-        self._pending: list[int] = []  # modules queued and not yet compiled, per worker
-        self._jobs: dict[str, tuple[int, CompileJob]] = {}  # listing: (worker, job)
+        self._interpreter = interpreter
+        self._jobs: dict[str, CompileJob] = {}  # listing: job, until answered
+        self._backlog: collections.deque[str] = collections.deque()  # listings no worker has yet
+        self._unanswered: list[int] = []  # per worker
+        self._alive: set[int] = set()  # workers whose input still takes listings
+        self._closing = False
         self._lock = threading.Lock()
         self._answers: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # None: a worker's output ended
-        self._readers = 0
-        self._alive: set[int] = set()  # workers whose input still takes listings
         env = _environment()
         for _ in range(workers or os.cpu_count() or 1):
             try:
@@ -195,27 +199,49 @@ class Feeder(_Workers):
                 )
             except OSError:
                 break
-            self._alive.add(len(self._processes))
+            n = len(self._processes)
             self._processes.append(process)
-            self._pending.append(0)
+            self._unanswered.append(0)
+            self._alive.add(n)
             assert process.stdout is not None
-            threading.Thread(target=self._read, args=(process.stdout,), daemon=True).start()
-            self._readers += 1
+            threading.Thread(target=self._read, args=(n, process.stdout), daemon=True).start()
 
-    def _read(self, stream: IO[bytes]) -> None:
+    def _read(self, worker: int, stream: IO[bytes]) -> None:
         try:
             for line in stream:
-                listing = line.decode("utf-8", "surrogateescape").rstrip("\n")
                 with self._lock:
-                    worker, job = self._jobs.get(listing, (-1, None))
-                    if job is not None:
-                        self._pending[worker] -= len(job.sources)
-                self._answers.put(listing)
+                    self._unanswered[worker] -= 1
+                    self._dispatch()
+                self._answers.put(line.decode("utf-8", "surrogateescape").rstrip("\n"))
         except (OSError, ValueError):
             pass
         finally:
             stream.close()
+            with self._lock:
+                self._alive.discard(worker)
+                self._dispatch()
             self._answers.put(None)
+
+    def _dispatch(self) -> None:
+        """Hand queued listings to the workers with room (under the lock); once closing and nothing is
+        queued, end the workers' inputs."""
+        while self._backlog and self._alive:
+            n = min(self._alive, key=lambda worker: self._unanswered[worker])
+            if self._unanswered[n] >= _AHEAD:
+                break
+            listing = self._backlog.popleft()
+            stdin = self._processes[n].stdin
+            try:
+                assert stdin is not None
+                stdin.write(listing.encode("utf-8", "surrogateescape") + b"\n")
+                stdin.flush()
+            except (OSError, ValueError):  # the worker died: the others take its share
+                self._backlog.appendleft(listing)
+                self._alive.discard(n)
+                continue
+            self._unanswered[n] += 1
+        if self._closing and not self._backlog:
+            self._close_inputs()
 
     def add(self, job: CompileJob) -> bool:
         """Queue `job`; False when no worker runs (the job is then compiled later, after the link)."""
@@ -224,31 +250,23 @@ class Feeder(_Workers):
         tmp = os.path.join(job.tmp, "")  # strings, not Paths: every module of every package
         triples = [x for t in zip(job.origins, job.pycs, job.sources, strict=True) for x in t]
         triples[1::3] = [tmp + p for p in job.pycs]
-        listing = self._listing(triples)
-        while self._alive:
-            with self._lock:
-                n = min(self._alive, key=lambda worker: self._pending[worker])
-                self._pending[n] += len(job.sources)
-                self._jobs[listing] = (n, job)
-            stdin = self._processes[n].stdin
-            try:
-                assert stdin is not None
-                stdin.write(listing.encode() + b"\n")
-                stdin.flush()
-            except (OSError, ValueError):  # the worker died: the others take its share
-                with self._lock:
-                    del self._jobs[listing]
-                self._alive.discard(n)
-                continue
-            return True
-        return False
+        with self._lock:
+            if not self._alive:
+                return False
+            listing = self._listing(triples)
+            self._jobs[listing] = job
+            self._backlog.append(listing)
+            self._dispatch()
+        return True
 
     def finished(self) -> Iterator[CompileJob]:
-        """Close the inputs; yield every job added, each as soon as its worker has compiled it (those of a
-        worker that died or was killed at the timeout at the end, with what they compiled)."""
-        self._close_inputs()
+        """No more jobs: yield every job added, each as soon as it is compiled (those of a worker that died
+        or was killed at the timeout at the end, with what they compiled)."""
+        with self._lock:
+            self._closing = True
+            self._dispatch()
         deadline = time.monotonic() + _TIMEOUT_S
-        readers = self._readers
+        readers = len(self._processes)
         try:
             while readers and self._jobs:
                 try:
@@ -261,12 +279,16 @@ class Feeder(_Workers):
                     readers -= 1
                     continue
                 with self._lock:
-                    done = self._jobs.pop(listing, None)
-                if done is not None:
-                    yield done[1]
+                    job = self._jobs.pop(listing, None)
+                if job is not None:
+                    yield job
             self.wait()
             with self._lock:
-                rest, self._jobs = [job for _, job in self._jobs.values()], {}
-            yield from rest
+                queued = {listing: self._jobs.pop(listing) for listing in self._backlog}
+                rest, self._jobs = list(self._jobs.values()), {}
+                self._backlog.clear()
+            if queued:  # every worker died before taking these: compiled now, not stored empty
+                Compiler(self._interpreter, Path(tempfile.gettempdir()), list(queued.values())).wait()
+            yield from [*rest, *queued.values()]
         finally:
             self.cancel()  # nothing left after `wait()`; kills the workers when the caller stopped early
