@@ -295,9 +295,13 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
-def _scan(directory: Path, archive_sha256: str | None) -> tuple[str, list[tuple[str, Path, str]]]:
+def _scan(directory: Path, archive_sha256: str | None) -> tuple[str, list[tuple[str, str, str]]]:
     """Check every declared path of an extracted entry (no hashing): its stamp signature and the files to
-    hash. Raises `UnsafePackage`."""
+    hash as (path in the package, path, sha256). Raises `UnsafePackage`.
+
+    One lstat per path serves both the checks and the signature (`_files_digest`'s lines, computed from
+    the same results: nothing else writes into an entry being extracted). Strings, not Paths: this runs
+    for every file of every package."""
     paths_json = directory / "info" / "paths.json"
     listed = "info/paths.json"
     try:
@@ -313,38 +317,47 @@ def _scan(directory: Path, archive_sha256: str | None) -> tuple[str, list[tuple[
     except OSError as exc:
         raise UnsafePackage(f"cannot read `info/paths.json`: {exc.strerror or exc}") from exc
     root = os.path.realpath(directory)
+    base = os.path.join(directory, "")
     softlinks = {str(d["_path"]) for d in declared if d.get("path_type") == "softlink"}
     resolved_parents: dict[str, bool] = {}
-    to_hash: list[tuple[str, Path, str]] = []
+    to_hash: list[tuple[str, str, str]] = []
+    files_digest = hashlib.sha256()
+    lstat, S_ISLNK, S_ISDIR, S_ISREG, S_IFMT = os.lstat, stat.S_ISLNK, stat.S_ISDIR, stat.S_ISREG, stat.S_IFMT
     for item in declared:
         rel = str(item["_path"])
         reason = unsafe_path(rel)
         if reason is not None:
             raise UnsafePackage(f"`{listed}` entry `{_brief(rel)}` {reason}")
-        if any(p in softlinks for p in _parents(rel)):
+        parent = rel.rpartition("/")[0]
+        if softlinks and any(p in softlinks for p in _parents(rel)):
             raise UnsafePackage(f"`{listed}` entry `{_brief(rel)}` lies under a symbolic link")
-        parent = os.path.dirname(rel)
-        if parent not in resolved_parents:
-            resolved_parents[parent] = _inside(os.path.realpath(directory / parent), root)
-        if not resolved_parents[parent]:
+        inside = resolved_parents.get(parent)
+        if inside is None:
+            inside = resolved_parents[parent] = _inside(os.path.realpath(base + parent), root)
+        if not inside:
             raise UnsafePackage(f"`{_brief(rel)}` resolves outside the cache entry")
-        target = directory / rel
+        target = base + rel
         try:
-            st = target.lstat()
+            st = lstat(target)
         except FileNotFoundError:
             raise UnsafePackage(f"`{_brief(rel)}` is missing") from None
         except OSError as exc:
             raise UnsafePackage(f"cannot read `{_brief(rel)}`: {exc.strerror or exc}") from exc
+        if S_ISLNK(st.st_mode):
+            line = f"{rel}\0L{os.readlink(target)}\0"
+        else:
+            line = f"{rel}\0{S_IFMT(st.st_mode)}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\0"
+        files_digest.update(line.encode("utf-8", "surrogateescape"))
         path_type = item.get("path_type", "hardlink")
         if path_type == "softlink":
-            if not stat.S_ISLNK(st.st_mode):
+            if not S_ISLNK(st.st_mode):
                 raise UnsafePackage(f"`{_brief(rel)}` should be a symbolic link")
             continue
         if path_type == "directory":
-            if not stat.S_ISDIR(st.st_mode):
+            if not S_ISDIR(st.st_mode):
                 raise UnsafePackage(f"`{_brief(rel)}` should be a directory")
             continue
-        if not stat.S_ISREG(st.st_mode):
+        if not S_ISREG(st.st_mode):
             raise UnsafePackage(f"`{_brief(rel)}` should be a regular file")
         size = item.get("size_in_bytes")
         if isinstance(size, int) and st.st_size != size:
@@ -355,7 +368,8 @@ def _scan(directory: Path, archive_sha256: str | None) -> tuple[str, list[tuple[
         if isinstance(expected, str):
             to_hash.append((rel, target, expected.lower()))
     _check_path_lists(directory)
-    return _signature(directory, declared, archive_sha256), to_hash
+    signature = f"{_metadata_digest(directory, archive_sha256)} {files_digest.hexdigest()}"
+    return signature, to_hash
 
 
 def _check_path_lists(directory: Path) -> None:

@@ -4,9 +4,9 @@ rattler checks sha256 over HTTP but not for `file://` channels (ENGINE-NOTES), a
 locks, so cenv fetches every archive itself: streamed to a temporary file beside its final name, hashed
 while streaming, compared with the lock, and only then renamed into the cache. One pass over the bytes:
 a download is hashed as it streams (md5 too only when the lock has no sha256); a `file://` archive whose
-lock has a sha256 is copied by the kernel (`copy_file_range`) without passing through Python, and hashed
-by rattler's extractor as it reads it (extract.py compares that hash with the lock's before the entry is
-placed), so its `Fetched` is `verified=False` until then.
+lock has a sha256 is copied by the kernel (`copy_file_range`, or `sendfile` across file systems) without
+passing through Python, and hashed by rattler's extractor as it reads it (extract.py compares that hash with
+the lock's before the entry is placed), so its `Fetched` is `verified=False` until then.
 """
 
 from __future__ import annotations
@@ -259,19 +259,26 @@ def _describe(exc: BaseException) -> str:
 
 
 def _kernel_copy(reader: BinaryIO, out: BinaryIO, progress: Callable[[int], None], cancel: Any) -> int:
-    """Copy `reader` to `out` inside the kernel (copy_file_range, else sendfile); the bytes copied."""
+    """Copy `reader` to `out` inside the kernel (copy_file_range, else sendfile: Linux >= 5.19 refuses
+    copy_file_range across file systems, e.g. a channel on disk and a package cache on tmpfs); the bytes
+    copied, or -1 when neither works between these files."""
     copied = 0
     src, dst = reader.fileno(), out.fileno()
+    unsupported = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP)
+    use_sendfile = not hasattr(os, "copy_file_range")
     while True:
         if cancel is not None and cancel.is_set():
             raise FetchCancelled
         try:
-            if hasattr(os, "copy_file_range"):
-                n = os.copy_file_range(src, dst, 1 << 26)
-            else:
+            if use_sendfile:
                 n = os.sendfile(dst, src, None, 1 << 26)  # type: ignore[attr-defined,unused-ignore]
+            else:
+                n = os.copy_file_range(src, dst, 1 << 26)
         except OSError as exc:
-            if copied == 0 and exc.errno in (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+            if copied == 0 and exc.errno in unsupported:
+                if not use_sendfile and hasattr(os, "sendfile"):
+                    use_sendfile = True
+                    continue
                 return -1  # not between these files: the caller copies through Python
             raise _LocalWriteError(exc) from exc
         if n == 0:

@@ -21,7 +21,7 @@ from cenv.install.archive_guard import (
     stamp_matches,
 )
 from cenv.install.cache import cache_dir_error, content_key
-from cenv.install.extract import ToExtract, extract_all
+from cenv.install.extract import ToExtract, extract_all, extraction_order
 from cenv.install.fetch import (
     Fetched,
     mismatch,
@@ -164,7 +164,10 @@ async def extract_fetched(
     `fetched` with the checksums rattler's extractor read (file:// archives were not hashed before)."""
     # the python package first: the bytecode compiled while the others extract needs its interpreter
     planned = sorted(
-        (p for p in plan.packages if p.filename in fetched), key=lambda p: p.package.name != "python"
+        (p for p in plan.packages if p.filename in fetched),
+        key=lambda p: extraction_order(
+            p.package.name, p.package.url, p.package.dependencies, fetched[p.filename].size
+        ),
     )
     items = [
         ToExtract(p.dist, fetched[p.filename].path, content_key(p.package)[1], p.package.hash.sha256 or None)

@@ -5,7 +5,7 @@ starts compiling right after extraction (`EarlyBytecode`), the rest after the li
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -105,32 +105,46 @@ class NoarchBytecode:
         return cls(interpreter, linked, jobs, loose, compiler, early)
 
     def finish(self, staging: Path, report: Counts) -> dict[str, list[str]]:
-        """Wait for the compilation, store and link what it made; {dist: the `.pyc` files it has now}."""
-        self.compiler.wait()
-        if self.early is not None:
-            self.early.wait()
-            used = {id(job) for job in self.jobs}
-            for job in self.early.jobs.values():
-                if id(job) not in used:  # compiled for sources the environment does not have
-                    discard(job)
-            self.early = None
+        """Wait for the compilation, storing and linking each package's bytecode as soon as it is compiled
+        (while the others still compile); {dist: the `.pyc` files it has now}."""
         pycs = {dist: list(files) for dist, files in self.linked.items()}
         report.pyc_from_cache += sum(len(files) for files in self.linked.values())
         jobs, self.jobs = self.jobs, []
-        for job in jobs:
-            root, compiled = store(job, self.interpreter)
-            try:
-                pycs[job.dist] = pycs.get(job.dist, []) + link_files(root, sorted(compiled), staging)
-            finally:
-                if root == job.tmp:
-                    discard(job)
-            report.pyc_compiled += len(compiled)
+        waiting = {id(job): job for job in jobs}
+        early, self.early = self.early, None
+        try:
+            if early is not None:
+                for job in early.finished():
+                    if waiting.pop(id(job), None) is None:  # compiled for sources the environment lacks
+                        discard(job)
+                    else:
+                        self._take(job, staging, pycs, report)
+            self.compiler.wait()
+            while waiting:
+                self._take(waiting.popitem()[1], staging, pycs, report)
+        except BaseException:
+            if early is not None:
+                early.cancel()
+            self.compiler.cancel()
+            for job in waiting.values():
+                discard(job)
+            raise
         for dist, group in self.loose.items():
             made = [p for p in map(self.interpreter.pyc_path, group) if (staging / p).is_file()]
             report.pyc_compiled += len(made)
             pycs[dist] = pycs.get(dist, []) + made
         report.pyc_files += sum(len(files) for files in pycs.values())
         return pycs
+
+    def _take(self, job: CompileJob, staging: Path, pycs: dict[str, list[str]], report: Counts) -> None:
+        """Store what `job` compiled into its cache entry and link it into the staging."""
+        root, compiled = store(job, self.interpreter)
+        try:
+            pycs[job.dist] = pycs.get(job.dist, []) + link_files(root, sorted(compiled), staging)
+        finally:
+            if root == job.tmp:
+                discard(job)
+        report.pyc_compiled += len(compiled)
 
     def cancel(self) -> None:
         self.compiler.cancel()
@@ -223,9 +237,12 @@ class EarlyBytecode:
         if self._feeder.add(job):
             self.jobs[dist] = job
 
-    def wait(self) -> None:
+    def finished(self) -> Iterator[CompileJob]:
+        """Every job this fed, each as soon as it is compiled (see `Feeder.finished`)."""
         if self._feeder is not None:
-            self._feeder.wait()
+            yield from self._feeder.finished()
+        else:
+            yield from self.jobs.values()
 
     def cancel(self) -> None:
         with self._lock:  # no package placed from now on starts workers
