@@ -293,6 +293,16 @@ def test_the_fast_plain_check_agrees_with_the_regexes(value: str) -> None:
     plain that way is one the regexes call plain too, so the written bytes are what they were."""
     if _surely_plain(value):
         assert _plain_by_regex(value), value
+    assert yaml_scalar(value) == _by_regexes_alone(value)
+
+
+def _by_regexes_alone(value: str) -> str:
+    """`yaml_scalar` as it was before its fast paths (issue #21)."""
+    import re
+
+    from cenv.lock.scalars import _NEEDS_ESCAPE_PATTERN, _escape
+
+    return value if _plain_by_regex(value) else '"' + re.sub(_NEEDS_ESCAPE_PATTERN, _escape, value) + '"'
 
 
 @pytest.mark.parametrize(

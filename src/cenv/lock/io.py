@@ -29,7 +29,6 @@ from cenv.lock.models import (  # dependencies_from_depends is re-exported for t
     dependencies_from_depends,
 )
 from cenv.lock.scalars import yaml_scalar
-from cenv.lock.validate import check_lockfile
 from cenv.yaml_guard import ExpansionMeter, RecursiveAlias, TooLarge
 
 __all__ = [
@@ -409,6 +408,8 @@ def lockfile_from_data(
     except SchemaError as exc:
         raise _validation_error(exc, data, path) from None
     if check_values:
+        from cenv.lock.validate import check_lockfile  # a lock that only writes needs none (issue #21)
+
         check_lockfile(lock, path, text)
     ordered = tuple(sorted(lock.package, key=package_sort_key))
     _check_duplicates(ordered, path)

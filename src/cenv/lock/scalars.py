@@ -23,7 +23,9 @@ _NOT_A_STRING = re.compile(
 )
 # YAML 1.1 booleans and nulls (any capitalisation), the merge key and PyYAML's `=` value tag.
 _RESERVED_WORDS = frozenset(("", "y", "n", "yes", "no", "true", "false", "on", "off", "null", "~", "<<", "="))
-_NEEDS_ESCAPE = re.compile('["\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]')
+# Compiled when first needed (its character ranges take ~0.7 ms, issue #21): ASCII text without `"` or `\`
+# that prints has nothing to escape.
+_NEEDS_ESCAPE_PATTERN = '["\\\\\x00-\x1f\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]'
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\t": "\\t", "\r": "\\r", "\b": "\\b", "\f": "\\f"}
 
 
@@ -74,7 +76,9 @@ def yaml_scalar(value: str) -> str:
     """`value` as a YAML scalar that every YAML 1.1/1.2 loader reads back as exactly this string."""
     if _surely_plain(value) or _plain_by_regex(value):
         return value
-    return '"' + _NEEDS_ESCAPE.sub(_escape, value) + '"'
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'"{value}"'
+    return '"' + re.sub(_NEEDS_ESCAPE_PATTERN, _escape, value) + '"'
 
 
 def _plain_by_regex(value: str) -> bool:
