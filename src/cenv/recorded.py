@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from cenv.lock.keys import (
     CUSTOM_CHANNEL_ALIAS,
@@ -21,10 +21,7 @@ from cenv.lock.keys import (
 from cenv.precedence import ABSENT, Absent, Provider, replay_slot
 from cenv.virtual_packages import VirtualPackageSpec, parse_virtual_packages
 
-if TYPE_CHECKING:
-    from cenv.lock.models import Lockfile
-
-__all__ = ["RecordedInputs", "recorded_inputs", "recorded_time"]
+__all__ = ["RecordedInputs", "recorded_time"]
 
 T = TypeVar("T")
 
@@ -96,14 +93,6 @@ class RecordedInputs:
         return set(self.virtual_package_sources.get(platform, {})) | {
             p.name for p in self.virtual_packages.get(platform, ())
         }
-
-
-def recorded_inputs(lock: Lockfile | None) -> RecordedInputs | None:
-    """What a cenv lockfile recorded about how it was made (None for other tools' locks)."""
-    if lock is None or not lock.written_by_cenv:
-        return None
-    channels = tuple(c.url for c in lock.metadata.channels)
-    return RecordedInputs.from_metadata(lock.metadata.custom_metadata, lock.platforms, channels)
 
 
 def recorded_time(text: str) -> datetime | None:

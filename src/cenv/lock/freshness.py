@@ -25,8 +25,7 @@ from cenv.lock.keys import (
     CUSTOM_SPEC_HASH,
     CUSTOM_VIRTUAL_PACKAGES,
 )
-from cenv.lock.models import Lockfile
-from cenv.recorded import recorded_inputs
+from cenv.lock.models import Lockfile, recorded_inputs
 from cenv.virtual_packages import VirtualPackageSpec, parse_virtual_packages
 
 if TYPE_CHECKING:

@@ -14,10 +14,13 @@ import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from cenv.lock.keys import CUSTOM_VERSION, CUSTOM_VIRTUAL_PACKAGES
 from cenv.virtual_packages import VirtualPackageSpec, parse_virtual_packages
+
+if TYPE_CHECKING:
+    from cenv.recorded import RecordedInputs
 
 Manager = Literal["conda", "pip"]
 
@@ -139,6 +142,16 @@ class Lockfile:
         if problems or not isinstance(lock, Lockfile):
             raise SchemaError(problems)
         return lock
+
+
+def recorded_inputs(lock: Lockfile | None) -> RecordedInputs | None:
+    """What a cenv lockfile recorded about how it was made (None for other tools' locks)."""
+    from cenv.recorded import RecordedInputs
+
+    if lock is None or not lock.written_by_cenv:
+        return None
+    channels = tuple(c.url for c in lock.metadata.channels)
+    return RecordedInputs.from_metadata(lock.metadata.custom_metadata, lock.platforms, channels)
 
 
 # Where a dependency's package name ends: whitespace, an operator or a bracket (`numpy>=1.2`, `numpy[...]`).
