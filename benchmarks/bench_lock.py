@@ -49,8 +49,8 @@ def _alias(root: Path) -> str:
 
 
 def raw_rattler(cache: Path, alias: str) -> float:
-    """Gateway + solve in this process (benchmarks/raw_rattler_lock.py)."""
-    from raw_rattler_lock import solve
+    """Gateway + solve in this process (benchmarks/raw_rattler_pangeo.py)."""
+    from raw_rattler_pangeo import solve
 
     started = time.perf_counter()
     records = solve(cache, alias, SPECS)
@@ -69,10 +69,10 @@ def _process(command: list[str], env: dict[str, str] | None = None) -> tuple[flo
 
 
 def raw_rattler_process(cache: Path, alias: str) -> tuple[float, float]:
-    """The engine as a whole process (interpreter start, imports, exit): benchmarks/raw_rattler_lock.py,
+    """The engine as a whole process (interpreter start, imports, exit): benchmarks/raw_rattler_pangeo.py,
     which imports only what the solve needs, not this script's own modules (statistics, tempfile,
     argparse, platform: ~13 ms, which counted as the engine's before)."""
-    script = Path(__file__).with_name("raw_rattler_lock.py")
+    script = Path(__file__).with_name("raw_rattler_pangeo.py")
     return _process([sys.executable, str(script), str(cache), alias, *map(str, SPECS)])
 
 
