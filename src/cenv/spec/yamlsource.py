@@ -149,7 +149,8 @@ def _parse_yaml(text: str, file: str) -> Any:
         kind = "duplicate key" if type(exc).__name__ == "DuplicateKeyError" else "invalid YAML"
         hints = ["each key may appear once in a mapping"] if kind == "duplicate key" else []
         raise SpecError(f"{_where(file, line)}: {kind}: {problem}", hints) from None
-    except (YAMLError, RecursionError, ValueError, TypeError) as exc:
+    # IndexError: ruamel.yaml's int constructor on a scalar its resolver took for an int (`-_`)
+    except (YAMLError, RecursionError, ValueError, TypeError, IndexError) as exc:
         raise SpecError(f"{file}: invalid YAML: {_short(str(exc))}") from None
 
 
