@@ -714,6 +714,7 @@ def test_a_scalar_ruamel_cannot_construct_is_invalid_yaml(tmp_path: Path) -> Non
     test_fuzz_spec in a whole-suite run; a spec error, not a traceback."""
     err = _error(tmp_path, "name: -_\ndependencies: [python]\n")
     assert ": invalid YAML: " in err.message
+    assert err.message.split(": ")[0].endswith(":1"), err.message  # at the scalar's line
 
 
 def test_duplicate_key(tmp_path: Path) -> None:

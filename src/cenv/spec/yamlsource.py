@@ -123,7 +123,7 @@ def _located_constructor() -> Any:
         def construct_object(self, node: Any, deep: bool = False) -> Any:
             try:
                 return super().construct_object(node, deep=deep)
-            except (ValueError, TypeError, OverflowError) as exc:
+            except (ValueError, TypeError, OverflowError, IndexError) as exc:  # IndexError: `-_` as an int
                 problem = (
                     f"cannot read `{_short(str(node.value))}`: {exc}" if node.id == "scalar" else str(exc)
                 )
@@ -149,8 +149,7 @@ def _parse_yaml(text: str, file: str) -> Any:
         kind = "duplicate key" if type(exc).__name__ == "DuplicateKeyError" else "invalid YAML"
         hints = ["each key may appear once in a mapping"] if kind == "duplicate key" else []
         raise SpecError(f"{_where(file, line)}: {kind}: {problem}", hints) from None
-    # IndexError: ruamel.yaml's int constructor on a scalar its resolver took for an int (`-_`)
-    except (YAMLError, RecursionError, ValueError, TypeError, IndexError) as exc:
+    except (YAMLError, RecursionError, ValueError, TypeError) as exc:
         raise SpecError(f"{file}: invalid YAML: {_short(str(exc))}") from None
 
 
