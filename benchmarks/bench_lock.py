@@ -1,19 +1,23 @@
 """Lock time for the pangeo pytorch notebook spec (3 merged files, 888 packages) next to raw py-rattler.
 
-    .venv/bin/python benchmarks/bench_lock.py [--runs 5] [--results benchmarks/RESULTS.md]
+    .venv/bin/python benchmarks/bench_lock.py [--runs 5] [--results benchmarks/RESULTS.md] [--baseline SRC]
 
 Both sides solve the same specs on the same real repodata (../shared/realdata/channels/pangeo-cuda) with the
 same virtual packages, in the same run. "cenv lock" is the whole CLI process (start-up, spec loading, solve,
 lockfile writing); "cenv pipeline" is the in-process lock; "raw rattler" is Gateway + solve only, also as
 a whole process ("raw rattler (process)": the engine that `cenv lock` is held to, issue #21).
-cenv's bytecode is compiled first (common.precompile_cenv). With --results, the table replaces this
-script's section of that markdown file (run.py keeps the section when it rewrites the file).
+`--baseline SRC` (another checkout's src folder, e.g. `git archive REV src | tar -x -C /tmp/base`) adds
+its `cenv lock` process to the same interleaved runs, bytecode compiled too. Every process's CPU seconds
+(user + sys, from wait4) are reported beside its wall time: two cores shared with other work move wall
+times more than CPU times. cenv's bytecode is compiled first (common.precompile_cenv). With --results,
+the table replaces this script's section of that markdown file (run.py keeps the section when it
+rewrites the file).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import compileall
 import os
 import platform
 import statistics
@@ -45,51 +49,31 @@ def _alias(root: Path) -> str:
 
 
 def raw_rattler(cache: Path, alias: str) -> float:
-    import rattler
-    from rattler import BuildString, GenericVirtualPackage, MatchSpec, PackageName, Version
-    from ruamel.yaml import YAML
+    """Gateway + solve in this process (benchmarks/raw_rattler_pangeo.py)."""
+    from raw_rattler_pangeo import solve
 
     started = time.perf_counter()
-    deps: dict[str, str] = {}
-    for path in reversed(SPECS):
-        for dep in YAML(typ="safe").load(path.read_text())["dependencies"]:
-            if isinstance(dep, str):
-                deps[MatchSpec(dep).name.normalized] = dep
-    vps = [
-        GenericVirtualPackage(PackageName(n), Version(v), BuildString(b))
-        for n, v, b in [
-            ("__unix", "0", "0"),
-            ("__linux", "5.10", "0"),
-            ("__glibc", "2.34", "0"),
-            ("__cuda", "12.0", "0"),
-            ("__archspec", "1", "x86_64"),
-        ]
-    ]
-    channel = rattler.Channel(alias + "/conda-forge/")
-    gateway = rattler.Gateway(cache_dir=cache)
-    records = asyncio.run(
-        rattler.solve(
-            [channel],
-            [MatchSpec(d) for d in deps.values()],
-            gateway=gateway,
-            platforms=["linux-64", "noarch"],
-            virtual_packages=vps,
-        )
-    )
+    records = solve(cache, alias, SPECS)
     assert len(records) > 800, len(records)
     return time.perf_counter() - started
 
 
-def raw_rattler_process(cache: Path, alias: str) -> float:
-    """`raw_rattler` as a whole process (interpreter start, imports, exit): what `cenv lock` is compared
-    with (issue #21). It leaves with os._exit, as cenv does (rattler may crash in interpreter shutdown)."""
-    code = (
-        f"import os, sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); from pathlib import Path; "
-        f"import bench_lock; bench_lock.raw_rattler(Path({str(cache)!r}), {alias!r}); os._exit(0)"
-    )
+def _process(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + sys of the process and its threads) of one command."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", code], check=True)
-    return time.perf_counter() - started
+    child = subprocess.Popen(command, env=env)
+    _, status, usage = os.wait4(child.pid, 0)
+    if status != 0:
+        raise subprocess.CalledProcessError(status, command)
+    return time.perf_counter() - started, usage.ru_utime + usage.ru_stime
+
+
+def raw_rattler_process(cache: Path, alias: str) -> tuple[float, float]:
+    """The engine as a whole process (interpreter start, imports, exit): benchmarks/raw_rattler_pangeo.py,
+    which imports only what the solve needs, not this script's own modules (statistics, tempfile,
+    argparse, platform: ~13 ms, which counted as the engine's before)."""
+    script = Path(__file__).with_name("raw_rattler_pangeo.py")
+    return _process([sys.executable, str(script), str(cache), alias, *map(str, SPECS)])
 
 
 def cenv_pipeline(cache: Path, alias: str, out: Path) -> float:
@@ -111,9 +95,12 @@ def cenv_pipeline(cache: Path, alias: str, out: Path) -> float:
     return time.perf_counter() - started
 
 
-def cenv_cli(cache: Path, alias: str, out: Path) -> float:
-    started = time.perf_counter()
-    subprocess.run(
+def cenv_cli(cache: Path, alias: str, out: Path, src: Path | None = None) -> tuple[float, float]:
+    """`cenv lock` as a process (a re-lock once `out` exists); `src`: run that checkout's cenv instead."""
+    env = {**os.environ, "CENV_CACHE_DIR": str(cache.parent)}
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    return _process(
         [
             sys.executable,
             "-m",
@@ -132,18 +119,19 @@ def cenv_cli(cache: Path, alias: str, out: Path) -> float:
             str(out),
             "-q",
         ],
-        check=True,
-        env={**os.environ, "CENV_CACHE_DIR": str(cache.parent)},
+        env,
     )
-    return time.perf_counter() - started
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--results", type=Path, help="also write the table into this markdown file")
+    parser.add_argument("--baseline", type=Path, help="another checkout's src: its `cenv lock` too")
     args = parser.parse_args()
     precompile_cenv()
+    if args.baseline:
+        compileall.compile_dir(args.baseline, quiet=1)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         alias = _alias(root)
@@ -151,31 +139,48 @@ def main() -> None:
         out = root / "pangeo-lock.yml"
         # Warm the repodata cache once so every figure is a warm lock.
         raw_rattler(cache, alias)
-        rows = {
+        rows: dict[str, list[float]] = {
             "raw rattler (gateway + solve)": [],
             "cenv pipeline (in-process)": [],
+        }
+        processes: dict[str, list[tuple[float, float]]] = {
             "raw rattler (process)": [],
             "cenv lock (CLI process)": [],
         }
+        if args.baseline:
+            processes["cenv lock, --baseline (process)"] = []
+            cenv_cli(cache, alias, root / "baseline-lock.yml", args.baseline)  # its re-locks follow
         for _ in range(args.runs):
             rows["raw rattler (gateway + solve)"].append(raw_rattler(cache, alias))
-            rows["raw rattler (process)"].append(raw_rattler_process(cache, alias))
+            processes["raw rattler (process)"].append(raw_rattler_process(cache, alias))
             rows["cenv pipeline (in-process)"].append(cenv_pipeline(cache, alias, out))
-            rows["cenv lock (CLI process)"].append(cenv_cli(cache, alias, out))
+            processes["cenv lock (CLI process)"].append(cenv_cli(cache, alias, out))
+            if args.baseline:
+                processes["cenv lock, --baseline (process)"].append(
+                    cenv_cli(cache, alias, root / "baseline-lock.yml", args.baseline)
+                )
     base = statistics.median(rows["raw rattler (gateway + solve)"])
+    load = os.getloadavg()[0]
     lines = [
         f"pangeo pytorch notebook, linux-64, warm repodata cache, {args.runs} runs, median seconds",
         f"machine: {platform.machine()} {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}, {date.today()}",
-        f"{'what':34} {'median s':>9} {'min s':>8} {'ratio':>6}",
+        f"Python {platform.python_version()}, {date.today()}, 1-min load {load:.1f} at the end",
+        f"{'what':34} {'median s':>9} {'min s':>8} {'ratio':>6} {'CPU s':>7}",
     ]
     for name, times in rows.items():
         median = statistics.median(times)
         lines.append(f"{name:34} {median:9.3f} {min(times):8.3f} {median / base:6.2f}")
-    process = statistics.median(rows["cenv lock (CLI process)"]) / statistics.median(
-        rows["raw rattler (process)"]
-    )
-    lines.append(f"cenv lock process / raw rattler process: {process:.2f}")
+    for name, pairs in processes.items():
+        walls, cpus = [w for w, _ in pairs], [c for _, c in pairs]
+        median = statistics.median(walls)
+        lines.append(
+            f"{name:34} {median:9.3f} {min(walls):8.3f} {median / base:6.2f} {statistics.median(cpus):7.3f}"
+        )
+    engine = processes["raw rattler (process)"]
+    for name in [n for n in processes if n.startswith("cenv")]:
+        wall = statistics.median(w for w, _ in processes[name]) / statistics.median(w for w, _ in engine)
+        cpu = statistics.median(c for _, c in processes[name]) / statistics.median(c for _, c in engine)
+        lines.append(f"{name} / raw rattler process: {wall:.2f} (wall), {cpu:.2f} (CPU)")
     print("\n".join(lines))
     if args.results:
         command = "`.venv/bin/python benchmarks/bench_lock.py " + " ".join(sys.argv[1:]) + "`"

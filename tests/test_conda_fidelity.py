@@ -300,6 +300,46 @@ def test_environments_txt_as_conda_keeps_it(tmp_path: Path) -> None:
     assert path.read_text() == ""
 
 
+_REGISTER_MANY = """
+import sys, time
+from pathlib import Path
+from cenv.install.environments_txt import register_env, unregister_env
+root, worker = Path(sys.argv[1]), sys.argv[2]
+while not (root / "go").exists():
+    time.sleep(0.001)
+for i in range(60):
+    for name, keep in ((f"{worker}-{i}", True), (f"tmp-{worker}-{i}", False)):
+        env = root / name
+        (env / "conda-meta").mkdir(parents=True)
+        (env / "conda-meta" / "history").write_text("")
+        register_env(env)
+    (root / f"tmp-{worker}-{i}" / "conda-meta" / "history").unlink()
+    unregister_env(root / f"tmp-{worker}-{i}")  # rewrites the file: unlocked, it drops lines added meanwhile
+"""
+
+
+def test_environments_txt_loses_no_line_to_concurrent_cenv_processes(tmp_path: Path) -> None:
+    """Four processes register 60 environments each while rewriting the file (unregister): every line is
+    there at the end. conda itself takes no lock on environments.txt (conda/core/envs_manager.py:
+    register_env appends, _rewrite_environments_txt rewrites); cenv's processes lock the file itself
+    (filelock's lock_descriptor), so they do not lose each other's lines."""
+    import subprocess
+    import sys
+    import time
+
+    from cenv.install.environments_txt import environments_txt
+
+    workers = [
+        subprocess.Popen([sys.executable, "-c", _REGISTER_MANY, str(tmp_path), f"w{n}"]) for n in range(4)
+    ]
+    time.sleep(1.0)  # all four started and waiting
+    (tmp_path / "go").touch()
+    assert [w.wait(timeout=120) for w in workers] == [0, 0, 0, 0]
+    expected = {str(tmp_path / f"w{n}-{i}") for n in range(4) for i in range(60)}
+    lines = environments_txt().read_text().splitlines()
+    assert sorted(lines) == sorted(expected)
+
+
 def test_history_without_recorded_specs_names_the_top_level_packages(
     tmp_path: Path, fid_channel: ChannelFactory
 ) -> None:

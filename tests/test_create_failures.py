@@ -94,6 +94,31 @@ def test_broken_server_leaves_nothing_and_rerun_succeeds(
     assert (prefix / "bin" / "cenv-demo-tool").is_file()
 
 
+@pytest.mark.parametrize("failure", ["no answer", "500", "dropped"])
+def test_each_failure_is_retried_by_one_layer_only(
+    failure: str, demo_channel: Path, http_channel_server: Callable[[Path], ChannelServer], tmp_path: Path
+) -> None:
+    """rattler's RetryMiddleware retries a request up to the response's head (a connection closed before
+    it answers, a 5xx: 3 attempts); fetch.py's own loop only restarts a body that broke off after the head,
+    which the middleware never sees (3 attempts). Before, fetch.py retried every failure without a status
+    on top of the middleware: a server that closed without answering got 3 x 3 = 9 requests."""
+    server = http_channel_server(demo_channel.parent)
+    spec = write_spec(tmp_path / "env.yml", server.channel_url("demo"), deps=("cenv-demo-tool",))
+    assert cenv("lock", spec).code == 0
+    broken = "/demo/linux-64/libcenv-mid-*.conda"
+    if failure == "no answer":
+        server.hang_up_paths.add(broken)
+    elif failure == "500":
+        server.fail_paths[broken] = 500
+    else:
+        server.drop_after_bytes[broken] = 100
+    result = cenv("create", tmp_path / "env-lock.yml", "-p", tmp_path / "env")
+    assert result.code == 1, result.output
+    assert "cannot download package `libcenv-mid`" in result.stderr
+    assert "tried 3 times" in result.stderr
+    assert server.count(broken) == 3
+
+
 def _big_channel(factory: Callable[..., ChannelFactory]) -> ChannelFactory:
     ch = factory("big")
     ch.python_wrapper()

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import rattler
 from conda_lock.lockfile import parse_conda_lock_file
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rattler.explicit_environment import ExplicitEnvironmentSpec
 from tests.support.foreign_locks import (
     PIP_PACKAGES,
@@ -35,6 +37,8 @@ from cenv.lock.models import (
     Lockfile,
     LockMetadata,
     PackageHash,
+    _split_depend_by_regex,
+    _split_plain_depend,
     dependencies_from_depends,
     locked_package_from_data,
 )
@@ -687,6 +691,62 @@ def test_dependencies_from_depends_matches_conda_lock_on_real_repodata() -> None
         != conda_lock_dependencies(r.get("depends") or [])
     ]
     assert differ == []
+
+
+_DEPEND_PARTS = st.sampled_from(
+    [
+        "numpy",
+        "conda-forge::numpy",
+        "python_abi",
+        " ",
+        "  ",
+        "\t",
+        ">=",
+        "==",
+        "=",
+        "<",
+        "!=",
+        "~=",
+        ",",
+        "|",
+        ", ",
+        " ,",
+        "1.2",
+        "3.*",
+        "*",
+        "*_cp312",
+        "py_0",
+        "[",
+        "]",
+        "version='1'",
+        ">=1,<2",
+        "1.26.*",
+        "a",
+    ]
+)
+depend_text = st.lists(_DEPEND_PARTS, min_size=1, max_size=8).map("".join) | st.text(max_size=16)
+
+
+@settings(derandomize=True, database=None, max_examples=4000, deadline=None)
+@given(depend_text)
+def test_the_plain_depend_split_agrees_with_the_regexes(spec: str) -> None:
+    """Issue #21: the usual depend shapes are split without the regexes; where that path answers, it gives
+    what the regexes give."""
+    plain = _split_plain_depend(spec)
+    if plain is not None:
+        assert plain == _split_depend_by_regex(spec)
+
+
+@pytest.mark.realdata("channels/pangeo-cuda")
+def test_the_plain_depend_split_on_real_repodata() -> None:
+    import json
+
+    data = json.loads((REALDATA / "channels" / "pangeo-cuda" / "linux-64" / "repodata.json").read_text())
+    records = [*data.get("packages", {}).values(), *data.get("packages.conda", {}).values()]
+    depends = {d for r in records for d in r.get("depends") or []}
+    plain = {d: _split_plain_depend(d) for d in depends}
+    assert all(result == _split_depend_by_regex(d) for d, result in plain.items() if result is not None)
+    assert sum(result is not None for result in plain.values()) > len(depends) * 0.9
 
 
 @needs_locks

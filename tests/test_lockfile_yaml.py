@@ -32,6 +32,7 @@ from cenv.lock.models import (
     PackageSource,
     TimeMetadata,
 )
+from cenv.lock.scalars import _plain_by_regex, _surely_plain
 
 V1_NAMES = ("pangeo-pytorch-notebook", "pangeo-notebook", "pangeo-ml-notebook")
 needs_v1_locks = pytest.mark.realdata("locks/conda-lock-v1", *(f"locks/{name}" for name in V1_NAMES))
@@ -279,6 +280,78 @@ def test_any_string_round_trips(value: str) -> None:
     assert "\n" not in rendered
     assert load(f"- {rendered}\n- {_Emitter().key('  ', value).lstrip()} x\n") == [value, {value: "x"}]
     assert YAML12.load(f"- {rendered}\n") == [value]
+
+
+_SCALAR_CHARS = '0123456789._eE+-xXoObBiInNfFaAtTyY:# /~<=>!,*|@%&?()^$ "\\\n'
+scalar_text = st.text(alphabet=_SCALAR_CHARS, max_size=12) | st.sampled_from(HOSTILE) | st.text(max_size=12)
+
+
+@settings(derandomize=True, database=None, max_examples=5000, deadline=None)
+@given(scalar_text)
+def test_the_fast_plain_check_agrees_with_the_regexes(value: str) -> None:
+    """Issue #21: `yaml_scalar` decides most values without its regexes (`_surely_plain`); a value it calls
+    plain that way is one the regexes call plain too, so the written bytes are what they were."""
+    if _surely_plain(value):
+        assert _plain_by_regex(value), value
+    assert yaml_scalar(value) == _by_regexes_alone(value)
+
+
+def _by_regexes_alone(value: str) -> str:
+    """`yaml_scalar` as it was before its fast paths (issue #21)."""
+    import re
+
+    from cenv.lock.scalars import _NEEDS_ESCAPE_PATTERN, _escape
+
+    return value if _plain_by_regex(value) else '"' + re.sub(_NEEDS_ESCAPE_PATTERN, _escape, value) + '"'
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1",
+        "1.5",
+        "1.2.3",
+        "1e5",
+        "1e+5",
+        "0x1f",
+        "0b1",
+        "1:20",
+        "2024-01-01",
+        "12_3",
+        "inf",
+        "Infinity",
+        "nan",
+        "info",
+        "nano",
+        "yes",
+        "No",
+        "null",
+        "on",
+        "a:",
+        "a#b",
+        "py_0",
+        "5b29af",
+        "0o17",
+        "1.2e3.4",
+        "...",
+    ],
+)
+def test_the_fast_plain_check_on_numbers_and_words(value: str) -> None:
+    if _surely_plain(value):
+        assert _plain_by_regex(value), value
+
+
+@needs_v1_locks
+@pytest.mark.parametrize("path", V1_LOCKS[-3:], ids=lambda p: p.parent.name)
+def test_the_fast_plain_check_on_real_locks(path: Path) -> None:
+    """Every scalar of a real lock (names, versions, specs, hashes, URLs): the same rendering as the
+    regexes give, and most of them decided without them."""
+    lock = read_lockfile(path)
+    values = {v for p in lock.package for v in (p.name, p.version, p.url, p.hash.md5, p.hash.sha256) if v}
+    values |= {v for p in lock.package for item in p.dependencies.items() for v in item}
+    fast = {v for v in values if _surely_plain(v)}
+    assert all(_plain_by_regex(v) for v in fast)
+    assert len(fast) > len(values) * 2 // 3
 
 
 def test_plain_only_when_unambiguous() -> None:

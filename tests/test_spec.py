@@ -709,6 +709,14 @@ def test_invalid_yaml(tmp_path: Path) -> None:
     assert err.message.split(": ")[0].endswith(":3")
 
 
+def test_a_scalar_ruamel_cannot_construct_is_invalid_yaml(tmp_path: Path) -> None:
+    """`-_` passes ruamel.yaml's int resolver and crashes its int constructor (IndexError): found by
+    test_fuzz_spec in a whole-suite run; a spec error, not a traceback."""
+    err = _error(tmp_path, "name: -_\ndependencies: [python]\n")
+    assert ": invalid YAML: " in err.message
+    assert err.message.split(": ")[0].endswith(":1"), err.message  # at the scalar's line
+
+
 def test_duplicate_key(tmp_path: Path) -> None:
     err = _error(tmp_path, "name: x\nchannels: [a]\ndependencies: [python]\nchannels: [b]\n")
     assert err.message.split(": ")[0].endswith(":4")

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     import rattler.networking
 
 __all__ = [
+    "ATTEMPTS",
     "Credential",
     "HttpError",
     "Network",
@@ -58,7 +59,8 @@ __all__ = [
     "stream",
 ]
 
-_RETRIES = 2  # 3 attempts in all for a 5xx, 429 or a refused connection, with back-off
+_RETRIES = 2  # 3 attempts in all for a 5xx, 408, 429 or a failed connection, with back-off (see `stream`)
+ATTEMPTS = _RETRIES + 1  # how many times the client tries one request
 
 
 class Network:
@@ -287,11 +289,14 @@ def cleanup() -> None:
 
 
 class HttpError(Exception):
-    """A request that failed after the client's retries; `status` when the server answered."""
+    """A request that failed after the client's retries; `status` when the server answered. `body_cut`:
+    the response began (2xx and its head) and its body broke off, which the client never retries (see
+    `stream`)."""
 
-    def __init__(self, message: str, status: int | None) -> None:
+    def __init__(self, message: str, status: int | None, *, body_cut: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.body_cut = body_cut
 
     @property
     def reason(self) -> str:
@@ -317,7 +322,15 @@ def _failure(exc: BaseException) -> HttpError:
 def stream(url: str, write: Callable[[bytes], object], timeout: float | None = None) -> None:
     """GET `url` through the one client, calling `write` with each chunk of the body (from this thread).
     Raises HttpError (message redacted) when it fails after the client's retries; `deadline.Stalled` when
-    `timeout` seconds brought no progress (or less than the floor)."""
+    `timeout` seconds brought no progress (or less than the floor).
+
+    What the client retries (`RetryMiddleware`, reqwest-retry's default strategy, measured against
+    tests/support/http_server.py): the request up to the response's head: a 5xx, 408 or 429 answer, a
+    refused or timed-out connection, a connection closed before the head; py-rattler then raises
+    RuntimeError("Request failed after N retries") or the last status. A body that breaks off after the
+    head (a short body, a dropped connection) is past the middleware, which has returned the response:
+    never retried, raised as OSError("error decoding response body"), here `HttpError(body_cut=True)`; the
+    caller decides whether to start the download again (fetch.py does)."""
     import asyncio
 
     from rattler.package_streaming import download_to_writer
@@ -354,7 +367,9 @@ def stream(url: str, write: Callable[[bytes], object], timeout: float | None = N
     except Exception as exc:
         if failed is not None:
             raise failed from None
-        raise _failure(exc) from exc
+        failure = _failure(exc)
+        failure.body_cut = isinstance(exc, OSError) and failure.status is None
+        raise failure from exc
 
 
 def exists(url: str) -> bool:

@@ -184,7 +184,7 @@ def existing_lock(path: Path) -> Lockfile | None:
 
 def plan_for(settings: LockSettings, spec: Spec, existing: Lockfile | None = None) -> LockPlan:
     """The lock plan for `settings` and `spec`, gaps filled from the existing lockfile's recorded inputs."""
-    from cenv.lock.freshness import recorded_inputs
+    from cenv.lock.models import recorded_inputs  # not via cenv.lock.freshness: a lock checks nothing (#21)
 
     return resolve_plan(settings, spec, recorded_inputs(existing))
 

@@ -16,7 +16,6 @@ variant alone (it never assumes one: `--cuda` applies to the variants that use C
 from __future__ import annotations
 
 import hashlib
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -172,6 +171,8 @@ class LockPlan:
             args.append("--pip-fallback")
         if self.variant is not None and not all_variants:
             args += ["--variant", self.variant]
+        import shlex  # here: only hints spell the command (issue #21: start-up)
+
         return shlex.join(args)
 
 

@@ -1,7 +1,13 @@
-"""cenv's own temporary folders (`$TMPDIR/cenv-auth-*`, `cenv-pack-*`): made private (0700), held with an
-`flock` for as long as the process lives, and removed by the next run when the process that made one was
-killed (SIGKILL runs no clean-up). A folder nobody holds, owned by this user, is a leftover: removing it is
-safe (the secret inside an auth folder is the user's own)."""
+"""cenv's own temporary folders (`$TMPDIR/cenv-auth-*`, `cenv-pack-*`): made private (0700), held for as
+long as the process lives, and removed by the next run when the process that made one was killed (SIGKILL
+runs no clean-up). A folder nobody holds, owned by this user, is a leftover: removing it is safe (the secret
+inside an auth folder is the user's own).
+
+The hold is filelock's `FileLock` on the folder's own lock file `.cenv-held`. Another process's folder is
+probed with filelock's `lock_descriptor` (the same lock, one non-blocking try) on a descriptor opened
+without O_CREAT: `FileLock` would make a hold file in a folder that has none (one made by an older cenv,
+not ours to judge). filelock is imported only to hold a folder or to probe one that may be a leftover:
+its import (~20 ms) would otherwise be paid by every `cenv lock`, whose start-up issue #21 bounds."""
 
 from __future__ import annotations
 
@@ -12,12 +18,16 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 __all__ = ["make_private_dir", "release", "remove_stale_dirs"]
 
 _HOLD = ".cenv-held"
 _MIN_AGE_S = 5.0  # younger than this: perhaps between its creation and its maker's flock
-_held: list[int] = []  # descriptors kept open (their flocks go with the process)
+_held: list[FileLock] = []  # held until the process ends (a lock object let go would release its lock)
 
 
 def make_private_dir(prefix: str, parent: Path | None = None) -> Path:
@@ -25,13 +35,15 @@ def make_private_dir(prefix: str, parent: Path | None = None) -> Path:
     processes with the same prefix are removed first."""
     remove_stale_dirs(prefix, parent)
     path = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
-    if sys.platform != "win32":
-        import fcntl
+    if sys.platform != "win32":  # a held file would keep Windows from removing the folder
+        from filelock import FileLock, Timeout
 
-        with contextlib.suppress(OSError):
-            fd = os.open(path / _HOLD, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            _held.append(fd)
+        # Not thread-local: any thread's release (none: it goes with the process) is this process's. No
+        # soft-lock fallback: the probe reads only the kernel lock. A file system without locks: not held.
+        hold = FileLock(os.fspath(path / _HOLD), mode=0o600, thread_local=False, fallback_to_soft=False)
+        with contextlib.suppress(Timeout, OSError):
+            hold.acquire(blocking=False)
+            _held.append(hold)
     return path
 
 
@@ -46,8 +58,6 @@ def remove_stale_dirs(prefix: str, parent: Path | None = None) -> list[Path]:
     """Remove `<prefix>*` folders that this user owns and no live process holds; returns them."""
     if sys.platform == "win32":
         return []
-    import fcntl
-
     folder = Path(parent or tempfile.gettempdir())
     removed = []
     try:
@@ -64,9 +74,7 @@ def remove_stale_dirs(prefix: str, parent: Path | None = None) -> list[Path]:
             fd = os.open(Path(entry.path) / _HOLD, os.O_RDWR | os.O_NOFOLLOW)
         except OSError:
             continue  # no hold file: not ours to judge (or made by an older cenv)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        if not _take(fd):
             os.close(fd)
             continue  # held: its process is alive
         try:
@@ -75,3 +83,14 @@ def remove_stale_dirs(prefix: str, parent: Path | None = None) -> list[Path]:
         finally:
             os.close(fd)
     return removed
+
+
+def _take(fd: int) -> bool:
+    """One non-blocking try at the hold of another folder (kept until `fd` closes); False when its
+    process holds it, or when the file system refuses locks (then nothing is judged a leftover)."""
+    from filelock import lock_descriptor
+
+    try:
+        return lock_descriptor(fd, blocking=False)
+    except OSError:
+        return False

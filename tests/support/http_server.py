@@ -11,6 +11,8 @@ all may be changed while the server runs:
 - ``fail_paths[path] = 500``: answer with that status (``fail_times[path] = n``: only the next n hits);
 - ``truncate_paths.add(path)``: announce a ``Content-Length`` larger than the body, send the body, close;
 - ``drop_after_bytes[path] = n``: announce the full length, send n bytes, close the connection;
+- ``hang_up_paths.add(path)``: read the request and close the connection without answering (recorded
+  with status 0);
 - ``delay_paths[path] = seconds``: sleep before answering;
 - ``drip_paths[path] = (nbytes, seconds)``: send the body ``nbytes`` at a time, sleeping between pieces
   (a server that keeps a connection alive without ever finishing).
@@ -109,6 +111,11 @@ class _Handler(BaseHTTPRequestHandler):
             with owner._lock:
                 owner.held.append(path)
             time.sleep(float(delay))
+
+        if owner._match_set(owner.hang_up_paths, path):
+            record(0)
+            self._hang_up()
+            return
 
         status = owner._failure_for(path)
         if status is not None:
@@ -212,6 +219,7 @@ class ChannelServer:
         self.fail_times: dict[str, int] = {}
         self.truncate_paths: set[str] = set()
         self.drop_after_bytes: dict[str, int] = {}
+        self.hang_up_paths: set[str] = set()
         self.delay_paths: dict[str, float] = {}
         #: paths of delayed requests, recorded when they arrive (`log` records a request once answered)
         self.held: list[str] = []

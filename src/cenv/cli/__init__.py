@@ -1,42 +1,78 @@
 """The click CLI: parse options -> Settings -> pipeline -> console. Nothing imports this package.
 
 Heavy modules (rattler, pydantic, the pipeline) are imported inside commands so `cenv --help` stays fast.
-The commands live in lock.py (lock, incl. --check/--update), create.py (create, run) and inspect.py
-(export, diff, why, info, pack); this module is the group, the entry point and the exit.
+The commands live in lock.py (lock, incl. --check/--update), create.py (create, run), inspect.py
+(export, diff, why, info, pack) and image.py (image); this module is the group, the entry point and the exit.
+The group loads a command's module only when that command runs (click's documented lazy-loading
+pattern): `cenv lock` imports neither create.py, inspect.py nor image.py (issue #21: lock start-up);
+`cenv --help`, which shows every command's short help, loads them all.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import click
 
 import cenv
-from cenv.cli.create import create_command, run_command
-from cenv.cli.image import image_command
-from cenv.cli.inspect import diff_command, export_command, info_command, pack_command, why_command
-from cenv.cli.lock import lock_command
+
+# Command name -> (module, attribute) of its click command.
+_COMMANDS: dict[str, tuple[str, str]] = {
+    "lock": ("cenv.cli.lock", "lock_command"),
+    "export": ("cenv.cli.inspect", "export_command"),
+    "diff": ("cenv.cli.inspect", "diff_command"),
+    "why": ("cenv.cli.inspect", "why_command"),
+    "info": ("cenv.cli.inspect", "info_command"),
+    "pack": ("cenv.cli.inspect", "pack_command"),
+    "image": ("cenv.cli.image", "image_command"),
+    "create": ("cenv.cli.create", "create_command"),
+    "run": ("cenv.cli.create", "run_command"),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """A group whose commands are imported when they are looked up by name (`get_command`). Everything
+    else that reads `commands` (help listing all of them, a mistyped command's "did you mean", tests
+    going through every command) gets them all, loaded on first access, so it sees what an eager group
+    would."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._lazy = dict(_COMMANDS)
+        super().__init__(*args, **kwargs)
+
+    @property
+    def commands(self) -> MutableMapping[str, click.Command]:
+        for name in list(self._lazy):
+            self._load(name)
+        return self._commands
+
+    @commands.setter
+    def commands(self, value: MutableMapping[str, click.Command]) -> None:
+        self._commands = value
+
+    def _load(self, name: str) -> None:
+        module, attribute = self._lazy.pop(name)
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command) and command.name == name, (module, attribute)
+        self._commands[name] = command
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self._lazy:
+            self._load(cmd_name)
+        return self._commands.get(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self._commands, *self._lazy})
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(cenv.__version__, prog_name="cenv")
 def cli() -> None:
     """cenv: one declarative YAML spec -> a lockfile -> the same conda environment everywhere."""
-
-
-for _command in (
-    lock_command,
-    export_command,
-    diff_command,
-    why_command,
-    info_command,
-    pack_command,
-    image_command,
-    create_command,
-    run_command,
-):
-    cli.add_command(_command)
 
 
 def _exit(code: int) -> None:

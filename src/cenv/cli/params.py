@@ -4,7 +4,6 @@ exit 2, with the fix): platform names with did-you-mean, and `-p`, which is the 
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,8 @@ class PlatformType(click.ParamType):  # type: ignore[type-arg]
                 param,
                 ctx,
             )
+        import difflib  # only for a bad value (issue #21: start-up)
+
         close = difflib.get_close_matches(text.lower(), _TARGETS, n=1, cutoff=0.6)
         if close:
             guesses = " or ".join(f"`{c}`" for c in close)

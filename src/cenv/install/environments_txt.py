@@ -2,9 +2,15 @@
 
 One absolute, normalised prefix per line. conda appends a location unless it is already listed, and when
 it unregisters one it rewrites the file without it and without lines that are no longer environments
-(a directory without `conda-meta/history`). conda takes no lock; cenv holds an advisory `flock` on the file
-while it reads and writes, so two cenv processes do not lose each other's lines. `CONDA_REGISTER_ENVS=false`
-(conda's `register_envs` setting) turns registration off.
+(a directory without `conda-meta/history`). `CONDA_REGISTER_ENVS=false` (conda's `register_envs` setting)
+turns registration off.
+
+conda takes no lock (envs_manager.register_env appends with `open(path, "a")`, _rewrite_environments_txt
+rewrites with `open(path, "w")`); cenv holds an advisory lock on the file itself while it reads and writes,
+so two cenv processes do not lose each other's lines. The lock is on conda's own file, not on a lock file
+beside it, so that it is the file the lock is about whichever program made it: filelock's `lock_descriptor`
+(the lock its `FileLock` takes, on a descriptor cenv opened), not `FileLock`, which truncates the file it
+locks. Not on Windows, where such a lock is mandatory and would fail conda's own reads meanwhile.
 """
 
 from __future__ import annotations
@@ -54,9 +60,9 @@ def _locked(path: Path) -> Iterator[IO[str]]:
         check_config_file(path, "environments.txt")
     with open(path, "a+", encoding="utf-8") as handle:
         if sys.platform != "win32":
-            import fcntl
+            from filelock import lock_descriptor
 
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            lock_descriptor(handle.fileno(), poll_interval=0.01)  # waits; released when the file closes
         handle.seek(0)
         yield handle
 

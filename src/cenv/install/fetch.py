@@ -156,9 +156,9 @@ def _download(
     try:
         stream(url, _sink(out, hasher, progress, cancel), timeout=timeout)
     except HttpError as exc:
-        if exc.status is not None:
-            raise  # the client already retried what a retry can fix
-        raise _Truncated(f"the connection failed after {hasher.size} bytes ({exc})") from exc
+        if not exc.body_cut:
+            raise  # the client's RetryMiddleware retried what a retry of the request can fix
+        raise _BodyCut(f"the connection failed after {hasher.size} bytes ({exc})") from exc
     if cancel is not None and cancel.is_set():
         raise FetchCancelled
 
@@ -186,21 +186,8 @@ def remote_size(package: LockedPackage) -> int | None:
     return None
 
 
-def _transient(exc: BaseException) -> bool:
-    import http.client
-    from urllib.error import HTTPError
-
-    from cenv.net import HttpError
-
-    if isinstance(exc, HTTPError):
-        return exc.code >= 500 or exc.code == 429
-    if isinstance(exc, HttpError):
-        return False  # the network client retried statuses worth retrying already
-    return isinstance(exc, OSError | http.client.HTTPException | _Truncated)
-
-
-class _Truncated(Exception):
-    pass
+class _BodyCut(Exception):
+    """The response's body broke off: the one failure `fetch_archive` retries itself (see its docstring)."""
 
 
 class _LocalWriteError(Exception):
@@ -241,20 +228,20 @@ def _write_error(dest_dir: Path, exc: OSError) -> InstallError:
     return cache_dir_error(exc, dest_dir, "write to")
 
 
-def _describe(exc: BaseException) -> str:
-    import http.client
-    from urllib.error import HTTPError, URLError
+def _retried_hint(exc: BaseException) -> list[str]:
+    """What to do after a failure the network client gave up on (its retries: cenv.net.stream)."""
+    from cenv.net import ATTEMPTS, HttpError
 
+    if isinstance(exc, HttpError) and (exc.status is None or exc.status >= 500 or exc.status in (408, 429)):
+        return [f"tried {ATTEMPTS} times; check the channel server, then run the same command again"]
+    return []
+
+
+def _describe(exc: BaseException) -> str:
     from cenv.net import HttpError
 
-    if isinstance(exc, HTTPError):
-        return f"HTTP {exc.code} {exc.reason}"
     if isinstance(exc, HttpError) and exc.status is not None:
         return exc.reason
-    if isinstance(exc, URLError):
-        return str(exc.reason)
-    if isinstance(exc, http.client.IncompleteRead):
-        return f"connection closed after {len(exc.partial)} bytes"
     return str(exc) or type(exc).__name__
 
 
@@ -297,7 +284,12 @@ def fetch_archive(
     """Download (http/https) or copy (file://) `package` into `dest_dir/<filename>`, verified.
 
     `progress(n)` gets byte deltas (negative when a failed attempt is restarted). A checksum mismatch or a
-    failure after retries raises InstallError; nothing is left under `dest_dir` then. With `hash_later`,
+    failure after retries raises InstallError; nothing is left under `dest_dir` then.
+
+    Retries: the network client's `RetryMiddleware` retries the request (a 5xx, 408 or 429, a failed
+    connection: cenv.net.stream); it has returned the response before the body streams, so a body that
+    breaks off (a short body, a dropped connection) is the one failure retried here, from the start,
+    `_RETRIES` attempts in all. Nothing else is retried twice. With `hash_later`,
     a `file://` archive whose lock has a sha256 is copied by the kernel and left for the caller to verify
     (`verified=False`: rattler's extractor hashes it while reading it).
     """
@@ -349,9 +341,10 @@ def fetch_archive(
                 raise _write_error(dest_dir, exc.error) from exc
             if isinstance(exc, Stalled):  # not retried: the deadline is the user's to raise
                 raise _stalled(package, exc, timeout) from exc
-            if not _transient(exc):
+            if not isinstance(exc, _BodyCut):
                 raise InstallError(
-                    f"cannot download package `{package.name}` from {redact(package.url)}: {_describe(exc)}"
+                    f"cannot download package `{package.name}` from {redact(package.url)}: {_describe(exc)}",
+                    hints=_retried_hint(exc),
                 ) from exc
             last_error = exc
             continue

@@ -1,9 +1,12 @@
 """Atomic prefixes: build an environment in a hidden sibling directory and rename it into place.
 
 The sibling `.<name>.cenv-tmp-<random>` lives in the target's parent, so the final rename never crosses
-file systems. While it is being built its owner holds an exclusive `flock` on the sibling file
+file systems. While it is being built its owner holds filelock's `FileLock` on the sibling file
 `.<name>.cenv-lock-<random>`, made before the directory: a `.cenv-tmp-*` whose lock file is gone or can be
-taken belongs to a process that died (even by SIGKILL) and is removed by the next create. The lock lives
+taken belongs to a process that died (even by SIGKILL) and is removed by the next create. Another
+process's lock files are probed with filelock's `lock_descriptor` (the same lock, one non-blocking try) on
+a descriptor opened without O_CREAT: `FileLock` would create a lock file that is gone (its absence is how
+a swapped or an old-style directory is recognised) and truncate one it takes. The lock lives
 outside the environment, so the final rename leaves nothing of cenv's inside it whenever the process
 dies. A name too long for these siblings is shortened in them (with a hash of the full name). Replacing
 an existing environment (`--force`) swaps the two directories with `renameat2(RENAME_EXCHANGE)` where the
@@ -27,9 +30,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from cenv.errors import InstallError
+
+if TYPE_CHECKING:
+    from filelock import FileLock
 
 __all__ = [
     "StagedPrefix",
@@ -139,21 +145,14 @@ def check_target(final: Path, force: bool) -> bool:
 
 
 def _try_lock(handle: IO[bytes]) -> bool:
-    if sys.platform == "win32":
-        import msvcrt
-
-        try:
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-    import fcntl
+    """One non-blocking try at the lock of an existing lock file (kept until `handle` closes); False when
+    another process holds it, or when the file system refuses locks (then nothing is judged dead)."""
+    from filelock import lock_descriptor
 
     try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return lock_descriptor(handle.fileno(), blocking=False)
     except OSError:
         return False
-    return True
 
 
 def _remove_tree(path: Path) -> None:
@@ -266,20 +265,27 @@ class StagedPrefix:
         token = secrets.token_hex(4)
         self.path = final.parent / f".{_stem(final)}.cenv-tmp-{token}"
         self.lock_path = final.parent / f".{_stem(final)}.cenv-lock-{token}"
-        self._lock: IO[bytes] | None = None
+        self._lock: FileLock | None = None
         self.committed = False
 
     def create(self) -> None:
-        fd = os.open(self.lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        self._lock = os.fdopen(fd, "wb")
-        _try_lock(self._lock)
+        from filelock import FileLock, Timeout
+
+        os.close(os.open(self.lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))  # a new file, ours
+        # Not thread-local: commit or discard may run on another thread than create. No soft-lock fallback
+        # where the file system has no flock: the probes above read only the kernel lock. As before, a file
+        # system that refuses locks still builds (a cleaner may then judge the build dead).
+        self._lock = FileLock(os.fspath(self.lock_path), thread_local=False, fallback_to_soft=False)
+        with contextlib.suppress(Timeout, OSError):
+            self._lock.acquire(blocking=False)
         self.path.mkdir()  # after the lock: a `.cenv-tmp-*` without a locked lock file is dead
 
     def _release_lock(self) -> None:
         with contextlib.suppress(OSError):
-            self.lock_path.unlink()
+            self.lock_path.unlink()  # gone before the lock is let go: a prober never takes a live one
         if self._lock is not None:
-            self._lock.close()
+            with contextlib.suppress(OSError):
+                self._lock.release()
             self._lock = None
 
     def commit(self, replace: bool) -> None:

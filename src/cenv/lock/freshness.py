@@ -25,13 +25,11 @@ from cenv.lock.keys import (
     CUSTOM_SPEC_HASH,
     CUSTOM_VIRTUAL_PACKAGES,
 )
-from cenv.lock.models import (
-    Lockfile,
-)
+from cenv.lock.models import Lockfile, recorded_inputs
 from cenv.virtual_packages import VirtualPackageSpec, parse_virtual_packages
 
 if TYPE_CHECKING:
-    from cenv.plan import LockPlan, RecordedInputs
+    from cenv.plan import LockPlan
     from cenv.settings import LockSettings
     from cenv.spec import Spec
 
@@ -69,16 +67,6 @@ class StaleReason:
 
 def is_fresh(spec: Spec, settings: LockSettings | LockPlan, lock: Lockfile) -> bool:
     return not check_lock(spec, settings, lock)
-
-
-def recorded_inputs(lock: Lockfile | None) -> RecordedInputs | None:
-    """What a cenv lockfile recorded about how it was made (None for other tools' locks)."""
-    from cenv.plan import RecordedInputs
-
-    if lock is None or not lock.written_by_cenv:
-        return None
-    channels = tuple(c.url for c in lock.metadata.channels)
-    return RecordedInputs.from_metadata(lock.metadata.custom_metadata, lock.platforms, channels)
 
 
 def check_lock(

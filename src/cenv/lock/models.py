@@ -14,10 +14,13 @@ import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from cenv.lock.keys import CUSTOM_VERSION, CUSTOM_VIRTUAL_PACKAGES
 from cenv.virtual_packages import VirtualPackageSpec, parse_virtual_packages
+
+if TYPE_CHECKING:
+    from cenv.recorded import RecordedInputs
 
 Manager = Literal["conda", "pip"]
 
@@ -141,6 +144,16 @@ class Lockfile:
         return lock
 
 
+def recorded_inputs(lock: Lockfile | None) -> RecordedInputs | None:
+    """What a cenv lockfile recorded about how it was made (None for other tools' locks)."""
+    from cenv.recorded import RecordedInputs
+
+    if lock is None or not lock.written_by_cenv:
+        return None
+    channels = tuple(c.url for c in lock.metadata.channels)
+    return RecordedInputs.from_metadata(lock.metadata.custom_metadata, lock.platforms, channels)
+
+
 # Where a dependency's package name ends: whitespace, an operator or a bracket (`numpy>=1.2`, `numpy[...]`).
 _NAME_END = re.compile(r"[\s=<>!~\[]")
 _AROUND_SEPARATORS = re.compile(r"\s*([,|])\s*")
@@ -155,6 +168,36 @@ def _split_depend(spec: str) -> tuple[str, str]:
     conda-lock keeps only the version part of a match spec (`MatchSpec(dep).version.spec_str`); the build
     string is dropped, a bare name maps to `""`.
     """
+    return _split_plain_depend(spec) or _split_depend_by_regex(spec)
+
+
+# What makes a depend need the regexes: a bracket anywhere, an operator in the name, a version that is an
+# `=` fuzzy/exact pin or ends in an operator or separator (`>= 1`, `>=1, <2`), a build starting with one.
+_NAME_STOP = frozenset("=<>!~[")
+_OPEN_ENDS = frozenset("=<>!~,|")
+
+
+def _split_plain_depend(spec: str) -> tuple[str, str] | None:
+    """`_split_depend` of the usual `name`, `name version` or `name version build` without the regexes
+    (issue #21: a lock splits ~1,500 distinct depends); None for any other shape. For these shapes the
+    regexes change nothing but take the name and the first word after it (test_lockfile.py compares)."""
+    parts = spec.split()
+    if not 1 <= len(parts) <= 3 or "[" in spec or not _NAME_STOP.isdisjoint(parts[0]):
+        return None
+    name = parts[0].rsplit("::", 1)[-1]  # `conda-forge::numpy`
+    if len(parts) == 1:
+        return name, ""
+    version = parts[1]
+    if version[-1] in _OPEN_ENDS or (version[0] == "=" and not version.startswith("==")):
+        return None
+    if len(parts) == 3 and parts[2][0] in ",|":
+        return None
+    if version.startswith("==") and not any(c in version[2:] for c in ",|"):
+        version = version[2:]
+    return name, version
+
+
+def _split_depend_by_regex(spec: str) -> tuple[str, str]:
     spec = spec.strip()
     match = _NAME_END.search(spec)
     if match is None:

@@ -1,6 +1,11 @@
 """Temporaries of atomic lockfile writes (`.<name>.<hex>.tmp` beside the lockfile): the writer holds an
 `flock` on its temporary until it is renamed into place; one that nobody holds is left by a killed writer
-(SIGKILL runs no clean-up) and is removed by the next write of the same lockfile."""
+(SIGKILL runs no clean-up) and is removed by the next write of the same lockfile.
+
+Raw `fcntl.flock`, not filelock: the lock is on the data file being written (its rename into place is the
+commit), which filelock's `FileLock` would truncate when it takes it; its `lock_descriptor` takes the same
+lock on a descriptor, but importing filelock costs ~20 ms (its package loads sqlite3, its asyncio and
+read-write locks), paid by every `cenv lock` (issue #21 holds lock start-up to 1.3x the engine's)."""
 
 from __future__ import annotations
 

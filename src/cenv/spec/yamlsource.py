@@ -123,7 +123,7 @@ def _located_constructor() -> Any:
         def construct_object(self, node: Any, deep: bool = False) -> Any:
             try:
                 return super().construct_object(node, deep=deep)
-            except (ValueError, TypeError, OverflowError) as exc:
+            except (ValueError, TypeError, OverflowError, IndexError) as exc:  # IndexError: `-_` as an int
                 problem = (
                     f"cannot read `{_short(str(node.value))}`: {exc}" if node.id == "scalar" else str(exc)
                 )
