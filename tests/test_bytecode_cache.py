@@ -308,3 +308,28 @@ def test_a_pyc_path_is_what_the_path_objects_made(source: str) -> None:
             sys.implementation.cache_tag, "cpython-311"
         )
         assert interpreter.pyc_path(source) == expected
+
+
+def test_linking_bytecode_through_folder_descriptors_links_what_it_can_and_closes_them(
+    tmp_path: Path,
+) -> None:
+    """`pyc_cache.link_files` links relative to each folder's descriptor: a file in another folder, a
+    folder the cache no longer has (skipped: Python compiles it), a file the environment already has
+    (kept, listed), and not one descriptor left open."""
+    from cenv.install.pyc_cache import link_files
+
+    root, staging = tmp_path / "cache", tmp_path / "env"
+    for rel in ("a/__pycache__/m.pyc", "a/__pycache__/n.pyc", "b/c/__pycache__/o.pyc", "top.pyc"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(rel.encode())
+    (staging / "a" / "__pycache__").mkdir(parents=True)
+    (staging / "a" / "__pycache__" / "n.pyc").write_bytes(b"already there")
+    rels = ["a/__pycache__/m.pyc", "a/__pycache__/n.pyc", "b/c/__pycache__/o.pyc", "gone/x.pyc", "top.pyc"]
+    before = sorted(os.listdir("/proc/self/fd")) if Path("/proc/self/fd").is_dir() else None
+    linked = link_files(root, rels, staging)
+    assert linked == ["a/__pycache__/m.pyc", "a/__pycache__/n.pyc", "b/c/__pycache__/o.pyc", "top.pyc"]
+    assert (staging / "a" / "__pycache__" / "n.pyc").read_bytes() == b"already there"
+    for rel in ("a/__pycache__/m.pyc", "b/c/__pycache__/o.pyc", "top.pyc"):
+        assert (staging / rel).stat().st_ino == (root / rel).stat().st_ino
+    if before is not None:
+        assert sorted(os.listdir("/proc/self/fd")) == before
