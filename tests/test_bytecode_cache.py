@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -266,3 +267,69 @@ def test_a_warm_cache_starts_no_compile_worker(spec: Path, tmp_path: Path) -> No
     early.begin(sorted(keys))
     assert early.compiling and {d.split("-")[0] for d in early.jobs} == {"pyca"}
     early.cancel()
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "lib/python3.11/site-packages/a/b.py",
+        "b.py",
+        "/abs/b.py",
+        "/b.py",
+        "a/.hidden.py",
+        "a/.py",
+        "a/b.",
+        "a/b",
+        "a/b.tar.py",
+        "a/../b.py",
+        "./a/b.py",
+        "a/./b.py",
+        "a//b.py",
+        "a/b.py/",
+        ".",
+        "a/..",
+        "a/ü é.py",
+    ],
+)
+def test_a_pyc_path_is_what_the_path_objects_made(source: str) -> None:
+    """`Interpreter.pyc_path` builds the path with strings (it runs for every module of every package);
+    it must name what `PurePosixPath` named before, and importlib's `cache_from_source` for a module."""
+    import importlib.util
+    from pathlib import PurePosixPath
+
+    from cenv.install.pyc_cache import Interpreter
+
+    interpreter = Interpreter(Path("python"), "cpython-311", "a70d0d0a")
+    path = PurePosixPath(source)
+    assert interpreter.pyc_path(source) == str(path.parent / "__pycache__" / f"{path.stem}.cpython-311.pyc")
+    plain = not source.startswith("/") and "//" not in source and "/." not in "/" + source
+    if plain and source.endswith(".py"):  # a package's module (importlib differs on `/b.py` and `.py`)
+        expected = importlib.util.cache_from_source(source).replace(
+            sys.implementation.cache_tag, "cpython-311"
+        )
+        assert interpreter.pyc_path(source) == expected
+
+
+def test_linking_bytecode_through_folder_descriptors_links_what_it_can_and_closes_them(
+    tmp_path: Path,
+) -> None:
+    """`pyc_cache.link_files` links relative to each folder's descriptor: a file in another folder, a
+    folder the cache no longer has (skipped: Python compiles it), a file the environment already has
+    (kept, listed), and not one descriptor left open."""
+    from cenv.install.pyc_cache import link_files
+
+    root, staging = tmp_path / "cache", tmp_path / "env"
+    for rel in ("a/__pycache__/m.pyc", "a/__pycache__/n.pyc", "b/c/__pycache__/o.pyc", "top.pyc"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(rel.encode())
+    (staging / "a" / "__pycache__").mkdir(parents=True)
+    (staging / "a" / "__pycache__" / "n.pyc").write_bytes(b"already there")
+    rels = ["a/__pycache__/m.pyc", "a/__pycache__/n.pyc", "b/c/__pycache__/o.pyc", "gone/x.pyc", "top.pyc"]
+    before = sorted(os.listdir("/proc/self/fd")) if Path("/proc/self/fd").is_dir() else None
+    linked = link_files(root, rels, staging)
+    assert linked == ["a/__pycache__/m.pyc", "a/__pycache__/n.pyc", "b/c/__pycache__/o.pyc", "top.pyc"]
+    assert (staging / "a" / "__pycache__" / "n.pyc").read_bytes() == b"already there"
+    for rel in ("a/__pycache__/m.pyc", "b/c/__pycache__/o.pyc", "top.pyc"):
+        assert (staging / rel).stat().st_ino == (root / rel).stat().st_ino
+    if before is not None:
+        assert sorted(os.listdir("/proc/self/fd")) == before

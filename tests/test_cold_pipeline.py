@@ -281,3 +281,48 @@ def test_packages_queued_when_every_worker_died_are_still_compiled(
         assert all((job.tmp / p).is_file() for p in job.pycs)
     else:
         assert list(feeder.finished()) == []
+
+
+@pytest.mark.parametrize("how", ["in place", "into a fresh folder"])
+@pytest.mark.parametrize("archive", ["the same", "another"])
+def test_after_rattler_extracts_an_entry_again_its_paths_json_identity_answers_as_every_file_does(
+    how: str, archive: str, channel_factory: Callable[..., ChannelFactory], tmp_path: Path
+) -> None:
+    """`link.check_linked` compares only paths.json's identity (`stamp_metadata_matches`) for the entries
+    extracted in the run under the cache lock, where rattler is the one writer left: after rattler's
+    extractor wrote the entry again, that gives the per-file stamp's answer (`stamp_matches`). The same
+    archive again: the same bytes, sizes and mtimes (and inodes where it rewrites in place), changed for
+    neither or for both; another archive: changed for both."""
+    import asyncio
+    import shutil
+
+    from rattler.package_streaming import extract
+
+    from cenv.install.archive_guard import stamp_matches, stamp_metadata_matches
+
+    ch = channel_factory("again")
+    built = ch.add_package(
+        "p", "1.0", subdir="linux-64", files={f"share/p/{j}.txt": f"{j}\n" for j in range(5)}
+    )
+    other = ch.add_package(
+        "p",
+        "1.0",
+        build="other_0",
+        subdir="linux-64",
+        files={f"share/p/{j}.txt": f"{j}{j}\n" for j in range(6)},
+    )
+    pkgs = tmp_path / "pkgs"
+    pkgs.mkdir()
+    shutil.copy(built.path, pkgs / built.filename)
+    item = ToExtract(built.dist_name, pkgs / built.filename, built.sha256, built.sha256)
+    asyncio.run(extract_all(pkgs, [item]))
+    entry = pkgs / built.dist_name
+    assert stamp_metadata_matches(entry, built.sha256) and stamp_matches(entry, built.sha256)
+    if how == "into a fresh folder":
+        shutil.rmtree(entry)
+    extract(built.path if archive == "the same" else other.path, entry)
+    assert (entry / "share" / "p" / "0.txt").is_file()
+    full, quick = stamp_matches(entry, built.sha256), stamp_metadata_matches(entry, built.sha256)
+    assert quick == full
+    if archive == "another":
+        assert not quick

@@ -175,7 +175,9 @@ async def _link_and_finish(
         try:
             await link_records(plan, staging, records, reporter)
             # what rattler linked is checked while the cached bytecode may still be being linked
-            checking = asyncio.ensure_future(check_linked(plan, staging, fetched))
+            checking = asyncio.ensure_future(
+                check_linked(plan, staging, fetched, locked=cache_lock is not None)
+            )
         finally:
             await asyncio.wait([prelinking])
             prelink_error = prelinking.exception()

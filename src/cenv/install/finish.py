@@ -91,6 +91,10 @@ def _roots(records: Sequence[Mapping[str, Any]]) -> list[str]:
     return sorted(str(r["name"]) for r in records if r["name"] not in needed)
 
 
+def _paths(path_of: Mapping[str, Path], dists: set[str]) -> set[Path]:
+    return {path_of[dist] for dist in dists if dist in path_of}
+
+
 def _site_packages(platform: str, version: str) -> str:
     return "Lib/site-packages" if platform.startswith("win-") else f"lib/python{version}/site-packages"
 
@@ -112,6 +116,7 @@ class Finisher:
         self._interpreter: pyc_cache.Interpreter | None = None
         self._prelinked: dict[str, tuple[tuple[str, ...], list[str]]] = {}  # dist: (sources, .pyc linked)
         self._early: EarlyBytecode | None = None
+        self._pyc_dists: set[str] = set()  # the packages `_noarch` may add .pyc files to
         # conda-meta as read after the link, until something may have changed it (read once, not per step)
         self._staged: dict[Path, dict[str, Any]] | None = None
 
@@ -221,22 +226,36 @@ class Finisher:
         facts = [meta.PackageFacts(dist=p.dist, archive=plan.pkgs_dir / p.filename) for p in plan.packages]
         specs = list(self.options.requested) or _roots(records)
         finished = meta.complete_records(staging, plan.prefix, facts, meta.requested_by_name(specs), staged)
-        by_dist = {f"{r['name']}-{r['version']}-{r['build']}": r for r in finished.values()}
+        path_of = {f"{r['name']}-{r['version']}-{r['build']}": path for path, r in finished.items()}
+        # The records no bytecode is added to are written while the compilation runs, each noarch
+        # package's as soon as its own bytecode is linked: only the last ones are left after it.
+        waiting = {dist for _, pyc_by_dist in self._compilations for dist in pyc_by_dist}  # the pip part's
+        later = _paths(path_of, waiting | (self._pyc_dists if self._noarch is not None else set()))
+        meta.write_records({path: record for path, record in finished.items() if path not in later})
+        unwritten = {path: record for path, record in finished.items() if path in later}
+
+        def done(dist: str, pycs: list[str]) -> None:
+            path = path_of.get(dist)
+            if path is not None and path in unwritten and dist not in waiting:
+                record = unwritten.pop(path)
+                meta.add_pyc(record, pycs)
+                meta.write_records({path: record})
+
         if self._noarch is not None:
             noarch, self._noarch = self._noarch, None
-            for dist, pycs in noarch.finish(staging, self.report).items():
-                record = by_dist.get(dist)
-                if record is not None:
-                    meta.add_pyc(record, pycs)
+            for dist, pycs in noarch.finish(staging, self.report, done).items():
+                path = path_of.get(dist)
+                if path is not None and path in unwritten:
+                    meta.add_pyc(unwritten[path], pycs)
         while self._compilations:
             compilation, pyc_by_dist = self._compilations.pop(0)
             compiled = compilation.wait()
             self.report.pyc_files += len(compiled)
             for dist, pycs in pyc_by_dist.items():
-                record = by_dist.get(dist)
-                if record is not None:
-                    meta.add_pyc(record, [p for p in pycs if p in compiled])
-        meta.write_records(finished)
+                path = path_of.get(dist)
+                if path is not None and path in unwritten:
+                    meta.add_pyc(unwritten[path], [p for p in pycs if p in compiled])
+        meta.write_records(unwritten)
         meta.write_history(staging, finished.values(), self.options.command, specs)
         owned = {f for r in finished.values() for f in r.get("files") or ()}
         for name in _FOREIGN_ROOT_FILES:
@@ -283,6 +302,7 @@ class Finisher:
             if p.get("prefix_placeholder")
         }
         early, self._early = self._early, None
+        self._pyc_dists = set(sources)
         self._noarch = NoarchBytecode.start(
             interpreter, staging, plan.pkgs_dir, sources, self._bindings, rewritten, self._prelinked, early
         )

@@ -19,6 +19,7 @@ from cenv.install.archive_guard import (
     discard_cache_entry,
     entry_binding,
     stamp_matches,
+    stamp_metadata_matches,
 )
 from cenv.install.cache import cache_dir_error, content_key
 from cenv.install.extract import ToExtract, extract_all, extraction_order
@@ -197,16 +198,28 @@ async def extract_fetched(
 
 
 async def check_linked(
-    plan: InstallPlan, staging: Path, fetched: Mapping[str, Fetched]
+    plan: InstallPlan, staging: Path, fetched: Mapping[str, Fetched], locked: bool = False
 ) -> dict[Path, dict[str, Any]]:
     """After linking, before the prefix is moved into place: the entries extracted in this run are still
     the checked ones (rattler did not extract them again), and every linked path is inside the prefix.
-    Returns the `conda-meta` records it read (`meta.read_records`), for the steps after it."""
+    Returns the `conda-meta` records it read (`meta.read_records`), for the steps after it.
+
+    `locked`: the package cache lock has been held since these entries were extracted and fully checked
+    (`archive_guard.check_extracted`, moments ago), so no cenv wrote into them since: the one writer left
+    is rattler, which extracts an entry again only from the archive handed to it (the verified copy).
+    Then paths.json's identity (`stamp_metadata_matches`: its size, mtime and inode, and the archive's
+    checksum; a stat) gives the per-file stamp's answer (`stamp_matches`: an lstat of every file of every
+    package, 20k for an ML environment): the same archive extracted again has the same bytes, sizes and
+    mtimes, and neither check tells it apart (nor needs to); another archive has another paths.json
+    (tests/test_cold_pipeline.py). What only the per-file stamp would see is a tool ignoring the lock
+    and editing one file in place while rattler links. Without the lock (an image build), every file is
+    compared."""
     fresh = [p for p in plan.packages if p.filename in fetched]
+    same = stamp_metadata_matches if locked else stamp_matches
 
     def changed() -> list[PlannedPackage]:
         key = {p.filename: content_key(p.package)[1] for p in fresh}
-        return [p for p in fresh if not stamp_matches(plan.pkgs_dir / p.dist, key[p.filename])]
+        return [p for p in fresh if not same(plan.pkgs_dir / p.dist, key[p.filename])]
 
     replaced = await asyncio.to_thread(changed)
     if replaced:

@@ -5,7 +5,7 @@ starts compiling right after extraction (`EarlyBytecode`), the rest after the li
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -104,11 +104,19 @@ class NoarchBytecode:
         compiler = Compiler(interpreter, staging, fresh, every_loose)
         return cls(interpreter, linked, jobs, loose, compiler, early)
 
-    def finish(self, staging: Path, report: Counts) -> dict[str, list[str]]:
+    def finish(
+        self, staging: Path, report: Counts, done: Callable[[str, list[str]], None] | None = None
+    ) -> dict[str, list[str]]:
         """Wait for the compilation, storing and linking each package's bytecode as soon as it is compiled
-        (while the others still compile); {dist: the `.pyc` files it has now}."""
+        (while the others still compile); {dist: the `.pyc` files it has now}. `done(dist, pycs)` is called
+        for each package whose bytecode is complete before the others' (its conda-meta record can be
+        written while they compile); the returned mapping has every package, those included."""
         pycs = {dist: list(files) for dist, files in self.linked.items()}
         report.pyc_from_cache += sum(len(files) for files in self.linked.values())
+        if done is not None:
+            for dist in self.linked:
+                if dist not in self.loose:
+                    done(dist, pycs[dist])
         jobs, self.jobs = self.jobs, []
         waiting = {id(job): job for job in jobs}
         early, self.early = self.early, None
@@ -119,6 +127,8 @@ class NoarchBytecode:
                         discard(job)
                     else:
                         self._take(job, staging, pycs, report)
+                        if done is not None and job.dist not in self.loose:
+                            done(job.dist, pycs[job.dist])
             self.compiler.wait()
             while waiting:
                 self._take(waiting.popitem()[1], staging, pycs, report)

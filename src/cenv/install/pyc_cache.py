@@ -71,9 +71,15 @@ class Interpreter:
         return f"{self.cache_tag}-{self.magic}"
 
     def pyc_path(self, source: str) -> str:
-        """`a/b.py` -> `a/__pycache__/b.cpython-311.pyc` (importlib.util.cache_from_source)."""
-        path = PurePosixPath(source)
-        return str(path.parent / "__pycache__" / f"{path.stem}.{self.cache_tag}.pyc")
+        """`a/b.py` -> `a/__pycache__/b.cpython-311.pyc` (importlib.util.cache_from_source). Strings, as
+        `PurePosixPath` would (tests/test_bytecode_cache.py): this runs for every module of every package."""
+        head, sep, name = source.rpartition("/")
+        if name in ("", ".", "..") or "//" in source or "/./" in "/" + source:  # what a Path would normalize
+            path = PurePosixPath(source)
+            return str(path.parent / "__pycache__" / f"{path.stem}.{self.cache_tag}.pyc")
+        dot = name.rfind(".")
+        stem = name[:dot] if 0 < dot < len(name) - 1 else name  # PurePath.stem
+        return f"{head}{sep}__pycache__/{stem}.{self.cache_tag}.pyc"
 
 
 def probe(python: Path) -> Interpreter | None:
@@ -315,13 +321,16 @@ _COPY_ERRORS = (errno.EXDEV, errno.EMLINK, errno.EPERM, errno.ENOTSUP)
 
 class _Linker:
     """Hard links (copies where a hard link is impossible) from one root into the staging, with string
-    paths and one `makedirs` per folder: this runs for every `.pyc` of every environment."""
+    paths, one `makedirs` per folder, and `os.link` relative to the folders' descriptors (the kernel
+    walks each folder's path once, not once per file): this runs for every `.pyc` of every environment.
+    Holds two descriptors at most (the rels come sorted, a folder's files together); `close` them."""
 
     def __init__(self, root: Path, staging: Path) -> None:
         self.root = os.path.join(root, "")
         self.base = os.path.join(staging, "")
         self.folders: set[str] = set()
         self.can_link = True
+        self._open: tuple[str, int, int] | None = None  # (folder, its fd in root, its fd in the staging)
 
     def folder(self, rel: str) -> None:
         parent = rel.rpartition("/")[0]
@@ -329,13 +338,36 @@ class _Linker:
             os.makedirs(self.base + parent, exist_ok=True)
             self.folders.add(parent)
 
+    def _fds(self, parent: str) -> tuple[int, int]:
+        if self._open is not None and self._open[0] == parent:
+            return self._open[1], self._open[2]
+        self.close()
+        flags = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
+        src = os.open(self.root + parent, flags)
+        try:
+            dst = os.open(self.base + parent, flags)
+        except BaseException:
+            os.close(src)
+            raise
+        self._open = (parent, src, dst)
+        return src, dst
+
+    def close(self) -> None:
+        if self._open is not None:
+            _, src, dst = self._open
+            self._open = None
+            os.close(src)
+            os.close(dst)
+
     def link(self, rel: str) -> bool:
         """Hard-link `rel`; False where that is impossible (`copy` it instead). Raises FileExistsError and
         FileNotFoundError as `os.link` does."""
         if not self.can_link:
             return False
         try:
-            os.link(self.root + rel, self.base + rel)
+            parent, _, name = rel.rpartition("/")
+            src, dst = self._fds(parent)
+            os.link(name, name, src_dir_fd=src, dst_dir_fd=dst)
         except (FileExistsError, FileNotFoundError):
             raise
         except OSError as exc:
@@ -344,6 +376,11 @@ class _Linker:
             self.can_link = exc.errno == errno.EMLINK  # across file systems: copy the rest too
             return False
         return True
+
+    def linked_stat(self, rel: str) -> os.stat_result:
+        """The lstat of what `link` made (the very directory entry, through the staging folder's fd)."""
+        parent, _, name = rel.rpartition("/")
+        return os.stat(name, dir_fd=self._fds(parent)[1], follow_symlinks=False)
 
     def copy(self, rel: str) -> None:
         shutil.copy2(self.root + rel, self.base + rel)
@@ -360,6 +397,13 @@ def link_checked(cached: Cached, staging: Path) -> list[str] | None:
     is not (or is gone), with the files linked here removed again: the package is then compiled again. An
     existing file in the environment is kept (the cached one is still checked). The paths now there."""
     linker = _Linker(cached.root, staging)
+    try:
+        return _link_each_checked(cached, linker)
+    finally:
+        linker.close()
+
+
+def _link_each_checked(cached: Cached, linker: _Linker) -> list[str] | None:
     lstat = os.lstat
     made: list[str] = []
     linked: list[str] = []
@@ -370,7 +414,7 @@ def link_checked(cached: Cached, staging: Path) -> list[str] | None:
             try:
                 if linker.link(rel):
                     made.append(rel)
-                    if not _same(lstat(linker.base + rel), identity):
+                    if not _same(linker.linked_stat(rel), identity):
                         raise _Changed
                 else:
                     if not _same(lstat(linker.root + rel), identity):
@@ -394,14 +438,17 @@ def link_files(root: Path, rels: Iterable[str], staging: Path) -> list[str]:
     link limit); an existing file in the environment is kept. The paths now in the environment."""
     linker = _Linker(root, staging)
     linked: list[str] = []
-    for rel in rels:
-        linker.folder(rel)
-        try:
-            if not linker.link(rel):
-                linker.copy(rel)
-        except FileExistsError:
-            pass
-        except FileNotFoundError:  # a concurrent create replaced the stale bytecode: Python compiles it
-            continue
-        linked.append(rel)
+    try:
+        for rel in rels:
+            linker.folder(rel)
+            try:
+                if not linker.link(rel):
+                    linker.copy(rel)
+            except FileExistsError:
+                pass
+            except FileNotFoundError:  # a concurrent create replaced the stale bytecode: Python compiles it
+                continue
+            linked.append(rel)
+    finally:
+        linker.close()
     return linked
