@@ -27,6 +27,7 @@ import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cenv.hashing import file_sha256
 
@@ -531,16 +532,19 @@ def discard_cache_entry(
 # ---------------------------------------------------------------- the linked prefix
 
 
-def check_linked_paths(prefix: Path) -> None:
+def check_linked_paths(prefix: Path) -> dict[Path, dict[str, Any]]:
     """Raise `UnsafePackage` unless every path the `conda-meta` records list is inside `prefix`, and its
-    parent directory resolves inside `prefix` (nothing was written through a symbolic link)."""
-    records = {}
+    parent directory resolves inside `prefix` (nothing was written through a symbolic link). Returns the
+    records read, those that are JSON objects, in file name order (as `meta.read_records` reads them), so
+    the steps after the link do not read them again."""
+    records: dict[Path, object] = {}
     for record in sorted((prefix / "conda-meta").glob("*.json")):
         try:
             records[record] = json.loads(record.read_bytes())
         except (OSError, ValueError) as exc:
             raise UnsafePackage(f"cannot read `{record.name}`: {exc}") from exc
     check_linked_records(prefix, records)
+    return {path: data for path, data in records.items() if isinstance(data, dict)}
 
 
 def check_linked_records(prefix: Path, records: Mapping[Path, object]) -> None:

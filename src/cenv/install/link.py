@@ -15,7 +15,6 @@ from cenv.errors import InstallError, InternalError
 from cenv.install.archive_guard import (
     UnsafePackage,
     check_linked_paths,
-    check_linked_records,
     discard_cache_entry,
     entry_binding,
     stamp_matches,
@@ -27,7 +26,6 @@ from cenv.install.fetch import (
     Fetched,
     mismatch,
 )
-from cenv.install.meta import read_records
 from cenv.install.plan import InstallPlan, PlannedPackage
 from cenv.install.reporter import Reporter
 from cenv.redact import error_text
@@ -202,7 +200,7 @@ async def check_linked(
 ) -> dict[Path, dict[str, Any]]:
     """After linking, before the prefix is moved into place: the entries extracted in this run are still
     the checked ones (rattler did not extract them again), and every linked path is inside the prefix.
-    Returns the `conda-meta` records it read (`meta.read_records`), for the steps after it.
+    Returns the `conda-meta` records it read (as `meta.read_records` reads them), for the steps after it.
 
     `locked`: the package cache lock has been held since these entries were extracted and fully checked
     (`archive_guard.check_extracted`, moments ago), so no cenv wrote into them since: the one writer left
@@ -225,19 +223,9 @@ async def check_linked(
     if replaced:
         raise refused_error(replaced[0], "its cache entry changed while it was being linked")
     try:
-        return await asyncio.to_thread(_checked_records, staging)
+        return await asyncio.to_thread(check_linked_paths, staging)
     except UnsafePackage as exc:
         raise InstallError(f"the linked environment is unsafe: {exc}") from exc
-
-
-def _checked_records(staging: Path) -> dict[Path, dict[str, Any]]:
-    try:
-        records = read_records(staging)
-    except (OSError, ValueError) as exc:
-        check_linked_paths(staging)  # names the record it cannot read
-        raise UnsafePackage(f"cannot read the `conda-meta` records: {exc}") from exc
-    check_linked_records(staging, records)
-    return records
 
 
 def entry_bindings(plan: InstallPlan) -> dict[str, str]:

@@ -108,8 +108,8 @@ def _pyc_root(entry: Path, interpreter: Interpreter) -> Path:
     return entry / PYC_DIR / interpreter.key
 
 
-def _identity(path: Path) -> list[int]:
-    st = os.lstat(path)
+def _identity(st: os.stat_result) -> list[int]:
+    """What a manifest records of a `.pyc`: [size, mtime_ns, inode]."""
     return [st.st_size, st.st_mtime_ns, st.st_ino]
 
 
@@ -144,7 +144,7 @@ def cached_manifest(entry: Path, interpreter: Interpreter, binding: str) -> Cach
 
 
 def _same(st: os.stat_result, identity: Sequence[int]) -> bool:
-    return [st.st_size, st.st_mtime_ns, st.st_ino] == identity
+    return _identity(st) == identity
 
 
 def verified(cached: Cached) -> bool:
@@ -308,7 +308,7 @@ def _compiled(job: CompileJob) -> dict[str, list[int]]:
         except OSError:
             continue
         if stat.S_ISREG(st.st_mode):
-            found[rel] = [st.st_size, st.st_mtime_ns, st.st_ino]
+            found[rel] = _identity(st)
     return found
 
 

@@ -73,17 +73,32 @@ _AHEAD = 2  # listings a Feeder worker holds: one compiling, one waiting (it nev
 _FILES_PER_PROCESS = 400  # below this, one more interpreter start costs more than it saves
 
 
-def _environment() -> dict[str, str]:
-    """The workers' environment: this one, with bytecode writing allowed."""
-    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-
-
 class _Workers:
     """Compile processes and the listing files they read: written here, removed when the work ends."""
 
     def __init__(self) -> None:
         self._processes: list[subprocess.Popen[bytes]] = []
         self._listings: list[str] = []
+
+    def _start(
+        self, interpreter: Interpreter, script: str, *args: str, cwd: Path | None = None, piped: bool = False
+    ) -> subprocess.Popen[bytes] | None:
+        """One worker: the interpreter running `script` (bytecode writing allowed; stdin and stdout piped
+        for a `Feeder`); None when it cannot start."""
+        io = subprocess.PIPE if piped else subprocess.DEVNULL
+        try:
+            process = subprocess.Popen(
+                [str(interpreter.python), "-Wi", "-c", script, *args],
+                cwd=cwd,
+                env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+                stdin=io,
+                stdout=io,
+                stderr=subprocess.DEVNULL,
+            )
+        except OSError:
+            return None
+        self._processes.append(process)
+        return process
 
     def _listing(self, triples: Sequence[str]) -> str:
         """A listing file of flattened (source, .pyc, shown name) triples; its path."""
@@ -152,21 +167,10 @@ class Compiler(_Workers):
         if not triples:
             return
         count = max(1, min(os.cpu_count() or 1, len(triples) // _FILES_PER_PROCESS))
-        env = _environment()
+        cwd = staging if staging.is_dir() else None
         for n in range(count):
             listing = self._listing([x for t in triples[n::count] for x in t])
-            try:
-                self._processes.append(
-                    subprocess.Popen(
-                        [str(interpreter.python), "-Wi", "-c", _WORKER, listing],
-                        cwd=staging if staging.is_dir() else None,
-                        env=env,
-                        stdin=subprocess.DEVNULL,
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
-                )
-            except OSError:
+            if self._start(interpreter, _WORKER, listing, cwd=cwd) is None:
                 break
 
 
@@ -187,20 +191,11 @@ class Feeder(_Workers):
         self._closing = False
         self._lock = threading.Lock()
         self._answers: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # None: a worker's output ended
-        env = _environment()
         for _ in range(workers or os.cpu_count() or 1):
-            try:
-                process = subprocess.Popen(
-                    [str(interpreter.python), "-Wi", "-c", _FEED_WORKER],
-                    env=env,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL,
-                )
-            except OSError:
+            process = self._start(interpreter, _FEED_WORKER, piped=True)
+            if process is None:
                 break
-            n = len(self._processes)
-            self._processes.append(process)
+            n = len(self._processes) - 1
             self._unanswered.append(0)
             self._alive.add(n)
             assert process.stdout is not None
