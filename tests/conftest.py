@@ -61,6 +61,12 @@ def demo_channel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_demo_channel(tmp_path_factory.mktemp("demo-channel"))
 
 
+@pytest.fixture(scope="session")
+def demo_web_root(demo_channel: Path) -> Path:
+    """A web root with the session's demo channel at `/demo` (read-only, as `demo_channel`)."""
+    return demo_channel.parent
+
+
 @pytest.fixture
 def http_channel_server() -> Iterator[Callable[[Path], ChannelServer]]:
     """``http_channel_server(root)`` -> a running :class:`ChannelServer` for ``root``, stopped after the

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from tests.cli_helpers import Result, cenv
-from tests.support.channel_factory import build_demo_channel
 from tests.support.http_server import ChannelServer
 
 from cenv.redact import REDACTED, redact, strip_credentials
@@ -45,16 +44,9 @@ class TokenPathServer(ChannelServer):
         return super()._resolve(path)
 
 
-@pytest.fixture(scope="module")
-def served_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("www")
-    build_demo_channel(root, "demo")
-    return root
-
-
 @pytest.fixture
-def server(served_root: Path) -> Iterator[TokenPathServer]:
-    with TokenPathServer(served_root) as srv:
+def server(demo_web_root: Path) -> Iterator[TokenPathServer]:
+    with TokenPathServer(demo_web_root) as srv:
         yield srv
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 from tests.cli_helpers import cenv
-from tests.support.channel_factory import build_demo_channel
 from tests.support.secure_server import AuthChannelServer, ConnectProxy
 
 trustme = pytest.importorskip("trustme", reason="trustme (test extra) builds the private CA")
@@ -37,13 +36,6 @@ _NETWORK_ENV = (
     "CONDARC",
     "NETRC",
 )
-
-
-@pytest.fixture(scope="module")
-def served_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("www")
-    build_demo_channel(root, "demo")
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -92,13 +84,13 @@ def _spec(folder: Path, channel: str | None = None) -> Path:
 
 
 def test_token_channel_over_https_with_private_ca_behind_a_proxy(
-    tmp_path: Path, home: Path, served_root: Path, ca: object, proxy: ConnectProxy
+    tmp_path: Path, home: Path, demo_web_root: Path, ca: object, proxy: ConnectProxy
 ) -> None:
     """The issue's "Done when": lock and create through a token channel over HTTPS with a private CA,
     behind a proxy, configured only by .condarc and an auth file; no file written holds the token."""
     ca_pem = home / "corp-ca.pem"
     ca.cert_pem.write_to_path(str(ca_pem))  # type: ignore[attr-defined]
-    with AuthChannelServer(served_root, token=SECRET, tls=ca) as server:
+    with AuthChannelServer(demo_web_root, token=SECRET, tls=ca) as server:
         auth = home / "auth.json"
         auth.write_text(json.dumps({"127.0.0.1": {"CondaToken": SECRET}}))
         (home / ".condarc").write_text(
@@ -143,12 +135,12 @@ def _auth_files() -> list[Path]:
 
 @pytest.mark.parametrize("form", ["basic", "token-path"])
 def test_credentials_in_the_spec_reach_archive_downloads(
-    tmp_path: Path, home: Path, served_root: Path, form: str
+    tmp_path: Path, home: Path, demo_web_root: Path, form: str
 ) -> None:
     """Before: `cenv create` of a spec whose channel carries credentials failed with HTTP 401 (archives
     were fetched without them). The lock never holds them; create finds them again by host."""
     basic, token = ((USER, SECRET), None) if form == "basic" else (None, SECRET)
-    with AuthChannelServer(served_root, basic=basic, token=token) as server:
+    with AuthChannelServer(demo_web_root, basic=basic, token=token) as server:
         host = server.url.removeprefix("http://")
         url = f"http://{USER}:{SECRET}@{host}/demo" if form == "basic" else f"http://{host}/t/{SECRET}/demo"
         spec = _spec(tmp_path, url)
@@ -175,8 +167,8 @@ def test_credentials_in_the_spec_reach_archive_downloads(
         assert _scan(tmp_path, allowed=(spec, auth)) == []
 
 
-def test_explicit_file_with_userinfo_urls_installs(tmp_path: Path, home: Path, served_root: Path) -> None:
-    with AuthChannelServer(served_root, basic=(USER, SECRET)) as server:
+def test_explicit_file_with_userinfo_urls_installs(tmp_path: Path, home: Path, demo_web_root: Path) -> None:
+    with AuthChannelServer(demo_web_root, basic=(USER, SECRET)) as server:
         host = server.url.removeprefix("http://")
         spec = _spec(tmp_path, f"http://{USER}:{SECRET}@{host}/demo")
         assert cenv("lock", spec, cwd=tmp_path).code == 0
@@ -193,9 +185,9 @@ def test_explicit_file_with_userinfo_urls_installs(tmp_path: Path, home: Path, s
 
 
 def test_certificate_that_does_not_verify_names_the_host(
-    tmp_path: Path, home: Path, served_root: Path, ca: object
+    tmp_path: Path, home: Path, demo_web_root: Path, ca: object
 ) -> None:
-    with AuthChannelServer(served_root, tls=ca) as server:
+    with AuthChannelServer(demo_web_root, tls=ca) as server:
         spec = _spec(tmp_path, f"{server.url}/demo")
         result = cenv("lock", spec, cwd=tmp_path)
         assert result.code == 1, result.output
@@ -207,11 +199,11 @@ def test_certificate_that_does_not_verify_names_the_host(
 
 
 def test_requests_ca_bundle_and_ssl_cert_file(
-    tmp_path: Path, home: Path, served_root: Path, ca: object
+    tmp_path: Path, home: Path, demo_web_root: Path, ca: object
 ) -> None:
     ca_pem = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(ca_pem))  # type: ignore[attr-defined]
-    with AuthChannelServer(served_root, tls=ca) as server:
+    with AuthChannelServer(demo_web_root, tls=ca) as server:
         for variable in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
             folder = tmp_path / variable
             folder.mkdir()
@@ -220,10 +212,10 @@ def test_requests_ca_bundle_and_ssl_cert_file(
             assert result.code == 0, result.output
 
 
-def test_mirror_list_whose_first_mirror_is_down(tmp_path: Path, home: Path, served_root: Path) -> None:
+def test_mirror_list_whose_first_mirror_is_down(tmp_path: Path, home: Path, demo_web_root: Path) -> None:
     """config.toml `[mirrors]` (the table pixi and rattler read): the channel's own host does not exist,
     its first mirror refuses connections, the second serves; lock and create both succeed."""
-    with AuthChannelServer(served_root) as server:
+    with AuthChannelServer(demo_web_root) as server:
         upstream = "http://channel.invalid/demo"
         config = home / ".config" / "rattler" / "config.toml"
         config.parent.mkdir(parents=True)
@@ -238,13 +230,13 @@ def test_mirror_list_whose_first_mirror_is_down(tmp_path: Path, home: Path, serv
 
 
 def test_condarc_drives_channels_alias_dirs_and_priority(
-    tmp_path: Path, home: Path, served_root: Path
+    tmp_path: Path, home: Path, demo_web_root: Path
 ) -> None:
     """A real .condarc in HOME: `channel_alias` (bare names), `custom_channels`, `envs_dirs` (`-n`),
     `pkgs_dirs` (the package cache), `channel_priority`; `CONDARC` adds a file; a variable beats both."""
     envs, pkgs = tmp_path / "envs", tmp_path / "pkgs"
     (home / ".condarc").write_text(
-        f"channel_alias: {served_root.as_uri()}\n"
+        f"channel_alias: {demo_web_root.as_uri()}\n"
         f"envs_dirs: [{envs}]\npkgs_dirs: [{pkgs}]\nchannel_priority: flexible\n"
     )
     spec = tmp_path / "env.yml"
@@ -259,7 +251,7 @@ def test_condarc_drives_channels_alias_dirs_and_priority(
     assert meta["cenv.channel-priority"] == "flexible", meta  # from .condarc's `channel_priority`
     custom = tmp_path / "custom"
     custom.mkdir()
-    (custom / "mine").symlink_to(served_root / "demo", target_is_directory=True)
+    (custom / "mine").symlink_to(demo_web_root / "demo", target_is_directory=True)
     extra = tmp_path / "extra.condarc"
     extra.write_text(f"custom_channels:\n  mine: {custom.as_uri()}\n")
     spec.write_text("channels: [mine]\ndependencies: [cenv-demo-app]\n")
@@ -299,7 +291,7 @@ def test_load_config_precedence(tmp_path: Path, home: Path) -> None:
         load_config(env)
 
 
-def test_info_shows_sources_never_secrets(tmp_path: Path, home: Path, served_root: Path) -> None:
+def test_info_shows_sources_never_secrets(tmp_path: Path, home: Path, demo_web_root: Path) -> None:
     auth = home / "auth.json"
     auth.write_text(json.dumps({"auth.example": {"BearerToken": SECRET}}))
     (home / ".netrc").write_text(f"machine netrc.example login u password {SECRET}\n")
@@ -327,11 +319,11 @@ def test_info_shows_sources_never_secrets(tmp_path: Path, home: Path, served_roo
 
 
 def test_proxy_variables_and_no_proxy(
-    tmp_path: Path, home: Path, served_root: Path, proxy: ConnectProxy
+    tmp_path: Path, home: Path, demo_web_root: Path, proxy: ConnectProxy
 ) -> None:
     """`proxy_servers` (.condarc) carries plain-HTTP channel traffic; `HTTP_PROXY` beats it; `NO_PROXY`
     naming the host sends it direct."""
-    with AuthChannelServer(served_root) as server:
+    with AuthChannelServer(demo_web_root) as server:
         (home / ".condarc").write_text("proxy_servers:\n  http: http://127.0.0.1:9\n")  # nothing listens
         spec = _spec(tmp_path, f"{server.url}/demo")
         via_env = cenv("lock", spec, env={"HTTP_PROXY": proxy.url})
@@ -355,11 +347,11 @@ def test_proxy_variables_and_no_proxy(
 
 
 def test_ssl_verify_false_and_a_token_from_the_auth_file(
-    tmp_path: Path, home: Path, served_root: Path, ca: object
+    tmp_path: Path, home: Path, demo_web_root: Path, ca: object
 ) -> None:
     """`ssl_verify: false` (conda's switch for a self-signed server): the certificate is not checked, the
     credentials still come from the auth file."""
-    with AuthChannelServer(served_root, token=SECRET, tls=ca) as server:
+    with AuthChannelServer(demo_web_root, token=SECRET, tls=ca) as server:
         auth = home / "auth.json"
         auth.write_text(json.dumps({"127.0.0.1": {"CondaToken": SECRET}}))
         (home / ".condarc").write_text("ssl_verify: false\n")
@@ -370,8 +362,8 @@ def test_ssl_verify_false_and_a_token_from_the_auth_file(
         assert _scan(tmp_path, allowed=(auth,)) == []
 
 
-def test_offline_in_condarc_uses_cached_repodata(tmp_path: Path, home: Path, served_root: Path) -> None:
-    with AuthChannelServer(served_root) as server:
+def test_offline_in_condarc_uses_cached_repodata(tmp_path: Path, home: Path, demo_web_root: Path) -> None:
+    with AuthChannelServer(demo_web_root) as server:
         spec = _spec(tmp_path, f"{server.url}/demo")
         assert cenv("lock", spec).code == 0
     # the server is gone: a plain lock fails, `offline: true` in .condarc locks from the cache

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from tests.cli_helpers import cenv
-from tests.support.channel_factory import build_demo_channel
 from tests.support.http_server import ChannelServer
 
 from cenv.channels import ResolvedChannel
@@ -39,16 +38,9 @@ class AnacondaServer(ChannelServer):
         return super()._resolve("/" + path.removeprefix(prefix))
 
 
-@pytest.fixture(scope="module")
-def served_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("www")
-    build_demo_channel(root, "demo")
-    return root
-
-
 @pytest.fixture
-def server(served_root: Path) -> Iterator[AnacondaServer]:
-    with AnacondaServer(served_root) as srv:
+def server(demo_web_root: Path) -> Iterator[AnacondaServer]:
+    with AnacondaServer(demo_web_root) as srv:
         yield srv
 
 
