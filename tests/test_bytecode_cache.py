@@ -24,7 +24,7 @@ from tests.support.channel_factory import ChannelFactory, host_python_version
 from cenv.create import read_lock
 from cenv.install.noarch_bytecode import EarlyBytecode
 from cenv.install.plan import content_key, dist_name
-from cenv.install.pyc_cache import Cached, link_checked
+from cenv.install.pyc_cache import PYC_DIR, Cached, Interpreter, cached_manifest, link_checked
 from cenv.platforms import host_platform
 
 PY = ".".join(host_python_version().split(".")[:2])
@@ -230,6 +230,47 @@ def test_cached_bytecode_is_checked_file_by_file_as_it_is_linked(tmp_path: Path)
 
     os.utime(cached.root / last, ns=(1, 1))  # the size restored would still leave the mtime
     assert link_checked(cached, tmp_path / "env3") is None
+
+
+@pytest.mark.parametrize(
+    ("rel", "identity"),
+    [
+        ("../../outside.pyc", [1, 1, 1]),
+        ("/etc/outside.pyc", [1, 1, 1]),
+        (f"{SITE}/p/../../../outside.pyc", [1, 1, 1]),
+        ("a\x00b.pyc", [1, 1, 1]),
+        ("", [1, 1, 1]),
+        (f"{SITE}/p/__pycache__/m.pyc", "1 1 1"),
+        (f"{SITE}/p/__pycache__/m.pyc", None),
+    ],
+)
+def test_a_manifest_naming_a_path_outside_or_an_identity_not_a_list_is_not_used(
+    tmp_path: Path, rel: str, identity: object
+) -> None:
+    """A bytecode manifest is read from a package cache (possibly a shared one, #22): a `.pyc` path that
+    would leave the cache entry or the environment, or an identity that is not a list, and the manifest is
+    not used at all (the package is compiled again)."""
+    interpreter = Interpreter(Path(sys.executable), TAG, "abcd")
+    root = tmp_path / "entry" / PYC_DIR / interpreter.key
+    root.mkdir(parents=True)
+    manifest = {"binding": "b", "sources": [], "pyc": {rel: identity}}
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    assert cached_manifest(tmp_path / "entry", interpreter, "b") is None
+    manifest["pyc"] = {f"{SITE}/p/__pycache__/m.pyc": [1, 1, 1]}  # the control: a sound one is read
+    (root / "manifest.json").write_text(json.dumps(manifest))
+    assert cached_manifest(tmp_path / "entry", interpreter, "b") is not None
+
+
+@pytest.mark.parametrize("identity", [["1", "2", "3"], [True, 0, 0], [], [0.5, 0, 0], [1, 2, 3, 4]])
+def test_a_bogus_identity_in_a_manifest_fails_its_check_and_links_nothing(
+    tmp_path: Path, identity: list[object]
+) -> None:
+    """Identities are compared with a stat's, never converted: a bogus one fails that comparison."""
+    cached = _cached(tmp_path, 2)
+    first = sorted(cached.identities)[0]
+    bogus = Cached(cached.root, cached.pycs, cached.sources, {**cached.identities, first: identity})
+    assert link_checked(bogus, tmp_path / "env") is None
+    assert [p for p in (tmp_path / "env").rglob("*") if p.is_file()] == []
 
 
 def test_a_file_already_in_the_environment_is_kept(tmp_path: Path) -> None:
